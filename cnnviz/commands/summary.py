@@ -1,0 +1,135 @@
+"""`cnnviz summary ARCH`: the stack on paper as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from cnnviz.commands import CommandError
+from cnnviz.core.analysis import Analysis, LayerInfo, analyze
+from cnnviz.core.architecture import Architecture, ArchitectureError, check_input
+from cnnviz.core.presets import PRESETS, load_any
+
+NAME = "summary"
+HELP = "Print every layer's output shape, parameters, receptive field and MACs."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", help=f"architecture file or preset ({', '.join(PRESETS)})")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--input", metavar="C,H,W", help="override the input shape")
+
+
+def parse_input(text: str):
+    try:
+        c, h, w = (int(part) for part in text.split(","))
+    except ValueError:
+        raise CommandError(f"--input must be C,H,W (three whole numbers), got {text!r}") from None
+    try:
+        return check_input(c, h, w)
+    except ArchitectureError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def load_architecture(arch_arg: str, input_arg: str | None = None) -> Architecture:
+    """The architecture named on the command line, as a CommandError if unusable."""
+    try:
+        arch = load_any(arch_arg)
+    except ArchitectureError as exc:
+        raise CommandError(str(exc)) from None
+    if input_arg:
+        arch = arch.with_input(parse_input(input_arg))
+    return arch
+
+
+def _shape(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def _field(info: LayerInfo) -> tuple[str, str]:
+    rf = info.receptive_field
+    if rf.is_global:
+        return "all", "-"
+    size = str(rf.size[0]) if rf.size[0] == rf.size[1] else _shape(rf.size)
+    jump = str(rf.jump[0]) if rf.jump[0] == rf.jump[1] else _shape(rf.jump)
+    return size, jump
+
+
+def layer_record(info: LayerInfo, input_hw) -> dict[str, Any]:
+    rf = info.receptive_field
+    return {
+        "index": info.index,
+        "type": info.layer.type,
+        "params_desc": info.layer.describe(),
+        "output_shape": list(info.output_shape),
+        "params": info.params,
+        "weights": info.weights,
+        "biases": info.biases,
+        "receptive_field": list(input_hw) if rf.is_global else list(rf.size),
+        "receptive_field_global": rf.is_global,
+        "jump": None if rf.is_global else list(rf.jump),
+        "start": None if rf.is_global else list(rf.start),
+        "macs": info.macs,
+    }
+
+
+def as_json(arch: Architecture, analysis: Analysis) -> dict[str, Any]:
+    input_hw = analysis.input_shape[1:]
+    return {
+        "name": arch.name,
+        "input": list(analysis.input_shape),
+        "layers": [layer_record(info, input_hw) for info in analysis.layers],
+        "output_shape": list(analysis.output_shape),
+        "total_params": analysis.total_params,
+        "total_macs": analysis.total_macs,
+    }
+
+
+def as_table(arch: Architecture, analysis: Analysis) -> str:
+    header = ("#", "layer", "output", "params", "RF", "jump", "MACs")
+    rows = [("", "input", _shape(analysis.input_shape), "", "1", "1", "")]
+    for info in analysis.layers:
+        label = info.layer.type + (f"({info.layer.describe()})" if info.layer.describe() else "")
+        rows.append(
+            (
+                str(info.index),
+                label,
+                _shape(info.output_shape),
+                f"{info.params:,}",
+                *_field(info),
+                f"{info.macs:,}",
+            )
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    right = {0, 3, 6}
+
+    def line(row):
+        cells = (
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(line(header))
+    out = [f"{arch.name}  (input {_shape(analysis.input_shape)})", line(header), rule]
+    out += [line(r) for r in rows]
+    out += [
+        rule,
+        f"total parameters: {analysis.total_params:,}",
+        f"total MACs: {analysis.total_macs:,} (conv, linear, batch norm)",
+        f"output: {_shape(analysis.output_shape)}",
+    ]
+    return "\n".join(out)
+
+
+def execute(args: argparse.Namespace) -> int:
+    arch = load_architecture(args.arch, args.input)
+    analysis = analyze(arch)
+    if analysis.first_error is not None:
+        raise CommandError(analysis.first_error.error)
+    if args.json:
+        print(json.dumps(as_json(arch, analysis), indent=2))
+    else:
+        print(as_table(arch, analysis))
+    return 0

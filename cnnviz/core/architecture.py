@@ -1,0 +1,248 @@
+"""An architecture on paper: an input shape and an ordered stack of layers.
+
+Also the architecture file (DESIGN.md contract, version 1)::
+
+    {"format": "cnnviz-architecture", "version": 1, "name": "TinyVGG",
+     "input": {"channels": 3, "height": 64, "width": 64},
+     "layers": [{"type": "Conv2d", "out_channels": 10, "kernel_size": 3}, ...]}
+
+Optional top-level keys kept as metadata: "description", "classes" (class
+names for the last layer's outputs), "weights" (a safetensors file next to the
+architecture file) and "metrics" (e.g. the test accuracy of those weights).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cnnviz.core.catalogue import layer_type
+from cnnviz.core.params import ParamError, check_params
+
+FORMAT = "cnnviz-architecture"
+VERSION = 1
+METADATA_KEYS = ("description", "classes", "weights", "metrics")
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
+
+class ArchitectureError(ValueError):
+    """An architecture file or layer that cannot be used, with a readable reason."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: a torch.nn class name and the parameters given explicitly."""
+
+    type: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, type_name: str, **params: Any) -> Layer:
+        """A checked layer; raises ArchitectureError with the reason."""
+        try:
+            checked = check_params(type_name, params)
+        except KeyError as exc:
+            raise ArchitectureError(exc.args[0]) from None
+        except ParamError as exc:
+            raise ArchitectureError(f"{type_name}: {exc}") from None
+        return cls(type_name, checked)
+
+    def get(self, name: str) -> Any:
+        """The parameter's value, explicit or the catalogue default."""
+        if name in self.params:
+            return self.params[name]
+        return layer_type(self.type).param(name).default
+
+    def all_params(self) -> dict[str, Any]:
+        """Every parameter with its value (explicit or default)."""
+        return {p.name: self.get(p.name) for p in layer_type(self.type).params}
+
+    def with_params(self, **changes: Any) -> Layer:
+        """A checked copy with some parameters changed."""
+        merged = {**self.params, **changes}
+        return Layer.make(self.type, **merged)
+
+    def describe(self) -> str:
+        """A short line of the key parameters, e.g. ``10, k3, s1, p1``."""
+        parts = []
+        for p in layer_type(self.type).params:
+            if not p.key:
+                continue
+            value = self.get(p.name)
+            if value is None or (not p.required and value == p.default):
+                continue
+            parts.append(f"{_ABBREVIATIONS.get(p.name, p.name + '=')}{_fmt(value)}")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for name, value in self.params.items():
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+_ABBREVIATIONS = {
+    "out_channels": "",
+    "out_features": "",
+    "kernel_size": "k",
+    "stride": "s",
+    "padding": "p",
+    "dilation": "d",
+    "output_size": "",
+    "size": "n=",
+}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"{value[0]}×{value[1]}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class InputShape:
+    channels: int
+    height: int
+    width: int
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+
+MAX_INPUT_SIDE = 4096
+MAX_INPUT_CHANNELS = 64
+
+
+def check_input(channels: Any, height: Any, width: Any) -> InputShape:
+    """A checked input shape; ArchitectureError names the bad field."""
+    for name, value, top in (
+        ("channels", channels, MAX_INPUT_CHANNELS),
+        ("height", height, MAX_INPUT_SIDE),
+        ("width", width, MAX_INPUT_SIDE),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise ArchitectureError(
+                f"input {name} must be a whole number from 1 to {top}, got {value!r}"
+            )
+    return InputShape(channels, height, width)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    input: InputShape
+    layers: tuple[Layer, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_layers(self, layers: Iterable[Layer]) -> Architecture:
+        return replace(self, layers=tuple(layers))
+
+    def with_input(self, shape: InputShape) -> Architecture:
+        return replace(self, input=shape)
+
+    @property
+    def classes(self) -> list[str] | None:
+        classes = self.metadata.get("classes")
+        return list(classes) if classes else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "input": {
+                "channels": self.input.channels,
+                "height": self.input.height,
+                "width": self.input.width,
+            },
+            "layers": [layer.to_json() for layer in self.layers],
+        }
+        for key in METADATA_KEYS:
+            if key in self.metadata:
+                out[key] = self.metadata[key]
+        return out
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2) + "\n"
+
+
+def from_json(data: Any) -> Architecture:
+    """An Architecture from parsed JSON, or ArchitectureError saying what is wrong."""
+    if not isinstance(data, dict):
+        raise ArchitectureError("not an architecture: the file must hold a JSON object")
+    if data.get("format") != FORMAT:
+        raise ArchitectureError(f'not a cnnviz architecture: "format" must be {FORMAT!r}')
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ArchitectureError(f'bad "version": {version!r}')
+    if version > VERSION:
+        raise ArchitectureError(
+            f"written by a newer cnnviz (format version {version}; this one reads "
+            f"up to {VERSION}); please update cnnviz"
+        )
+    shape = data.get("input")
+    if not isinstance(shape, dict):
+        raise ArchitectureError('missing "input": {"channels", "height", "width"}')
+    input_shape = check_input(shape.get("channels"), shape.get("height"), shape.get("width"))
+    raw_layers = data.get("layers")
+    if not isinstance(raw_layers, list):
+        raise ArchitectureError('"layers" must be a list')
+    layers = tuple(_layer_from_json(i, raw) for i, raw in enumerate(raw_layers))
+    name = data.get("name", "untitled")
+    if not isinstance(name, str):
+        raise ArchitectureError('"name" must be text')
+    metadata = {k: data[k] for k in METADATA_KEYS if k in data}
+    classes = metadata.get("classes")
+    if classes is not None and (
+        not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)
+    ):
+        raise ArchitectureError('"classes" must be a list of names')
+    return Architecture(name, input_shape, layers, metadata)
+
+
+def _layer_from_json(index: int, raw: Any) -> Layer:
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        raise ArchitectureError(f'layer {index}: must be an object with a "type"')
+    params = {k: v for k, v in raw.items() if k != "type"}
+    try:
+        return Layer.make(raw["type"], **params)
+    except ArchitectureError as exc:
+        raise ArchitectureError(f"layer {index} {exc}") from None
+
+
+def loads(text: str) -> Architecture:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArchitectureError(f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return from_json(data)
+
+
+def load(path: str | Path) -> Architecture:
+    """Read an architecture file; ArchitectureError names the file and the problem."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ArchitectureError(f"{path.name}: file too large for an architecture")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ArchitectureError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ArchitectureError(f"{path.name}: not a text file") from None
+    try:
+        return loads(text)
+    except ArchitectureError as exc:
+        raise ArchitectureError(f"{path.name}: {exc}") from None
+
+
+def save(arch: Architecture, path: str | Path) -> None:
+    """Write the file via a temporary file and rename, so a crash never leaves half."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(arch.dumps(), encoding="utf-8")
+    tmp.replace(path)
