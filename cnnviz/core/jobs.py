@@ -1,0 +1,123 @@
+"""What the GUI asks the compute thread for, and what comes back (numpy only).
+
+Requests are frozen and captured on the GUI thread; results carry the id of
+the request they answer so the GUI can drop stale ones (DESIGN.md, "latest
+wins"). Panels receive these plain numpy results and never see torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cnnviz.core.architecture import Architecture
+
+
+@dataclass(frozen=True)
+class KernelEdit:
+    """A kernel set by hand for teaching: layer's weight[out_channel] = kernel."""
+
+    layer: int
+    out_channel: int
+    kernel: np.ndarray  # (in_channels/groups, kh, kw) float32
+    bias: float | None = None
+
+
+@dataclass(frozen=True)
+class ForwardRequest:
+    request_id: int
+    architecture: Architecture
+    image: np.ndarray  # (C, H, W) float32: exactly the network input
+    seed: int = 0
+    train_mode: bool = False  # dropout/batch-norm in training behaviour
+    weights_path: str | None = None  # safetensors / .pt state dict to load
+    kernel_edits: tuple[KernelEdit, ...] = ()
+    device: str = "auto"  # auto | cpu | cuda | mps
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    minimum: float
+    maximum: float
+    mean: float
+    zero_fraction: float
+
+
+@dataclass(frozen=True)
+class LayerActivation:
+    index: int
+    type: str
+    output: np.ndarray  # float32 copy, (C, H, W) or (N,)
+    stats: LayerStats
+    # The layer's input (the previous output or the image), for activation
+    # and pooling panels; the same array object, not another copy.
+    input: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    request_id: int
+    input: np.ndarray  # (C, H, W) as the network saw it
+    layers: tuple[LayerActivation, ...]
+    # Conv2d layers only: index → (weight (O, I/g, kh, kw), bias (O,) or None), copies.
+    filters: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    # Softmax of the last layer when it gives class scores (a vector), else None.
+    probabilities: np.ndarray | None = None
+    device: str = "cpu"  # human-readable, e.g. "CPU" or "CUDA: NVIDIA H100"
+    elapsed_ms: float = 0.0
+    notice: str | None = None  # e.g. "GPU out of memory: this run used the CPU"
+
+
+@dataclass(frozen=True)
+class ComputeFailure:
+    request_id: int
+    message: str  # plain words for the status bar, no traceback
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "digits"
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"  # adam | sgd (with momentum 0.9)
+    init: str = "default"  # default | xavier | he
+    weight_decay: float = 0.0
+    validation_split: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    request_id: int
+    architecture: Architecture
+    config: TrainConfig
+    weights_path: str | None = None  # start from these weights, else fresh init
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    request_id: int
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # batches done in this epoch
+    steps: int  # batches per epoch
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None = None  # set at the end of each epoch
+    val_accuracy: float | None = None
+    # Conv filters of the model being trained, for "watch filters learn".
+    filters: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    request_id: int
+    state_dict: dict[str, Any]  # name → numpy array: the best weights (by validation)
+    best_val_accuracy: float
+    test_accuracy: float | None
+    epochs_run: int
+    cancelled: bool
+    seconds: float
