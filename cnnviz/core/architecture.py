@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cnnviz.core.catalogue import layer_type
+from cnnviz.core.catalogue import CATALOGUE, layer_type
 from cnnviz.core.params import ParamError, check_params
 
 FORMAT = "cnnviz-architecture"
@@ -208,6 +208,11 @@ def from_json(data: Any) -> Architecture:
 def _layer_from_json(index: int, raw: Any) -> Layer:
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         raise ArchitectureError(f'layer {index}: must be an object with a "type"')
+    if raw["type"] not in CATALOGUE:
+        known = ", ".join(CATALOGUE)
+        raise ArchitectureError(
+            f"layer {index}: unknown layer type {raw['type']!r} (known: {known})"
+        )
     params = {k: v for k, v in raw.items() if k != "type"}
     try:
         return Layer.make(raw["type"], **params)

@@ -28,7 +28,7 @@ class ParamError(ValueError):
     """A parameter value that the layer type does not accept."""
 
     def __init__(self, param: str, message: str):
-        super().__init__(f"{param}: {message}")
+        super().__init__(f"{param} {message}")
         self.param = param
         self.reason = message
 

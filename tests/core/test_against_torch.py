@@ -1,0 +1,201 @@
+"""The core's shapes and parameter counts agree exactly with torch.
+
+Hypothesis generates random stacks (valid and invalid); each is run through
+real torch modules built from the tensor torch actually receives, independent
+of the core's shape inference. Every stack the core accepts, torch accepts with
+the same shapes and parameter counts; every stack torch rejects, the core
+rejects at the same layer.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cnnviz.core.analysis import analyze
+from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core.presets import PRESETS, load_preset
+
+small = st.integers(1, 5)
+pair = st.one_of(small, st.tuples(small, small))
+pad = st.one_of(st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3)))
+
+
+@st.composite
+def conv_layer(draw):
+    params = {
+        "out_channels": draw(st.integers(1, 6)),
+        "kernel_size": draw(pair),
+        "stride": draw(
+            st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+        ),
+        "dilation": draw(
+            st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 2), st.integers(1, 3)))
+        ),
+        "padding": draw(st.one_of(pad, st.sampled_from(["same", "valid"]))),
+        "groups": draw(st.sampled_from([1, 1, 1, 2, 3])),
+        "bias": draw(st.booleans()),
+        "padding_mode": draw(
+            st.sampled_from(["zeros", "zeros", "reflect", "replicate", "circular"])
+        ),
+    }
+    return Layer.make("Conv2d", **params)
+
+
+@st.composite
+def pool_layer(draw):
+    kind = draw(st.sampled_from(["MaxPool2d", "AvgPool2d"]))
+    params = {
+        "kernel_size": draw(pair),
+        "stride": draw(st.one_of(st.none(), pair)),
+        "padding": draw(pad),
+        "ceil_mode": draw(st.booleans()),
+    }
+    if kind == "MaxPool2d":
+        params["dilation"] = draw(
+            st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 2), st.integers(1, 2)))
+        )
+    else:
+        params["count_include_pad"] = draw(st.booleans())
+    return Layer.make(kind, **params)
+
+
+def simple(type_name, **params):
+    return st.just(Layer.make(type_name, **params))
+
+
+any_layer = st.one_of(
+    conv_layer(),
+    conv_layer(),
+    pool_layer(),
+    st.builds(lambda s: Layer.make("AdaptiveAvgPool2d", output_size=s), pair),
+    st.builds(lambda a: Layer.make("BatchNorm2d", affine=a), st.booleans()),
+    st.builds(lambda n: Layer.make("LocalResponseNorm", size=n), st.integers(1, 5)),
+    st.builds(lambda p: Layer.make("Dropout", p=p), st.floats(0, 1)),
+    simple("Dropout2d", p=0.3),
+    simple("Flatten"),
+    st.builds(
+        lambda n, b: Layer.make("Linear", out_features=n, bias=b), st.integers(1, 8), st.booleans()
+    ),
+    simple("ReLU"),
+    simple("LeakyReLU", negative_slope=0.2),
+    simple("ELU"),
+    simple("GELU", approximate="tanh"),
+    simple("Sigmoid"),
+    simple("Tanh"),
+    st.builds(lambda d: Layer.make("Softmax", dim=d), st.sampled_from([None, 1, -1, 2, 3, -3])),
+)
+
+stacks = st.builds(
+    lambda c, h, w, layers: Architecture("generated", InputShape(c, h, w), tuple(layers)),
+    st.integers(1, 6),
+    st.integers(1, 20),
+    st.integers(1, 20),
+    st.lists(any_layer, min_size=1, max_size=6),
+)
+
+
+def torch_module(layer: Layer, x: torch.Tensor) -> nn.Module:
+    """A torch module for `layer` built from the tensor torch receives."""
+    args = layer.all_params()
+    if layer.type == "Conv2d":
+        args["in_channels"] = x.shape[1]
+    elif layer.type == "Linear":
+        args["in_features"] = x.shape[-1]
+    elif layer.type == "BatchNorm2d":
+        args["num_features"] = x.shape[1]
+    return getattr(nn, layer.type)(**args)
+
+
+def run_torch(arch: Architecture):
+    """[(output shape without batch, weights, biases)] until torch fails, and the failing index."""
+    x = torch.zeros(1, *arch.input.as_tuple())
+    results = []
+    for index, layer in enumerate(arch.layers):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = torch_module(layer, x).eval()
+                with torch.no_grad():
+                    x = module(x)
+        except (RuntimeError, ValueError, IndexError):
+            return results, index
+        weights = sum(p.numel() for n, p in module.named_parameters() if n == "weight")
+        biases = sum(p.numel() for n, p in module.named_parameters() if n == "bias")
+        results.append((tuple(x.shape[1:]), weights, biases))
+    return results, None
+
+
+def core_is_deliberately_stricter(info) -> bool:
+    """Torch accepts Dropout2d on a vector with a deprecation warning (and will
+    reject it in a future release); the core rejects it now with a clear reason."""
+    return info.layer.type == "Dropout2d" and len(info.input_shape) == 1
+
+
+def check_against_torch(arch: Architecture) -> None:
+    analysis = analyze(arch)
+    torch_results, torch_failed_at = run_torch(arch)
+    first_error = analysis.first_error
+    if first_error is not None and core_is_deliberately_stricter(first_error):
+        arch = arch.with_layers(arch.layers[: first_error.index])
+        analysis = analyze(arch)
+        torch_results = torch_results[: first_error.index]
+        torch_failed_at = (
+            None
+            if torch_failed_at is None or torch_failed_at >= first_error.index
+            else torch_failed_at
+        )
+    core_failed_at = analysis.first_error.index if analysis.first_error else None
+    assert core_failed_at == torch_failed_at, (
+        f"core fails at {core_failed_at} ({analysis.first_error and analysis.first_error.error}),"
+        f" torch at {torch_failed_at}: {arch.layers}"
+    )
+    for info, (shape, weights, biases) in zip(analysis.layers, torch_results, strict=False):
+        assert info.output_shape == shape, (info.index, info.layer)
+        assert (info.weights, info.biases) == (weights, biases), (info.index, info.layer)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks)
+def test_random_stacks_agree_with_torch(arch):
+    check_against_torch(arch)
+
+
+@pytest.mark.parametrize("name", ["interview", "lenet5", "tinyvgg"])
+def test_small_presets_agree_with_torch(name):
+    check_against_torch(load_preset(name))
+
+
+def parameter_count_of_torch(arch: Architecture) -> int:
+    """Build the real modules on the meta device: no memory for VGG's weights."""
+    analysis = analyze(arch)
+    total = 0
+    with torch.device("meta"):
+        for info in analysis.layers:
+            x = torch.empty(1, *info.input_shape)
+            total += sum(p.numel() for p in torch_module(info.layer, x).parameters())
+    return total
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    # Known totals of torchvision's models and LeCun's LeNet-5.
+    [("vgg16", 138_357_544), ("vgg11", 132_863_336), ("alexnet", 61_100_840), ("lenet5", 61_706)],
+)
+def test_classic_parameter_counts(name, expected):
+    arch = load_preset(name)
+    assert analyze(arch).total_params == expected
+    assert parameter_count_of_torch(arch) == expected
+
+
+def test_every_preset_is_valid_and_listed():
+    for name in PRESETS:
+        analysis = analyze(load_preset(name))
+        assert analysis.valid, analysis.first_error
+        assert math.prod(analysis.output_shape) >= 10

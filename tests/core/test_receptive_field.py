@@ -1,0 +1,150 @@
+"""Receptive fields from the core's arithmetic equal what torch's gradients see.
+
+With all-positive weights, the input pixels that influence one output position
+are exactly those with a non-zero gradient. For a position whose field lies
+inside the input, their bounding box must equal the core's box (the extreme
+taps of a composed field are always touched; holes from dilation or stride only
+lie inside). Fields hanging over the padding are checked by the clipping tests.
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cnnviz.core.analysis import analyze
+from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core.receptive_field import ReceptiveField
+
+k = st.integers(1, 4)
+s = st.integers(1, 3)
+d = st.integers(1, 3)
+p = st.integers(0, 2)
+
+conv = st.builds(
+    lambda kh, kw, sh, sw, dh, dw, ph, pw: Layer.make(
+        "Conv2d",
+        out_channels=2,
+        kernel_size=(kh, kw),
+        stride=(sh, sw),
+        dilation=(dh, dw),
+        padding=(ph, pw),
+    ),
+    k,
+    k,
+    s,
+    s,
+    d,
+    d,
+    p,
+    p,
+)
+# Average pooling has max pooling's geometry but spreads the gradient evenly.
+pool = st.builds(
+    lambda kk, ss, pp: Layer.make("AvgPool2d", kernel_size=kk, stride=ss, padding=min(pp, kk // 2)),
+    k,
+    st.one_of(st.none(), s),
+    p,
+)
+same_conv = st.builds(
+    lambda kk, dd: Layer.make(
+        "Conv2d", out_channels=1, kernel_size=kk, padding="same", dilation=dd
+    ),
+    k,
+    d,
+)
+stacks = st.lists(
+    st.one_of(conv, conv, pool, same_conv, st.just(Layer.make("ReLU"))), min_size=1, max_size=4
+)
+
+
+def positive_model(arch: Architecture) -> nn.Sequential:
+    modules = []
+    shape = arch.input.as_tuple()
+    for info in analyze(arch).layers:
+        layer = info.layer
+        if layer.type == "Conv2d":
+            m = nn.Conv2d(
+                shape[0], bias=False, **{k: v for k, v in layer.all_params().items() if k != "bias"}
+            )
+            nn.init.constant_(m.weight, 1.0)
+        elif layer.type == "AvgPool2d":
+            m = nn.AvgPool2d(**layer.all_params())
+        else:
+            m = nn.Identity()  # ReLU would cut gradients at zero inputs
+        modules.append(m)
+        shape = info.output_shape
+    return nn.Sequential(*modules)
+
+
+def gradient_box(model, input_shape, row, col):
+    x = torch.ones(1, *input_shape, requires_grad=True)
+    y = model(x)
+    y[0, 0, row, col].backward()
+    touched = x.grad[0].abs().sum(0).nonzero()
+    (top, left), (bottom, right) = touched.min(0).values, touched.max(0).values
+    return (int(top), int(left), int(bottom) + 1, int(right) + 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(stacks, st.integers(8, 40), st.integers(8, 40), st.data())
+def test_box_equals_gradient_support(layers, h, w, data):
+    arch = Architecture("rf", InputShape(1, h, w), tuple(layers))
+    analysis = analyze(arch)
+    assume(analysis.valid)  # invalid stacks are covered by test_against_torch
+    rf = analysis.receptive_field_at(len(layers) - 1)
+    _, out_h, out_w = analysis.output_shape
+    inside = [
+        (r, c)
+        for r in range(out_h)
+        for c in range(out_w)
+        if (b := rf.unclipped_box(r, c))[0] >= 0 and b[1] >= 0 and b[2] <= h and b[3] <= w
+    ]
+    assume(inside)
+    row, col = data.draw(st.sampled_from(inside))
+    expected = gradient_box(positive_model(arch), (1, h, w), row, col)
+    assert rf.box(row, col, (h, w)) == expected
+
+
+def test_box_is_clipped_to_the_input():
+    # 3x3 conv with padding 1: output (0, 0) sees rows/cols -1..1, i.e. 0..1 of the input.
+    arch = Architecture(
+        "t", InputShape(1, 6, 6), (Layer.make("Conv2d", out_channels=1, kernel_size=3, padding=1),)
+    )
+    rf = analyze(arch).receptive_field_at(0)
+    assert rf.unclipped_box(0, 0) == (-1, -1, 2, 2)
+    assert rf.box(0, 0, (6, 6)) == (0, 0, 2, 2)
+    assert rf.box(5, 5, (6, 6)) == (4, 4, 6, 6)
+
+
+def test_textbook_values():
+    # Two 3x3 convs see 5x5; a 2x2/2 pool then a 3x3 conv sees 10x10 with jump 2.
+    arch = Architecture(
+        "t",
+        InputShape(1, 32, 32),
+        (
+            Layer.make("Conv2d", out_channels=1, kernel_size=3),
+            Layer.make("Conv2d", out_channels=1, kernel_size=3),
+            Layer.make("MaxPool2d", kernel_size=2),
+            Layer.make("Conv2d", out_channels=1, kernel_size=3),
+        ),
+    )
+    a = analyze(arch)
+    assert [a.receptive_field_at(i).size for i in range(4)] == [(3, 3), (5, 5), (6, 6), (10, 10)]
+    assert a.receptive_field_at(3).jump == (2, 2)
+    assert a.receptive_field_at(-1) == ReceptiveField()
+
+
+def test_flatten_makes_the_field_global():
+    arch = Architecture(
+        "t",
+        InputShape(1, 8, 8),
+        (
+            Layer.make("Conv2d", out_channels=1, kernel_size=3),
+            Layer.make("Flatten"),
+        ),
+    )
+    rf = analyze(arch).receptive_field_at(1)
+    assert rf.is_global and rf.box(0, 0, (8, 8)) == (0, 0, 8, 8)
