@@ -1,0 +1,191 @@
+"""Words and numbers around a convolution walkthrough: formulas, values, matrix files.
+
+The output-size formula is written out with the layer's own numbers, e.g.
+``H_out = ⌊(5 + 2·1 − 2·(3−1) − 1) / 2⌋ + 1 = ⌊3 / 2⌋ + 1 = 2``; its result
+is the core's own arithmetic (`cnnviz.core.shapes`), so it cannot disagree
+with the output that is drawn. Matrix files are plain text: rows of numbers
+separated by spaces or commas; a blank line starts the next channel.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from cnnviz.core.shapes import conv_out_size, pool_out_size
+
+MAX_FILE_BYTES = 1_000_000
+MAX_SIDE = 256  # rows or columns in one matrix
+MAX_CHANNELS = 64
+
+CONV_GENERAL = "out = ⌊(in + 2·P − D·(K−1) − 1) / S⌋ + 1"
+POOL_GENERAL = "out = ⌊(in + 2·P − D·(K−1) − 1) / S⌋ + 1"
+POOL_GENERAL_CEIL = "out = ⌈(in + 2·P − D·(K−1) − 1) / S⌉ + 1"
+
+_ASCII = str.maketrans(
+    {"⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "−": "-", "·": "*", "×": "x",
+     "Σ": "sum ", "→": "->", "∞": "inf", "…": "..."}
+)  # fmt: skip
+
+
+def ascii_text(text: str) -> str:
+    """The same line with only ASCII characters, for fonts that lack ⌊ − · Σ."""
+    return text.translate(_ASCII)
+
+
+def format_value(value: float, decimals: int = 2) -> str:
+    """Whole numbers as whole numbers (4, not 4.00); others with a few decimals."""
+    if math.isinf(value):
+        return "−∞" if value < 0 else "∞"
+    if math.isnan(value):
+        return "nan"
+    if abs(value - round(value)) < 1e-9 and abs(value) < 1e6:
+        return str(round(value)).replace("-", "−")
+    if abs(value) >= 1000 or abs(value) < 10 ** (-decimals):
+        return f"{value:.{decimals}g}".replace("-", "−")
+    return f"{value:.{decimals}f}".replace("-", "−")
+
+
+def _pad_term(before: int, after: int) -> str:
+    return f"2·{before}" if before == after else f"({before}+{after})"
+
+
+def _axis_line(name, size, k, s, before, after, d, out, ceil=False) -> str:
+    numerator = size + before + after - d * (k - 1) - 1
+    left, right = ("⌈", "⌉") if ceil else ("⌊", "⌋")
+    plain = (math.ceil(numerator / s) if ceil else numerator // s) + 1
+    line = (
+        f"{name} = {left}({size} + {_pad_term(before, after)} − {d}·({k}−1) − 1) / {s}{right} + 1"
+        f" = {left}{numerator} / {s}{right} + 1"
+    )
+    if plain != out:  # torch drops a last window that would start in the right padding
+        return f"{line} − 1 = {out} (last window would start in the padding)"
+    return f"{line} = {out}"
+
+
+def _merge(lines: list[str]) -> tuple[str, ...]:
+    """One line for both axes when their numbers are the same."""
+    height, width = lines
+    if height.removeprefix("H_out") == width.removeprefix("W_out"):
+        return ("H_out = W_out" + height.removeprefix("H_out"),)
+    return height, width
+
+
+def conv_formula(input_hw, kernel, stride, pads, dilation) -> tuple[str, ...]:
+    """The general formula, then one line per axis with the numbers filled in."""
+    lines = []
+    for name, size, k, s, (before, after), d in zip(
+        ("H_out", "W_out"), input_hw, kernel, stride, pads, dilation, strict=True
+    ):
+        out = conv_out_size(size, k, s, before + after, d)
+        lines.append(_axis_line(name, size, k, s, before, after, d, out))
+    return (CONV_GENERAL, *_merge(lines))
+
+
+def pool_formula(input_hw, kernel, stride, padding, dilation, ceil_mode) -> tuple[str, ...]:
+    lines = []
+    for name, size, k, s, p, d in zip(
+        ("H_out", "W_out"), input_hw, kernel, stride, padding, dilation, strict=True
+    ):
+        out = pool_out_size(size, k, s, p, d, ceil_mode)
+        lines.append(_axis_line(name, size, k, s, p, p, d, out, ceil_mode))
+    return (POOL_GENERAL_CEIL if ceil_mode else POOL_GENERAL, *_merge(lines))
+
+
+class MatrixFileError(ValueError):
+    """A matrix file that cannot be read; the message is one line naming the problem."""
+
+
+_SEPARATORS = re.compile(r"[,\s;]+")
+
+
+def _parse_row(line: str, where: str) -> list[float]:
+    row = []
+    for token in _SEPARATORS.split(line.strip()):
+        try:
+            value = float(token)
+        except ValueError:
+            raise MatrixFileError(f"{where}: {token!r} is not a number") from None
+        if not math.isfinite(value):
+            raise MatrixFileError(f"{where}: {token!r} is not a finite number")
+        row.append(value)
+    return row
+
+
+def _blocks(text: str, source: str) -> list[list[list[float]]]:
+    blocks: list[list[list[float]]] = [[]]
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        row = _parse_row(line, f"{source}: line {number}")
+        width = len(blocks[-1][0]) if blocks[-1] else len(row)
+        if len(row) != width:
+            raise MatrixFileError(
+                f"{source}: line {number} has {len(row)} numbers but the rows above have {width}"
+            )
+        if len(row) > MAX_SIDE or len(blocks[-1]) >= MAX_SIDE:
+            raise MatrixFileError(
+                f"{source}: a matrix may have at most {MAX_SIDE} rows and columns"
+            )
+        blocks[-1].append(row)
+    return [block for block in blocks if block]
+
+
+def parse_matrices(text: str, source: str = "matrix") -> np.ndarray:
+    """Rows of numbers, channels separated by blank lines → (C, H, W) float64."""
+    blocks = _blocks(text, source)
+    if not blocks:
+        raise MatrixFileError(f"{source}: no numbers found (expected rows of numbers)")
+    if len(blocks) > MAX_CHANNELS:
+        raise MatrixFileError(f"{source}: at most {MAX_CHANNELS} channels, found {len(blocks)}")
+    shapes = {(len(block), len(block[0])) for block in blocks}
+    if len(shapes) > 1:
+        sizes = ", ".join(f"{h}x{w}" for h, w in sorted(shapes))
+        raise MatrixFileError(f"{source}: all channels must have the same size, found {sizes}")
+    return np.array(blocks, dtype=np.float64)
+
+
+def read_matrices(path) -> np.ndarray:
+    """A matrix file as (C, H, W); MatrixFileError with one line if it cannot be used."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise MatrixFileError(f"{path}: larger than {MAX_FILE_BYTES // 1000} kB")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MatrixFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise MatrixFileError(f"{path}: is a folder, not a matrix file") from None
+    except UnicodeDecodeError:
+        raise MatrixFileError(f"{path}: not a text file") from None
+    except OSError as exc:
+        raise MatrixFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return parse_matrices(text, str(path))
+
+
+def read_matrix(path) -> np.ndarray:
+    """A one-channel matrix file as (H, W)."""
+    matrices = read_matrices(path)
+    if matrices.shape[0] != 1:
+        raise MatrixFileError(
+            f"{path}: expected one matrix but found {matrices.shape[0]} separated by blank lines"
+        )
+    return matrices[0]
+
+
+def format_matrices(array: np.ndarray) -> str:
+    """The inverse of parse_matrices: rows of numbers, a blank line between channels."""
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim == 2:
+        array = array[np.newaxis]
+    blocks = []
+    for channel in array:
+        rows = [" ".join(f"{v:.6g}" for v in row) for row in channel]
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)
