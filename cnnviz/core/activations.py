@@ -1,0 +1,259 @@
+"""Element-wise activation functions, their derivatives and their flat regions.
+
+The activation panel draws f(x) and f'(x) over the range of a layer's real
+inputs and says how many of those inputs sit where the gradient is (nearly)
+zero: dead ReLUs, saturated sigmoids. That is the vanishing-gradient story
+made visible; the definitions of "flat" live here so they can be tested:
+
+=========  ==================  =========================================
+function   region              why
+=========  ==================  =========================================
+ReLU       x ≤ 0               gradient exactly 0 (torch's at 0 too): dead
+LeakyReLU  x < 0               gradient only negative_slope: leaky
+ELU        x < −4              gradient α·eˣ < 2 % of α: saturated
+GELU       x < −3              |gradient| < 0.012: flat
+Sigmoid    |x| > 4             gradient < 0.018 (max 0.25): saturated
+Tanh       |x| > 2.5           gradient < 0.027 (max 1): saturated
+=========  ==================  =========================================
+
+Derivatives follow torch's autograd, including its choice at the kinks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnviz.core.architecture import Layer
+
+COMPARABLE = ("ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh")
+_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+_GELU_CUBIC = 0.044715
+
+Curve = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class FlatRegion:
+    """Where the gradient is zero or tiny: a union of intervals of x."""
+
+    label: str  # "dead", "saturated", ...
+    description: str  # shown beside the share, e.g. "x ≤ 0: gradient exactly 0"
+    intervals: tuple[tuple[float, float], ...]
+    closed: bool = False  # whether the finite ends belong to the region
+
+    def contains(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        inside = np.zeros(x.shape, dtype=bool)
+        for low, high in self.intervals:
+            if self.closed:
+                inside |= (x >= low) & (x <= high)
+            else:
+                inside |= (x > low) & (x < high)
+        return inside
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    formula: str
+    function: Curve
+    derivative: Curve
+    region: FlatRegion
+
+    def share_flat(self, inputs: np.ndarray) -> float:
+        """Fraction of `inputs` inside the flat region (0 for no inputs)."""
+        inputs = np.asarray(inputs)
+        if inputs.size == 0:
+            return 0.0
+        return float(np.count_nonzero(self.region.contains(inputs)) / inputs.size)
+
+
+def _as_float(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7);
+    numpy has none and scipy is not a dependency."""
+    x = _as_float(x)
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+def _relu() -> Activation:
+    return Activation(
+        "ReLU",
+        "max(0, x)",
+        lambda x: np.maximum(_as_float(x), 0.0),
+        lambda x: (_as_float(x) > 0).astype(np.float64),
+        FlatRegion("dead", "x ≤ 0: gradient exactly 0", ((-np.inf, 0.0),), closed=True),
+    )
+
+
+def _leaky_relu(negative_slope: float = 0.01) -> Activation:
+    def function(x):
+        x = _as_float(x)
+        return np.where(x > 0, x, negative_slope * x)
+
+    return Activation(
+        "LeakyReLU",
+        f"x if x > 0 else {negative_slope:g}·x",
+        function,
+        lambda x: np.where(_as_float(x) > 0, 1.0, negative_slope),
+        FlatRegion("leaky", f"x < 0: gradient only {negative_slope:g}", ((-np.inf, 0.0),)),
+    )
+
+
+def _elu(alpha: float = 1.0) -> Activation:
+    def function(x):
+        x = _as_float(x)
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+    def derivative(x):
+        x = _as_float(x)
+        return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+    return Activation(
+        "ELU",
+        f"x if x > 0 else {alpha:g}·(eˣ − 1)",
+        function,
+        derivative,
+        FlatRegion("saturated", "x < −4: gradient < 2 % of α", ((-np.inf, -4.0),)),
+    )
+
+
+def _gelu(approximate: str = "none") -> Activation:
+    if approximate == "tanh":
+
+        def function(x):
+            x = _as_float(x)
+            return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3)))
+
+        def derivative(x):
+            x = _as_float(x)
+            th = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3))
+            inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * x**2)
+            return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th**2) * inner
+
+        formula = "0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))"
+    else:
+
+        def function(x):
+            x = _as_float(x)
+            return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+        def derivative(x):
+            x = _as_float(x)
+            cdf = 0.5 * (1.0 + erf(x / np.sqrt(2.0)))
+            pdf = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+            return cdf + x * pdf
+
+        formula = "x·Φ(x)"
+    return Activation(
+        "GELU",
+        formula,
+        function,
+        derivative,
+        FlatRegion("flat", "x < −3: |gradient| < 0.012", ((-np.inf, -3.0),)),
+    )
+
+
+def _sigmoid_values(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive argument only, so large |x| never overflows.
+    x = _as_float(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _sigmoid() -> Activation:
+    def derivative(x):
+        s = _sigmoid_values(x)
+        return s * (1.0 - s)
+
+    return Activation(
+        "Sigmoid",
+        "1 / (1 + e⁻ˣ)",
+        _sigmoid_values,
+        derivative,
+        FlatRegion(
+            "saturated",
+            "|x| > 4: gradient < 0.018 (at most 0.25)",
+            ((-np.inf, -4.0), (4.0, np.inf)),
+        ),
+    )
+
+
+def _tanh() -> Activation:
+    return Activation(
+        "Tanh",
+        "tanh(x)",
+        lambda x: np.tanh(_as_float(x)),
+        lambda x: 1.0 - np.tanh(_as_float(x)) ** 2,
+        FlatRegion(
+            "saturated",
+            "|x| > 2.5: gradient < 0.027 (at most 1)",
+            ((-np.inf, -2.5), (2.5, np.inf)),
+        ),
+    )
+
+
+_FACTORIES: dict[str, Callable[..., Activation]] = {
+    "ReLU": _relu,
+    "LeakyReLU": _leaky_relu,
+    "ELU": _elu,
+    "GELU": _gelu,
+    "Sigmoid": _sigmoid,
+    "Tanh": _tanh,
+}
+_LAYER_PARAMS = {"LeakyReLU": ("negative_slope",), "ELU": ("alpha",), "GELU": ("approximate",)}
+
+
+def activation(name: str, **params) -> Activation:
+    """The named element-wise activation with its parameters (torch's names)."""
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise ValueError(
+            f"{name} is not an element-wise activation (choose from {', '.join(COMPARABLE)})"
+        ) from None
+    return factory(**params)
+
+
+def activation_for_layer(layer: Layer) -> Activation:
+    """The activation a layer of the stack computes, with that layer's parameters."""
+    names = _LAYER_PARAMS.get(layer.type, ())
+    return activation(layer.type, **{name: layer.get(name) for name in names})
+
+
+def is_elementwise_activation(layer_type: str) -> bool:
+    return layer_type in _FACTORIES
+
+
+def input_range(inputs: np.ndarray, margin: float = 0.05) -> tuple[float, float]:
+    """The span of the real inputs plus a margin, never empty: the x range to draw."""
+    inputs = np.asarray(inputs)
+    finite = inputs[np.isfinite(inputs)]
+    if finite.size == 0:
+        return (-1.0, 1.0)
+    low, high = float(finite.min()), float(finite.max())
+    span = high - low
+    if span <= 0:
+        half = max(1.0, abs(low) * 0.1)
+        return (low - half, high + half)
+    return (low - margin * span, high + margin * span)
+
+
+def histogram(
+    inputs: np.ndarray, x_range: tuple[float, float], bins: int = 80
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and bin edges of the finite inputs over `x_range`."""
+    inputs = np.asarray(inputs, dtype=np.float32).ravel()
+    return np.histogram(inputs[np.isfinite(inputs)], bins=bins, range=x_range)

@@ -1,0 +1,418 @@
+"""Feature maps: every channel of the selected layer in one mosaic, and what each pixel sees.
+
+Left, the mosaic (one image, numbered tiles, dead channels marked, a colour
+bar with the value range). Right, the network input with the receptive field
+of the hovered position outlined and the rest dimmed, and the clicked
+channel drawn large. Hover anywhere on a map: the panel says which input
+rows and columns that one number was computed from.
+
+Standalone: ``python -m cnnviz.qt.panels.feature_maps [--layer N]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from cnnviz.core.mosaic import (
+    PER_CHANNEL,
+    PER_LAYER,
+    ChannelStatistics,
+    MosaicLayout,
+    Normalised,
+    assemble,
+    channel_statistics,
+    image_for_display,
+    normalise,
+    plan_layout,
+)
+from cnnviz.core.receptive_field import ReceptiveField
+from cnnviz.qt import colormaps
+from cnnviz.qt.panels._overlays import Spotlight, TileLabels, cell_marker
+from cnnviz.qt.panels.base import (
+    ACCENT,
+    DEAD,
+    INK,
+    MUTED,
+    Panel,
+    PanelInput,
+    colour_bar,
+    float_c,
+    format_value,
+    graphics_widget,
+    image_view_box,
+    info_label,
+    shape_text,
+    title_label,
+)
+
+_NORMALISATION_LABELS = {PER_CHANNEL: "per channel", PER_LAYER: "per layer"}
+
+
+def describe_field(
+    layer: int, channel: int, row: int, col: int, field: ReceptiveField, input_hw
+) -> str:
+    """The sentence under the input: which input pixels one output number sees."""
+    where = f"layer {layer}, channel {channel}, ({row}, {col})"
+    if field.is_global:
+        return f"{where} sees the whole input ({input_hw[0]}×{input_hw[1]}): its field is global"
+    top, left, bottom, right = field.box(row, col, input_hw)
+    size = f"{field.size[0]}×{field.size[1]}"
+    text = f"{where} sees input rows {top}–{bottom - 1}, cols {left}–{right - 1} ({size})"
+    if (bottom - top, right - left) != tuple(field.size):
+        text += f"; {bottom - top}×{right - left} of it inside the image, the rest is padding"
+    return text
+
+
+class FeatureMapPanel(Panel):
+    """All channels of one layer; hover for values and the receptive field."""
+
+    layer_selected = QtCore.Signal(int)
+    channel_selected = QtCore.Signal(int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.colormap_name = colormaps.DEFAULT
+        self.normalisation = PER_CHANNEL
+        self.layout_: MosaicLayout | None = None
+        self.normalised: Normalised | None = None
+        self.stats: ChannelStatistics | None = None
+        self.maps: np.ndarray | None = None
+        self.selected_channel = 0
+        self.field_box: tuple[int, int, int, int] | None = None
+        self._mosaic_buffer: np.ndarray | None = None
+        self._drawn_layout: MosaicLayout | None = None
+        self._build_controls()
+        self._build_views()
+        self._build_texts()
+
+    # ----- construction -------------------------------------------------
+
+    def _build_controls(self) -> None:
+        self.title = title_label()
+        self.previous_button = QtWidgets.QToolButton(text="◀")
+        self.previous_button.setToolTip("Previous layer with feature maps")
+        self.next_button = QtWidgets.QToolButton(text="▶")
+        self.next_button.setToolTip("Next layer with feature maps")
+        self.previous_button.clicked.connect(lambda: self._step_layer(-1))
+        self.next_button.clicked.connect(lambda: self._step_layer(+1))
+        self.colormap_box = QtWidgets.QComboBox()
+        self.colormap_box.addItems(colormaps.NAMES)
+        self.colormap_box.setToolTip("Colormap")
+        self.colormap_box.currentTextChanged.connect(self.set_colormap)
+        self.normalisation_box = QtWidgets.QComboBox()
+        for mode, label in _NORMALISATION_LABELS.items():
+            self.normalisation_box.addItem(label, mode)
+        self.normalisation_box.setToolTip(
+            "Per channel: each tile uses the full colour range (patterns of weak channels "
+            "show).\nPer layer: one scale for all tiles (strengths can be compared)."
+        )
+        self.normalisation_box.currentIndexChanged.connect(
+            lambda i: self.set_normalisation(self.normalisation_box.itemData(i))
+        )
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.previous_button)
+        row.addWidget(self.next_button)
+        row.addWidget(self.title, 1)
+        row.addWidget(QtWidgets.QLabel("colours"))
+        row.addWidget(self.colormap_box)
+        row.addWidget(QtWidgets.QLabel("scale"))
+        row.addWidget(self.normalisation_box)
+        self._controls = row
+
+    def _build_views(self) -> None:
+        self.mosaic_widget = graphics_widget()
+        self.mosaic_view = image_view_box()
+        self.mosaic_widget.addItem(self.mosaic_view, row=0, col=0)
+        self.mosaic_item = pg.ImageItem()
+        self.mosaic_view.addItem(self.mosaic_item)
+        self.tile_labels = TileLabels()
+        self.tile_labels.setZValue(5)
+        self.mosaic_view.addItem(self.tile_labels)
+        self.mosaic_marker = cell_marker(self.mosaic_view)
+        self.bar = colour_bar(colormaps.colormap(self.colormap_name), "value")
+        self.mosaic_widget.addItem(self.bar, row=0, col=1)
+
+        self.side_widget = graphics_widget()
+        self.input_caption = self.side_widget.addLabel("input", row=0, col=0, color=INK)
+        self.input_view = image_view_box()
+        self.side_widget.addItem(self.input_view, row=1, col=0)
+        self.input_item = pg.ImageItem()
+        self.input_view.addItem(self.input_item)
+        self.spotlight = Spotlight(self.input_view)
+        self.channel_caption = self.side_widget.addLabel("channel", row=2, col=0, color=INK)
+        self.channel_view = image_view_box()
+        self.side_widget.addItem(self.channel_view, row=3, col=0)
+        self.channel_item = pg.ImageItem()
+        self.channel_view.addItem(self.channel_item)
+        self.channel_marker = cell_marker(self.channel_view)
+
+        self.mosaic_widget.scene().sigMouseMoved.connect(self._hover_mosaic)
+        self.mosaic_widget.scene().sigMouseClicked.connect(self._click_mosaic)
+        self.side_widget.scene().sigMouseMoved.connect(self._hover_channel)
+
+    def _build_texts(self) -> None:
+        self.field_label = info_label("", ACCENT, 13)
+        self.field_label.setStyleSheet(f"color: {ACCENT}; font-size: 13px; font-weight: 600;")
+        self.hover_label = info_label("Hover a map: value here, and the input it sees.", INK)
+        self.stats_label = info_label()
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        splitter.addWidget(self.mosaic_widget)
+        splitter.addWidget(self.side_widget)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QtWidgets.QVBoxLayout(self.content)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(self._controls)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.field_label)
+        layout.addWidget(self.hover_label)
+        layout.addWidget(self.stats_label)
+
+    # ----- drawing ---------------------------------------------------------
+
+    def draw(self, data: PanelInput) -> str | None:
+        layer = data.activation()
+        if layer is None:
+            if data.info() is None:
+                return "Select a layer in the stack to see its feature maps."
+            return f"{data.layer_title()} was not computed: fix the first invalid layer above it."
+        if layer.output.ndim != 3:
+            return (
+                f"{data.layer_title()} outputs a vector of {layer.output.size} values, not "
+                "feature maps: select a layer before the Flatten to see its maps."
+            )
+        self.maps = layer.output
+        self.stats = channel_statistics(self.maps)
+        channels = self.maps.shape[0]
+        if self.selected_channel >= channels:
+            self.selected_channel = 0
+        self.title.setText(f"{data.layer_title()} · output {shape_text(self.maps.shape)}")
+        self._draw_mosaic()
+        self._draw_input(data)
+        self._draw_channel()
+        self._show_statistics()
+        row, col = (s // 2 for s in self.maps.shape[1:])
+        self.highlight(self.selected_channel, row, col)
+        return None
+
+    def _draw_mosaic(self) -> None:
+        """Normalise, assemble into the one mosaic image and set it (no item is created)."""
+        assert self.maps is not None and self.stats is not None
+        channels, height, width = self.maps.shape
+        diverging = colormaps.is_diverging(self.colormap_name)
+        self.normalised = normalise(self.maps, self.normalisation, symmetric=diverging)
+        layout = self._plan(channels, (height, width))
+        self.layout_ = layout
+        self._mosaic_buffer = assemble(self.normalised.values, layout, self._mosaic_buffer)
+        self.mosaic_item.setImage(
+            self._mosaic_buffer, autoLevels=False, levels=self.normalised.levels
+        )
+        self.mosaic_item.setLookupTable(colormaps.lookup_table(self.colormap_name))
+        self.tile_labels.set_tiles(self._tile_rect, channels, layout.shape, dead=self.stats.dead)
+        self.tile_labels.set_selected(self.selected_channel)
+        self._update_colour_bar()
+        if layout != self._drawn_layout:
+            self.mosaic_view.autoRange(padding=0.01)
+            self._drawn_layout = layout
+
+    def _plan(self, channels: int, tile_hw: tuple[int, int]) -> MosaicLayout:
+        """Keep the current layout for the same shape (so the view does not jump
+        on every edit); otherwise fit the grid to the view's shape."""
+        if (
+            self.layout_ is not None
+            and self.layout_.channels == channels
+            and (self.layout_.tile_height, self.layout_.tile_width) == tile_hw
+        ):
+            return self.layout_
+        width, height = self.mosaic_view.width(), self.mosaic_view.height()
+        aspect = width / height if width > 50 and height > 50 else 1.6
+        return plan_layout(channels, tile_hw, aspect=aspect)
+
+    def _tile_rect(self, channel: int) -> tuple[int, int, int, int]:
+        y, x = self.layout_.origin(channel)
+        return (y, x, self.layout_.tile_height, self.layout_.tile_width)
+
+    def _update_colour_bar(self) -> None:
+        assert self.normalised is not None
+        self.bar.setColorMap(colormaps.colormap(self.colormap_name))
+        self.bar.setLevels(self.normalised.levels, update_items=False)
+        axis = self.bar.axis
+        if self.normalisation == PER_CHANNEL:
+            low, high = self.normalised.levels
+            ticks = (
+                [(low, "min"), (high, "max")] if low >= 0 else [(low, "−max|v|"), (high, "+max|v|")]
+            )
+            axis.setTicks([ticks])
+            axis.setLabel("each tile scaled to its own range", color=MUTED)
+        else:
+            axis.setTicks(None)
+            axis.setLabel("value", color=MUTED)
+
+    def _draw_input(self, data: PanelInput) -> None:
+        picture = image_for_display(data.result.input)
+        if picture.ndim == 3:
+            self.input_item.setLookupTable(None)
+        else:
+            self.input_item.setLookupTable(colormaps.lookup_table("grey"))
+        self.input_item.setImage(float_c(picture), autoLevels=False, levels=(0.0, 1.0))
+        self.input_view.autoRange(padding=0.02)
+        self._input_hw = data.result.input.shape[1:]
+
+    def _draw_channel(self) -> None:
+        assert self.normalised is not None and self.stats is not None
+        channel = self.selected_channel
+        self.channel_item.setImage(
+            float_c(self.normalised.values[channel]),
+            autoLevels=False,
+            levels=self.normalised.levels,
+        )
+        self.channel_item.setLookupTable(colormaps.lookup_table(self.colormap_name))
+        self.channel_view.autoRange(padding=0.02)
+        stats = self.stats
+        text = (
+            f"channel {channel}: min {format_value(float(stats.minimum[channel]))}, "
+            f"max {format_value(float(stats.maximum[channel]))}, "
+            f"mean {format_value(float(stats.mean[channel]))}, "
+            f"{stats.zero_fraction[channel]:.0%} zeros"
+        )
+        if stats.dead[channel]:
+            text += "  ·  DEAD (all zero)"
+        colour = DEAD if stats.dead[channel] else INK
+        self.channel_caption.setText(text, color=colour, size="10pt")
+
+    def _show_statistics(self) -> None:
+        assert self.stats is not None and self.maps is not None
+        dead = self.stats.dead_channels
+        channels = self.maps.shape[0]
+        text = f"{channels} channels, {self.maps[0].size:,} values each"
+        if dead:
+            listed = ", ".join(str(c) for c in dead[:20]) + (" …" if len(dead) > 20 else "")
+            text += (
+                f"  ·  <span style='color:{DEAD}'><b>{len(dead)} dead</b> (all zero for "
+                f"this image): {listed}</span>"
+            )
+        else:
+            text += "  ·  no dead channels"
+        self.stats_label.setText(text)
+
+    # ----- interaction -----------------------------------------------------
+
+    def highlight(self, channel: int, row: int, col: int) -> tuple[int, int, int, int] | None:
+        """Mark (row, col) of `channel` and outline on the input what it sees.
+
+        Returns the receptive-field box (top, left, bottom, right), half-open."""
+        data = self.current
+        if data is None or self.maps is None or self.layout_ is None:
+            return None
+        _, height, width = self.maps.shape
+        if not (0 <= channel < self.maps.shape[0] and 0 <= row < height and 0 <= col < width):
+            return None
+        y, x = self.layout_.origin(channel)
+        self.mosaic_marker.setRect(QtCore.QRectF(x + col, y + row, 1, 1))
+        self.mosaic_marker.show()
+        if channel == self.selected_channel:
+            self.channel_marker.setRect(QtCore.QRectF(col, row, 1, 1))
+            self.channel_marker.show()
+        field = data.analysis.receptive_field_at(data.layer_index)
+        input_hw = tuple(data.result.input.shape[1:])
+        box = field.box(row, col, input_hw)
+        unclipped = None if field.is_global else field.unclipped_box(row, col)
+        self.spotlight.show_box(box, input_hw, unclipped)
+        self.field_box = box
+        self.field_label.setText(
+            "▣ " + describe_field(data.layer_index, channel, row, col, field, input_hw)
+        )
+        self.input_caption.setText(
+            f"input {shape_text(data.result.input.shape)}: what the marked position sees",
+            color=ACCENT,
+            size="10pt",
+        )
+        value = float(self.maps[channel, row, col])
+        self.hover_label.setText(
+            f"channel {channel}, row {row}, col {col}: value <b>{format_value(value)}</b>"
+        )
+        return box
+
+    def select_channel(self, channel: int) -> None:
+        """Show `channel` large beside the mosaic."""
+        if self.maps is None or not 0 <= channel < self.maps.shape[0]:
+            return
+        self.selected_channel = channel
+        self.tile_labels.set_selected(channel)
+        self.channel_marker.hide()
+        self._draw_channel()
+        self.channel_selected.emit(channel)
+
+    def set_colormap(self, name: str) -> None:
+        if name == self.colormap_name:
+            return
+        self.colormap_name = name
+        if self.colormap_box.currentText() != name:
+            self.colormap_box.setCurrentText(name)
+        self._redraw_maps()
+
+    def set_normalisation(self, mode: str) -> None:
+        if mode == self.normalisation:
+            return
+        self.normalisation = mode
+        index = self.normalisation_box.findData(mode)
+        if index != self.normalisation_box.currentIndex():
+            self.normalisation_box.setCurrentIndex(index)
+        self._redraw_maps()
+
+    def _redraw_maps(self) -> None:
+        if self.maps is not None and not self.showing_hint:
+            self._draw_mosaic()
+            self._draw_channel()
+
+    def _mosaic_position(self, scene_pos) -> tuple[int, int, int] | None:
+        if self.layout_ is None or not self.mosaic_view.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = self.mosaic_item.mapFromScene(scene_pos)
+        tile = self.layout_.locate(point.y(), point.x())
+        return None if tile is None else (tile.channel, tile.row, tile.col)
+
+    def _hover_mosaic(self, scene_pos) -> None:
+        found = self._mosaic_position(scene_pos)
+        if found is not None:
+            self.highlight(*found)
+
+    def _hover_channel(self, scene_pos) -> None:
+        if self.maps is None or not self.channel_view.sceneBoundingRect().contains(scene_pos):
+            return
+        point = self.channel_item.mapFromScene(scene_pos)
+        row, col = int(np.floor(point.y())), int(np.floor(point.x()))
+        self.highlight(self.selected_channel, row, col)
+
+    def _click_mosaic(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        found = self._mosaic_position(event.scenePos())
+        if found is not None:
+            self.select_channel(found[0])
+            self.highlight(*found)
+
+    def _step_layer(self, step: int) -> None:
+        """Ask for the nearest layer in that direction whose output has maps."""
+        data = self.current
+        if data is None:
+            return
+        index = data.layer_index + step
+        while 0 <= index < len(data.analysis.layers):
+            shape = data.analysis.layers[index].output_shape
+            if shape is not None and len(shape) == 3:
+                self.layer_selected.emit(index)
+                return
+            index += step
+
+
+def main(argv=None) -> int:
+    from cnnviz.qt.panels._samples import run_standalone
+
+    return run_standalone(FeatureMapPanel, default_layer=2, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""The overview strip: every layer's output small, side by side, in one image.
+
+The whole network's effect on the picture at a glance: the input, then each
+layer as the mean of its channels (or its strongest channel), shrinking as
+pooling halves it, ending in the vectors of the classifier. Click a layer to
+select it.
+
+Standalone: ``python -m cnnviz.qt.panels.overview``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from cnnviz.core.mosaic import image_for_display
+from cnnviz.core.thumbnails import (
+    MEAN,
+    STRONGEST,
+    StripLayout,
+    plan_strip,
+    reduce_vector,
+    representative,
+    resize_nearest,
+    thumbnail_size,
+)
+from cnnviz.qt import colormaps
+from cnnviz.qt.panels._overlays import TileLabels
+from cnnviz.qt.panels.base import (
+    Panel,
+    PanelInput,
+    graphics_widget,
+    image_view_box,
+    info_label,
+    shape_text,
+    title_label,
+)
+
+THUMB_HEIGHT = 64
+GAP = 10
+CAPTION_BAND = 30  # strip pixels kept free under the thumbnails for the captions
+_MODES = {MEAN: "mean of channels", STRONGEST: "strongest channel"}
+
+
+class OverviewPanel(Panel):
+    """Every layer's output as a thumbnail; clicking one selects that layer."""
+
+    layer_selected = QtCore.Signal(int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.mode = MEAN
+        self.colormap_name = colormaps.DEFAULT
+        self.strip: StripLayout | None = None
+        self.layer_indices: list[int] = []  # thumbnail → layer index (-1 = input)
+        self.picture: np.ndarray | None = None
+        self._build()
+
+    def _build(self) -> None:
+        self.title = title_label("Every layer at a glance")
+        self.mode_box = QtWidgets.QComboBox()
+        for mode, label in _MODES.items():
+            self.mode_box.addItem(label, mode)
+        self.mode_box.setToolTip("What each thumbnail shows of a layer's channels")
+        self.mode_box.currentIndexChanged.connect(
+            lambda i: self.set_mode(self.mode_box.itemData(i))
+        )
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.mode_box)
+        self.widget = graphics_widget()
+        self.view = image_view_box()
+        self.view.setMouseEnabled(x=True, y=False)
+        self.widget.addItem(self.view)
+        self.item = pg.ImageItem()
+        self.view.addItem(self.item)
+        self.captions = TileLabels(captions_below=True)
+        self.captions.font.setPixelSize(10)
+        self.captions.font.setBold(False)
+        self.view.addItem(self.captions)
+        self.widget.scene().sigMouseClicked.connect(self._clicked)
+        self.widget.setMinimumHeight(110)
+        self.note = info_label("Click a layer to select it.")
+        layout = QtWidgets.QVBoxLayout(self.content)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.widget, 1)
+        layout.addWidget(self.note)
+
+    def draw(self, data: PanelInput) -> str | None:
+        if not data.result.layers:
+            return "No layer was computed: add layers to the stack."
+        pictures, captions, indices = self._thumbnails(data)
+        sizes = [p.shape[:2] for p in pictures]
+        self.strip = plan_strip(sizes, GAP)
+        self.layer_indices = indices
+        self.picture = self._compose(pictures)
+        self.item.setImage(self.picture, autoLevels=False)
+        selected = indices.index(data.layer_index) if data.layer_index in indices else None
+        self.captions.set_tiles(
+            self._tile_rect,
+            len(pictures),
+            (self.strip.height + CAPTION_BAND, self.strip.width),
+            labels=captions,
+        )
+        self.captions.set_selected(selected)
+        self.captions.caption_y = self.strip.height
+        self.view.setRange(
+            xRange=(0, self.strip.width),
+            yRange=(0, self.strip.height + CAPTION_BAND),
+            padding=0.02,
+        )
+        self.note.setText(
+            f"{len(data.result.layers)} layers · thumbnails show the {_MODES[self.mode]}, "
+            "each scaled to its own range · click one to select it"
+        )
+        return None
+
+    def _thumbnails(self, data: PanelInput):
+        image = image_for_display(data.result.input)
+        input_size = thumbnail_size(image.shape[:2], THUMB_HEIGHT)
+        pictures = [resize_nearest(image, input_size)]
+        captions = [f"input\n{shape_text(data.result.input.shape)}"]
+        indices = [-1]
+        for layer in data.result.layers:
+            is_vector = layer.output.ndim != 3
+            picture = representative(layer.output, self.mode)
+            size = thumbnail_size(picture.shape, THUMB_HEIGHT, is_vector)
+            if is_vector:
+                picture = reduce_vector(picture, size[1])
+            pictures.append(resize_nearest(picture, size))
+            captions.append(f"{layer.index} {layer.type}\n{shape_text(layer.output.shape)}")
+            indices.append(layer.index)
+        return pictures, captions, indices
+
+    def _compose(self, pictures: list[np.ndarray]) -> np.ndarray:
+        """One RGBA image: colour-mapped thumbnails (the input in its own colours)."""
+        assert self.strip is not None
+        strip = np.zeros((self.strip.height, self.strip.width, 4), dtype=np.uint8)
+        for index, picture in enumerate(pictures):
+            if picture.ndim == 3:  # the RGB input
+                rgba = np.empty((*picture.shape[:2], 4), dtype=np.uint8)
+                rgba[..., :3] = np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8)
+                rgba[..., 3] = 255
+            else:
+                rgba = colormaps.colourise(picture, self.colormap_name)
+            top, left = self.strip.top(index), self.strip.lefts[index]
+            strip[top : top + rgba.shape[0], left : left + rgba.shape[1]] = rgba
+        return strip
+
+    def _tile_rect(self, index: int) -> tuple[int, int, int, int]:
+        assert self.strip is not None
+        return (
+            self.strip.top(index),
+            self.strip.lefts[index],
+            self.strip.heights[index],
+            self.strip.widths[index],
+        )
+
+    def set_mode(self, mode: str) -> None:
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self.mode_box.setCurrentIndex(self.mode_box.findData(mode))
+        if self.current is not None:
+            self.show(self.current)
+
+    def _clicked(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or self.strip is None:
+            return
+        point = self.item.mapFromScene(event.scenePos())
+        self.click_at(point.x(), point.y())
+
+    def click_at(self, x: float, y: float) -> int | None:
+        """Select the layer whose thumbnail is at strip pixel (x, y); returns its index."""
+        if self.strip is None:
+            return None
+        found = self.strip.locate(x, y)
+        if found is None or self.layer_indices[found] < 0:
+            return None
+        index = self.layer_indices[found]
+        self.captions.set_selected(found)
+        self.layer_selected.emit(index)
+        return index
+
+
+def main(argv=None) -> int:
+    from cnnviz.qt.panels._samples import run_standalone
+
+    return run_standalone(OverviewPanel, default_layer=4, argv=argv, size=(1100, 230))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
