@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnviz.core.conv_text import MatrixFileError as MatrixFileError
-from cnnviz.core.conv_text import conv_formula, pool_formula
+from cnnviz.core.conv_text import conv_formula, describe_layer, padding_note, pool_formula
 from cnnviz.core.conv_text import read_matrices as read_matrices
 from cnnviz.core.conv_text import read_matrix as read_matrix
 from cnnviz.core.shapes import conv_out_size, pool_out_size
@@ -280,6 +280,18 @@ class Walkthrough:
     @property
     def kernel_size(self) -> Pair:
         return self.config.kernel_size
+
+    def description(self) -> str:
+        """E.g. "convolution 3×3 · stride 2 · padding 1 · dilation 2"."""
+        config = self.config
+        pads = config.padding if self.kind == "conv" else [(p, p) for p in config.padding]
+        mode = config.padding_mode if self.kind == "conv" else "zeros"
+        return describe_layer(
+            self.kind, self.kernel_size, config.stride, pads, config.dilation, mode
+        )
+
+    def padding_note(self) -> str:
+        return padding_note(self.kind, getattr(self.config, "padding_mode", "zeros"))
 
     def output(self) -> np.ndarray:
         """(len(out_channels), rows, cols): the stepped output cells."""

@@ -43,10 +43,16 @@ def format_value(value: float, decimals: int = 2) -> str:
     if math.isnan(value):
         return "nan"
     if abs(value - round(value)) < 1e-9 and abs(value) < 1e6:
-        return str(round(value)).replace("-", "−")
-    if abs(value) >= 1000 or abs(value) < 10 ** (-decimals):
-        return f"{value:.{decimals}g}".replace("-", "−")
-    return f"{value:.{decimals}f}".replace("-", "−")
+        text = str(round(value))
+    elif abs(value) >= 1e5:
+        text = f"{value:.2g}"
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:  # tiny values stay visible as 0.00 / −0.00, never as a plain 0
+        text = f"{value:.{decimals}f}"
+    return text.replace("-", "−")
 
 
 def _pad_term(before: int, after: int) -> str:
@@ -93,6 +99,34 @@ def pool_formula(input_hw, kernel, stride, padding, dilation, ceil_mode) -> tupl
         out = pool_out_size(size, k, s, p, d, ceil_mode)
         lines.append(_axis_line(name, size, k, s, p, p, d, out, ceil_mode))
     return (POOL_GENERAL_CEIL if ceil_mode else POOL_GENERAL, *_merge(lines))
+
+
+def _size(pair) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}×{pair[1]}"
+
+
+def describe_layer(kind: str, kernel, stride, pads, dilation, padding_mode="zeros") -> str:
+    """One line naming the layer, e.g. "convolution 3×3 · stride 2 · padding 1 · dilation 2"."""
+    name = {"conv": "convolution", "max": "max pooling", "avg": "average pooling"}[kind]
+    pad_sizes = [a if a == b else f"{a}+{b}" for a, b in pads]
+    parts = [f"{name} {kernel[0]}×{kernel[1]}", f"stride {_size(stride)}"]
+    parts.append(f"padding {_size(pad_sizes)}")
+    if any(p for pair in pads for p in pair) and kind == "conv" and padding_mode != "zeros":
+        parts[-1] += f" ({padding_mode})"
+    if tuple(dilation) != (1, 1):
+        parts.append(f"dilation {_size(dilation)}")
+    return " · ".join(parts)
+
+
+def padding_note(kind: str, padding_mode: str = "zeros") -> str:
+    """What the grey cells around the input are."""
+    if kind == "max":
+        return "grey: padding (−∞, never the maximum)"
+    if kind == "avg":
+        return "grey: zero padding (counted in the average)"
+    if padding_mode == "zeros":
+        return "grey: zero padding"
+    return f"grey: {padding_mode} padding (copies of input values)"
 
 
 class MatrixFileError(ValueError):
