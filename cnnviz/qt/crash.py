@@ -182,27 +182,34 @@ class CrashHandler(QObject):
     # -- installing -------------------------------------------------------
 
     def install(self) -> None:
+        cnnviz_logger = logging.getLogger("cnnviz")
         self._file_handler = logging.handlers.RotatingFileHandler(
             self.log_file, maxBytes=2_000_000, backupCount=2, encoding="utf-8"
         )
-        self._file_handler.setLevel(logging.INFO)
         self._file_handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
         )
-        self._terminal_handler = logging.StreamHandler(sys.stderr)
-        self._terminal_handler.setLevel(logging.WARNING)
-        self._terminal_handler.setFormatter(_FirstLineFormatter("cnnviz: %(message)s"))
-        cnnviz_logger = logging.getLogger("cnnviz")
         cnnviz_logger.addHandler(self._file_handler)
-        cnnviz_logger.addHandler(self._terminal_handler)
-        if cnnviz_logger.getEffectiveLevel() > logging.INFO:
-            cnnviz_logger.setLevel(logging.INFO)
+        if not logging.getLogger().handlers:
+            # Nobody shows log messages yet: one line each on stderr, the
+            # traceback stays in the file. An application that configured
+            # logging itself keeps its own terminal output.
+            self._terminal_handler = logging.StreamHandler(sys.stderr)
+            self._terminal_handler.setLevel(logging.WARNING)
+            self._terminal_handler.setFormatter(_FirstLineFormatter("cnnviz: %(message)s"))
+            cnnviz_logger.addHandler(self._terminal_handler)
         self._previous_hooks = (sys.excepthook, threading.excepthook)
         sys.excepthook = self.handle_exception
         threading.excepthook = self._handle_thread_exception
         qInstallMessageHandler(_qt_message_handler)
         self._enable_faulthandler()
-        LOG.info("cnnviz %s started (pid %d)", __version__, os.getpid())
+        # Straight to the file, whatever the logging level: where each session starts.
+        self._file_handler.handle(
+            LOG.makeRecord(
+                LOG.name, logging.INFO, __file__, 0,
+                "cnnviz %s started (pid %d)", (__version__, os.getpid()), None,
+            )
+        )  # fmt: skip
 
     def uninstall(self) -> None:
         """Put back what install() replaced (tests; a clean shutdown)."""
