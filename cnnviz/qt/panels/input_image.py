@@ -1,0 +1,336 @@
+"""The input panel: exactly the tensor the network sees, and how it was made.
+
+    panel = InputImagePanel()
+    panel.preprocessing_changed.connect(on_prep)   # Preprocessing, on any choice
+    panel.set_input(x, source="cat.jpg · 451×300")  # x: (C, H, W) float32
+    panel.show(panel_input)                         # or from a forward result
+    panel.set_preprocessing(prep)                   # e.g. from a project file; no signal
+
+One channel is drawn grey, three as RGB, any other count (or three with
+"Split channels") as a mosaic of grey tiles. Values already in [0, 1] are
+drawn as they are (0 black, 1 white); a normalised input is drawn from its
+minimum (black) to its maximum (white), and the text says so. Below the
+picture: the shape, the value range, the value under the mouse, and the
+preprocessing choices (resize policy, normalisation, invert, interpolation).
+
+Run alone: ``python -m cnnviz.qt.panels.input_image [IMAGE] [--shape C,H,W]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from cnnviz.core.mosaic import MosaicLayout, assemble, plan_layout
+from cnnviz.core.preprocess import Preprocessing
+from cnnviz.qt.panels.base import (
+    PanelInput,
+    format_value,
+    graphics_widget,
+    image_view_box,
+    info_label,
+    shape_text,
+    title_label,
+)
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+RESIZE_CHOICES = (
+    ("stretch", "Stretch", "Scale width and height separately to the input size"),
+    ("crop", "Centre crop", "Scale to cover the input, cut the centre (keeps the aspect)"),
+    ("letterbox", "Letterbox", "Scale to fit inside the input, pad the rest (keeps the aspect)"),
+)
+# (label, normalize, mean, std)
+NORMALISE_CHOICES = (
+    ("None (values 0…1)", "none", (0.5,), (0.5,)),
+    ("ImageNet mean/std", "imagenet", (0.5,), (0.5,)),
+    ("−1…1 (mean 0.5, std 0.5)", "mean_std", (0.5,), (0.5,)),
+    ("MNIST (mean 0.1307, std 0.3081)", "mean_std", (0.1307,), (0.3081,)),
+)
+INTERPOLATION_CHOICES = (("bilinear", "Bilinear"), ("bicubic", "Bicubic"), ("nearest", "Nearest"))
+
+
+def display_levels(tensor: np.ndarray) -> tuple[float, float]:
+    """(0, 1) for values in [0, 1]; else the tensor's own range (never empty)."""
+    low, high = float(np.nanmin(tensor)), float(np.nanmax(tensor))
+    if low >= 0.0 and high <= 1.0:
+        return (0.0, 1.0)
+    if high <= low:
+        return (low - 0.5, high + 0.5)
+    return (low, high)
+
+
+def display_picture(tensor: np.ndarray, split: bool) -> tuple[np.ndarray, MosaicLayout | None]:
+    """What the image item draws: (H, W) grey, (H, W, 3) RGB, or a mosaic with its layout."""
+    channels = tensor.shape[0]
+    if channels == 1:
+        return np.ascontiguousarray(tensor[0], dtype=np.float32), None
+    if channels == 3 and not split:
+        return np.ascontiguousarray(tensor.transpose(1, 2, 0), dtype=np.float32), None
+    layout = plan_layout(channels, tensor.shape[1:])
+    return assemble(np.asarray(tensor, dtype=np.float32), layout), layout
+
+
+class InputImagePanel(QtWidgets.QWidget):
+    """The network input as a picture, its numbers, and the preprocessing choices."""
+
+    preprocessing_changed = QtCore.Signal(object)  # Preprocessing
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self._tensor: np.ndarray | None = None
+        self._layout: MosaicLayout | None = None
+        self._custom_normalise: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+        self._build()
+        self._connect()
+
+    # ----- construction -----------------------------------------------------
+
+    def _build(self) -> None:
+        self.title = title_label("Network input")
+        self.shape_label = info_label("no input yet")
+        self.shape_label.setWordWrap(False)
+        self.graphics = graphics_widget()
+        self.view = image_view_box()
+        self.graphics.addItem(self.view)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image_item)
+        # A frame shows where the input ends even when its border is the background colour.
+        self.frame = QtWidgets.QGraphicsRectItem()
+        pen = QtGui.QPen(QtGui.QColor(128, 128, 128), 1)
+        pen.setCosmetic(True)
+        self.frame.setPen(pen)
+        self.view.addItem(self.frame)
+        self.range_label = info_label()
+        self.source_label = info_label()
+        self.hover_label = info_label(" ")
+        self.hover_label.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        header = QtWidgets.QHBoxLayout()
+        header.addWidget(self.title)
+        header.addStretch(1)
+        header.addWidget(self.shape_label)
+        layout.addLayout(header)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.range_label)
+        layout.addWidget(self.hover_label)
+        layout.addWidget(self.source_label)
+        layout.addLayout(self._build_controls())
+
+    def _build_controls(self) -> QtWidgets.QGridLayout:
+        self.resize_combo = QtWidgets.QComboBox()
+        for key, label, tip in RESIZE_CHOICES:
+            self.resize_combo.addItem(label, key)
+            self.resize_combo.setItemData(
+                self.resize_combo.count() - 1, tip, QtCore.Qt.ItemDataRole.ToolTipRole
+            )
+        self.normalise_combo = QtWidgets.QComboBox()
+        for label, normalize, mean, std in NORMALISE_CHOICES:
+            self.normalise_combo.addItem(label, (normalize, mean, std))
+        self.interpolation_combo = QtWidgets.QComboBox()
+        for key, label in INTERPOLATION_CHOICES:
+            self.interpolation_combo.addItem(label, key)
+        self.invert_check = QtWidgets.QCheckBox("Invert")
+        self.invert_check.setToolTip(
+            "1 − value: turns a dark digit on white paper into a white digit on black,\n"
+            "like the bundled digits and the drawing pad"
+        )
+        self.split_check = QtWidgets.QCheckBox("Split channels")
+        self.split_check.setToolTip("Show each channel as its own grey tile")
+        grid = QtWidgets.QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.addWidget(QtWidgets.QLabel("Resize"), 0, 0)
+        grid.addWidget(self.resize_combo, 0, 1)
+        grid.addWidget(QtWidgets.QLabel("Normalise"), 0, 2)
+        grid.addWidget(self.normalise_combo, 0, 3)
+        grid.addWidget(QtWidgets.QLabel("Interpolation"), 1, 0)
+        grid.addWidget(self.interpolation_combo, 1, 1)
+        checks = QtWidgets.QHBoxLayout()
+        checks.addWidget(self.invert_check)
+        checks.addWidget(self.split_check)
+        checks.addStretch(1)
+        grid.addLayout(checks, 1, 2, 1, 2)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        return grid
+
+    def _connect(self) -> None:
+        for combo in (self.resize_combo, self.normalise_combo, self.interpolation_combo):
+            combo.currentIndexChanged.connect(self._emit_preprocessing)
+        self.invert_check.toggled.connect(self._emit_preprocessing)
+        self.split_check.toggled.connect(self._redraw)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # ----- preprocessing ----------------------------------------------------
+
+    def preprocessing(self) -> Preprocessing:
+        """The choices on screen as a Preprocessing."""
+        normalize, mean, std = self.normalise_combo.currentData()
+        return Preprocessing(
+            resize=self.resize_combo.currentData(),
+            normalize=normalize,
+            invert=self.invert_check.isChecked(),
+            mean=mean,
+            std=std,
+            interpolation=self.interpolation_combo.currentData(),
+        )
+
+    def set_preprocessing(self, prep: Preprocessing) -> None:
+        """Show `prep` (from a project file or an undo) without emitting a change."""
+        widgets = (self.resize_combo, self.normalise_combo, self.interpolation_combo)
+        blockers = [QtCore.QSignalBlocker(w) for w in (*widgets, self.invert_check)]
+        self.resize_combo.setCurrentIndex(self.resize_combo.findData(prep.resize))
+        self.interpolation_combo.setCurrentIndex(
+            self.interpolation_combo.findData(prep.interpolation)
+        )
+        self.invert_check.setChecked(prep.invert)
+        self.normalise_combo.setCurrentIndex(self._normalise_index(prep))
+        del blockers
+
+    def _normalise_index(self, prep: Preprocessing) -> int:
+        for index in range(self.normalise_combo.count()):
+            normalize, mean, std = self.normalise_combo.itemData(index)
+            if normalize == prep.normalize and (
+                normalize != "mean_std" or (mean, std) == (prep.mean, prep.std)
+            ):
+                return index
+        # A mean/std the list lacks (typed into a project file): offer it as its own entry.
+        label = f"Custom (mean {_join(prep.mean)}, std {_join(prep.std)})"
+        self.normalise_combo.addItem(label, ("mean_std", prep.mean, prep.std))
+        return self.normalise_combo.count() - 1
+
+    def _emit_preprocessing(self) -> None:
+        self.preprocessing_changed.emit(self.preprocessing())
+
+    # ----- showing the tensor -----------------------------------------------
+
+    def show(self, data: PanelInput | None = None) -> None:  # type: ignore[override]
+        """Draw the input of a forward result; without an argument, QWidget.show()."""
+        if data is None:
+            super().show()
+            return
+        self.set_input(data.result.input)
+
+    def set_input(self, tensor: np.ndarray, source: str | None = None) -> None:
+        """Draw `tensor` (C, H, W); `source` (e.g. the file name) replaces the source line."""
+        tensor = np.asarray(tensor, dtype=np.float32)
+        if tensor.ndim != 3 or min(tensor.shape) < 1:
+            raise ValueError(f"the network input must be (C, H, W), got shape {tensor.shape}")
+        self._tensor = tensor
+        if source is not None:
+            self.source_label.setText(f"From {source}")
+        self._redraw()
+
+    def tensor(self) -> np.ndarray | None:
+        """The tensor on screen, as given."""
+        return self._tensor
+
+    def displayed(self) -> np.ndarray | None:
+        """The array the image item draws (grey, RGB or the mosaic)."""
+        return self.image_item.image
+
+    def _redraw(self) -> None:
+        tensor = self._tensor
+        if tensor is None:
+            return
+        picture, self._layout = display_picture(tensor, self.split_check.isChecked())
+        levels = display_levels(tensor)
+        previous = self.image_item.image
+        self.image_item.setImage(picture, autoLevels=False, levels=levels)
+        if previous is None or previous.shape[:2] != picture.shape[:2]:
+            # Only a new size resets the view, so a zoom survives live drawing.
+            self.frame.setRect(QtCore.QRectF(0, 0, picture.shape[1], picture.shape[0]))
+            self.view.autoRange(padding=0.02)
+        self.shape_label.setText(f"C×H×W = {shape_text(tensor.shape)} · float32")
+        self.range_label.setText(self._range_text(tensor, levels))
+
+    @staticmethod
+    def _range_text(tensor: np.ndarray, levels: tuple[float, float]) -> str:
+        low, high = float(tensor.min()), float(tensor.max())
+        text = (
+            f"min {format_value(low)} · max {format_value(high)} · "
+            f"mean {format_value(float(tensor.mean()))}"
+        )
+        if levels == (0.0, 1.0):
+            return text + " · drawn as is: 0 black, 1 white"
+        return (
+            text + f" · drawn from {format_value(levels[0])} (black) to {format_value(levels[1])}"
+        )
+
+    def _on_mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
+        self.hover_label.setText(self.value_text_at(self.view.mapSceneToView(scene_pos)) or " ")
+
+    def value_text_at(self, point: QtCore.QPointF) -> str | None:
+        """The input value(s) under picture coordinates `point`, or None outside."""
+        tensor = self._tensor
+        if tensor is None:
+            return None
+        y, x = point.y(), point.x()
+        if self._layout is not None:
+            found = self._layout.locate(y, x)
+            if found is None:
+                return None
+            value = tensor[found.channel, found.row, found.col]
+            return f"channel {found.channel}, row {found.row}, col {found.col}: {value:.4f}"
+        row, col = int(np.floor(y)), int(np.floor(x))
+        if not (0 <= row < tensor.shape[1] and 0 <= col < tensor.shape[2]):
+            return None
+        values = tensor[:, row, col]
+        if len(values) == 3:
+            shown = "  ".join(f"{c} {v:.4f}" for c, v in zip("RGB", values, strict=True))
+        else:
+            shown = f"{values[0]:.4f}"
+        return f"row {row}, col {col}: {shown}"
+
+
+def _join(values: tuple[float, ...]) -> str:
+    return "/".join(f"{v:g}" for v in values)
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        channels, height, width = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected C,H,W such as 3,224,224, not {text!r}"
+        ) from None
+    return channels, height, width
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The panel alone, on a bundled sample or a given image, live with its choices."""
+    from cnnviz.core.images import ImageError, load_image, to_network_input
+    from cnnviz.core.samples import sample
+
+    parser = argparse.ArgumentParser(prog="python -m cnnviz.qt.panels.input_image")
+    parser.add_argument("image", nargs="?", help="an image file (default: the bundled cat)")
+    parser.add_argument("--shape", type=_shape, default=(3, 224, 224), help="C,H,W")
+    args = parser.parse_args(argv)
+    path = args.image or sample("cat").path
+    try:
+        image = load_image(path)
+    except ImageError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
+    panel = InputImagePanel()
+    source = f"{getattr(path, 'name', path)} · {image.shape[1]}×{image.shape[0]}"
+
+    def update(prep: Preprocessing) -> None:
+        panel.set_input(to_network_input(image, *args.shape, prep), f"{source} · {prep.describe()}")
+
+    panel.preprocessing_changed.connect(update)
+    update(panel.preprocessing())
+    panel.setWindowTitle("cnnviz — network input")
+    panel.resize(520, 620)
+    panel.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
