@@ -1,0 +1,206 @@
+"""Drives the compute thread from the document: latest edit wins.
+
+After every change of the document (debounced by a few milliseconds so that a
+burst of edits becomes one request) the controller builds a ForwardRequest
+from the architecture, the input image and the hand-set kernels, submits it,
+and remembers its id. Results with another id are stale and dropped. When the
+stack has an invalid layer, the layers before it are still computed so the
+panels keep showing what is computable.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from cnnviz.core.analysis import Analysis, analyze
+from cnnviz.core.architecture import Architecture
+from cnnviz.core.jobs import (
+    ComputeFailure,
+    ForwardRequest,
+    ForwardResult,
+    TrainConfig,
+    TrainRequest,
+)
+from cnnviz.qt.document import Document
+from cnnviz.qt.network_input import default_sample, load_image_file, pattern, to_network_input
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 8
+
+
+@dataclass(frozen=True)
+class ComputedView:
+    """A result with the analysis of the architecture that produced it."""
+
+    result: ForwardResult
+    analysis: Analysis
+    architecture: Architecture
+    # Layers after this index were not computed (an invalid layer stopped them).
+    computed_layers: int
+
+
+def computable_prefix(arch: Architecture, analysis: Analysis) -> Architecture:
+    """The architecture cut before its first invalid layer."""
+    first = analysis.first_error
+    return arch if first is None else arch.with_layers(arch.layers[: first.index])
+
+
+def make_compute_thread(parent: QObject | None = None):
+    """The real compute thread, or None (with a log line) when it is not available."""
+    try:
+        from cnnviz.qt.compute_thread import ComputeThread
+    except ImportError as exc:
+        log.warning("compute thread not available: %s", exc)
+        return None
+    return ComputeThread(parent)
+
+
+class ComputeController(QObject):
+    result_ready = Signal(object)  # ComputedView, only for the latest request
+    failed = Signal(str)  # plain words for the status bar
+    busy_changed = Signal(bool)
+    device_changed = Signal(str)
+    training_progress = Signal(object)
+    training_finished = Signal(object)
+
+    def __init__(self, doc: Document, thread: Any = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.doc = doc
+        self.thread = thread
+        self.device = "auto"
+        self.seed = 0
+        self.train_mode = False
+        self.latest: ComputedView | None = None
+        self._request_id = 0
+        self._train_id = 1_000_000  # a range of its own: never confused with forwards
+        self._pending: dict[int, tuple[Analysis, Architecture]] = {}
+        self._default_image: tuple[tuple[int, int, int], np.ndarray] | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.submit_now)
+        for signal in (doc.changed, doc.image_changed, doc.weights_changed):
+            signal.connect(self.schedule)
+        if thread is not None:
+            thread.result_ready.connect(self._on_result)
+            thread.failed.connect(self._on_failure)
+            thread.busy_changed.connect(self.busy_changed)
+            thread.device_changed.connect(self.device_changed)
+            for name in ("training_progress", "training_finished"):
+                if hasattr(thread, name):
+                    getattr(thread, name).connect(getattr(self, name))
+
+    @property
+    def request_id(self) -> int:
+        return self._request_id
+
+    def schedule(self) -> None:
+        self._timer.start()
+
+    # -- the input image -----------------------------------------------------------
+
+    def default_image(self, channels: int) -> np.ndarray:
+        """A bundled sample that suits the network, else a generated test card."""
+        if self._default_image is None or self._default_image[0] != channels:
+            sample = default_sample(channels)
+            image = None
+            if sample is not None:
+                try:
+                    image = load_image_file(str(sample.path))
+                except ValueError as exc:
+                    log.warning("default sample unusable: %s", exc)
+            self._default_image = (channels, image if image is not None else pattern(224, 224))
+        return self._default_image[1]
+
+    def network_input(self, arch: Architecture) -> np.ndarray:
+        shape = arch.input.as_tuple()
+        image = self.doc.image if self.doc.image is not None else self.default_image(shape[0])
+        return to_network_input(image, shape, self.doc.preprocessing)
+
+    # -- requests and results ------------------------------------------------------
+
+    def submit_now(self) -> int | None:
+        """Build and submit the request for the document as it is now."""
+        self._timer.stop()
+        arch = self.doc.architecture
+        computed = computable_prefix(arch, self.doc.analysis)
+        try:
+            image = self.network_input(arch)
+        except ValueError as exc:
+            self.failed.emit(f"The input image cannot be used: {exc}")
+            return None
+        self._request_id += 1
+        request = ForwardRequest(
+            request_id=self._request_id,
+            architecture=computed,
+            image=image,
+            seed=self.seed,
+            train_mode=self.train_mode,
+            weights_path=self.doc.weights_path,
+            kernel_edits=tuple(e for e in self.doc.kernel_edits if e.layer < len(computed.layers)),
+            device=self.device,
+        )
+        self._pending = {self._request_id: (analyze(computed), computed)}
+        if self.thread is None:
+            self.failed.emit("The compute engine is not available, so nothing can be computed.")
+            return self._request_id
+        self.thread.submit(request)
+        return self._request_id
+
+    def _on_result(self, result: ForwardResult) -> None:
+        if result.request_id != self._request_id or result.request_id not in self._pending:
+            return  # stale: a newer request is on its way
+        analysis, arch = self._pending.pop(result.request_id)
+        self.latest = ComputedView(result, analysis, arch, len(arch.layers))
+        self.result_ready.emit(self.latest)
+
+    def _on_failure(self, failure: ComputeFailure) -> None:
+        if failure.request_id not in (self._request_id, -1, 0):
+            return
+        self._pending.pop(failure.request_id, None)
+        self.failed.emit(failure.message)
+
+    # -- settings that change every request ---------------------------------------
+
+    def set_device(self, device: str) -> None:
+        if device != self.device:
+            self.device = device
+            self.schedule()
+
+    def set_train_mode(self, on: bool) -> None:
+        if on != self.train_mode:
+            self.train_mode = on
+            self.schedule()
+
+    def reseed(self) -> None:
+        """New random weights for layers without loaded weights."""
+        self.seed += 1
+        self.schedule()
+
+    # -- training ------------------------------------------------------------------
+
+    def start_training(self, config: TrainConfig) -> bool:
+        if self.thread is None or not hasattr(self.thread, "start_training"):
+            self.failed.emit("Training is not available in this build.")
+            return False
+        self._train_id += 1
+        request = TrainRequest(
+            self._train_id, self.doc.architecture, config, weights_path=self.doc.weights_path
+        )
+        self.thread.start_training(request)
+        return True
+
+    def cancel_training(self) -> None:
+        if self.thread is not None and hasattr(self.thread, "cancel_training"):
+            self.thread.cancel_training()
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        if self.thread is not None:
+            self.thread.shutdown()

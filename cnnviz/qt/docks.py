@@ -1,0 +1,219 @@
+"""The visual panels as docks: where each panel lives, and how it is fed.
+
+This is the one place that knows the panel modules. Each is imported when the
+window is built; a panel whose module is missing or broken gets a placeholder
+dock saying so, and the window still works. Panels that follow the common
+interface (`cnnviz.qt.panels.base.Panel`) are fed a PanelInput after every
+result, but only while they can be seen: a tab in the background is fed when
+it is raised, so hidden panels cost nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabBar, QWidget
+
+log = logging.getLogger(__name__)
+
+VISUAL, SIDE, BOTTOM = "visual", "side", "bottom"
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    key: str
+    title: str
+    module: str
+    class_names: tuple[str, ...]
+    place: str  # VISUAL (the big tabbed area), SIDE (right column), BOTTOM
+    shortcut: str = ""
+
+
+PANELS = (
+    PanelSpec(
+        "feature_maps",
+        "Feature maps",
+        "cnnviz.qt.panels.feature_maps",
+        ("FeatureMapPanel", "FeatureMapsPanel"),
+        VISUAL,
+        "Ctrl+1",
+    ),
+    PanelSpec(
+        "filters",
+        "Filters",
+        "cnnviz.qt.panels.filters",
+        ("FiltersPanel", "FilterPanel"),
+        VISUAL,
+        "Ctrl+2",
+    ),
+    PanelSpec(
+        "pooling", "Pooling", "cnnviz.qt.panels.pooling", ("PoolingPanel",), VISUAL, "Ctrl+3"
+    ),
+    PanelSpec(
+        "activation",
+        "Activation",
+        "cnnviz.qt.panels.activation",
+        ("ActivationPanel",),
+        VISUAL,
+        "Ctrl+4",
+    ),
+    PanelSpec(
+        "conv_stepper",
+        "Convolution step by step",
+        "cnnviz.qt.panels.conv_stepper",
+        ("ConvStepperPanel",),
+        VISUAL,
+        "Ctrl+5",
+    ),
+    PanelSpec(
+        "training", "Training", "cnnviz.qt.panels.training", ("TrainingPanel",), VISUAL, "Ctrl+6"
+    ),
+    PanelSpec(
+        "input_image",
+        "Input",
+        "cnnviz.qt.panels.input_image",
+        ("InputImagePanel", "InputPanel"),
+        SIDE,
+    ),
+    PanelSpec(
+        "draw_pad", "Draw", "cnnviz.qt.draw_pad", ("DrawPad", "DrawingPad", "DrawPadWidget"), SIDE
+    ),
+    PanelSpec(
+        "prediction", "Prediction", "cnnviz.qt.panels.prediction", ("PredictionPanel",), SIDE
+    ),
+    PanelSpec(
+        "overview",
+        "Overview: every layer",
+        "cnnviz.qt.panels.overview",
+        ("OverviewPanel", "OverviewStrip"),
+        BOTTOM,
+    ),
+)
+
+
+@dataclass
+class PanelDock:
+    spec: PanelSpec
+    dock: QDockWidget
+    widget: QWidget
+    real: bool  # False: a placeholder because the panel could not be loaded
+    fed: object = field(default=None, repr=False)  # the PanelInput it last drew
+
+
+def _panel_class(spec: PanelSpec):
+    """The panel's class, or None with the reason logged."""
+    try:
+        module = importlib.import_module(spec.module)
+    except Exception as exc:  # a broken panel must not stop the window
+        log.info("panel %s not available: %s", spec.key, exc)
+        return None
+    for name in spec.class_names:
+        if isinstance(getattr(module, name, None), type):
+            return getattr(module, name)
+    log.warning("panel module %s has none of %s", spec.module, spec.class_names)
+    return None
+
+
+def _placeholder(spec: PanelSpec) -> QWidget:
+    label = QLabel(f"{spec.title}\n\nThis panel is not part of this build.")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: palette(placeholder-text); padding: 16px;")
+    return label
+
+
+def make_panel(spec: PanelSpec) -> tuple[QWidget, bool]:
+    cls = _panel_class(spec)
+    if cls is not None:
+        try:
+            return cls(), True
+        except Exception:
+            log.exception("panel %s failed to start", spec.key)
+    return _placeholder(spec), False
+
+
+def make_dock(window: QMainWindow, title: str, name: str, widget: QWidget) -> QDockWidget:
+    dock = QDockWidget(title, window)
+    dock.setObjectName(f"dock_{name}")  # saveState/restoreState match docks by name
+    dock.setWidget(widget)
+    dock.setFeatures(
+        QDockWidget.DockWidgetFeature.DockWidgetClosable
+        | QDockWidget.DockWidgetFeature.DockWidgetMovable
+        | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+    )
+    return dock
+
+
+def create_panel_docks(window: QMainWindow) -> dict[str, PanelDock]:
+    """One dock per panel (real or placeholder), not yet placed in the window."""
+    docks = {}
+    for spec in PANELS:
+        widget, real = make_panel(spec)
+        docks[spec.key] = PanelDock(
+            spec, make_dock(window, spec.title, spec.key, widget), widget, real
+        )
+    return docks
+
+
+def is_common_panel(widget: QWidget) -> bool:
+    """Follows cnnviz.qt.panels.base.Panel: `show(PanelInput)` and `draw`."""
+    try:
+        from cnnviz.qt.panels.base import Panel
+    except ImportError:
+        return False
+    return isinstance(widget, Panel)
+
+
+def can_be_seen(panel: PanelDock) -> bool:
+    """Visible and not hidden behind another tab (or a collapsed dock)."""
+    return panel.dock.isVisible() and not panel.widget.visibleRegion().isEmpty()
+
+
+def feed(panel: PanelDock, data, *, force: bool = False) -> bool:
+    """Draw `data` in the panel if it can be seen; True when it drew."""
+    if not panel.real or data is None or not is_common_panel(panel.widget):
+        return False
+    if panel.fed is data or (not force and not can_be_seen(panel)):
+        return False
+    panel.fed = data
+    panel.widget.show(data)
+    return True
+
+
+def _bar_fits(bar: QTabBar, dock: QDockWidget, titles: set[str]) -> bool:
+    if dock.windowTitle() not in titles:
+        return False
+    bar_rect, rect = bar.geometry(), dock.geometry()
+    below = abs(rect.bottom() + 1 - bar_rect.top()) <= 3
+    above = abs(bar_rect.bottom() + 1 - rect.top()) <= 3
+    return (below or above) and abs(rect.left() - bar_rect.left()) <= 3
+
+
+def hide_stale_tab_bars(window: QMainWindow) -> int:
+    """Hide dock tab bars that Qt left behind; the number hidden.
+
+    Qt 6 (seen with 6.11) leaves an old tab bar visible when a tab group is
+    rebuilt (tabifying into a nested split, restoreState): it stays where the
+    group used to be, painted over the panels. A live bar sits against a dock
+    of its group; of duplicates in one place the newest is the live one.
+    """
+    docks = [d for d in window.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()]
+    live: dict[tuple, QTabBar] = {}
+    hidden = 0
+    for bar in window.findChildren(QTabBar):  # creation order: oldest first
+        if bar.parent() is not window or not bar.isVisible():
+            continue
+        titles = {bar.tabText(i) for i in range(bar.count())}
+        key = (bar.geometry().left(), bar.geometry().top(), tuple(sorted(titles)))
+        if not any(_bar_fits(bar, dock, titles) for dock in docks):
+            bar.hide()
+            hidden += 1
+            continue
+        if key in live:
+            live[key].hide()
+            hidden += 1
+        live[key] = bar
+    return hidden

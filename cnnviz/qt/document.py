@@ -1,0 +1,230 @@
+"""The open document: the architecture being edited and what goes with it.
+
+One `Document` per window. Every edit of the architecture or the hand-set
+kernels goes through `undo_stack` (see `cnnviz.qt.commands`), which calls
+`apply_state`; `changed` then tells the stack, the properties panel and the
+compute controller. The modified flag is the undo stack's clean state plus
+changes that are not undoable (a new image, new weights).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QIODevice, QObject, QSaveFile, Signal
+from PySide6.QtGui import QUndoStack
+
+from cnnviz.core import project as project_file
+from cnnviz.core.analysis import Analysis, analyze
+from cnnviz.core.architecture import Architecture, InputShape
+from cnnviz.core.jobs import KernelEdit
+from cnnviz.core.project import Project, ProjectError
+
+log = logging.getLogger(__name__)
+
+UNTITLED = "untitled"
+
+
+def default_architecture() -> Architecture:
+    """What File > New starts from: a small net that already shows something."""
+    from cnnviz.core.architecture import Layer
+
+    layers = (
+        Layer.make("Conv2d", out_channels=8, kernel_size=3, padding=1),
+        Layer.make("ReLU"),
+        Layer.make("MaxPool2d", kernel_size=2),
+    )
+    return Architecture(UNTITLED, InputShape(3, 64, 64), layers)
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """What an undoable edit changes."""
+
+    architecture: Architecture
+    kernel_edits: tuple[KernelEdit, ...] = ()
+    weights: str | None = None  # safetensors / .pt file for the stack
+
+
+class Document(QObject):
+    # The architecture or the hand-set kernels changed (after every edit).
+    changed = Signal()
+    # Rows the views should select after an edit, undo or redo.
+    selection_requested = Signal(list)
+    # The network input's source changed: a new image, drawing or none.
+    image_changed = Signal()
+    weights_changed = Signal()
+    path_changed = Signal()
+    modified_changed = Signal(bool)
+
+    def __init__(self, architecture: Architecture | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._emit_modified)
+        self._state = DocumentState(architecture or default_architecture())
+        self._analysis = analyze(self._state.architecture)
+        self._path: Path | None = None
+        self._dirty = False  # changes outside the undo stack
+        self.image_path: str | None = None
+        self.image: np.ndarray | None = None  # (H, W, 3) or (H, W) float32 in [0, 1]
+        self.image_label = ""
+        self.preprocessing: dict[str, Any] = {}
+
+    # -- the state edits change ----------------------------------------------
+
+    @property
+    def architecture(self) -> Architecture:
+        return self._state.architecture
+
+    @property
+    def kernel_edits(self) -> tuple[KernelEdit, ...]:
+        return self._state.kernel_edits
+
+    @property
+    def state(self) -> DocumentState:
+        return self._state
+
+    @property
+    def analysis(self) -> Analysis:
+        """The analysis of the current architecture (computed once per edit)."""
+        return self._analysis
+
+    @property
+    def weights_path(self) -> str | None:
+        return self._state.weights
+
+    def apply_state(self, state: DocumentState, selection: list[int] | None = None) -> None:
+        """Called by the undo commands only; everything else pushes a command."""
+        if state.architecture is not self._state.architecture:
+            self._analysis = analyze(state.architecture)
+        weights_differ = state.weights != self._state.weights
+        self._state = state
+        self.changed.emit()
+        if weights_differ:
+            self.weights_changed.emit()
+        if selection is not None:
+            self.selection_requested.emit(list(selection))
+
+    # -- modified flag and file path -----------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def display_name(self) -> str:
+        return self._path.name if self._path else self.architecture.name or UNTITLED
+
+    @property
+    def modified(self) -> bool:
+        return self._dirty or not self.undo_stack.isClean()
+
+    def mark_dirty(self) -> None:
+        was = self.modified
+        self._dirty = True
+        if not was:
+            self.modified_changed.emit(True)
+
+    def _emit_modified(self, _clean: bool = True) -> None:
+        self.modified_changed.emit(self.modified)
+
+    def _mark_saved(self, path: Path | None) -> None:
+        self._dirty = False
+        self.undo_stack.setClean()
+        if path != self._path:
+            self._path = path
+            self.path_changed.emit()
+        self.modified_changed.emit(self.modified)
+
+    # -- whole documents -------------------------------------------------------
+
+    def reset(self, project: Project, path: Path | None) -> None:
+        """Replace everything (File > New/Open): a fresh undo history."""
+        self.undo_stack.clear()
+        self._state = DocumentState(
+            project.architecture, tuple(project.kernel_edits), project.weights
+        )
+        self._analysis = analyze(self._state.architecture)
+        self.image_path = project.image
+        self.preprocessing = dict(project.preprocessing)
+        self.changed.emit()
+        self.weights_changed.emit()
+        self.selection_requested.emit([0] if self.architecture.layers else [])
+        self._mark_saved(path)
+
+    def to_project(self) -> Project:
+        return Project(
+            self.architecture,
+            weights=self.weights_path,
+            image=self.image_path,
+            preprocessing=dict(self.preprocessing),
+            kernel_edits=self.kernel_edits,
+        )
+
+    def open(self, path: str | Path) -> Project:
+        """Load a project or architecture file; on ProjectError nothing changes."""
+        path = Path(path).resolve()
+        project = project_file.load(path)
+        self.reset(project, path)
+        return project
+
+    def serialise(self, path: Path) -> str:
+        """The file text for `path`: a project, or a plain architecture for .json."""
+        if _is_json(path):
+            return self.architecture.dumps()
+        return project_file.dumps(self.to_project(), path.parent.resolve())
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically (QSaveFile: all or nothing); OSError with the reason."""
+        path = Path(path).resolve()
+        data = self.serialise(path).encode("utf-8")
+        out = QSaveFile(str(path))
+        if not out.open(QIODevice.OpenModeFlag.WriteOnly):
+            raise OSError(f"cannot write {path.name}: {out.errorString()}")
+        if out.write(data) != len(data) or not out.commit():
+            reason = out.errorString()
+            out.cancelWriting()
+            raise OSError(f"cannot write {path.name}: {reason}")
+        log.info("saved %s", path)
+        self._mark_saved(path)
+
+    def snapshot(self) -> str | None:
+        """The project text for autosave, or None when there is nothing unsaved."""
+        if not self.modified:
+            return None
+        return project_file.dumps(self.to_project(), self._path.parent if self._path else None)
+
+    def restore_snapshot(self, text: str) -> Project:
+        """Bring back autosaved work as an unsaved document; ProjectError if unusable."""
+        project = project_file.loads(text)
+        self.reset(project, None)
+        self.mark_dirty()
+        return project
+
+    # -- inputs that are not undoable ----------------------------------------
+
+    def set_image(self, image: np.ndarray | None, path: str | None, label: str = "") -> None:
+        """A new network input source; `path` None for drawings and pastes."""
+        self.image = image
+        self.image_label = label or (Path(path).name if path else "")
+        if path != self.image_path:
+            self.image_path = path
+            self.mark_dirty()
+        self.image_changed.emit()
+
+    def set_preprocessing(self, settings: dict[str, Any]) -> None:
+        if settings != self.preprocessing:
+            self.preprocessing = dict(settings)
+            self.mark_dirty()
+            self.image_changed.emit()
+
+
+def _is_json(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+__all__ = ["Document", "DocumentState", "ProjectError", "default_architecture"]

@@ -1,0 +1,210 @@
+"""File menu work: new, open, save, recent files, the unsaved-changes prompt,
+and the ways an image or weights file comes in.
+
+Errors never lose work: a file that cannot be read gets one plain line (in a
+message box that does not block, and in the status bar) and the document stays
+as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from cnnviz.core import project as project_file
+from cnnviz.core.project import Project, ProjectError
+from cnnviz.qt import commands, settings
+from cnnviz.qt.document import Document, default_architecture
+from cnnviz.qt.network_input import load_image_file
+
+log = logging.getLogger(__name__)
+
+PROJECT_FILTER = "cnnviz projects and architectures (*.cnnviz *.json);;All files (*)"
+SAVE_FILTER = "cnnviz project (*.cnnviz);;Architecture only (*.json)"
+IMAGE_FILTER = (
+    "Images (*.png *.jpg *.jpeg *.gif *.bmp *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
+)
+WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth);;All files (*)"
+
+
+class FileOps(QObject):
+    # One plain line for the status bar after a failure (empty: cleared).
+    problem = Signal(str)
+    message = Signal(str)
+    recent_changed = Signal()
+
+    def __init__(self, doc: Document, parent_widget: QWidget):
+        super().__init__(parent_widget)
+        self.doc = doc
+        self.parent_widget = parent_widget
+        self._boxes: list[QMessageBox] = []
+
+    # -- talking to the person -----------------------------------------------------
+
+    def show_error(self, title: str, text: str) -> None:
+        """The reason in the status bar and a box that does not block the app."""
+        log.info("%s: %s", title, text)
+        self.problem.emit(text)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.parent_widget)
+        box.setObjectName("error_box")
+        box.finished.connect(lambda _r, b=box: self._boxes.remove(b) if b in self._boxes else None)
+        self._boxes.append(box)
+        box.open()
+
+    def ask_to_save(self) -> QMessageBox.StandardButton:
+        """Save, Discard or Cancel for a modified document (tests replace this)."""
+        return QMessageBox.question(
+            self.parent_widget,
+            "Unsaved changes",
+            f"Save the changes to “{self.doc.display_name}” before closing it?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document."""
+        if not self.doc.modified:
+            return True
+        answer = self.ask_to_save()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    # -- documents -------------------------------------------------------------------
+
+    def new(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.doc.reset(Project(default_architecture()), None)
+        self.doc.set_image(None, None)
+        self.message.emit("New network")
+        return True
+
+    def open_dialog(self) -> bool:
+        if not self.maybe_save():
+            return False
+        path, _ = QFileDialog.getOpenFileName(
+            self.parent_widget, "Open", settings.last_folder("project"), PROJECT_FILTER
+        )
+        return self.open_path(path) if path else False
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open without asking (the caller has asked); on error the work stays."""
+        path = Path(path)
+        try:
+            project = self.doc.open(path)
+        except ProjectError as exc:
+            self.show_error("Cannot open file", str(exc))
+            return False
+        settings.remember_folder("project", path)
+        settings.add_recent_file(path)
+        self.recent_changed.emit()
+        self.load_project_image(project)
+        self.problem.emit("")
+        self.message.emit(f"Opened {path.name}")
+        return True
+
+    def load_project_image(self, project: Project) -> None:
+        if project.image is None:
+            self.doc.set_image(None, None)
+            return
+        try:
+            image = load_image_file(project.image)
+        except ValueError as exc:
+            self.doc.set_image(None, None)
+            self.show_error("Project image missing", f"The project's image is not usable: {exc}")
+            return
+        # Same path as the opened project: not an edit, the document stays unmodified.
+        self.doc.set_image(image, project.image)
+
+    def open_recent(self, path: str) -> bool:
+        if not Path(path).is_file():
+            settings.remove_recent_file(path)
+            self.recent_changed.emit()
+            self.show_error("Cannot open file", f"{Path(path).name}: the file is no longer there")
+            return False
+        return self.maybe_save() and self.open_path(path)
+
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self.save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        name = self.doc.path or Path(settings.last_folder("project")) / (
+            _file_stem(self.doc.architecture.name) + project_file.SUFFIX
+        )
+        path, chosen = QFileDialog.getSaveFileName(
+            self.parent_widget, "Save As", str(name), SAVE_FILTER
+        )
+        if not path:
+            return False
+        if not Path(path).suffix:
+            path += ".json" if chosen.startswith("Architecture") else project_file.SUFFIX
+        return self.save_to(path)
+
+    def save_to(self, path: str | Path) -> bool:
+        try:
+            self.doc.save(path)
+        except OSError as exc:
+            self.show_error("Cannot save", str(exc))
+            return False
+        settings.remember_folder("project", path)
+        settings.add_recent_file(path)
+        self.recent_changed.emit()
+        self.problem.emit("")
+        self.message.emit(f"Saved {Path(path).name}")
+        return True
+
+    # -- images and weights ----------------------------------------------------------
+
+    def open_image_dialog(self) -> bool:
+        path, _ = QFileDialog.getOpenFileName(
+            self.parent_widget, "Open Image", settings.last_folder("image"), IMAGE_FILTER
+        )
+        return self.open_image(path) if path else False
+
+    def open_image(self, path: str | Path, label: str = "") -> bool:
+        """Load an image as the network input; a bad file keeps the previous one."""
+        try:
+            image = load_image_file(str(path))
+        except ValueError as exc:
+            self.show_error("Cannot use this image", str(exc))
+            return False
+        settings.remember_folder("image", path)
+        self.doc.set_image(image, str(Path(path).resolve()), label)
+        self.problem.emit("")
+        self.message.emit(f"Input: {label or Path(path).name}")
+        return True
+
+    def use_array(self, image: np.ndarray, label: str) -> None:
+        """A pasted or drawn picture (not a file, so not saved in the project)."""
+        self.doc.set_image(image, None, label)
+        self.problem.emit("")
+
+    def load_weights_dialog(self) -> bool:
+        path, _ = QFileDialog.getOpenFileName(
+            self.parent_widget, "Load Weights", settings.last_folder("weights"), WEIGHTS_FILTER
+        )
+        if not path:
+            return False
+        settings.remember_folder("weights", path)
+        return self.use_weights(path)
+
+    def use_weights(self, path: str | None) -> bool:
+        text = f"Load weights {Path(path).name}" if path else "Use random weights"
+        command = commands.set_weights(self.doc, path, text)
+        if command is not None:
+            self.doc.undo_stack.push(command)
+        return True
+
+
+def _file_stem(name: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.lower()).strip("_")
+    return stem or "untitled"

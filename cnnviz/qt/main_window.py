@@ -1,0 +1,321 @@
+"""The main window: palette, stack, properties and the visual panels around them.
+
+Layout (every part a dock, so it can be moved, tabbed or closed; the layout is
+remembered between runs): on the left the palette beside the stack; in the
+middle the visual panels as tabs (feature maps first) above the overview
+strip; on the right the properties of the selected layer, the input and the
+prediction. The document (`Document`) holds the work, the controller
+(`ComputeController`) turns each change into a forward pass, and this window
+hands the latest result to whichever panels can be seen.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QWidget
+
+from cnnviz import __version__
+from cnnviz.core.architecture import ArchitectureError
+from cnnviz.core.presets import load_preset, weights_path
+from cnnviz.core.project import ProjectError
+from cnnviz.qt import commands, docks, menus, settings
+from cnnviz.qt.controller import ComputeController, ComputedView, make_compute_thread
+from cnnviz.qt.document import Document
+from cnnviz.qt.file_ops import FileOps
+from cnnviz.qt.palette import Palette
+from cnnviz.qt.panel_wiring import PanelWiring
+from cnnviz.qt.properties import PropertiesPanel
+from cnnviz.qt.stack_panel import StackPanel
+from cnnviz.qt.status import StatusBar
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "cnnviz"
+
+
+class _NoDock:
+    dock = None
+
+
+_NO_DOCK = _NoDock()
+
+
+class MainWindow(QMainWindow):
+    # After a result has been handed to the visible panels (screenshots wait for it).
+    result_shown = Signal(object)
+
+    def __init__(
+        self, compute_thread=None, *, start_compute: bool = True, parent: QWidget | None = None
+    ):
+        """`compute_thread`: a ComputeThread (or a test double); None makes the real
+        one unless `start_compute` is False (then nothing is computed)."""
+        super().__init__(parent)
+        self.setObjectName("main_window")
+        self.doc = Document(parent=self)
+        if compute_thread is None and start_compute:
+            compute_thread = make_compute_thread(self)
+        self.controller = ComputeController(self.doc, compute_thread, self)
+        self.files = FileOps(self.doc, self)
+        self.statusbar = StatusBar(self)
+        self.setStatusBar(self.statusbar)
+        self._build_editor()
+        self.menu_actions = menus.Actions(self)
+        menus.build_menus(self, self.menu_actions)
+        self.toolbar = menus.build_toolbar(self, self.menu_actions)
+        self.panels = PanelWiring(self)
+        self._place_docks()
+        menus.fill_view_menu(
+            self,
+            [
+                self.palette_dock,
+                self.stack_dock,
+                self.properties_dock,
+                *(p.dock for p in self.panels.docks.values()),
+            ],
+        )
+        self._connect()
+        self._tab_fix = QTimer(self)
+        self._tab_fix.setSingleShot(True)
+        self._tab_fix.timeout.connect(lambda: docks.hide_stale_tab_bars(self))
+        for dock in self.findChildren(docks.QDockWidget):
+            dock.dockLocationChanged.connect(self._tab_fix.start)
+            dock.topLevelChanged.connect(self._tab_fix.start)
+        self._default_state = self.saveState()
+        self.restore_layout()
+        self.set_device(settings.device(), remember=False)
+        self.setAcceptDrops(True)
+        self._update_title()
+        self.doc.selection_requested.emit([0] if self.doc.architecture.layers else [])
+        self.controller.schedule()
+
+    # -- building --------------------------------------------------------------------
+
+    def _build_editor(self) -> None:
+        self.palette = Palette(self)
+        self.stack_panel = StackPanel(self.doc, self)
+        self.stack_view = self.stack_panel.view
+        self.properties = PropertiesPanel(self.doc, self)
+        self.palette_dock = docks.make_dock(self, "Layers", "palette", self.palette)
+        self.stack_dock = docks.make_dock(self, "Stack", "stack", self.stack_panel)
+        self.properties_dock = docks.make_dock(self, "Properties", "properties", self.properties)
+
+    def _place_docks(self) -> None:
+        """The first-run layout; later runs restore the saved one over it.
+
+        Splits first, tabs last: tabifying before splitting makes Qt put the
+        split-off dock into the tab group."""
+        self.setDockNestingEnabled(True)
+        self.setCentralWidget(None)
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        placed = {key: [] for key in (docks.VISUAL, docks.SIDE, docks.BOTTOM)}
+        for panel in self.panels.docks.values():
+            placed[panel.spec.place].append(panel.dock)
+        visual, side, bottom = placed[docks.VISUAL], placed[docks.SIDE], placed[docks.BOTTOM]
+        self.addDockWidget(left, self.palette_dock)
+        self.splitDockWidget(self.palette_dock, self.stack_dock, horizontal)
+        self.addDockWidget(right, visual[0])
+        self.splitDockWidget(visual[0], self.properties_dock, horizontal)
+        for dock in bottom:
+            self.splitDockWidget(visual[0], dock, vertical)
+        named = self.panels.docks
+        side_column = [d for d in side if d is not named.get("draw_pad", _NO_DOCK).dock]
+        previous = self.properties_dock
+        for dock in side_column:
+            self.splitDockWidget(previous, dock, vertical)
+            previous = dock
+        for dock in visual[1:]:
+            self.tabifyDockWidget(visual[0], dock)
+        if "draw_pad" in named and "input_image" in named:
+            # Added before tabifying: a dock tabified while outside the layout
+            # leaves a second, stale tab bar behind.
+            self.addDockWidget(right, named["draw_pad"].dock)
+            # The draw pad shares the input's place, as a tab behind it.
+            self.tabifyDockWidget(named["input_image"].dock, named["draw_pad"].dock)
+        self._front_docks = [visual[0]] + (
+            [named["input_image"].dock] if "input_image" in named else []
+        )
+        self.resize(1600, 1000)
+        self.resizeDocks(
+            [self.palette_dock, self.stack_dock, visual[0], self.properties_dock],
+            [180, 430, 640, 350],
+            horizontal,
+        )
+        if bottom:
+            self.resizeDocks([visual[0], *bottom], [720, 190], vertical)
+        if side_column:
+            self.resizeDocks(
+                [self.properties_dock, *side_column], [430] + [250] * len(side_column), vertical
+            )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._tab_fix.start()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._tab_fix.start()
+        if self._front_docks:
+            # Raising a tab only works once the window exists.
+            for dock in self._front_docks:
+                dock.raise_()
+            self._front_docks = []
+
+    def _connect(self) -> None:
+        self.palette.layer_activated.connect(self.append_layer)
+        self.stack_view.current_row_changed.connect(self._current_row_changed)
+        self.properties.edit_rejected.connect(self.statusbar.show_problem)
+        self.doc.modified_changed.connect(lambda _m: self._update_title())
+        self.doc.path_changed.connect(self._update_title)
+        self.doc.changed.connect(self._update_title)
+        self.files.problem.connect(self.statusbar.show_problem)
+        self.files.message.connect(self.statusbar.show_message)
+        self.controller.result_ready.connect(self._result_ready)
+        self.controller.failed.connect(self._compute_failed)
+        self.controller.busy_changed.connect(self.statusbar.set_busy)
+        self.controller.device_changed.connect(self.statusbar.set_device)
+
+    # -- title, selection ------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        doc = self.doc
+        name = doc.path.name if doc.path else f"{doc.architecture.name or 'untitled'} (not saved)"
+        self.setWindowTitle(f"{name}[*] — {APP_TITLE}")
+        self.setWindowModified(doc.modified)
+
+    @property
+    def selected_layer(self) -> int:
+        return self.stack_view.current_row()
+
+    def select_layer(self, index: int) -> None:
+        self.stack_view.select_rows([index])
+
+    def _current_row_changed(self, row: int) -> None:
+        self.properties.set_row(row)
+        self.panels.layer_changed(row)
+
+    # -- edits from menus and panels ------------------------------------------------
+
+    def append_layer(self, type_name: str) -> None:
+        """Palette double-click / Enter: after the selected layer, else at the end."""
+        rows = self.stack_view.selected_rows()
+        position = rows[-1] + 1 if rows else len(self.doc.architecture.layers)
+        command = commands.insert_layers(self.doc, position, [commands.new_layer(type_name)])
+        self.doc.undo_stack.push(command)
+
+    def load_preset(self, key: str) -> bool:
+        try:
+            arch = load_preset(key)
+        except ArchitectureError as exc:
+            self.files.show_error("Cannot load preset", str(exc))
+            return False
+        found = weights_path(arch)
+        command = commands.replace_architecture(
+            self.doc, arch, f"Load preset {arch.name}", str(found) if found else None
+        )
+        self.doc.undo_stack.push(command)
+        self.statusbar.show_message(
+            f"Preset {arch.name}" + (" with trained weights" if found else "")
+        )
+        return True
+
+    def restore_snapshot(self, text: str) -> bool:
+        """Autosaved work after a crash: open it as an unsaved document."""
+        try:
+            project = self.doc.restore_snapshot(text)
+        except ProjectError as exc:
+            self.files.show_error("Cannot restore", f"The autosaved work is not usable: {exc}")
+            return False
+        self.files.load_project_image(project)
+        self.doc.mark_dirty()
+        self.statusbar.show_message("Restored the work of the last session", 8000)
+        return True
+
+    def clear_kernels(self) -> None:
+        command = commands.clear_kernels(self.doc)
+        if command is not None:
+            self.doc.undo_stack.push(command)
+
+    def paste_image(self) -> bool:
+        return self.panels.paste_image(QApplication.clipboard())
+
+    def set_device(self, key: str, *, remember: bool = True) -> None:
+        key = key if key in self.menu_actions.devices else "auto"
+        self.menu_actions.devices[key].setChecked(True)
+        self.controller.set_device(key)
+        if remember:
+            settings.set_device(key)
+
+    # -- results ---------------------------------------------------------------------
+
+    def _result_ready(self, view: ComputedView) -> None:
+        result = view.result
+        self.statusbar.set_timing(result.elapsed_ms)
+        self.statusbar.set_device(result.device)
+        first = self.doc.analysis.first_error
+        if first is not None:
+            self.statusbar.show_problem(f"{first.error} (showing the layers before it)")
+        elif result.notice:
+            self.statusbar.show_problem(result.notice)
+        else:
+            self.statusbar.clear_problem()
+        self.panels.show_result(view)
+        self.result_shown.emit(view)
+
+    def _compute_failed(self, message: str) -> None:
+        self.statusbar.show_problem(message)
+        self.statusbar.set_busy(False)
+
+    # -- layout ----------------------------------------------------------------------
+
+    def restore_layout(self) -> None:
+        geometry, state = settings.window_layout()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None and self.restoreState(state):
+            self._front_docks = []  # the person's own tab choice wins
+            self._tab_fix.start()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self.findChildren(docks.QDockWidget):
+            dock.setFloating(False)
+        self._tab_fix.start()
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About cnnviz",
+            f"<h3>cnnviz {__version__}</h3><p>See inside a convolutional network: build a "
+            "stack, load an image, and watch what every layer does to it.</p>",
+        )
+
+    # -- drops onto the window -------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        if self.panels.accepts_drop(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        if self.panels.drop(event.mimeData()):
+            event.acceptProposedAction()
+
+    # -- closing -----------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        settings.save_window_layout(self.saveGeometry(), self.saveState())
+        self.controller.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop the compute thread without asking anything (tests, screenshot mode)."""
+        self.controller.shutdown()
+
+
+def show_soon(window: MainWindow) -> None:
+    QTimer.singleShot(0, window.show)

@@ -1,0 +1,138 @@
+"""The layer palette: every catalogue layer, grouped by kind, ready to drag.
+
+Drag an entry into the stack to insert it where it is dropped; double-click
+it or press Enter to append it. Tooltips carry the catalogue's explanation.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLineEdit,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cnnviz.core.catalogue import by_group
+from cnnviz.qt.glyphs import LAYER_MIME, group_color, layer_icon
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def layer_mime(type_name: str) -> QMimeData:
+    """The MIME data of a palette drag: the torch class name of the layer."""
+    mime = QMimeData()
+    mime.setData(LAYER_MIME, type_name.encode("utf-8"))
+    mime.setText(type_name)
+    return mime
+
+
+class PaletteTree(QTreeWidget):
+    """The grouped list; drags carry `LAYER_MIME`."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setHeaderHidden(True)
+        self.setRootIsDecorated(False)
+        self.setIndentation(8)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setUniformRowHeights(True)
+        self.setObjectName("palette")
+        self.setStyleSheet("QTreeView#palette::item { padding: 2px 0px; }")
+        self._fill()
+
+    def _fill(self) -> None:
+        header_font = QFont(self.font())
+        header_font.setBold(True)
+        header_font.setPointSizeF(header_font.pointSizeF() * 0.9)
+        for group, types in by_group().items():
+            if not types:
+                continue
+            header = QTreeWidgetItem(self, [group.capitalize()])
+            header.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            header.setFont(0, header_font)
+            header.setForeground(0, group_color(group).darker(130))
+            for spec in types:
+                item = QTreeWidgetItem(header, [spec.name])
+                item.setIcon(0, layer_icon(spec.name))
+                item.setToolTip(0, spec.tooltip)
+                item.setStatusTip(0, f"{spec.name}: {spec.summary}")
+                item.setData(0, TYPE_ROLE, spec.name)
+                item.setFlags(
+                    Qt.ItemFlag.ItemIsEnabled
+                    | Qt.ItemFlag.ItemIsSelectable
+                    | Qt.ItemFlag.ItemIsDragEnabled
+                )
+        self.expandAll()
+
+    def mimeTypes(self) -> list[str]:
+        return [LAYER_MIME]
+
+    def mimeData(self, items) -> QMimeData:
+        names = [item.data(0, TYPE_ROLE) for item in items if item.data(0, TYPE_ROLE)]
+        return layer_mime(names[0]) if names else QMimeData()
+
+    def type_items(self) -> list[QTreeWidgetItem]:
+        """Every layer entry (not the group headers), in palette order."""
+        found = []
+        for g in range(self.topLevelItemCount()):
+            header = self.topLevelItem(g)
+            found.extend(header.child(i) for i in range(header.childCount()))
+        return found
+
+    def item_for(self, type_name: str) -> QTreeWidgetItem | None:
+        return next((i for i in self.type_items() if i.data(0, TYPE_ROLE) == type_name), None)
+
+
+class Palette(QWidget):
+    """Filter box plus the grouped tree. `layer_activated(type)` means "append it"."""
+
+    layer_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setPlaceholderText("Filter layers…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.tree = PaletteTree(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.tree)
+        self.tree.itemActivated.connect(self._activated)
+        self.filter_edit.textChanged.connect(self._filter)
+        self.filter_edit.returnPressed.connect(self._append_first_match)
+        self.setToolTip("Drag a layer into the stack, or double-click / Enter to append it.")
+
+    def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        name = item.data(0, TYPE_ROLE)
+        if name:
+            self.layer_activated.emit(name)
+
+    def _filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for g in range(self.tree.topLevelItemCount()):
+            header = self.tree.topLevelItem(g)
+            visible = 0
+            for i in range(header.childCount()):
+                item = header.child(i)
+                hit = (
+                    not needle or needle in item.text(0).lower() or needle in header.text(0).lower()
+                )
+                item.setHidden(not hit)
+                visible += hit
+            header.setHidden(visible == 0)
+
+    def _append_first_match(self) -> None:
+        """Enter in the filter box appends the first visible layer (type, Enter)."""
+        for item in self.tree.type_items():
+            if not item.isHidden() and not item.parent().isHidden():
+                self.layer_activated.emit(item.data(0, TYPE_ROLE))
+                return

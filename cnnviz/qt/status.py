@@ -1,0 +1,75 @@
+"""The status bar: messages and errors in plain words, compute time, device."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from cnnviz.qt.glyphs import ERROR_COLOR
+
+
+class StatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("status")
+        self._problem = self._message = ""
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self._clear_message)
+        self.problem = QLabel(self)
+        self.problem.setObjectName("status_problem")
+        self.problem.setStyleSheet(f"QLabel#status_problem {{ color: {ERROR_COLOR}; }}")
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.busy = QLabel("", self)
+        self.busy.setObjectName("status_busy")
+        self.timing = QLabel("", self)
+        self.timing.setObjectName("status_timing")
+        self.timing.setToolTip("Time of the last forward pass (all layers, with hooks)")
+        self.device = QLabel("Device: starting…", self)
+        self.device.setObjectName("status_device")
+        self.device.setToolTip("Where torch computes (Compute > Device to change)")
+        self.addWidget(self.problem, 1)
+        for label in (self.busy, self.timing, self.device):
+            label.setContentsMargins(8, 0, 8, 0)
+            self.addPermanentWidget(label)
+
+    def show_problem(self, text: str) -> None:
+        """A problem stays until the next success (a message would time out)."""
+        self._problem = text
+        self._show_text()
+
+    def show_message(self, text: str, timeout_ms: int = 5000) -> None:
+        """A passing note ("Saved net.cnnviz"); a standing problem is shown instead."""
+        self._message = text
+        self._message_timer.start(timeout_ms)
+        self._show_text()
+
+    def _clear_message(self) -> None:
+        self._message = ""
+        self._show_text()
+
+    def _show_text(self) -> None:
+        if self._problem:
+            self.problem.setText(f"⚠ {self._problem}")
+            self.problem.setStyleSheet(f"QLabel#status_problem {{ color: {ERROR_COLOR}; }}")
+        else:
+            self.problem.setText(self._message)
+            self.problem.setStyleSheet("")
+        self.problem.setToolTip(self._problem)
+
+    def clear_problem(self) -> None:
+        self.show_problem("")
+
+    @property
+    def problem_text(self) -> str:
+        return self._problem
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy.setText("computing…" if busy else "")
+
+    def set_timing(self, milliseconds: float) -> None:
+        shown = f"{milliseconds:.0f} ms" if milliseconds >= 10 else f"{milliseconds:.1f} ms"
+        self.timing.setText(f"forward {shown}")
+
+    def set_device(self, name: str) -> None:
+        self.device.setText(f"Device: {name}")
