@@ -122,6 +122,16 @@ def max_pool_winners(channel: np.ndarray, geom: PoolGeometry) -> np.ndarray:
     return np.stack([rows, cols], axis=-1)
 
 
+def flat_windows(channel: np.ndarray, geom: PoolGeometry) -> np.ndarray:
+    """(out_h, out_w) bool: windows whose real cells are all equal (e.g. all
+    zero after a ReLU). Max pooling then keeps the first cell only by
+    convention, not because it was larger."""
+    values, _, _, inside = _gather(np.asarray(channel), geom, np.nan)
+    highest = np.nanmax(np.where(inside, values, -np.inf), axis=-1)
+    lowest = np.nanmin(np.where(inside, values, np.inf), axis=-1)
+    return highest == lowest
+
+
 def window_means(channel: np.ndarray, geom: PoolGeometry) -> np.ndarray:
     """(out_h, out_w) what AvgPool2d outputs: the window's sum over its divisor.
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnnviz.qt.panels.base import ACCENT, DEAD, INK, SELECTED
+from cnnviz.qt.panels.base import ACCENT, DEAD, SELECTED, ink
 
 Box = tuple[int, int, int, int]  # top, left, bottom, right (half-open)
 TileRect = Callable[[int], tuple[int, int, int, int]]  # index → (y, x, height, width)
@@ -125,7 +125,7 @@ class TileLabels(QtWidgets.QGraphicsObject):
         box = QtCore.QRectF(
             rect.center().x() - width / 2, top + 3, width, metrics.height() * len(lines)
         )
-        painter.setPen(QtGui.QColor(INK))
+        painter.setPen(ink())
         painter.drawText(box, QtCore.Qt.AlignmentFlag.AlignHCenter, "\n".join(lines))
 
     def _paint_dead(self, painter: QtGui.QPainter, rect: QtCore.QRectF) -> None:

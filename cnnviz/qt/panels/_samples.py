@@ -224,6 +224,25 @@ def sample_input(
     return PanelInput(result, analysis, layer_index, classes)
 
 
+def settle(widget, rounds: int = 3) -> None:
+    """Let layouts and axes reach their final size before a screenshot: axes
+    widen to fit their tick labels only after a first paint."""
+    from PySide6 import QtWidgets
+
+    for _ in range(rounds):
+        QtWidgets.QApplication.processEvents()
+        widget.grab()
+
+
+def _follow_colour_scheme(app) -> None:
+    """Light or dark like the main window (cnnviz.qt.theme), when it is there."""
+    try:
+        from cnnviz.qt.theme import apply_color_scheme
+    except ImportError:
+        return
+    apply_color_scheme(app)
+
+
 def run_standalone(
     make_panel: Callable,
     default_layer: int,
@@ -240,6 +259,7 @@ def run_standalone(
     from PySide6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    _follow_colour_scheme(app)
     panel = make_panel()
     edits: list[KernelEdit] = []
     state = {"layer": args.layer}
@@ -264,7 +284,7 @@ def run_standalone(
     panel.setWindowTitle(f"cnnviz · {type(panel).__name__} · {args.preset}")
     panel.show()
     if args.screenshot:
-        app.processEvents()
+        settle(panel)
         panel.grab().save(args.screenshot)
         return 0
     return app.exec()

@@ -24,16 +24,15 @@ log = logging.getLogger(__name__)
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
-# One light theme for every panel: dark ink on white, one accent for "look here".
-BACKGROUND = "#ffffff"
-INK = "#262626"
-MUTED = "#707070"
+# Ink and paper follow the application's light or dark palette (cnnviz.qt.theme
+# sets pyqtgraph's defaults from it); these accents read on both.
 ACCENT = "#ff1f9d"  # receptive field, hovered window: must stand out on any colormap
 SELECTED = "#ff9800"
 DEAD = "#e0262c"
-CURVE = "#1f6fd1"
-CURVE_2 = "#e8710a"
-FLAT_FILL = (224, 38, 44, 40)
+CURVE = "#2f7fe0"
+CURVE_2 = "#f08a24"
+FLAT_FILL = (224, 38, 44, 45)
+MUTED_STYLE = "color: palette(placeholder-text);"
 
 WAITING_HINT = "Waiting for the first forward pass…"
 
@@ -97,7 +96,7 @@ class Panel(QtWidgets.QWidget):
         self.hint = QtWidgets.QLabel(WAITING_HINT)
         self.hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet(f"color: {MUTED}; font-size: 13px; padding: 16px;")
+        self.hint.setStyleSheet(f"{MUTED_STYLE} font-size: 13px; padding: 16px;")
         self._stack.addWidget(self.content)
         self._stack.addWidget(self.hint)
         self._stack.setCurrentWidget(self.hint)
@@ -135,32 +134,35 @@ class Panel(QtWidgets.QWidget):
 # ----- the look -------------------------------------------------------------
 
 
+def ink() -> QtGui.QColor:
+    """The text colour of the current palette (dark on light, light on dark)."""
+    return QtWidgets.QApplication.palette().color(QtGui.QPalette.ColorRole.Text)
+
+
 def graphics_widget() -> pg.GraphicsLayoutWidget:
+    """A plot canvas on the palette's background (restyled with the theme)."""
     widget = pg.GraphicsLayoutWidget()
-    widget.setBackground(BACKGROUND)
+    widget.setBackground("default")
     widget.ci.setContentsMargins(4, 4, 4, 4)
     return widget
 
 
 def style_axis(axis: pg.AxisItem, label: str | None = None) -> None:
-    axis.setPen(pg.mkPen(MUTED))
-    axis.setTextPen(pg.mkPen(INK))
     font = QtGui.QFont()
     font.setPointSize(9)
     axis.setTickFont(font)
+    # "bias (x0.001)" reads worse than plain small numbers on the ticks.
+    axis.enableAutoSIPrefix(False)
     if label is not None:
-        axis.setLabel(label, color=INK, **{"font-size": "10pt"})
+        axis.setLabel(label, **{"font-size": "10pt"})
 
 
 def style_plot(plot: pg.PlotItem, x_label: str | None = None, y_label: str | None = None):
-    for name in ("left", "bottom"):
-        style_axis(plot.getAxis(name))
-    if x_label:
-        style_axis(plot.getAxis("bottom"), x_label)
-    if y_label:
-        style_axis(plot.getAxis("left"), y_label)
+    style_axis(plot.getAxis("bottom"), x_label)
+    style_axis(plot.getAxis("left"), y_label)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.hideButtons()
+    plot.setMenuEnabled(False)
 
 
 def image_view_box(**kwargs) -> pg.ViewBox:
@@ -172,14 +174,15 @@ def image_view_box(**kwargs) -> pg.ViewBox:
 
 def title_label(text: str = "") -> QtWidgets.QLabel:
     label = QtWidgets.QLabel(text)
-    label.setStyleSheet(f"color: {INK}; font-weight: 600; font-size: 13px;")
+    label.setStyleSheet("font-weight: 600; font-size: 13px;")
     label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
 
-def info_label(text: str = "", colour: str = MUTED, size: int = 12) -> QtWidgets.QLabel:
+def info_label(text: str = "", style: str = MUTED_STYLE, size: int = 12) -> QtWidgets.QLabel:
+    """A wrapping label; `style` is a style sheet colour, muted by default."""
     label = QtWidgets.QLabel(text)
-    label.setStyleSheet(f"color: {colour}; font-size: {size}px;")
+    label.setStyleSheet(f"{style} font-size: {size}px;")
     label.setWordWrap(True)
     label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
@@ -190,8 +193,6 @@ def colour_bar(colormap: pg.ColorMap, label: str = "value") -> pg.ColorBarItem:
     bar = pg.ColorBarItem(
         values=(0.0, 1.0), colorMap=colormap, interactive=False, width=14, colorMapMenu=False
     )
-    for name in ("left", "right", "top", "bottom"):
-        bar.getAxis(name).setPen(pg.mkPen(MUTED))
     style_axis(bar.axis, label)
     return bar
 

@@ -33,8 +33,6 @@ from cnnviz.qt.panels._overlays import Spotlight, TileLabels, cell_marker
 from cnnviz.qt.panels.base import (
     ACCENT,
     DEAD,
-    INK,
-    MUTED,
     Panel,
     PanelInput,
     colour_bar,
@@ -135,13 +133,13 @@ class FeatureMapPanel(Panel):
         self.mosaic_widget.addItem(self.bar, row=0, col=1)
 
         self.side_widget = graphics_widget()
-        self.input_caption = self.side_widget.addLabel("input", row=0, col=0, color=INK)
+        self.input_caption = self.side_widget.addLabel("input", row=0, col=0)
         self.input_view = image_view_box()
         self.side_widget.addItem(self.input_view, row=1, col=0)
         self.input_item = pg.ImageItem()
         self.input_view.addItem(self.input_item)
         self.spotlight = Spotlight(self.input_view)
-        self.channel_caption = self.side_widget.addLabel("channel", row=2, col=0, color=INK)
+        self.channel_caption = self.side_widget.addLabel("channel", row=2, col=0)
         self.channel_view = image_view_box()
         self.side_widget.addItem(self.channel_view, row=3, col=0)
         self.channel_item = pg.ImageItem()
@@ -151,11 +149,11 @@ class FeatureMapPanel(Panel):
         self.mosaic_widget.scene().sigMouseMoved.connect(self._hover_mosaic)
         self.mosaic_widget.scene().sigMouseClicked.connect(self._click_mosaic)
         self.side_widget.scene().sigMouseMoved.connect(self._hover_channel)
+        self.mosaic_view.sigResized.connect(self._view_resized)
 
     def _build_texts(self) -> None:
-        self.field_label = info_label("", ACCENT, 13)
-        self.field_label.setStyleSheet(f"color: {ACCENT}; font-size: 13px; font-weight: 600;")
-        self.hover_label = info_label("Hover a map: value here, and the input it sees.", INK)
+        self.field_label = info_label("", f"color: {ACCENT}; font-weight: 600;", 13)
+        self.hover_label = info_label("Hover a map: value here, and the input it sees.", "")
         self.stats_label = info_label()
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.mosaic_widget)
@@ -230,6 +228,22 @@ class FeatureMapPanel(Panel):
         aspect = width / height if width > 50 and height > 50 else 1.6
         return plan_layout(channels, tile_hw, aspect=aspect)
 
+    def _view_resized(self) -> None:
+        """Re-plan the grid when the view's shape now suits another column count
+        (e.g. the dock was made wide): the same tiles, better use of the space."""
+        if self.layout_ is None or self.maps is None or self.showing_hint:
+            return
+        width, height = self.mosaic_view.width(), self.mosaic_view.height()
+        if width <= 50 or height <= 50:
+            return
+        layout = self.layout_
+        ideal = plan_layout(
+            layout.channels, (layout.tile_height, layout.tile_width), aspect=width / height
+        )
+        if ideal.cols != layout.cols:
+            self.layout_ = None
+            self._draw_mosaic()
+
     def _tile_rect(self, channel: int) -> tuple[int, int, int, int]:
         y, x = self.layout_.origin(channel)
         return (y, x, self.layout_.tile_height, self.layout_.tile_width)
@@ -245,10 +259,10 @@ class FeatureMapPanel(Panel):
                 [(low, "min"), (high, "max")] if low >= 0 else [(low, "−max|v|"), (high, "+max|v|")]
             )
             axis.setTicks([ticks])
-            axis.setLabel("each tile scaled to its own range", color=MUTED)
+            axis.setLabel("each tile scaled to its own range")
         else:
             axis.setTicks(None)
-            axis.setLabel("value", color=MUTED)
+            axis.setLabel("value")
 
     def _draw_input(self, data: PanelInput) -> None:
         picture = image_for_display(data.result.input)
@@ -279,7 +293,7 @@ class FeatureMapPanel(Panel):
         )
         if stats.dead[channel]:
             text += "  ·  DEAD (all zero)"
-        colour = DEAD if stats.dead[channel] else INK
+        colour = DEAD if stats.dead[channel] else None  # None: the theme's ink
         self.channel_caption.setText(text, color=colour, size="10pt")
 
     def _show_statistics(self) -> None:
@@ -315,6 +329,8 @@ class FeatureMapPanel(Panel):
         if channel == self.selected_channel:
             self.channel_marker.setRect(QtCore.QRectF(col, row, 1, 1))
             self.channel_marker.show()
+        else:
+            self.channel_marker.hide()
         field = data.analysis.receptive_field_at(data.layer_index)
         input_hw = tuple(data.result.input.shape[1:])
         box = field.box(row, col, input_hw)
