@@ -1,0 +1,283 @@
+"""Where the step-through panel's numbers come from (numpy only, no widgets).
+
+"Classroom": small editable matrices, by default the classic 5x5 binary image
+with the X-shaped 3x3 filter (valid convolution [[4,3,4],[2,4,3],[2,3,4]]) and
+the 4x4 map whose 2x2 max pooling is [[5,7],[8,9]].
+
+"Real layer": a Conv2d of the stack with its real weights, applied to a patch
+of the image that layer received. The patch is named by the output cells it
+produces: feature-map rows ``row0 … row0+rows-1`` and columns ``col0 …
+col0+cols-1`` of one output channel. Output cell ``(r, c)`` reads image rows
+``r·stride − pad_top + dilation·k`` (k = 0 … kh−1), columns likewise; rows
+outside the image are the layer's padding. The walkthrough is computed on the
+whole padded image, so each stepped value is exactly ``feature_map[o, r, c]``
+(up to float32 rounding in torch, which :meth:`RealLayer.compare` reports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cnnviz.core.conv_steps import (
+    CLASSROOM_IMAGE,
+    CLASSROOM_KERNEL,
+    CLASSROOM_POOL_INPUT,
+    ConvConfig,
+    PoolConfig,
+    StepError,
+    Walkthrough,
+    conv_walkthrough,
+    normalize_padding,
+    walkthrough,
+)
+from cnnviz.core.shapes import as_pair, same_padding
+
+CONV, MAX, AVG = "conv", "max", "avg"
+MAX_PATCH = 12  # input cells per side of a real-layer patch, so values stay readable
+LIMITS = {  # classroom spin box ranges
+    "height": (1, 16), "width": (1, 16), "channels": (1, 4), "kernel_h": (1, 7),
+    "kernel_w": (1, 7), "out_channels": (1, 4), "stride": (1, 4), "padding": (0, 4),
+    "dilation": (1, 4),
+}  # fmt: skip
+
+# Extra filters for more output channels: classic hand-made kernels.
+_TEACHING_KERNELS = (
+    CLASSROOM_KERNEL,
+    np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=np.float64),  # vertical edges
+    np.array([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], dtype=np.float64),  # horizontal edges
+    np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64),  # Laplacian
+)
+
+
+def x_filter(kh: int, kw: int) -> np.ndarray:
+    """The X-shaped filter at any size: ones on both diagonals."""
+    kernel = np.zeros((kh, kw))
+    for i in range(kh):
+        j = round(i * (kw - 1) / (kh - 1)) if kh > 1 else 0
+        kernel[i, j] = kernel[i, kw - 1 - j] = 1.0
+    return kernel
+
+
+def _resized(block: np.ndarray, shape: tuple[int, int], filler: np.ndarray) -> np.ndarray:
+    """`block` cropped or grown to `shape`; new cells come from `filler` (same position)."""
+    out = filler[: shape[0], : shape[1]].copy()
+    h, w = min(shape[0], block.shape[0]), min(shape[1], block.shape[1])
+    out[:h, :w] = block[:h, :w]
+    return out
+
+
+def _input_filler(channel: int, shape: tuple[int, int]) -> np.ndarray:
+    """Deterministic 0/1 cells for grown inputs and new channels."""
+    rng = np.random.default_rng(1000 + channel)
+    return rng.integers(0, 2, size=shape).astype(np.float64)
+
+
+def _kernel_filler(index: int, shape: tuple[int, int]) -> np.ndarray:
+    teaching = _TEACHING_KERNELS[index % len(_TEACHING_KERNELS)]
+    if index % len(_TEACHING_KERNELS) == 0:
+        return x_filter(*shape)
+    grown = np.zeros((max(shape[0], 3), max(shape[1], 3)))
+    grown[:3, :3] = teaching
+    return grown[: shape[0], : shape[1]]
+
+
+@dataclass
+class Classroom:
+    """The editable teaching example; every setter keeps the arrays consistent."""
+
+    mode: str = CONV
+    image: np.ndarray = field(default_factory=lambda: CLASSROOM_IMAGE[np.newaxis].copy())
+    kernel: np.ndarray = field(default_factory=lambda: CLASSROOM_KERNEL[None, None].copy())
+    pool_input: np.ndarray = field(default_factory=lambda: CLASSROOM_POOL_INPUT[None].copy())
+    conv: dict = field(
+        default_factory=lambda: {"stride": 1, "padding": 0, "dilation": 1,
+                                 "padding_mode": "zeros", "bias": 0.0, "relu": False}
+    )  # fmt: skip
+    pool: dict = field(
+        default_factory=lambda: {"kernel": 2, "stride": 2, "padding": 0, "dilation": 1,
+                                 "ceil_mode": False}
+    )  # fmt: skip
+
+    @property
+    def input(self) -> np.ndarray:
+        return self.image if self.mode == CONV else self.pool_input
+
+    def params(self) -> dict:
+        return self.conv if self.mode == CONV else self.pool
+
+    def config(self) -> ConvConfig | PoolConfig:
+        """The layer as configured; StepError with one line when it cannot be made."""
+        if self.mode == CONV:
+            p = self.conv
+            return ConvConfig(
+                self.image, self.kernel, np.full(self.kernel.shape[0], p["bias"]), p["stride"],
+                p["padding"], p["dilation"], 1, p["padding_mode"], "relu" if p["relu"] else "none",
+            )  # fmt: skip
+        p = self.pool
+        return PoolConfig(
+            self.pool_input, self.mode, p["kernel"], p["stride"], p["padding"],
+            p["dilation"] if self.mode == MAX else 1, p["ceil_mode"],
+        )  # fmt: skip
+
+    def walkthrough(self) -> Walkthrough:
+        return walkthrough(self.config())
+
+    def set_input(self, values: np.ndarray) -> None:
+        """A typed-in input (C, H, W); the kernel follows its channel count."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.mode != CONV:
+            self.pool_input = values
+            return
+        self.image = values
+        if self.kernel.shape[1] != values.shape[0]:
+            self._rebuild_kernel(self.kernel.shape[0], values.shape[0], self.kernel.shape[2:])
+
+    def set_kernel(self, values: np.ndarray) -> None:
+        """Typed-in filters: blocks in order filter 0 channel 0, filter 0 channel 1, …"""
+        values = np.asarray(values, dtype=np.float64)
+        channels = self.image.shape[0]
+        if values.shape[0] % channels:
+            raise StepError(
+                f"the kernel has {values.shape[0]} blocks; with {channels} input channels "
+                f"it needs a multiple of {channels} (one block per channel per filter)"
+            )
+        self.kernel = values.reshape(values.shape[0] // channels, channels, *values.shape[1:])
+
+    def resize_input(self, height: int, width: int) -> None:
+        source = self.input
+        grown = np.stack(
+            [_resized(c, (height, width), _input_filler(n, (height, width)))
+             for n, c in enumerate(source)]
+        )  # fmt: skip
+        self.set_input(grown)
+
+    def set_channels(self, channels: int) -> None:
+        source = self.input
+        h, w = source.shape[1:]
+        kept = [source[n] if n < source.shape[0] else _input_filler(n, (h, w))
+                for n in range(channels)]  # fmt: skip
+        self.set_input(np.stack(kept))
+
+    def resize_kernel(self, kh: int, kw: int) -> None:
+        if self.mode != CONV:
+            self.pool["kernel"] = (kh, kw) if kh != kw else kh
+            return
+        self._rebuild_kernel(self.kernel.shape[0], self.kernel.shape[1], (kh, kw))
+
+    def set_out_channels(self, out_channels: int) -> None:
+        self._rebuild_kernel(out_channels, self.kernel.shape[1], self.kernel.shape[2:])
+
+    def _rebuild_kernel(self, out_channels: int, channels: int, shape) -> None:
+        shape = (int(shape[0]), int(shape[1]))
+        old = self.kernel
+        blocks = []
+        for o in range(out_channels):
+            for c in range(channels):
+                index = o * channels + c
+                filler = _kernel_filler(index, shape)
+                if o < old.shape[0] and c < old.shape[1]:
+                    block = old[o, c]
+                    is_x = np.array_equal(block, x_filter(*block.shape))
+                    blocks.append(filler if is_x and index == 0 else _resized(block, shape, filler))
+                else:
+                    blocks.append(filler)
+        self.kernel = np.array(blocks).reshape(out_channels, channels, *shape)
+
+
+def real_padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]):
+    """A Conv2d's padding argument (number, pair, 'same', 'valid') as ((top, bottom), (l, r))."""
+    if padding == "same":
+        return same_padding(kernel, dilation)
+    if padding == "valid" or padding is None:
+        return (0, 0), (0, 0)
+    return normalize_padding(as_pair(tuple(padding) if isinstance(padding, list) else padding))
+
+
+@dataclass
+class RealLayer:
+    """A Conv2d of the stack with its weights and its real input and output."""
+
+    config: ConvConfig  # the whole image: values equal the real feature map
+    layer_index: int
+    feature_map: np.ndarray | None  # (O, H', W') as torch computed it
+    out_channel: int = 0
+    region: tuple[int, int, int, int] = (0, 0, 1, 1)  # row0, col0, rows, cols
+
+    @classmethod
+    def from_layer(cls, weight, bias, image, stride, padding, dilation, groups, padding_mode,
+                   layer_index, feature_map) -> RealLayer:  # fmt: skip
+        weight = np.asarray(weight)
+        dilation = as_pair(dilation if dilation is not None else 1)
+        pads = real_padding(padding, weight.shape[2:], dilation)
+        config = ConvConfig(
+            image, weight, bias, as_pair(stride if stride is not None else 1), pads, dilation,
+            int(groups or 1), padding_mode or "zeros",
+        )  # fmt: skip
+        if feature_map is not None and np.shape(feature_map) != config.output_shape:
+            raise StepError(
+                f"the feature map has shape {np.shape(feature_map)} but this layer makes "
+                f"{config.output_shape}"
+            )
+        layer = cls(config, layer_index, feature_map)
+        layer.region = layer.default_region()
+        return layer
+
+    def max_region(self) -> tuple[int, int]:
+        """The most output rows and columns whose input patch stays ≤ MAX_PATCH per side."""
+        sizes = []
+        for axis in (0, 1):
+            k, s = self.config.kernel_size[axis], self.config.stride[axis]
+            span = self.config.dilation[axis] * (k - 1) + 1
+            most = max(1, (MAX_PATCH - span) // s + 1)
+            sizes.append(min(most, self.config.output_shape[1 + axis]))
+        return sizes[0], sizes[1]
+
+    def default_region(self) -> tuple[int, int, int, int]:
+        """Up to 4x4 output cells in the middle of the feature map."""
+        most_rows, most_cols = self.max_region()
+        rows, cols = min(4, most_rows), min(4, most_cols)
+        _, out_h, out_w = self.config.output_shape
+        return (out_h - rows) // 2, (out_w - cols) // 2, rows, cols
+
+    def clamp_region(self, row0: int, col0: int, rows: int, cols: int):
+        most_rows, most_cols = self.max_region()
+        rows, cols = max(1, min(rows, most_rows)), max(1, min(cols, most_cols))
+        _, out_h, out_w = self.config.output_shape
+        row0, col0 = max(0, min(row0, out_h - rows)), max(0, min(col0, out_w - cols))
+        return row0, col0, rows, cols
+
+    def walkthrough(self) -> Walkthrough:
+        return conv_walkthrough(self.config, [self.out_channel], self.region)
+
+    def compare(self, walk: Walkthrough) -> tuple[float, bool] | None:
+        """(largest |stepped − real|, equal within float32 rounding) or None without a map."""
+        if self.feature_map is None:
+            return None
+        row0, col0, rows, cols = walk.region
+        real = np.asarray(self.feature_map, dtype=np.float64)[
+            self.out_channel, row0 : row0 + rows, col0 : col0 + cols
+        ]
+        ours = walk.output()[0]
+        # float32 (or TF32 on a GPU) rounding grows with the size of the terms summed.
+        magnitude = np.array([np.abs(s.products).sum() + abs(s.bias) for s in walk.steps])
+        tolerance = 2e-3 * magnitude.reshape(rows, cols) + 1e-6
+        difference = np.abs(ours - real)
+        return float(difference.max()), bool((difference <= tolerance).all())
+
+    def patch_text(self, walk: Walkthrough) -> str:
+        """Which image rows/columns feed which feature-map cells."""
+        box = walk.window_box()
+        top, left = walk.pad_before
+        h, w = self.config.input.shape[1:]
+        row0, col0, rows, cols = walk.region
+        image_rows = f"{box[0] - top}–{box[1] - 1 - top}"
+        image_cols = f"{box[2] - left}–{box[3] - 1 - left}"
+        text = (
+            f"feature map rows {row0}–{row0 + rows - 1}, cols {col0}–{col0 + cols - 1} "
+            f"← image rows {image_rows}, cols {image_cols}"
+        )
+        if box[0] < top or box[2] < left or box[1] - top > h or box[3] - left > w:
+            text += f" (outside 0–{h - 1} × 0–{w - 1}: padding)"
+        return text
