@@ -12,7 +12,14 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from cnnviz.core import images
-from cnnviz.core.images import ImageError, array_to_image, load_image, looks_like_image_file
+from cnnviz.core.images import (
+    ImageError,
+    Preprocessing,
+    array_to_image,
+    load_image,
+    looks_like_image_file,
+    to_network_input,
+)
 from tests.image_corpus import (
     CORPUS_ERRORS,
     EXPECTED_SHAPES,
@@ -253,3 +260,23 @@ def test_array_to_image_rejects_bad_arrays_by_name(array, reason):
         array_to_image(array, name="drawing")
     assert str(caught.value).startswith("drawing: ")
     assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize("policy", ["stretch", "crop", "letterbox"])
+def test_every_decodable_file_becomes_a_network_input(corpus, policy):
+    prep = Preprocessing(resize=policy)
+    for name in EXPECTED_SHAPES:
+        image = load_image(corpus[name])
+        for shape in ((1, 32, 32), (3, 64, 64)):
+            x = to_network_input(image, *shape, prep)
+            assert x.shape == shape and x.dtype == np.float32, name
+            assert np.isfinite(x).all() and x.min() >= 0.0 and x.max() <= 1.0, name
+    # Uniform pictures stay uniform whatever the policy (letterbox adds its black fill).
+    pixel = to_network_input(load_image(corpus["one_pixel_png"]), 3, 8, 8, Preprocessing())
+    np.testing.assert_allclose(
+        pixel, np.broadcast_to(np.array(PIXEL_COLOUR)[:, None, None] / 255, (3, 8, 8)), atol=1e-6
+    )
+    red = to_network_input(load_image(corpus["animated_gif"]), 3, 4, 4, prep)
+    np.testing.assert_allclose(
+        red[:, 1:3, 1:3], np.broadcast_to([[[1.0]], [[0.0]], [[0.0]]], (3, 2, 2))
+    )
