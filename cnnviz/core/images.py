@@ -151,8 +151,8 @@ def _decode(handle: IO[bytes], label: str) -> np.ndarray:
         warnings.simplefilter("always")
         # A bomb warning raised as an error aborts decoding before the big allocation.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        img = _guarded(label, "open", lambda: _open(handle, head), head)
-        _check_pixels(label, img)
+        img, stored_size = _guarded(label, "open", lambda: _open(handle, head), head)
+        _check_pixels(label, img, stored_size)
         img = _guarded(label, "decode", lambda: _first_frame_loaded(img))
         img = _oriented(img, label)
         array = _guarded(label, "convert", lambda: _to_rgb_array(img, label))
@@ -206,43 +206,54 @@ def _unidentified_reason(label: str, head: bytes) -> str:
     return "not an image format that can be read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...)"
 
 
+def _pixel_count(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f} megapixels" if pixels >= 10**6 else f"{pixels:,} pixels"
+
+
 def _bomb_reason(message: str) -> str:
     found = re.search(r"\((\d+) pixels\)", message)
-    size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "the image"
+    size = _pixel_count(int(found.group(1))) if found else "the image"
+    limit = min(MAX_PIXELS, Image.MAX_IMAGE_PIXELS or MAX_PIXELS)
     return (
-        f"{size} is over the safety limit of {MAX_PIXELS / 1e6:.0f} megapixels "
+        f"{size} is over the safety limit of {_pixel_count(limit)} "
         "(a possible decompression bomb); not loaded"
     )
 
 
-def _open(handle: IO[bytes], head: bytes) -> Image.Image:
+def _open(handle: IO[bytes], head: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """The opened (not yet decoded) image and the size its header states."""
     if head.startswith(_JPEG_MAGIC):
         # The JPEG plugin directly, without Image.open's pixel check: draft mode can
         # decode a huge JPEG at 1/8 size, and _check_pixels judges the reduced size.
         img = JpegImagePlugin.JpegImageFile(handle)
-        target = _capped_size(*img.size)
+        stored = img.size
+        target = _capped_size(*stored)
         if target is not None:
             img.draft(img.mode, target)  # 1/2, 1/4 or 1/8 while still at least `target`
-        return img
-    return Image.open(handle)
+        return img, stored
+    img = Image.open(handle)
+    return img, img.size
 
 
-def _check_pixels(label: str, img: Image.Image) -> None:
-    width, height = img.size
+def _check_pixels(label: str, img: Image.Image, stored: tuple[int, int]) -> None:
+    """Refuse before decoding: no pixels, or more than MAX_PIXELS to decode."""
+    width, height = stored
     if width < 1 or height < 1:
         raise ImageError(label, f"the image has no pixels ({width}×{height})")
-    if width * height > MAX_PIXELS:
+    decoded = img.size[0] * img.size[1]
+    if decoded > MAX_PIXELS:
+        reduced = "" if img.size == stored else f"; {_pixel_count(decoded)} even at reduced size"
         raise ImageError(
             label,
-            f"{width}×{height} pixels ({width * height / 1e6:.0f} megapixels) is over the safety "
-            f"limit of {MAX_PIXELS / 1e6:.0f} megapixels (a possible decompression bomb); "
+            f"{width}×{height} pixels ({_pixel_count(width * height)}{reduced}) is over the "
+            f"safety limit of {_pixel_count(MAX_PIXELS)} (a possible decompression bomb); "
             "not loaded",
         )
 
 
 def _first_frame_loaded(img: Image.Image) -> Image.Image:
-    if getattr(img, "n_frames", 1) > 1:
-        img.seek(0)
+    # Pillow opens animated and multi-page files at their first frame; asking for
+    # n_frames would read a whole GIF, so the frame is simply loaded where it is.
     img.load()
     return img
 

@@ -280,3 +280,14 @@ def test_every_decodable_file_becomes_a_network_input(corpus, policy):
     np.testing.assert_allclose(
         red[:, 1:3, 1:3], np.broadcast_to([[[1.0]], [[0.0]], [[0.0]]], (3, 2, 2))
     )
+
+
+def test_bomb_messages_state_the_size_and_the_limit(corpus):
+    with pytest.raises(ImageError) as png:
+        load_image(corpus["bomb_png"])
+    assert "900 megapixels is over the safety limit of 64 megapixels" in str(png.value)
+    with pytest.raises(ImageError) as jpeg:
+        load_image(corpus["bomb_jpeg"])
+    assert "65000×65000 pixels (4225 megapixels; 66 megapixels even at reduced size)" in str(
+        jpeg.value
+    )
