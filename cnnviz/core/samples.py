@@ -58,6 +58,9 @@ def list_samples(kind: str | None = None) -> tuple[Sample, ...]:
     return tuple(s for s in SAMPLES if s.kind == kind)
 
 
+samples = list_samples  # the same function under the name the menu code may use
+
+
 def sample(name: str) -> Sample:
     """The sample called `name` (e.g. ``"cat"``, ``"digit_7"``); KeyError naming the choices."""
     for s in SAMPLES:

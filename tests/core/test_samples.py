@@ -7,7 +7,7 @@ import pytest
 
 from cnnviz.core.images import load_image
 from cnnviz.core.resources import resource_path
-from cnnviz.core.samples import DIGIT, PHOTO, default_sample, list_samples, sample
+from cnnviz.core.samples import DIGIT, PHOTO, default_sample, list_samples, sample, samples
 
 SAMPLES_DIR = resource_path("samples")
 
@@ -47,6 +47,7 @@ def test_digits_are_white_on_black_in_order():
 
 def test_kinds_lookup_and_default():
     assert len(list_samples(PHOTO)) >= 5
+    assert samples("digit") == list_samples("digit")
     assert {s.kind for s in list_samples()} == {PHOTO, DIGIT}
     assert default_sample(1).kind == DIGIT
     assert default_sample(3).kind == PHOTO
