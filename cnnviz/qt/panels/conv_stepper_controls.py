@@ -201,6 +201,9 @@ class MatrixEditors(QtWidgets.QWidget):
             self._set(self.kernel, room.kernel.reshape(-1, *room.kernel.shape[2:]))
 
     def _set(self, edit: QtWidgets.QPlainTextEdit, values: np.ndarray) -> None:
+        name = "input" if edit is self.input else "kernel"
+        if self._timers[name].isActive():
+            return  # the person is typing here: their text wins, it is parsed shortly
         text = format_matrices(values)
         try:
             same = np.array_equal(parse_matrices(edit.toPlainText()), values)
