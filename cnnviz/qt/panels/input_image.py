@@ -95,6 +95,7 @@ class InputImagePanel(QtWidgets.QWidget):
         self.shape_label = info_label("no input yet")
         self.shape_label.setWordWrap(False)
         self.graphics = graphics_widget()
+        self.graphics.setMinimumSize(160, 160)  # the picture is the point: never squeezed away
         self.view = image_view_box()
         self.graphics.addItem(self.view)
         self.image_item = pg.ImageItem(axisOrder="row-major")
