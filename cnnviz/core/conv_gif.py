@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cnnviz.core.conv_steps import INPUT, OUTSIDE, Step, Walkthrough
-from cnnviz.core.conv_text import ascii_text, format_value
+from cnnviz.core.conv_text import ascii_text, format_value, result_lines, sum_terms, window_text
 
 log = logging.getLogger(__name__)
 
@@ -187,14 +187,6 @@ def _static(walk: Walkthrough, geo: Layout) -> Image.Image:
     return image
 
 
-def _window_note(walk: Walkthrough, step: Step) -> str:
-    """Where the window reads, in image coordinates (padding has negative or large ones)."""
-    top, left = walk.pad_before
-    rows = ", ".join(format_value(r - top) for r in step.rows)
-    cols = ", ".join(format_value(c - left) for c in step.cols)
-    return f"window: image rows {rows} × columns {cols}"
-
-
 def _draw_window(draw, walk: Walkthrough, geo: Layout, step: Step, row: int) -> None:
     r0, _, c0, _ = geo.box
     y, cell = geo.row_y(row), geo.cell
@@ -211,14 +203,9 @@ def _draw_window(draw, walk: Walkthrough, geo: Layout, step: Step, row: int) -> 
         draw.ellipse(rect, outline=CHOSEN, width=3)
 
 
-def _sum_terms(step: Step, row: int, size: int) -> str:
-    """The products written out as a sum when that fits in the sums column."""
-    terms = step.products[row].ravel()
-    text = " + ".join(format_value(t) for t in terms).replace("+ −", "− ")
+def _fits_sums(text: str, size: int = 11) -> bool:
     font, _ = _font(size)
-    if font.getlength(text) <= SUMS_WIDTH - 40:
-        return text
-    return f"the {terms.size} products added up"
+    return font.getlength(text) <= SUMS_WIDTH - 40
 
 
 def _draw_conv_row(draw, walk: Walkthrough, geo: Layout, step: Step, row: int) -> None:
@@ -235,22 +222,8 @@ def _draw_conv_row(draw, walk: Walkthrough, geo: Layout, step: Step, row: int) -
     _grid(draw, geo.products_x, y, products, geo.kcell, pscale)
     _text(draw, (geo.products_x - 20, y + kernel.shape[0] * geo.kcell / 2), "=", 20, INK, "mm")
     mid = y + kernel.shape[0] * geo.kcell / 2
-    _text(draw, (geo.sums_x, mid - 10), _sum_terms(step, row, 11), 11, FAINT, "lm")
-    _text(draw, (geo.sums_x, mid + 10), f"Σ = {format_value(step.partial_sums[row])}", 15)
-
-
-def _result_lines(walk: Walkthrough, step: Step) -> list[str]:
-    if walk.kind == "max":
-        return [f"max = {format_value(step.value)}"]
-    if walk.kind == "avg":
-        return [f"Σ = {format_value(step.total)}", f"÷ {step.divisor} = {format_value(step.value)}"]
-    lines = []
-    if len(step.partial_sums) > 1:
-        lines.append(f"channels: Σ = {format_value(step.total)}")
-    lines.append(f"+ bias {format_value(step.bias)} = {format_value(step.pre_activation)}")
-    if walk.config.activation == "relu":
-        lines.append(f"ReLU → {format_value(step.value)}")
-    return lines
+    _text(draw, (geo.sums_x, mid - 26), f"Σ = {format_value(step.partial_sums[row])}", 16)
+    _text(draw, (geo.sums_x, mid - 2), sum_terms(step.products[row], _fits_sums), 11, FAINT)
 
 
 def _draw_output(draw, walk: Walkthrough, geo: Layout, step_index: int) -> None:
@@ -263,7 +236,7 @@ def _draw_output(draw, walk: Walkthrough, geo: Layout, step_index: int) -> None:
     for done in walk.steps[first : step_index + 1]:
         values[done.out[1] - row0, done.out[2] - col0] = done.value
     x, oy = geo.output_x, geo.top
-    for n, line in enumerate(_result_lines(walk, step)):
+    for n, line in enumerate(result_lines(walk, step)):
         _text(draw, (x, oy + rows * geo.cell + 14 + 24 * n), line, 15)
     _text(draw, (x, oy - 18), f"output channel {o}", 12, FAINT, "ld")
     finite = values[np.isfinite(values)]
@@ -288,7 +261,7 @@ def render_frame(walk: Walkthrough, step_index: int, base: Image.Image | None = 
     )
     _text(draw, (16, 8), title, 15)
     _text(draw, (geo.width - 16, 8), walk.description(), 13, FAINT, "ra")
-    _text(draw, (geo.input_x, geo.height - 14), _window_note(walk, step), 12, WINDOW, "ls")
+    _text(draw, (geo.input_x, geo.height - 14), window_text(walk, step), 12, WINDOW, "ls")
     for row in geo.channels:
         _draw_window(draw, walk, geo, step, row)
         if walk.kind == "conv":

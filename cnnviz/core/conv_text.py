@@ -129,6 +129,47 @@ def padding_note(kind: str, padding_mode: str = "zeros") -> str:
     return f"grey: {padding_mode} padding (copies of input values)"
 
 
+def _joined(terms) -> str:
+    return " + ".join(format_value(t) for t in terms).replace("+ −", "− ")
+
+
+def sum_terms(products: np.ndarray, fits=lambda text: True) -> str:
+    """Products (kh, kw) written out as a sum: one line, else a line per kernel row."""
+    line = _joined(np.ravel(products))
+    if fits(line):
+        return line
+    rows = [_joined(row) for row in products]
+    rows = [rows[0]] + [r.replace("−", "− ", 1) if r.startswith("−") else "+ " + r
+                        for r in rows[1:]]  # fmt: skip
+    if len(rows) <= 5 and all(fits(r) for r in rows):
+        return "\n".join(rows)
+    return f"the {np.size(products)} products added up"
+
+
+def window_text(walk, step) -> str:
+    """Which image rows and columns the window reads (outside the image: padding)."""
+    top, left = walk.pad_before
+    rows = ", ".join(format_value(r - top) for r in step.rows)
+    cols = ", ".join(format_value(c - left) for c in step.cols)
+    return f"window reads rows {rows} × columns {cols}"
+
+
+def result_lines(walk, step) -> list[str]:
+    """How the output value comes about after the sums of products."""
+    if walk.kind == "max":
+        return [f"max = {format_value(step.value)}" + ("" if step.chosen else " (all padding)")]
+    if walk.kind == "avg":
+        return [f"Σ = {format_value(step.total)}",
+                f"÷ {step.divisor} = {format_value(step.value)}"]  # fmt: skip
+    lines = []
+    if len(step.partial_sums) > 1:
+        lines.append(f"Σ channels = {format_value(step.total)}")
+    lines.append(f"+ bias {format_value(step.bias)} = {format_value(step.pre_activation)}")
+    if walk.config.activation == "relu":
+        lines.append(f"ReLU → {format_value(step.value)}")
+    return lines
+
+
 class MatrixFileError(ValueError):
     """A matrix file that cannot be read; the message is one line naming the problem."""
 

@@ -359,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int)
     parser.add_argument("--dilation", type=int)
     parser.add_argument("--mode", choices=("conv", "max", "avg"), default=CONV)
+    parser.add_argument("--step", type=int, default=0, help="show this step (from 0)")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="save the panel and exit")
     args = parser.parse_args(argv)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     panel = ConvStepperPanel()
@@ -366,9 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     given = {"stride": args.stride, "padding": args.padding, "dilation": args.dilation}
     panel.classroom.params().update({k: v for k, v in given.items() if v is not None})
     panel.rebuild()
-    panel.resize(1200, 760)
+    panel.resize(1100, 640)
     panel.setWindowTitle("cnnviz · convolution step by step")
     panel.show()
+    panel.player.seek(args.step)
+    if args.screenshot:
+        app.processEvents()
+        saved = panel.grab().save(args.screenshot)
+        return 0 if saved else 1
     return app.exec()
 
 

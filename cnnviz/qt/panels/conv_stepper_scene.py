@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.conv_gif import shade
 from cnnviz.core.conv_steps import INPUT, OUTSIDE, Step, Walkthrough
-from cnnviz.core.conv_text import format_value
+from cnnviz.core.conv_text import format_value, result_lines, sum_terms, window_text
 
 MAX_CHANNEL_ROWS = 4  # more input channels are summed but not drawn
 WINDOW = QtGui.QColor(230, 120, 0)
@@ -119,7 +119,7 @@ class GridItem(QtWidgets.QGraphicsItem):
 
     def _paint_labels(self, painter: QtGui.QPainter) -> None:
         rows, cols = self._labels
-        painter.setFont(_font(10))
+        painter.setFont(_font(12))
         painter.setPen(PAD_TEXT)
         right = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
         for i, label in enumerate(rows):
@@ -187,7 +187,7 @@ class SceneLayout:
         kernel_x = input_x + (box[3] - box[2]) * cell + 56
         products_x = kernel_x + (kw * kcell + 56 if conv else 0)
         sums_x = products_x + (kw * kcell + 36 if conv else 0)
-        output_x = sums_x + (250 if conv else 190)
+        output_x = sums_x + (220 if conv else 190)
         return cls(cell, kcell, box, rows, grid_h + 56, input_x, kernel_x, products_x,
                    sums_x, output_x)  # fmt: skip
 
@@ -262,7 +262,7 @@ class StepScene(QtWidgets.QGraphicsScene):
         first = walk.steps[0]
         for row in range(geo.rows):
             channel, y = int(first.channels[row]), geo.row_y(row)
-            self._text(f"input channel {channel}", geo.input_x, y - 40, 12)
+            self._text(f"input channel {channel}", geo.input_x, y - 44, 15)
             self._grid(geo.cell, geo.input_x, y).set_data(
                 walk.padded[channel, r0:r1, c0:c1], scale, kinds, labels
             )
@@ -276,7 +276,8 @@ class StepScene(QtWidgets.QGraphicsScene):
         hidden = len(first.channels) - geo.rows
         if hidden > 0:
             notes.append(f"+ {hidden} more input channels: not drawn, but in the sum")
-        self.notes = self._text("\n".join(notes), geo.input_x, bottom + 4, 12, colour=PAD_TEXT)
+        self.where = self._text("", geo.input_x, bottom + 4, 14, colour=WINDOW)
+        self.notes = self._text("\n".join(notes), geo.input_x, bottom + 24, 14, colour=PAD_TEXT)
         self.chosen = self.addEllipse(QtCore.QRectF(), QtGui.QPen(CHOSEN, 4))
         self.chosen.setZValue(11)
 
@@ -292,9 +293,9 @@ class StepScene(QtWidgets.QGraphicsScene):
             self.products.append(self._grid(geo.kcell, geo.products_x, y))
             self._text("×", geo.kernel_x - 38, middle - 16, 24)
             self._text("=", geo.products_x - 38, middle - 16, 24)
-            self._text("products", geo.products_x, y - 22, 12, colour=PAD_TEXT)
-            label = self._text("", geo.kernel_x, y - 22, 12, colour=PAD_TEXT)
-            terms = self._text("", geo.sums_x, middle - 10, 12, colour=PAD_TEXT)
+            self._text("products", geo.products_x, y - 24, 14, colour=PAD_TEXT)
+            label = self._text("", geo.kernel_x, y - 24, 14, colour=PAD_TEXT)
+            terms = self._text("", geo.sums_x, middle - 10, 13, colour=PAD_TEXT)
             total = self._text("", geo.sums_x, middle - 36, 19, bold=True)
             self.sum_lines.append((label, terms, total))
 
@@ -307,7 +308,7 @@ class StepScene(QtWidgets.QGraphicsScene):
         self._filled = [-1] * len(walk.out_channels)
         for k, o in enumerate(walk.out_channels):
             y = 26 + k * (rows * geo.cell + 56)
-            self._text(f"output channel {o}", geo.output_x, y - 40, 12)
+            self._text(f"output channel {o}", geo.output_x, y - 44, 15)
             self.output_grids.append(self._grid(geo.cell, geo.output_x, y))
         first_mid = 26 + rows * geo.cell / 2
         self._text("→", geo.output_x - 44, first_mid - 18, 26)
@@ -330,11 +331,12 @@ class StepScene(QtWidgets.QGraphicsScene):
         rect = grid.cell_rect(step.out[1] - row0, step.out[2] - col0).translated(grid.pos())
         self.cursor.setRect(rect.adjusted(-1, -1, 1, 1))
         self.result.setText("\n".join(result_lines(walk, step)))
+        self.where.setText(window_text(walk, step))
         self.glide(index, 0.0)
 
     def _fits_sums(self, text: str) -> bool:
-        width = self.geo.output_x - self.geo.sums_x - 56
-        return QtGui.QFontMetricsF(_font(12)).horizontalAdvance(text) <= width
+        width = self.geo.output_x - self.geo.sums_x - 50
+        return QtGui.QFontMetricsF(_font(13)).horizontalAdvance(text) <= width
 
     def _show_conv_rows(self, step: Step) -> None:
         walk, o = self.walk, step.out[0]
@@ -380,36 +382,3 @@ class StepScene(QtWidgets.QGraphicsScene):
         cell = self.geo.cell
         self.chosen.setRect(QtCore.QRectF(corner.x() + 5, corner.y() + 5, cell - 10, cell - 10))
         self.chosen.setVisible(True)
-
-
-def _joined(terms) -> str:
-    return " + ".join(format_value(t) for t in terms).replace("+ −", "− ")
-
-
-def sum_terms(products: np.ndarray, fits=lambda text: True) -> str:
-    """The products written out as a sum: on one line, else a line per kernel row."""
-    line = _joined(products.ravel())
-    if fits(line):
-        return line
-    rows = [_joined(row) for row in products]
-    rows = [rows[0]] + [("+ " + r if not r.startswith("−") else r.replace("−", "− ", 1))
-                        for r in rows[1:]]  # fmt: skip
-    if len(rows) <= 5 and all(fits(r) for r in rows):
-        return "\n".join(rows)
-    return f"the {products.size} products added up"
-
-
-def result_lines(walk: Walkthrough, step: Step) -> list[str]:
-    """How the output value comes about after the sums."""
-    if walk.kind == "max":
-        return [f"max = {format_value(step.value)}" + ("" if step.chosen else " (all padding)")]
-    if walk.kind == "avg":
-        return [f"Σ = {format_value(step.total)}",
-                f"÷ {step.divisor} = {format_value(step.value)}"]  # fmt: skip
-    lines = []
-    if len(step.partial_sums) > 1:
-        lines.append(f"Σ channels = {format_value(step.total)}")
-    lines.append(f"+ bias {format_value(step.bias)} = {format_value(step.pre_activation)}")
-    if walk.config.activation == "relu":
-        lines.append(f"ReLU → {format_value(step.value)}")
-    return lines
