@@ -146,11 +146,19 @@ def sum_terms(products: np.ndarray, fits=lambda text: True) -> str:
     return f"the {np.size(products)} products added up"
 
 
+def _positions(indices, offset: int) -> str:
+    values = [int(i) - offset for i in indices]
+    if len(values) <= 5:
+        return ", ".join(format_value(v) for v in values)
+    gap = values[1] - values[0]
+    every = f" every {gap}" if gap > 1 else ""
+    return f"{format_value(values[0])} to {format_value(values[-1])}{every}"
+
+
 def window_text(walk, step) -> str:
     """Which image rows and columns the window reads (outside the image: padding)."""
     top, left = walk.pad_before
-    rows = ", ".join(format_value(r - top) for r in step.rows)
-    cols = ", ".join(format_value(c - left) for c in step.cols)
+    rows, cols = _positions(step.rows, top), _positions(step.cols, left)
     return f"window reads rows {rows} × columns {cols}"
 
 

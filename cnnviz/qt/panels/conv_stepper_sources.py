@@ -225,12 +225,14 @@ class RealLayer:
         return layer
 
     def max_region(self) -> tuple[int, int]:
-        """The most output rows and columns whose input patch stays ≤ MAX_PATCH per side."""
+        """The most output rows and columns whose input patch stays ≤ MAX_PATCH per side
+        (but at least 3, whatever the kernel)."""
         sizes = []
         for axis in (0, 1):
             k, s = self.config.kernel_size[axis], self.config.stride[axis]
             span = self.config.dilation[axis] * (k - 1) + 1
-            most = max(1, (MAX_PATCH - span) // s + 1)
+            # At least 3 cells: big kernels (AlexNet's 11x11) are only shaded anyway.
+            most = max(3, (MAX_PATCH - span) // s + 1)
             sizes.append(min(most, self.config.output_shape[1 + axis]))
         return sizes[0], sizes[1]
 
