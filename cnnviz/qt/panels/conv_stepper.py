@@ -345,6 +345,13 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.message.setText(f"Saved {path} ({frames} frames, one per output cell)")
         return frames
 
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        # Light/dark switched while running: the scene's text takes the palette at build.
+        if event.type() == QtCore.QEvent.Type.PaletteChange and self.walk is not None:
+            self.scene.build(self.walk)
+            self.scene.show_step(self.player.index)
+        super().changeEvent(event)
+
     def hideEvent(self, event) -> None:
         self.player.pause()  # no animation timer for a panel nobody sees
         super().hideEvent(event)

@@ -350,7 +350,7 @@ class StepScene(QtWidgets.QGraphicsScene):
         self._kernel_shown = o
 
     def _fill_outputs(self, index: int) -> None:
-        _, _, rows, cols = self.walk.region
+        row0, col0, rows, cols = self.walk.region
         per_map = rows * cols
         for k, grid in enumerate(self.output_grids):
             filled = int(np.clip(index + 1 - k * per_map, 0, per_map))
@@ -358,7 +358,8 @@ class StepScene(QtWidgets.QGraphicsScene):
                 continue
             values = np.full(per_map, np.nan)
             values[:filled] = self._outputs[k].ravel()[:filled]
-            grid.set_data(values.reshape(rows, cols), self._output_scale)
+            labels = (list(range(row0, row0 + rows)), list(range(col0, col0 + cols)))
+            grid.set_data(values.reshape(rows, cols), self._output_scale, labels=labels)
             self._filled[k] = filled
 
     def glide(self, index: int, t: float) -> None:
