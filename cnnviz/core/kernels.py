@@ -53,9 +53,9 @@ def _centre(size: int) -> int:
 
 
 def _gaussian_1d(size: int) -> np.ndarray:
-    # σ = size/6 puts ±3σ at the window's edge; a 3-tap window gets σ = 0.85,
-    # close to the textbook [1, 2, 1]/4.
-    sigma = max(size / 6.0, 0.5)
+    # OpenCV's rule for σ from the window size (getGaussianKernel): 0.8 for 3
+    # taps, which is close to the textbook [1, 2, 1]/4; 1.1 for 5; 1.4 for 7.
+    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
     x = np.arange(size) - (size - 1) / 2.0
     weights = np.exp(-0.5 * (x / sigma) ** 2)
     return weights / weights.sum()

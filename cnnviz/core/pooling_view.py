@@ -112,14 +112,18 @@ def max_pool_winners(channel: np.ndarray, geom: PoolGeometry) -> np.ndarray:
     """(out_h, out_w, 2) int: input (row, col) of each window's maximum.
 
     Ties go to the first tap in row-major order, as torch. NaN wins, as in torch.
+    A dilated window whose taps all fall in the padding has no winner: (-1, -1)
+    (torch outputs -inf there).
     """
     channel = np.asarray(channel)
-    values, tap_rows, tap_cols, _ = _gather(channel, geom, -np.inf)
-    # NaN must win like in torch; np.argmax already returns the first NaN.
+    values, tap_rows, tap_cols, inside = _gather(channel, geom, -np.inf)
+    # np.argmax returns the first maximum, and the first NaN like torch.
     best = np.argmax(values, axis=-1)[..., None]
     rows = np.take_along_axis(tap_rows, best, axis=-1)[..., 0]
     cols = np.take_along_axis(tap_cols, best, axis=-1)[..., 0]
-    return np.stack([rows, cols], axis=-1)
+    winners = np.stack([rows, cols], axis=-1)
+    winners[~inside.any(axis=-1)] = -1
+    return winners
 
 
 def flat_windows(channel: np.ndarray, geom: PoolGeometry) -> np.ndarray:

@@ -132,7 +132,8 @@ def _pool(x: np.ndarray, info: LayerInfo) -> np.ndarray:
     out = []
     for channel in x:
         winners = max_pool_winners(channel, geom)
-        out.append(channel[winners[..., 0], winners[..., 1]])
+        values = channel[winners[..., 0], winners[..., 1]]
+        out.append(np.where(winners[..., 0] >= 0, values, -np.inf))  # torch's -inf
     return np.stack(out)
 
 

@@ -164,12 +164,14 @@ class PoolingPanel(Panel):
             self.winners = max_pool_winners(self.input_map, self._geometry)
             rows, cols = self.winners[..., 0].ravel(), self.winners[..., 1].ravel()
             self.tied = flat_windows(self.input_map, self._geometry).ravel()
+            real = rows >= 0  # a dilated window wholly in the padding has no winner
+            tied = self.tied[real]
             self.winner_dots.setData(
-                cols + 0.5,
-                rows + 0.5,
-                brush=[_TIE_BRUSH if tie else _WIN_BRUSH for tie in self.tied],
-                pen=[_TIE_PEN if tie else _WIN_PEN for tie in self.tied],
-                size=np.where(self.tied, 0.25, 0.6),
+                cols[real] + 0.5,
+                rows[real] + 0.5,
+                brush=[_TIE_BRUSH if tie else _WIN_BRUSH for tie in tied],
+                pen=[_TIE_PEN if tie else _WIN_PEN for tie in tied],
+                size=np.where(tied, 0.25, 0.6),
             )
             self.legend.setText(
                 "Lines: the pooling windows. ● the cell each window keeps (its maximum); "
@@ -217,6 +219,8 @@ class PoolingPanel(Panel):
         where = f"rows {top}–{bottom - 1}, cols {left}–{right - 1}"
         if self.winners is not None:
             r, c = (int(v) for v in self.winners[row, col])
+            if r < 0:
+                return f"output ({row}, {col}) = {value}: its window lies wholly in the padding"
             return (
                 f"output ({row}, {col}) = {value}: the largest value in input {where}, "
                 f"found at ({r}, {c})"

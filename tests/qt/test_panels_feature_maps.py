@@ -1,0 +1,152 @@
+"""The feature-map panel: tiles are channels, the receptive field is the core's, clicks, hints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from panel_inputs import click, move_mouse, panel_input, with_output
+
+from cnnviz.qt import colormaps
+from cnnviz.qt.panels.feature_maps import FeatureMapPanel
+
+# 1×32×32 → conv k3 → ReLU → maxpool 2 → conv k3 s2 p1 (8×8 output)
+STACK = [
+    {"type": "Conv2d", "out_channels": 5, "kernel_size": 3},
+    {"type": "ReLU"},
+    {"type": "MaxPool2d", "kernel_size": 2},
+    {"type": "Conv2d", "out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1},
+    {"type": "Flatten"},
+    {"type": "Linear", "out_features": 3},
+]
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = FeatureMapPanel()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_every_tile_shows_its_channel(panel):
+    data = panel_input(STACK, 0, size=32)
+    panel.set_normalisation("layer")
+    panel.show(data)
+    maps = data.activation().output
+    image = panel.mosaic_item.image
+    for channel in range(maps.shape[0]):
+        y, x = panel.layout_.origin(channel)
+        np.testing.assert_array_equal(image[y : y + 30, x : x + 30], maps[channel])
+    assert panel.mosaic_item.levels.tolist() == [maps.min(), maps.max()]
+    assert not panel.showing_hint
+
+
+def test_per_channel_scaling_gives_each_tile_the_full_range(panel):
+    data = panel_input(STACK, 3, size=32)
+    panel.set_normalisation("channel")
+    panel.show(data)
+    maps = data.activation().output
+    for channel in range(maps.shape[0]):
+        y, x = panel.layout_.origin(channel)
+        tile = panel.mosaic_item.image[y : y + 8, x : x + 8]
+        low, high = maps[channel].min(), maps[channel].max()
+        np.testing.assert_allclose(tile, (maps[channel] - low) / (high - low), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("layer", "position", "box"),
+    [
+        # Worked by hand: conv k3 → field 3, start 1; pool 2 → field 4, jump 2, start 1.5;
+        # conv k3 s2 p1 → field 8, jump 4, start 1.5: output (r, c) sees rows 4r−2 … 4r+5.
+        (3, (3, 5), (10, 18, 18, 26)),
+        (3, (0, 0), (0, 0, 6, 6)),  # hangs 2 rows/cols over the padding
+        (2, (4, 6), (8, 12, 12, 16)),
+        (0, (7, 9), (7, 9, 10, 12)),
+    ],
+)
+def test_hovering_a_map_outlines_its_receptive_field(qtbot, panel, layer, position, box):
+    data = panel_input(STACK, layer, size=32)
+    panel.show(data)
+    channel = 2
+    y, x = panel.layout_.origin(channel)
+    row, col = position
+    move_mouse(qtbot, panel.mosaic_widget, panel.mosaic_item, x + col + 0.5, y + row + 0.5)
+    qtbot.waitUntil(
+        lambda: panel.hover_label.text().startswith(f"channel {channel}, row {row}, col {col}")
+    )
+    assert panel.spotlight.box == box
+    assert box == data.analysis.receptive_field_at(layer).box(row, col, (32, 32))
+    top, left, bottom, right = box
+    text = panel.field_label.text()
+    assert (
+        f"layer {layer}, channel {channel}, ({row}, {col}) sees input rows {top}–{bottom - 1}"
+        in text
+    )
+    assert f"cols {left}–{right - 1}" in text
+    value = data.activation().output[channel, row, col]
+    assert f"{value:.4g}" in panel.hover_label.text()
+
+
+def test_field_hanging_over_the_border_says_so(panel):
+    panel.show(panel_input(STACK, 3, size=32))
+    assert panel.highlight(0, 0, 0) == (0, 0, 6, 6)
+    assert "(8×8); 6×6 of it inside the image, the rest is padding" in panel.field_label.text()
+    assert panel.highlight(0, 99, 0) is None  # outside the map: nothing changes
+    assert panel.field_box == (0, 0, 6, 6)
+
+
+def test_clicking_a_tile_shows_that_channel_large(qtbot, panel):
+    data = panel_input(STACK, 3, size=32)
+    panel.set_normalisation("layer")
+    panel.show(data)
+    y, x = panel.layout_.origin(4)
+    with qtbot.waitSignal(panel.channel_selected) as signal:
+        click(qtbot, panel.mosaic_widget, panel.mosaic_item, x + 2.5, y + 3.5)
+    assert signal.args == [4]
+    assert panel.selected_channel == 4 and panel.tile_labels.selected == 4
+    np.testing.assert_array_equal(panel.channel_item.image, data.activation().output[4])
+    assert panel.channel_caption.text.startswith("channel 4: min")
+
+
+def test_dead_channels_are_marked(panel):
+    data = panel_input(STACK, 1, size=32)
+    maps = data.activation().output.copy()
+    maps[[1, 3]] = 0.0
+    panel.show(with_output(data, 1, maps))
+    assert panel.stats.dead_channels == [1, 3]
+    assert panel.tile_labels._dead.tolist() == [False, True, False, True, False]
+    assert "2 dead" in panel.stats_label.text() and ": 1, 3" in panel.stats_label.text()
+    panel.select_channel(3)
+    assert "DEAD (all zero)" in panel.channel_caption.text
+
+
+def test_layers_without_maps_get_a_hint(panel):
+    panel.show(panel_input(STACK, 4, size=32))
+    assert panel.showing_hint
+    assert "outputs a vector of 384 values" in panel.hint.text()
+    panel.show(panel_input(STACK, 3, size=32))
+    assert not panel.showing_hint
+
+
+def test_colormap_and_scale_choices(panel):
+    data = panel_input(STACK, 3, size=32)
+    panel.show(data)
+    panel.set_colormap("blue–white–red")
+    assert panel.colormap_box.currentText() == "blue–white–red"
+    np.testing.assert_array_equal(panel.mosaic_item.lut, colormaps.lookup_table("blue–white–red"))
+    panel.set_normalisation("layer")  # a diverging map centres the layer's range on zero
+    maps = data.activation().output
+    bound = np.abs(maps).max()
+    assert panel.mosaic_item.levels.tolist() == pytest.approx([-bound, bound])
+    assert panel.bar.levels() == pytest.approx((-bound, bound))
+
+
+def test_arrows_ask_for_the_next_layer_with_maps(qtbot, panel):
+    panel.show(panel_input(STACK, 3, size=32))
+    with qtbot.assertNotEmitted(panel.layer_selected):
+        panel.next_button.click()  # after layer 3 only vectors follow
+    with qtbot.waitSignal(panel.layer_selected) as signal:
+        panel.previous_button.click()
+    assert signal.args == [2]

@@ -1,0 +1,63 @@
+"""The overview strip: one thumbnail per layer, a click selects that layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from panel_inputs import click, panel_input
+
+from cnnviz.core.thumbnails import resize_nearest, thumbnail_size
+from cnnviz.qt import colormaps
+from cnnviz.qt.panels.overview import THUMB_HEIGHT, OverviewPanel
+
+STACK = [
+    {"type": "Conv2d", "out_channels": 3, "kernel_size": 3},
+    {"type": "ReLU"},
+    {"type": "MaxPool2d", "kernel_size": 2},
+    {"type": "Flatten"},
+    {"type": "Linear", "out_features": 5},
+]
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = OverviewPanel()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 220)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_one_thumbnail_per_layer_after_the_input(panel):
+    data = panel_input(STACK, 2, channels=3, size=20)
+    panel.show(data)
+    assert panel.layer_indices == [-1, 0, 1, 2, 3, 4]
+    assert panel.captions.selected == 3  # layer 2's thumbnail
+    # The thumbnail of layer 1 is its channel mean, colour-mapped.
+    mean = data.activation(1).output.mean(axis=0)
+    unit = (mean - mean.min()) / (mean.max() - mean.min())
+    size = thumbnail_size(mean.shape, THUMB_HEIGHT)
+    expected = colormaps.colourise(resize_nearest(unit, size), colormaps.DEFAULT)
+    top, left = panel.strip.top(2), panel.strip.lefts[2]
+    shown = panel.picture[top : top + size[0], left : left + size[1]].astype(int)
+    assert np.abs(shown - expected.astype(int)).max() <= 1
+
+
+def test_clicking_a_thumbnail_selects_its_layer(qtbot, panel):
+    panel.show(panel_input(STACK, 0, channels=3, size=20))
+    strip = panel.strip
+    x = strip.lefts[3] + strip.widths[3] / 2
+    y = strip.top(3) + strip.heights[3] / 2
+    with qtbot.waitSignal(panel.layer_selected) as signal:
+        click(qtbot, panel.widget, panel.item, x, y)
+    assert signal.args == [2]
+    with qtbot.assertNotEmitted(panel.layer_selected):
+        assert panel.click_at(strip.lefts[0] + 2, strip.top(0) + 2) is None  # the input
+
+
+def test_strongest_channel_mode(panel):
+    data = panel_input(STACK, 0, channels=3, size=20)
+    panel.set_mode("strongest")
+    panel.show(data)
+    assert "strongest channel" in panel.note.text()

@@ -1,0 +1,67 @@
+"""The prediction panel: bars are the probabilities, names and top-k in order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from panel_inputs import panel_input
+
+from cnnviz.qt.panels.prediction import PredictionPanel, class_names, top_k
+
+STACK = [{"type": "Flatten"}, {"type": "Linear", "out_features": 4}, {"type": "Softmax", "dim": 1}]
+NAMES = ("cat", "dog", "<bird>", "fish")
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = PredictionPanel()
+    qtbot.addWidget(widget)
+    widget.resize(500, 500)
+    return widget
+
+
+def _with_probabilities(data, probabilities):
+    return replace(data, result=replace(data.result, probabilities=np.asarray(probabilities)))
+
+
+def test_bars_are_the_probabilities_with_class_names(panel):
+    data = _with_probabilities(panel_input(STACK, 2, size=4, classes=NAMES), [0.1, 0.6, 0.25, 0.05])
+    panel.show(data)
+    np.testing.assert_allclose(panel.bars.opts["width"], [0.1, 0.6, 0.25, 0.05])
+    ticks = panel.plot.getAxis("left")._tickLevels[0]
+    assert [label for _, label in ticks] == list(NAMES)
+    assert panel.title.text() == "Prediction · dog (60.0%)"
+    text = panel.top_list.text()
+    order = [text.index(name) for name in ("dog", "&lt;bird&gt;", "cat", "fish")]
+    assert order == sorted(order)  # listed by falling probability, names escaped
+
+
+def test_many_classes_show_the_most_probable_twenty(panel):
+    stack = [{"type": "Flatten"}, {"type": "Linear", "out_features": 50}]
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(50))
+    panel.show(_with_probabilities(panel_input(stack, 1, size=4), probabilities))
+    expected = np.argsort(-probabilities)[:20]
+    assert panel.shown == expected.tolist()
+    np.testing.assert_allclose(panel.bars.opts["width"], probabilities[expected])
+    assert "the chart shows the 20 most probable" in panel.note.text()
+    assert "no class names" in panel.note.text()
+
+
+def test_real_forward_probabilities_sum_to_one(panel):
+    data = panel_input(STACK, 2, size=4, classes=NAMES)
+    panel.show(data)
+    assert sum(panel.bars.opts["width"]) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_no_class_scores_gives_a_hint(panel):
+    data = panel_input([{"type": "Conv2d", "out_channels": 2, "kernel_size": 3}], 0, size=5)
+    panel.show(data)
+    assert panel.showing_hint and panel.hint.text().startswith("No prediction")
+
+
+def test_helpers():
+    assert class_names(3, ("a", "b")) == ["class 0", "class 1", "class 2"]
+    assert class_names(2, ("a", "b")) == ["a", "b"]
+    assert top_k(np.array([0.2, 0.5, 0.2, 0.1]), 3) == [1, 0, 2]
