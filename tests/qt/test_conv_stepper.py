@@ -62,6 +62,26 @@ def test_classroom_max_pooling_marks_the_chosen_values(panel, qtbot):
     assert panel.player_bar.label.text().endswith("= 9")
 
 
+def test_average_pooling_divides_the_window_sum(panel, qtbot):
+    panel.classroom_controls.mode.setCurrentIndex(2)
+    qtbot.keyClick(panel, Key.Key_End)
+    # (4+2+5+1)/4, (3+1+7+4)/4, (2+8+1+4)/4, (4+6+9+3)/4
+    np.testing.assert_array_equal(shown_output(panel), [[3, 3.75], [3.75, 5.5]])
+    assert panel.scene.result.text() == "Σ = 22\n÷ 4 = 5.50"
+
+
+def test_the_window_glides_between_cells(panel):
+    scene, geo = panel.scene, panel.scene.geo
+    first, second = geo.cell_pos(0, 0, 0), geo.cell_pos(0, 0, 1)
+    scene.glide(0, 0.5)
+    assert scene.windows[0].pos() == (first + second) / 2
+    scene.glide(0, 0.2)
+    x = scene.windows[0].pos().x()
+    assert first.x() < x < first.x() + 0.2 * geo.cell  # eases out of the cell
+    scene.glide(0, 1.0)
+    assert scene.windows[0].pos() == second
+
+
 def test_keys_step_jump_and_play(panel, qtbot):
     qtbot.keyClick(panel, Key.Key_Right)
     qtbot.keyClick(panel, Key.Key_Right)
