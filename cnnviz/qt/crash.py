@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+import shiboken6
 from PySide6.QtCore import (
     QCoreApplication,
     QMessageLogContext,
@@ -301,7 +302,8 @@ class CrashHandler(QObject):
     def _show_report(self, headline: str, details: str) -> None:
         if not self.show_dialog or QApplication.instance() is None:
             return
-        if self.dialog is None:
+        if self.dialog is None or not shiboken6.isValid(self.dialog):
+            # (A parent window that closed takes its children along.)
             self.dialog = CrashDialog(self.log_file, _active_window())
         self.dialog.add_report(headline, details)
         self.dialog.show()
