@@ -8,8 +8,8 @@ behind that picture so tests can check it without Qt:
 * ``plan_layout``: how many tile rows and columns, and where each tile sits;
 * ``MosaicLayout.locate``: mosaic pixel → (channel, row, col), or None in a gap;
 * ``normalise``: per-channel or per-layer scaling and the levels to show;
-* ``assemble``: the tiles written into one float32 image, gaps NaN (which
-  pyqtgraph draws transparent);
+* ``assemble``: the tiles written into one float32 image, with a gap value
+  between them that is drawn transparent;
 * ``channel_statistics``: min/max/mean/zero share per channel and dead channels.
 """
 
@@ -152,9 +152,17 @@ def normalise(maps: np.ndarray, mode: str = PER_CHANNEL, symmetric: bool = False
     return Normalised(values.astype(np.float32, copy=False), (0.0, 1.0))
 
 
-def assemble(tiles: np.ndarray, layout: MosaicLayout, out: np.ndarray | None = None) -> np.ndarray:
-    """The tiles (C, H, W) written into one C-contiguous float32 image; gaps NaN.
+def assemble(
+    tiles: np.ndarray,
+    layout: MosaicLayout,
+    out: np.ndarray | None = None,
+    gap: float = np.nan,
+) -> np.ndarray:
+    """The tiles (C, H, W) written into one C-contiguous float32 image.
 
+    Gaps hold `gap`: NaN by default (pyqtgraph draws it transparent, but has to
+    find it on every paint), or a value below the colour levels that a lookup
+    table maps to transparent (what the panels do; see qt/colormaps.py).
     Pass the previous result as `out` to reuse its memory when the layout is
     unchanged (the panel does on every update).
     """
@@ -164,7 +172,7 @@ def assemble(tiles: np.ndarray, layout: MosaicLayout, out: np.ndarray | None = N
     shape = layout.shape
     if out is None or out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
         out = np.empty(shape, dtype=np.float32)
-    out.fill(np.nan)
+    out.fill(gap)
     # A (grid row, grid col, y, x) view of the tiles inside the image: every
     # index it can address lies inside `out`, so one assignment copies all tiles.
     row_stride, col_stride = out.strides

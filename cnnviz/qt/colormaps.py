@@ -47,6 +47,37 @@ def lookup_table(name: str) -> np.ndarray:
     return table
 
 
+@cache
+def gapped_lookup_table(name: str) -> np.ndarray:
+    """(256, 4) uint8: entry 0 transparent, entries 1…255 the colormap.
+
+    For mosaics: their gaps hold a value below the levels (``gapped_levels``)
+    and come out transparent while the image stays an 8-bit indexed picture,
+    which Qt draws without pyqtgraph searching the image for NaNs and
+    colouring every pixel itself (measured: about 3× faster to paint).
+    """
+    samples = colormap(name).getLookupTable(0.0, 1.0, 255, alpha=True)
+    table = np.zeros((256, 4), dtype=np.uint8)
+    table[1:] = samples
+    table.setflags(write=False)
+    return table
+
+
+def gapped_levels(levels: tuple[float, float]) -> tuple[tuple[float, float], float]:
+    """Levels for an image drawn with ``gapped_lookup_table``, and the gap value.
+
+    pyqtgraph picks entry ⌊(v − low′)·256 / (high′ − low′)⌋ clipped to 0…255;
+    with these levels `low` lands on entry 1, `high` on 255, the 255 colours
+    are spread evenly over (low, high), and the gap value on entry 0.
+    """
+    low, high = levels
+    if high <= low:
+        high = low + 1.0
+    span = (high - low) * 256.0 / 255.0
+    shifted_low = low - (high - low) / 255.0
+    return (shifted_low, shifted_low + span), shifted_low - span
+
+
 def is_diverging(name: str) -> bool:
     return name in DIVERGING
 

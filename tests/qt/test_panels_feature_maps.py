@@ -20,6 +20,15 @@ STACK = [
 ]
 
 
+def _painted(panel, index) -> tuple[int, int, int, int]:
+    """RGBA that the mosaic image paints for maps[channel, row, col]."""
+    channel, row, col = (int(v) for v in index)
+    y, x = panel.layout_.origin(channel)
+    panel.mosaic_item.render()
+    colour = panel.mosaic_item.qimage.pixelColor(x + col, y + row)
+    return (colour.red(), colour.green(), colour.blue(), colour.alpha())
+
+
 @pytest.fixture
 def panel(qtbot):
     widget = FeatureMapPanel()
@@ -39,8 +48,16 @@ def test_every_tile_shows_its_channel(panel):
     for channel in range(maps.shape[0]):
         y, x = panel.layout_.origin(channel)
         np.testing.assert_array_equal(image[y : y + 30, x : x + 30], maps[channel])
-    assert panel.mosaic_item.levels.tolist() == [maps.min(), maps.max()]
     assert not panel.showing_hint
+    # What is painted: the layer's minimum in the colormap's first colour, its
+    # maximum in the last, the gaps between tiles transparent.
+    table = colormaps.lookup_table(colormaps.DEFAULT)
+    low = np.unravel_index(np.argmin(maps), maps.shape)
+    high = np.unravel_index(np.argmax(maps), maps.shape)
+    assert _painted(panel, low) == tuple(table[0])
+    assert _painted(panel, high) == tuple(table[255])
+    panel.mosaic_item.render()
+    assert panel.mosaic_item.qimage.pixelColor(30, 0).alpha() == 0  # gap column at x = 30
 
 
 def test_per_channel_scaling_gives_each_tile_the_full_range(panel):
@@ -135,12 +152,14 @@ def test_colormap_and_scale_choices(panel):
     panel.show(data)
     panel.set_colormap("blue–white–red")
     assert panel.colormap_box.currentText() == "blue–white–red"
-    np.testing.assert_array_equal(panel.mosaic_item.lut, colormaps.lookup_table("blue–white–red"))
     panel.set_normalisation("layer")  # a diverging map centres the layer's range on zero
     maps = data.activation().output
     bound = np.abs(maps).max()
-    assert panel.mosaic_item.levels.tolist() == pytest.approx([-bound, bound])
     assert panel.bar.levels() == pytest.approx((-bound, bound))
+    table = colormaps.lookup_table("blue–white–red")
+    strongest = np.unravel_index(np.argmax(np.abs(maps)), maps.shape)
+    end = 255 if maps[strongest] > 0 else 0
+    assert _painted(panel, strongest) == tuple(table[end])
 
 
 def test_arrows_ask_for_the_next_layer_with_maps(qtbot, panel):

@@ -38,7 +38,7 @@ def test_grid_tiles_are_the_kernels(panel):
             y, x = panel.layout_.origin(o * 4 + i)
             np.testing.assert_array_equal(grid[y : y + 5, x : x + 5], weight[o, i])
     bound = np.abs(weight).max()
-    assert panel.grid_item.levels.tolist() == pytest.approx([-bound, bound])  # centred on 0
+    assert panel.bar.levels() == pytest.approx((-bound, bound))  # centred on 0
     assert panel.bias_plot.titleLabel.text == "no bias"
 
 

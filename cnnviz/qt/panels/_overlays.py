@@ -41,6 +41,8 @@ class TileLabels(QtWidgets.QGraphicsObject):
         self.font = QtGui.QFont()
         self.font.setPixelSize(11)
         self.font.setBold(True)
+        self._metrics_key = ""
+        self._font_metrics: QtGui.QFontMetricsF | None = None
 
     def set_tiles(
         self,
@@ -103,7 +105,7 @@ class TileLabels(QtWidgets.QGraphicsObject):
         painter.restore()
 
     def _paint_number(self, painter: QtGui.QPainter, rect: QtCore.QRectF, text: str) -> None:
-        metrics = QtGui.QFontMetricsF(self.font)
+        metrics = self._metrics()
         box = QtCore.QRectF(
             rect.left() + 2, rect.top() + 2, metrics.horizontalAdvance(text) + 8, metrics.height()
         )
@@ -113,10 +115,17 @@ class TileLabels(QtWidgets.QGraphicsObject):
         painter.setPen(QtGui.QColor("white"))
         painter.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, text)
 
+    def _metrics(self) -> QtGui.QFontMetricsF:
+        # Measuring is a noticeable part of painting 500 labels: once per font.
+        key = self.font.key()
+        if self._metrics_key != key:
+            self._metrics_key, self._font_metrics = key, QtGui.QFontMetricsF(self.font)
+        return self._font_metrics
+
     def _paint_caption(
         self, painter: QtGui.QPainter, rect: QtCore.QRectF, top: float, text: str
     ) -> None:
-        metrics = QtGui.QFontMetricsF(self.font)
+        metrics = self._metrics()
         width = max(rect.width() + 8, 66.0)
         lines = [
             metrics.elidedText(line, QtCore.Qt.TextElideMode.ElideRight, width)

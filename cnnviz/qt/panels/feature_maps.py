@@ -203,11 +203,10 @@ class FeatureMapPanel(Panel):
         self.normalised = normalise(self.maps, self.normalisation, symmetric=diverging)
         layout = self._plan(channels, (height, width))
         self.layout_ = layout
-        self._mosaic_buffer = assemble(self.normalised.values, layout, self._mosaic_buffer)
-        self.mosaic_item.setImage(
-            self._mosaic_buffer, autoLevels=False, levels=self.normalised.levels
-        )
-        self.mosaic_item.setLookupTable(colormaps.lookup_table(self.colormap_name))
+        levels, gap = colormaps.gapped_levels(self.normalised.levels)
+        self._mosaic_buffer = assemble(self.normalised.values, layout, self._mosaic_buffer, gap=gap)
+        self.mosaic_item.setImage(self._mosaic_buffer, autoLevels=False, levels=levels)
+        self.mosaic_item.setLookupTable(colormaps.gapped_lookup_table(self.colormap_name))
         self.tile_labels.set_tiles(self._tile_rect, channels, layout.shape, dead=self.stats.dead)
         self.tile_labels.set_selected(self.selected_channel)
         self._update_colour_bar()

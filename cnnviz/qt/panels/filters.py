@@ -137,10 +137,12 @@ class FiltersPanel(Panel):
         layout = kernel_grid_layout(out_c, in_c, (kh, kw))
         relayout = layout != self.layout_
         self.layout_ = layout
-        self.grid = assemble(weight.reshape(out_c * in_c, kh, kw), layout, self.grid)
         levels = layer_levels(weight, symmetric=True)
-        self.grid_item.setImage(self.grid, autoLevels=False, levels=levels)
-        self.grid_item.setLookupTable(colormaps.lookup_table(colormaps.DEFAULT_DIVERGING))
+        shown_levels, gap = colormaps.gapped_levels(levels)
+        tiles = weight.reshape(out_c * in_c, kh, kw)
+        self.grid = assemble(tiles, layout, self.grid, gap=gap)
+        self.grid_item.setImage(self.grid, autoLevels=False, levels=shown_levels)
+        self.grid_item.setLookupTable(colormaps.gapped_lookup_table(colormaps.DEFAULT_DIVERGING))
         self.bar.setLevels(levels, update_items=False)
         self._draw_rgb(data, weight)
         self._draw_bias(bias)
