@@ -3,17 +3,32 @@
 Sizes torch needs from the previous layer (in_channels, in_features,
 num_features) come from the core's shape inference, so the built model and the
 analysis can never disagree about them.
+
+Initialisation is deterministic per layer: each layer draws from its own
+random stream, seeded by the global seed and the layer's *key* (its type,
+parameters and input shape) rather than its position, so inserting or
+removing a layer does not re-randomise the others. ``ModelKeeper`` goes one
+step further for an edited stack: it aligns the old and new keys (difflib)
+and keeps the very modules, with whatever weights they hold (loaded, trained,
+edited), of every layer whose own parameters and input shape did not change.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Hashable
 from typing import Any
 
 import torch
 from torch import nn
 
-from cnnviz.core.analysis import analyze
+from cnnviz.core.analysis import Analysis, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
+
+log = logging.getLogger(__name__)
 
 
 def _constructor_args(layer: Layer, input_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -40,18 +55,129 @@ def build_layer(layer: Layer, input_shape: tuple[int, ...]) -> nn.Module:
     return cls(**_constructor_args(layer, input_shape))
 
 
-def build_model(arch: Architecture, seed: int | None = 0) -> nn.Sequential:
-    """The whole stack as nn.Sequential; ArchitectureError if a layer is invalid.
+LayerKey = tuple[Hashable, ...]
 
-    With a seed, initialisation is deterministic and does not touch torch's
-    global random state.
-    """
+
+def layer_key(layer: Layer, input_shape: tuple[int, ...]) -> LayerKey:
+    """What decides a layer's weights: its type, every parameter and its input shape."""
+    params = tuple(sorted((name, repr(value)) for name, value in layer.all_params().items()))
+    return (layer.type, params, tuple(input_shape))
+
+
+def layer_seed(seed: int, key: LayerKey, occurrence: int = 0) -> int:
+    """A stable 63-bit seed for one layer (the same on every run and machine)."""
+    text = repr((seed, key, occurrence)).encode()
+    digest = hashlib.blake2b(text, digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+def checked_analysis(arch: Architecture) -> Analysis:
+    """The analysis of a stack that torch can build; ArchitectureError otherwise."""
     analysis = analyze(arch)
     bad = analysis.first_error
     if bad is not None:
         raise ArchitectureError(bad.error)
+    return analysis
+
+
+def _keys(analysis: Analysis) -> list[LayerKey]:
+    return [layer_key(info.layer, info.input_shape) for info in analysis.layers]
+
+
+def _occurrences(keys: list[LayerKey]) -> list[int]:
+    """For each key, how many equal keys come before it (so twins differ)."""
+    seen: Counter = Counter()
+    out = []
+    for key in keys:
+        out.append(seen[key])
+        seen[key] += 1
+    return out
+
+
+def _build_one(layer: Layer, input_shape, seed: int | None, key: LayerKey, occurrence: int):
+    if seed is None:
+        return build_layer(layer, input_shape)
     with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-        modules = [build_layer(info.layer, info.input_shape) for info in analysis.layers]
+        torch.manual_seed(layer_seed(seed, key, occurrence))
+        return build_layer(layer, input_shape)
+
+
+def build_model(arch: Architecture, seed: int | None = 0) -> nn.Sequential:
+    """The whole stack as nn.Sequential; ArchitectureError if a layer is invalid.
+
+    With a seed, initialisation is deterministic, per layer, and does not touch
+    torch's global random state; with None it draws from the global state.
+    """
+    analysis = checked_analysis(arch)
+    keys = _keys(analysis)
+    modules = [
+        _build_one(info.layer, info.input_shape, seed, key, occurrence)
+        for info, key, occurrence in zip(analysis.layers, keys, _occurrences(keys), strict=True)
+    ]
     return nn.Sequential(*modules)
+
+
+class ModelKeeper:
+    """The current model of an edited stack, keeping the weights edits did not touch.
+
+    ``update(arch, seed)`` returns the model for ``arch``: layers whose key
+    (type, parameters, input shape) lines up with a layer of the previous
+    stack keep that layer's module and weights; the others are built fresh
+    from their per-layer seed. A different seed starts over.
+    """
+
+    def __init__(self) -> None:
+        self.model: nn.Sequential | None = None
+        self.architecture: Architecture | None = None
+        self.seed: int | None = None
+        self.kept: tuple[int, ...] = ()  # new indices whose module was reused
+        self._keys: list[LayerKey] = []
+
+    def reset(self) -> None:
+        """Forget the current model: the next update builds everything afresh."""
+        self.model = None
+        self.architecture = None
+        self._keys = []
+        self.kept = ()
+
+    def adopt(self, arch: Architecture, seed: int, model: nn.Sequential) -> None:
+        """Make ``model`` (built for ``arch``, e.g. with loaded weights) the current one."""
+        analysis = checked_analysis(arch)
+        self.model, self.architecture, self.seed = model, arch, seed
+        self._keys = _keys(analysis)
+        self.kept = ()
+
+    def update(self, arch: Architecture, seed: int = 0) -> nn.Sequential:
+        if self.model is not None and arch == self.architecture and seed == self.seed:
+            self.kept = tuple(range(len(self.model)))
+            return self.model
+        analysis = checked_analysis(arch)
+        keys = _keys(analysis)
+        if self.model is None or seed != self.seed:
+            self.reset()
+        reused = self._aligned(keys)
+        occurrences = _occurrences(keys)
+        modules = []
+        for index, info in enumerate(analysis.layers):
+            if index in reused:
+                modules.append(reused[index])
+            else:
+                modules.append(
+                    _build_one(info.layer, info.input_shape, seed, keys[index], occurrences[index])
+                )
+        self.model = nn.Sequential(*modules)
+        self.architecture, self.seed, self._keys = arch, seed, keys
+        self.kept = tuple(sorted(reused))
+        log.debug("model for %s: kept layers %s", arch.name, self.kept)
+        return self.model
+
+    def _aligned(self, keys: list[LayerKey]) -> dict[int, nn.Module]:
+        """New index → old module, for every layer the alignment matches."""
+        if self.model is None:
+            return {}
+        matcher = difflib.SequenceMatcher(None, self._keys, keys, autojunk=False)
+        reused = {}
+        for block in matcher.get_matching_blocks():
+            for offset in range(block.size):
+                reused[block.b + offset] = self.model[block.a + offset]
+        return reused

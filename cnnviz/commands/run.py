@@ -1,0 +1,183 @@
+"""`cnnviz run ARCH IMAGE --out ACTS.npz`: every layer's output for one image.
+
+Writes the network input under ``input`` and each layer's output under
+``layer_00``, ``layer_01``, ... (one array per layer, without the batch axis).
+With ``--json`` it prints the predicted class and the probabilities when the
+last layer gives class scores. Weights come from ``--weights``, else from the
+architecture file's own ``"weights"`` entry (the bundled presets have some),
+else a random initialisation from ``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnviz.commands import CommandError
+from cnnviz.commands.summary import load_architecture
+from cnnviz.core.architecture import Architecture
+from cnnviz.core.presets import PRESETS, preset_path, weights_path
+
+NAME = "run"
+HELP = "Run one image through a network and save every layer's output (.npz)."
+RESIZE_CHOICES = ("stretch", "crop", "letterbox")
+NORMALIZE_CHOICES = ("none", "imagenet", "mean_std")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", help=f"architecture file or preset ({', '.join(PRESETS)})")
+    parser.add_argument("image", help="image file (PNG, JPEG, TIFF, GIF, BMP, WebP, ...)")
+    parser.add_argument("--out", required=True, metavar="ACTS.npz", help="where to write arrays")
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="safetensors or .pt/.pth state dict (default: the architecture's own, if any)",
+    )
+    parser.add_argument(
+        "--no-weights", action="store_true", help="ignore the architecture's own weights"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random initialisation (default 0)")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        default="auto",
+        help="where torch computes (default: CUDA, then Apple MPS, then CPU)",
+    )
+    parser.add_argument("--resize", choices=RESIZE_CHOICES, default="stretch")
+    parser.add_argument("--normalize", choices=NORMALIZE_CHOICES, default="none")
+    parser.add_argument(
+        "--invert", action="store_true", help="invert the image (dark digits on light paper)"
+    )
+    parser.add_argument(
+        "--train-mode", action="store_true", help="dropout and batch norm in training behaviour"
+    )
+    parser.add_argument("--json", action="store_true", help="print the prediction as JSON")
+
+
+def _weights_file(args: argparse.Namespace, arch: Architecture) -> str | None:
+    if args.weights:
+        return args.weights
+    if args.no_weights:
+        return None
+    try:
+        arch_file = Path(args.arch) if Path(args.arch).suffix else preset_path(args.arch)
+    except ValueError:
+        arch_file = None
+    found = weights_path(arch, arch_file)
+    return str(found) if found else None
+
+
+def network_input(args: argparse.Namespace, arch: Architecture) -> np.ndarray:
+    """The image file as exactly the tensor the network takes; CommandError if unusable."""
+    from cnnviz.core.images import ImageError, Preprocessing, load_image, to_network_input
+
+    try:
+        image = load_image(args.image)
+    except ImageError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        prep = Preprocessing(resize=args.resize, normalize=args.normalize, invert=args.invert)
+        c, h, w = arch.input.as_tuple()
+        return to_network_input(image, c, h, w, prep)
+    except ValueError as exc:
+        raise CommandError(f"{Path(args.image).name}: {exc}") from None
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Written beside the target and renamed, so a failure never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def layer_key(index: int, count: int) -> str:
+    return f"layer_{index:0{max(2, len(str(count - 1)))}d}"
+
+
+def _prediction(result, arch: Architecture) -> dict[str, Any]:
+    probs = result.probabilities
+    if probs is None:
+        return {"predicted_class": None, "class_name": None, "probabilities": None}
+    best = int(np.argmax(probs))
+    classes = arch.classes
+    name = classes[best] if classes and best < len(classes) else None
+    return {
+        "predicted_class": best,
+        "class_name": name,
+        "probabilities": [round(float(p), 6) for p in probs],
+    }
+
+
+def execute(args: argparse.Namespace) -> int:
+    arch = load_architecture(args.arch)
+    image = network_input(args, arch)
+    weights = _weights_file(args, arch)
+
+    from cnnviz.compute.device import DeviceError, resolve_device
+    from cnnviz.compute.runner import ComputeError, ForwardRunner
+    from cnnviz.core.jobs import ForwardRequest
+
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as exc:
+        raise CommandError(str(exc)) from None
+    request = ForwardRequest(
+        request_id=1,
+        architecture=arch,
+        image=image,
+        seed=args.seed,
+        train_mode=args.train_mode,
+        weights_path=weights,
+        device=str(device),
+    )
+    try:
+        result = ForwardRunner().run(request)
+    except ComputeError as exc:
+        raise CommandError(str(exc)) from None
+    arrays = {"input": result.input}
+    for layer in result.layers:
+        arrays[layer_key(layer.index, len(result.layers))] = layer.output
+    out = Path(args.out)
+    _save_npz(out, arrays)
+    report = {
+        "architecture": arch.name,
+        "image": str(args.image),
+        "input_shape": list(result.input.shape),
+        "weights": weights,
+        "device": result.device,
+        "elapsed_ms": round(result.elapsed_ms, 3),
+        "out": str(out),
+        "layers": len(result.layers),
+        **_prediction(result, arch),
+        "notice": result.notice,
+    }
+    print(json.dumps(report, indent=2) if args.json else _human(report))
+    return 0
+
+
+def _human(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['architecture']} on {Path(report['image']).name} "
+        f"({report['device']}, {report['elapsed_ms']:.1f} ms, "
+        f"{'weights ' + Path(report['weights']).name if report['weights'] else 'random weights'})",
+        f"wrote input and {report['layers']} layer outputs to {report['out']}",
+    ]
+    if report["predicted_class"] is not None:
+        best = report["predicted_class"]
+        name = f" “{report['class_name']}”" if report["class_name"] else ""
+        lines.append(
+            f"predicted class {best}{name} with probability {report['probabilities'][best]:.3f}"
+        )
+    if report["notice"]:
+        lines.append(f"note: {report['notice']}")
+    return "\n".join(lines)

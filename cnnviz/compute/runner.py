@@ -1,0 +1,254 @@
+"""A ForwardRequest in, a ForwardResult out: the compute side of one request.
+
+``ForwardRunner`` lives as long as the compute thread (or one CLI run) and
+keeps the state that makes successive requests cheap and faithful to the
+user's edits: the current model (``ModelKeeper``: weights survive unrelated
+edits), the weights file in use, and cached copies of conv filters. It picks
+the device (falling back to the CPU, with a notice, when the GPU runs out of
+memory or the requested device is absent), applies teaching kernel edits for
+the one run, and turns every problem the user can fix into a ``ComputeError``
+with one line of plain words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnviz.compute.device import (
+    DeviceError,
+    device_name,
+    fallback_notice,
+    is_out_of_memory,
+    release_memory,
+    resolve_device,
+)
+from cnnviz.compute.forward import (
+    CancelCheck,
+    FilterCache,
+    LayerFailure,
+    class_probabilities,
+    gather,
+    layer_outputs,
+)
+from cnnviz.compute.model import ModelKeeper, build_model
+from cnnviz.compute.weights import WeightsError, load_fitting_layers, load_into, read_weights
+from cnnviz.core.architecture import Architecture, ArchitectureError
+from cnnviz.core.jobs import ForwardRequest, ForwardResult, KernelEdit
+
+log = logging.getLogger(__name__)
+
+
+class ComputeError(ValueError):
+    """A request that cannot be computed, for a reason the user can act on."""
+
+
+def _shape(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def _file_token(path: str | None) -> tuple | None:
+    """Identifies a weights file *and its contents' version* (a retrained file reloads)."""
+    if not path:
+        return None
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        raise ComputeError(f"{path}: no such weights file") from None
+    return (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def _edit_problem(model: nn.Sequential, edit: KernelEdit) -> str | None:
+    if not 0 <= edit.layer < len(model) or not isinstance(model[edit.layer], nn.Conv2d):
+        return "it is not a Conv2d layer"
+    weight = model[edit.layer].weight
+    if not 0 <= edit.out_channel < weight.shape[0]:
+        return f"there is no output channel {edit.out_channel} (0 to {weight.shape[0] - 1})"
+    kernel = np.asarray(edit.kernel)
+    if kernel.shape != tuple(weight.shape[1:]):
+        return (
+            f"the kernel is {_shape(kernel.shape)} but the layer needs {_shape(weight.shape[1:])}"
+        )
+    if not np.all(np.isfinite(kernel)):
+        return "the kernel holds a value that is not a finite number"
+    return None
+
+
+@contextlib.contextmanager
+def kernel_edits_applied(model: nn.Sequential, edits, notices: list[str]) -> Iterator[None]:
+    """Set hand-made kernels for one run, then put the model's own weights back."""
+    saved: list[tuple[torch.Tensor, int, torch.Tensor]] = []
+    with torch.no_grad():
+        try:
+            for edit in edits:
+                problem = _edit_problem(model, edit)
+                if problem:
+                    notices.append(f"kernel edit on layer {edit.layer} ignored: {problem}")
+                    continue
+                conv = model[edit.layer]
+                targets = [(conv.weight, np.asarray(edit.kernel))]
+                if edit.bias is not None:
+                    if conv.bias is None:
+                        notices.append(f"layer {edit.layer} has no bias: the edit's bias ignored")
+                    else:
+                        targets.append((conv.bias, np.float32(edit.bias)))
+                for tensor, value in targets:
+                    saved.append((tensor, edit.out_channel, tensor[edit.out_channel].clone()))
+                    tensor[edit.out_channel] = torch.as_tensor(value, dtype=tensor.dtype)
+            yield
+        finally:
+            for tensor, channel, original in reversed(saved):
+                tensor[channel] = original
+
+
+@contextlib.contextmanager
+def _buffers_kept(model: nn.Module, active: bool) -> Iterator[None]:
+    """Train-mode batch norm updates its running statistics; a look must not."""
+    if not active:
+        yield
+        return
+    saved = [b.clone() for b in model.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(model.buffers(), saved, strict=True):
+                buffer.copy_(value)
+
+
+class ForwardRunner:
+    """Runs ForwardRequests one after another, keeping what they can share."""
+
+    def __init__(self) -> None:
+        self.keeper = ModelKeeper()
+        self._filters = FilterCache()
+        self._weights_token: tuple | None = None
+        self._placed: tuple[nn.Module, torch.device] | None = None
+        self._mode: tuple[nn.Module, bool] | None = None
+
+    # -- the model ---------------------------------------------------------
+    def model_for(self, request: ForwardRequest) -> nn.Sequential:
+        """The model for the request's stack, seed and weights file."""
+        arch, seed = request.architecture, request.seed
+        token = _file_token(request.weights_path)
+        try:
+            if token != self._weights_token:
+                return self._switch_weights(arch, seed, request.weights_path, token)
+            seed_changed = self.keeper.seed is not None and seed != self.keeper.seed
+            model = self.keeper.update(arch, seed)
+        except ArchitectureError as exc:
+            raise ComputeError(str(exc)) from None
+        if seed_changed and request.weights_path:
+            self._refill_from_file(model, request.weights_path)
+        return model
+
+    def _switch_weights(self, arch, seed, path, token) -> nn.Sequential:
+        # Build and fill a new model before adopting it: if the file does not
+        # fit, the current model (perhaps trained) stays as it was.
+        model = build_model(arch, seed)
+        if path:
+            try:
+                load_into(model, read_weights(path), Path(path).name)
+            except WeightsError as exc:
+                raise ComputeError(str(exc)) from None
+        self.keeper.adopt(arch, seed, model)
+        self._weights_token = token
+        return model
+
+    def _refill_from_file(self, model: nn.Sequential, path: str) -> None:
+        """After a new seed, the file's weights go back into every layer they fit."""
+        try:
+            load_fitting_layers(model, read_weights(path))
+        except WeightsError as exc:
+            log.warning("could not reapply %s: %s", path, exc)
+
+    def install_state(self, arch: Architecture, state: Mapping[str, Any], seed: int = 0) -> None:
+        """Make ``state`` (e.g. freshly trained weights for ``arch``) the current weights."""
+        seed = self.keeper.seed if self.keeper.seed is not None else seed
+        try:
+            model = build_model(arch, seed)
+            load_into(model, state, "trained weights")
+        except (ArchitectureError, WeightsError) as exc:
+            raise ComputeError(str(exc)) from None
+        self.keeper.adopt(arch, seed, model)
+
+    # -- one request -------------------------------------------------------
+    def run(self, request: ForwardRequest, should_cancel: CancelCheck = None) -> ForwardResult:
+        """The result for ``request``; ComputeError for problems, Cancelled if superseded."""
+        started = time.perf_counter()
+        notices: list[str] = []
+        device = self._device(request.device, notices)
+        model = self.model_for(request)
+        image = self._checked_image(request)
+        with kernel_edits_applied(model, request.kernel_edits, notices):
+            filters = self._filters.filters(model)
+            layers, used = self._compute(model, image, request, device, should_cancel, notices)
+        probabilities = class_probabilities(model, layers[-1].output) if layers else None
+        return ForwardResult(
+            request_id=request.request_id,
+            input=image,
+            layers=layers,
+            filters=filters,
+            probabilities=probabilities,
+            device=device_name(used),
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            notice="; ".join(notices) or None,
+        )
+
+    def _device(self, preference: str, notices: list[str]) -> torch.device:
+        try:
+            return resolve_device(preference)
+        except DeviceError as exc:
+            notices.append(f"{exc}: computing on the CPU")
+            return torch.device("cpu")
+
+    def _checked_image(self, request: ForwardRequest) -> np.ndarray:
+        image = np.ascontiguousarray(request.image, dtype=np.float32)
+        expected = request.architecture.input.as_tuple()
+        if image.shape != expected:
+            raise ComputeError(
+                f"the image is {_shape(image.shape)} but the network takes {_shape(expected)} "
+                "(channels × height × width)"
+            )
+        return image
+
+    def _compute(self, model, image, request, device, should_cancel, notices):
+        try:
+            return self._forward_on(model, image, request, device, should_cancel), device
+        except Exception as exc:
+            if device.type == "cpu" or not is_out_of_memory(exc):
+                raise
+            log.warning("%s out of memory; running this request on the CPU", device_name(device))
+        release_memory(device)
+        notices.append(fallback_notice(device))
+        cpu = torch.device("cpu")
+        return self._forward_on(model, image, request, cpu, should_cancel), cpu
+
+    def _place(self, model: nn.Sequential, device: torch.device, train_mode: bool) -> None:
+        # Module.to and Module.train walk every tensor: skip them when nothing changed.
+        if self._placed != (model, device):
+            model.to(device)
+            self._placed = (model, device)
+        if self._mode != (model, train_mode):
+            model.train(train_mode)
+            self._mode = (model, train_mode)
+
+    def _forward_on(self, model, image, request, device, should_cancel):
+        self._place(model, device, request.train_mode)
+        # A copy: an in-place first layer must not write into the caller's image.
+        x = torch.from_numpy(image.copy()).to(device).unsqueeze(0)
+        seed = request.seed if request.train_mode else None
+        try:
+            with _buffers_kept(model, request.train_mode):
+                outputs = layer_outputs(model, x, should_cancel=should_cancel, seed=seed)
+        except LayerFailure as exc:
+            raise ComputeError(str(exc)) from None
+        return gather(model, outputs, image)

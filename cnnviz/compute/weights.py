@@ -1,0 +1,216 @@
+"""Weights files: safetensors preferred, ``.pt``/``.pth`` state dicts read safely.
+
+Keys are torch's own for the model's ``nn.Sequential`` (``"0.weight"``,
+``"0.bias"``, ``"1.running_mean"``, ...). ``.pt``/``.pth`` files are read
+only with ``torch.load(..., weights_only=True)``, so a file can never run code.
+A file that does not fit the stack gets a ``WeightsError`` naming the first
+key or shape that differs, in the model's layer order. A checkpoint wrapping
+the state dict (``{"state_dict": ...}``) or prefixing every key with one name
+(``"module."``, ``"model."``) is unwrapped; shapes are still checked strictly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+SAFETENSORS_SUFFIX = ".safetensors"
+# Buffers torch adds itself and that older files may lack.
+OPTIONAL_KEYS = ("num_batches_tracked",)
+_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "weights")
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be read or does not fit the stack."""
+
+
+def _as_tensor(value: Any) -> torch.Tensor:
+    return value if torch.is_tensor(value) else torch.as_tensor(np.asarray(value))
+
+
+def _shape(shape) -> str:
+    return "×".join(str(s) for s in shape) or "scalar"
+
+
+def save_weights(
+    weights: nn.Module | Mapping[str, Any], path: str | Path, metadata: dict | None = None
+) -> None:
+    """Write a state dict (or a module's) as safetensors, atomically."""
+    from safetensors.torch import save_file
+
+    state = weights.state_dict() if isinstance(weights, nn.Module) else weights
+    tensors = {key: _as_tensor(value).detach().cpu().contiguous() for key, value in state.items()}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "pt", **(metadata or {})})
+    os.replace(tmp, path)
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors in a weights file (on the CPU); WeightsError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    if path.suffix.lower() in TORCH_SUFFIXES:
+        state = _read_torch(path)
+    elif path.suffix.lower() == SAFETENSORS_SUFFIX:
+        state = _read_safetensors(path)
+    else:
+        try:
+            state = _read_safetensors(path)
+        except WeightsError:
+            state = _read_torch(path)
+    return _unwrap(state, path)
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types
+        raise WeightsError(
+            f"{path.name}: not a readable safetensors file ({_first_line(exc)})"
+        ) from None
+
+
+def _read_torch(path: Path) -> Any:
+    try:
+        # weights_only: a pickle can run code; only plain tensors and containers.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise WeightsError(
+            f"{path.name}: not a plain state dict that can be read safely ({_first_line(exc)})"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(state, Mapping):
+        for key in _WRAPPER_KEYS:
+            inner = state.get(key)
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(torch.is_tensor(v) for v in inner.values())
+            ):
+                state = inner
+                break
+    if not isinstance(state, Mapping):
+        raise WeightsError(f"{path.name}: holds a {type(state).__name__}, not a state dict")
+    for key, value in state.items():
+        if not isinstance(key, str) or not torch.is_tensor(value):
+            raise WeightsError(f"{path.name}: entry {key!r} is not a tensor")
+    return dict(state)
+
+
+def strip_common_prefix(state: Mapping[str, Any], expected: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop a name every key shares (``module.0.weight`` → ``0.weight``) when that fits."""
+    state = dict(state)
+    for _ in range(2):
+        if not state or any(key in expected for key in state):
+            break
+        heads = {key.split(".", 1)[0] for key in state}
+        if len(heads) != 1 or "." not in next(iter(state)):
+            break
+        head = heads.pop()
+        if head.isdigit():
+            break
+        state = {key.split(".", 1)[1]: value for key, value in state.items()}
+    return state
+
+
+def _layer_label(key: str, model: nn.Module | None) -> str:
+    index = key.split(".", 1)[0]
+    if model is None or not index.isdigit() or not isinstance(model, nn.Sequential):
+        return ""
+    if int(index) >= len(model):
+        return ""
+    return f" (layer {index} {type(model[int(index)]).__name__})"
+
+
+def first_mismatch(state: Mapping[str, Any], model: nn.Module) -> str | None:
+    """The first key or shape of ``state`` that does not fit ``model``, in words."""
+    expected = model.state_dict()
+    for key, tensor in expected.items():
+        label = _layer_label(key, model)
+        if key not in state:
+            if key.rsplit(".", 1)[-1] in OPTIONAL_KEYS:
+                continue
+            return f"the file has no '{key}'{label}"
+        got = tuple(state[key].shape)
+        if got != tuple(tensor.shape):
+            return (
+                f"'{key}' is {_shape(got)} in the file but{label or ' the model'} "
+                f"needs {_shape(tensor.shape)}"
+            )
+    for key in state:
+        if key not in expected:
+            layer = key.split(".", 1)[0]
+            where = (
+                f"layer {layer} has no such weights"
+                if layer.isdigit() and int(layer) < len(model)
+                else "the stack has no such layer"
+            )
+            return f"the file has '{key}' but {where}"
+    return None
+
+
+def fit_state(state: Mapping[str, Any], model: nn.Module, name: str = "weights") -> dict:
+    """``state`` made to fit ``model`` exactly, or WeightsError naming the first mismatch."""
+    state = strip_common_prefix(state, model.state_dict())
+    problem = first_mismatch(state, model)
+    if problem is not None:
+        raise WeightsError(f"{name} do not fit the stack: {problem}")
+    return {key: _as_tensor(value) for key, value in state.items()}
+
+
+def load_into(model: nn.Module, state: Mapping[str, Any], name: str = "weights") -> None:
+    """Copy a state dict (tensors or numpy arrays) into ``model``; strict."""
+    fitted = fit_state(state, model, name)
+    model.load_state_dict(fitted, strict=False)
+
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Read a weights file into ``model``; WeightsError names the problem."""
+    load_into(model, read_weights(path), Path(path).name)
+
+
+def load_fitting_layers(model: nn.Sequential, state: Mapping[str, Any]) -> list[int]:
+    """Load the layers whose every tensor fits; the indices loaded."""
+    state = strip_common_prefix(state, model.state_dict())
+    loaded = []
+    for index, module in enumerate(model):
+        own = module.state_dict()
+        if not own:
+            continue
+        keys = {name: f"{index}.{name}" for name in own}
+        fits = all(
+            keys[name] in state and tuple(state[keys[name]].shape) == tuple(tensor.shape)
+            for name, tensor in own.items()
+            if name.rsplit(".", 1)[-1] not in OPTIONAL_KEYS
+        )
+        if fits:
+            part = {name: _as_tensor(state[key]) for name, key in keys.items() if key in state}
+            module.load_state_dict(part, strict=False)
+            loaded.append(index)
+    return loaded
+
+
+def state_as_numpy(model: nn.Module) -> dict[str, np.ndarray]:
+    """The model's state dict as numpy copies (for results that leave torch)."""
+    return {key: value.detach().cpu().numpy().copy() for key, value in model.state_dict().items()}

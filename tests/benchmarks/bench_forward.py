@@ -1,0 +1,91 @@
+"""Plain torch forward vs the hooked forward that feeds the panels, side by side.
+
+    python tests/benchmarks/bench_forward.py [--threads 1] [--rounds 7]
+
+For each network: "plain" is what a prediction needs with torch alone (image
+to tensor, ``model(x)`` under inference mode, softmax to numpy); "hooked" is
+``ForwardRunner.run``: every layer's output copied to numpy with its
+statistics, conv filters, probabilities, in a ForwardResult, exactly what the
+compute thread hands the GUI. Both run in alternating rounds in one process
+on the same model and input; the figure is the fastest round of each (the
+least disturbed by other processes), measured as CPU time of this thread
+(torch runs on this one thread, as in the compute thread) and as wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from cnnviz.compute.runner import ForwardRunner
+from cnnviz.core.jobs import ForwardRequest
+from cnnviz.core.presets import load_preset
+
+NETWORKS = ("lenet5", "tinyvgg", "vgg11", "interview")
+
+
+def _timed(fn, repeat: int) -> tuple[float, float]:
+    """Seconds per call (CPU of this thread, wall) over `repeat` calls."""
+    cpu, wall = time.thread_time(), time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.thread_time() - cpu) / repeat, (time.perf_counter() - wall) / repeat
+
+
+def measure(name: str, rounds: int) -> dict:
+    arch = load_preset(name)
+    image = np.random.default_rng(0).random(arch.input.as_tuple(), dtype=np.float32)
+    runner = ForwardRunner()
+    request = ForwardRequest(request_id=1, architecture=arch, image=image)
+    runner.run(request)  # build the model once, as the app does before edits
+    model = runner.keeper.model
+
+    def plain():
+        with torch.inference_mode():
+            scores = model(torch.from_numpy(image).unsqueeze(0))
+            return torch.softmax(scores, dim=1).numpy()
+
+    def hooked():
+        return runner.run(request)
+
+    once = _timed(plain, 1)[1]
+    repeat = max(1, min(200, int(0.2 / max(once, 1e-6))))
+    best = {"plain": [float("inf")] * 2, "hooked": [float("inf")] * 2}
+    for _ in range(rounds):
+        for label, fn in (("plain", plain), ("hooked", hooked)):
+            cpu, wall = _timed(fn, repeat)
+            best[label] = [min(best[label][0], cpu), min(best[label][1], wall)]
+    return {"name": arch.name, "layers": len(arch.layers), "repeat": repeat, **best}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (worker uses 1)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("networks", nargs="*", default=list(NETWORKS))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} thread(s), load average {load:.2f}")
+    header = ("network", "layers", "plain ms", "hooked ms", "ratio", "wall ratio")
+    print(f"{header[0]:<16}" + "".join(f"{h:>11}" for h in header[1:]))
+    worst = 0.0
+    for name in args.networks:
+        r = measure(name, args.rounds)
+        ratio = r["hooked"][0] / r["plain"][0]
+        wall_ratio = r["hooked"][1] / r["plain"][1]
+        worst = max(worst, ratio)
+        print(
+            f"{r['name']:<16}{r['layers']:>11}{r['plain'][0] * 1e3:>11.3f}"
+            f"{r['hooked'][0] * 1e3:>11.3f}{ratio:>11.2f}{wall_ratio:>11.2f}"
+        )
+    print(f"worst ratio (CPU time): {worst:.2f}  (target: at most 1.2)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
