@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from panel_inputs import click, panel_input
+from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core import kernels
 from cnnviz.core.jobs import KernelEdit
@@ -45,6 +46,7 @@ def test_grid_tiles_are_the_kernels(panel):
 def test_first_layer_of_a_colour_network_has_rgb_composites_and_biases(panel):
     data = panel_input(STACK, 0, channels=3)
     panel.show(data)
+    QtWidgets.QApplication.processEvents()  # let the linked views settle
     weight, bias = data.result.filters[0]
     assert panel.rgb_item.isVisible()
     assert panel.rgb.shape[2] == 4
@@ -53,6 +55,12 @@ def test_first_layer_of_a_colour_network_has_rgb_composites_and_biases(panel):
     for o in range(4):
         np.testing.assert_array_equal(panel.rgb[o * pitch : o * pitch + 3, :, :3], expected[o])
     np.testing.assert_allclose(panel.bias_bars.opts["width"], bias)
+    # Each bias bar sits level with its filter's row of kernels.
+    for o in range(4):
+        centre = QtCore.QPointF(0, o * pitch + 1.5)
+        grid_y = panel.plot.getViewBox().mapViewToScene(centre).y()
+        bar_y = panel.bias_plot.getViewBox().mapViewToScene(centre).y()
+        assert bar_y == pytest.approx(grid_y, abs=1.0)
     # Not for a grey network, nor for a later layer.
     panel.show(panel_input(STACK, 0, channels=1))
     assert not panel.rgb_item.isVisible()
@@ -111,9 +119,10 @@ def test_clicking_a_kernel_loads_it_into_the_editor(qtbot, panel):
     click(qtbot, panel.widget, panel.grid_item, x + 1.5, y + 2.5)
     assert panel.editor.out_spin.value() == 3
     assert panel.editor.input_box.currentData() == 1
-    np.testing.assert_allclose(
-        panel.editor.values(), data.result.filters[2][0][3, 1], rtol=1e-3, atol=1e-4
-    )
+    # Exactly, although the grid shows 3 digits: applying it unchanged changes nothing.
+    np.testing.assert_array_equal(panel.editor.values(), data.result.filters[2][0][3, 1])
+    panel.editor.table.item(0, 0).setText("0.5")
+    assert panel.editor.values()[0, 0] == 0.5
 
 
 def test_presets_that_do_not_fit_the_kernel_are_refused_with_a_reason(panel):

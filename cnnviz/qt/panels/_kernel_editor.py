@@ -17,6 +17,7 @@ from cnnviz.qt.panels.base import MUTED_STYLE
 MAX_TABLE_SIDE = 11  # larger kernels take presets only: a 12×12 grid of fields is unusable
 CUSTOM = "custom (typed)"
 ALL_INPUTS = -1
+_EXACT = QtCore.Qt.ItemDataRole.UserRole
 
 
 class KernelEditor(QtWidgets.QGroupBox):
@@ -51,7 +52,7 @@ class KernelEditor(QtWidgets.QGroupBox):
         self.description.setStyleSheet(MUTED_STYLE)
         self.description.setWordWrap(True)
         self.table = QtWidgets.QTableWidget()
-        self.table.horizontalHeader().setDefaultSectionSize(52)
+        self.table.horizontalHeader().setDefaultSectionSize(58)
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.itemChanged.connect(self._typed)
         self.note = QtWidgets.QLabel()
@@ -66,16 +67,13 @@ class KernelEditor(QtWidgets.QGroupBox):
         form.addRow("looks at", self.input_box)
         form.addRow("", self.zero_bias)
         form.addRow(self.apply_button)
-        left = QtWidgets.QVBoxLayout()
-        left.addLayout(form)
-        left.addWidget(self.description)
-        left.addStretch(1)
-        right = QtWidgets.QVBoxLayout()
-        right.addWidget(self.table, 1)
-        right.addWidget(self.note)
-        row = QtWidgets.QHBoxLayout(self)
-        row.addLayout(left, 2)
-        row.addLayout(right, 3)
+        column = QtWidgets.QVBoxLayout(self)
+        column.addLayout(form)
+        column.addWidget(self.description)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.note)
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(460)
 
     def configure(self, out_channels: int, in_channels: int, kernel_size: tuple[int, int]) -> None:
         """Fit the controls to a conv layer; keeps the choices that still apply."""
@@ -115,8 +113,7 @@ class KernelEditor(QtWidgets.QGroupBox):
         out = np.zeros((kh, kw), dtype=np.float32)
         for r in range(kh):
             for c in range(kw):
-                item = self.table.item(r, c)
-                out[r, c] = _number(item.text() if item else "0")
+                out[r, c] = _cell_value(self.table.item(r, c))
         return out
 
     def _preset_name(self) -> str:
@@ -157,7 +154,10 @@ class KernelEditor(QtWidgets.QGroupBox):
         self.table.setHorizontalHeaderLabels([str(c) for c in range(kw)])
         for r in range(kh):
             for c in range(kw):
-                item = QtWidgets.QTableWidgetItem(f"{kernel[r, c]:.4g}")
+                item = QtWidgets.QTableWidgetItem(_shown(kernel[r, c]))
+                # The exact value rides along: applying an untouched clicked
+                # filter must not round its weights to the 3 digits shown.
+                item.setData(_EXACT, float(kernel[r, c]))
                 item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(r, c, item)
         self._filling = False
@@ -181,6 +181,20 @@ class KernelEditor(QtWidgets.QGroupBox):
             int(self.input_box.currentData() if self.input_box.count() else ALL_INPUTS),
             self.zero_bias.isChecked(),
         )
+
+
+def _shown(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _cell_value(item: QtWidgets.QTableWidgetItem | None) -> float:
+    """The typed number, or the exact value behind an untouched cell."""
+    if item is None:
+        return 0.0
+    exact = item.data(_EXACT)
+    if exact is not None and item.text() == _shown(exact):
+        return float(exact)
+    return _number(item.text())
 
 
 def _is_number(text: str) -> bool:

@@ -78,7 +78,6 @@ class ActivationPanel(Panel):
         style_plot(self.h_plot, x_label="x: the layer's inputs", y_label="inputs")
         for plot in (self.d_plot, self.h_plot):
             plot.setXLink(self.f_plot)
-        self.legend = self.f_plot.addLegend(offset=(10, 5), labelTextSize="9pt")
         self.f_curves = [self.f_plot.plot() for _ in COMPARABLE]
         self.d_curves = [self.d_plot.plot() for _ in COMPARABLE]
         self.histogram = pg.PlotDataItem(stepMode="center", fillLevel=0)
@@ -156,7 +155,6 @@ class ActivationPanel(Panel):
         xs = np.linspace(*x_range, _SAMPLES)
         self.shown = self._chosen()
         self.shares = {a.name: a.share_flat(self.inputs) for a in self.shown}
-        self.legend.clear()
         single = len(self.shown) == 1
         for index, (f_curve, d_curve) in enumerate(zip(self.f_curves, self.d_curves, strict=True)):
             if index >= len(self.shown):
@@ -170,8 +168,6 @@ class ActivationPanel(Panel):
             d_curve.setData(xs, act.derivative(xs), pen=pg.mkPen(d_colour, width=2.5))
             f_curve.show()
             d_curve.show()
-            if not single:
-                self.legend.addItem(f_curve, act.name)
         self._draw_histogram(x_range)
         self._shade(x_range)
         self.f_plot.setXRange(*x_range, padding=0)
@@ -225,6 +221,7 @@ class ActivationPanel(Panel):
             return
         self.share_label.setStyleSheet("font-weight: 700; font-size: 15px;")
         self.share_label.setText(f"The same {count} inputs through every activation")
+        # This table is the key to the curves' colours (a legend would cover them).
         rows = "".join(
             f"<tr><td style='color:{_COMPARE_COLOURS[i]}'>■</td><td>{a.name}</td>"
             f"<td align='right'><b>{self.shares[a.name]:.1%}</b></td>"

@@ -28,6 +28,7 @@ from cnnviz.core.mosaic import (
     plan_layout,
 )
 from cnnviz.core.receptive_field import ReceptiveField
+from cnnviz.core.thumbnails import strongest_channel
 from cnnviz.qt import colormaps
 from cnnviz.qt.panels._overlays import Spotlight, TileLabels, cell_marker
 from cnnviz.qt.panels.base import (
@@ -78,6 +79,9 @@ class FeatureMapPanel(Panel):
         self.stats: ChannelStatistics | None = None
         self.maps: np.ndarray | None = None
         self.selected_channel = 0
+        self._layer_index: int | None = None
+        self._highlighted: tuple[int, int, int] | None = None
+        self._shown_input: np.ndarray | None = None
         self.field_box: tuple[int, int, int, int] | None = None
         self._mosaic_buffer: np.ndarray | None = None
         self._drawn_layout: MosaicLayout | None = None
@@ -183,16 +187,21 @@ class FeatureMapPanel(Panel):
             )
         self.maps = layer.output
         self.stats = channel_statistics(self.maps)
-        channels = self.maps.shape[0]
-        if self.selected_channel >= channels:
-            self.selected_channel = 0
+        new_layer = data.layer_index != self._layer_index
+        if new_layer or self.selected_channel >= self.maps.shape[0]:
+            # A new layer opens on its most active channel, not on a dead one.
+            self.selected_channel = strongest_channel(self.maps)
+            self._layer_index = data.layer_index
         self.title.setText(f"{data.layer_title()} · output {shape_text(self.maps.shape)}")
         self._draw_mosaic()
         self._draw_input(data)
         self._draw_channel()
         self._show_statistics()
-        row, col = (s // 2 for s in self.maps.shape[1:])
-        self.highlight(self.selected_channel, row, col)
+        # After an edit the same layer keeps the marked position; else its centre.
+        kept = None if new_layer else self._highlighted
+        if kept is None or self.highlight(*kept) is None:
+            row, col = (s // 2 for s in self.maps.shape[1:])
+            self.highlight(self.selected_channel, row, col)
         return None
 
     def _draw_mosaic(self) -> None:
@@ -264,14 +273,19 @@ class FeatureMapPanel(Panel):
             axis.setLabel("value")
 
     def _draw_input(self, data: PanelInput) -> None:
-        picture = image_for_display(data.result.input)
+        image = data.result.input
+        shown = self._shown_input
+        # Most updates (an edit of a layer) keep the image: no new picture to render.
+        if shown is not None and shown.shape == image.shape and np.array_equal(shown, image):
+            return
+        picture = image_for_display(image)
         if picture.ndim == 3:
             self.input_item.setLookupTable(None)
         else:
             self.input_item.setLookupTable(colormaps.lookup_table("grey"))
         self.input_item.setImage(float_c(picture), autoLevels=False, levels=(0.0, 1.0))
         self.input_view.autoRange(padding=0.02)
-        self._input_hw = data.result.input.shape[1:]
+        self._shown_input = image
 
     def _draw_channel(self) -> None:
         assert self.normalised is not None and self.stats is not None
@@ -336,6 +350,7 @@ class FeatureMapPanel(Panel):
         unclipped = None if field.is_global else field.unclipped_box(row, col)
         self.spotlight.show_box(box, input_hw, unclipped)
         self.field_box = box
+        self._highlighted = (channel, row, col)
         self.field_label.setText(
             "▣ " + describe_field(data.layer_index, channel, row, col, field, input_hw)
         )

@@ -93,6 +93,7 @@ class FiltersPanel(Panel):
         self.plot.addItem(self.rgb_item)
         self.marker = cell_marker(self.plot.getViewBox())
         self.bias_plot = self.widget.addPlot(row=0, col=1)
+        self.bias_plot.invertY(True)  # rows top-down like the grid it is linked to
         self.bias_plot.setYLink(self.plot)
         self.bias_plot.hideAxis("left")
         self.bias_plot.hideButtons()
@@ -112,11 +113,12 @@ class FiltersPanel(Panel):
         self.hover_label = info_label("Hover a kernel for its weights; click it to edit it.", "")
         self.editor = KernelEditor()
         self.editor.apply_requested.connect(self._apply)
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        # The grid is tall (one row per filter): the editor goes beside it.
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.widget)
         splitter.addWidget(self.editor)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
         layout = QtWidgets.QVBoxLayout(self.content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)

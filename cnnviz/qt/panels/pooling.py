@@ -86,7 +86,7 @@ class PoolingPanel(Panel):
         self.input_view.addItem(self.outlines)
         # Sized in data units (half a cell), so dots scale with the zoom.
         self.winner_dots = pg.ScatterPlotItem(symbol="o", size=0.5, pxMode=False)
-        self.winner_dots.setZValue(6)
+        self.winner_dots.setZValue(11.5)  # above the spotlight's shade, below its outline
         self.input_view.addItem(self.winner_dots)
         self.spotlight = Spotlight(self.input_view, dim=90)
         self.output_marker = cell_marker(self.output_view)
@@ -171,7 +171,7 @@ class PoolingPanel(Panel):
                 rows[real] + 0.5,
                 brush=[_TIE_BRUSH if tie else _WIN_BRUSH for tie in tied],
                 pen=[_TIE_PEN if tie else _WIN_PEN for tie in tied],
-                size=np.where(tied, 0.25, 0.6),
+                size=np.where(tied, 0.2, 0.45),
             )
             self.legend.setText(
                 "Lines: the pooling windows. ● the cell each window keeps (its maximum); "
@@ -194,6 +194,9 @@ class PoolingPanel(Panel):
         if self.input_map is None or channel == self.channel:
             return
         self.channel = channel
+        self.channel_spin.blockSignals(True)
+        self.channel_spin.setValue(channel)
+        self.channel_spin.blockSignals(False)
         self._draw_channel()
         self.highlight(0, 0)
 
