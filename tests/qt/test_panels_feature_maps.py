@@ -124,7 +124,8 @@ def test_clicking_a_tile_shows_that_channel_large(qtbot, panel):
     assert signal.args == [4]
     assert panel.selected_channel == 4 and panel.tile_labels.selected == 4
     np.testing.assert_array_equal(panel.channel_item.image, data.activation().output[4])
-    assert panel.channel_caption.text.startswith("channel 4: min")
+    assert panel.channel_caption.text == "channel 4"
+    assert panel.stats_label.text().startswith("channel 4: min")
 
 
 def test_dead_channels_are_marked(panel):
@@ -136,7 +137,8 @@ def test_dead_channels_are_marked(panel):
     assert panel.tile_labels._dead.tolist() == [False, True, False, True, False]
     assert "2 dead" in panel.stats_label.text() and ": 1, 3" in panel.stats_label.text()
     panel.select_channel(3)
-    assert "DEAD (all zero)" in panel.channel_caption.text
+    assert panel.channel_caption.text == "channel 3 · DEAD"
+    assert "(dead: all zero)" in panel.stats_label.text()
 
 
 def test_layers_without_maps_get_a_hint(panel):

@@ -32,6 +32,7 @@ class TileLabels(QtWidgets.QGraphicsObject):
         # Below: captions under each tile (the overview strip); else numbers inside.
         self.captions_below = captions_below
         self.caption_y: float | None = None  # one baseline for all captions (image y)
+        self.caption_gap = 0.0  # image units between tiles: captions may use it
         self._count = 0
         self._tile_rect: TileRect | None = None
         self._bounds = QtCore.QRectF()
@@ -93,7 +94,8 @@ class TileLabels(QtWidgets.QGraphicsObject):
                 top = rect.bottom()
                 if self.caption_y is not None:
                     top = transform.map(QtCore.QPointF(0, self.caption_y)).y()
-                self._paint_caption(painter, rect, top, self._labels[index])
+                spacing = self.caption_gap * transform.m11()  # the gap, in screen pixels
+                self._paint_caption(painter, rect, top, spacing, self._labels[index])
             elif show_numbers:
                 self._paint_number(painter, rect, self._labels[index])
         if self.selected is not None:
@@ -123,13 +125,17 @@ class TileLabels(QtWidgets.QGraphicsObject):
         return self._font_metrics
 
     def _paint_caption(
-        self, painter: QtGui.QPainter, rect: QtCore.QRectF, top: float, text: str
+        self, painter: QtGui.QPainter, rect: QtCore.QRectF, top: float, spacing: float, text: str
     ) -> None:
+        """The caption under a tile, never wider than the tile and its gap, so
+        neighbours do not overlap; too narrow for words, only its first one."""
         metrics = self._metrics()
-        width = max(rect.width() + 8, 66.0)
+        width = rect.width() + max(spacing - 2, 0.0)
+        lines = text.split("\n")
+        if width < 4 * metrics.averageCharWidth():
+            lines = [lines[0].split(" ")[0]]
         lines = [
-            metrics.elidedText(line, QtCore.Qt.TextElideMode.ElideRight, width)
-            for line in text.split("\n")
+            metrics.elidedText(line, QtCore.Qt.TextElideMode.ElideRight, width) for line in lines
         ]
         box = QtCore.QRectF(
             rect.center().x() - width / 2, top + 3, width, metrics.height() * len(lines)

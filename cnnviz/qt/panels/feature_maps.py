@@ -196,7 +196,6 @@ class FeatureMapPanel(Panel):
         self._draw_mosaic()
         self._draw_input(data)
         self._draw_channel()
-        self._show_statistics()
         # After an edit the same layer keeps the marked position; else its centre.
         kept = None if new_layer else self._highlighted
         if kept is None or self.highlight(*kept) is None:
@@ -297,23 +296,33 @@ class FeatureMapPanel(Panel):
         )
         self.channel_item.setLookupTable(colormaps.lookup_table(self.colormap_name))
         self.channel_view.autoRange(padding=0.02)
-        stats = self.stats
+        # Captions over the side views stay short: a narrow dock must not clip them.
+        dead = bool(self.stats.dead[channel])
+        self.channel_caption.setText(
+            f"channel {channel}" + (" · DEAD" if dead else ""),
+            color=DEAD if dead else None,  # None: the theme's ink
+            size="10pt",
+        )
+        self._show_statistics()
+
+    def _show_statistics(self) -> None:
+        """The selected channel's numbers, then the layer's: size and dead channels."""
+        assert self.stats is not None and self.maps is not None
+        stats, channel = self.stats, self.selected_channel
         text = (
             f"channel {channel}: min {format_value(float(stats.minimum[channel]))}, "
             f"max {format_value(float(stats.maximum[channel]))}, "
             f"mean {format_value(float(stats.mean[channel]))}, "
             f"{stats.zero_fraction[channel]:.0%} zeros"
+            + (
+                f" <span style='color:{DEAD}'><b>(dead: all zero)</b></span>"
+                if stats.dead[channel]
+                else ""
+            )
         )
-        if stats.dead[channel]:
-            text += "  ·  DEAD (all zero)"
-        colour = DEAD if stats.dead[channel] else None  # None: the theme's ink
-        self.channel_caption.setText(text, color=colour, size="10pt")
-
-    def _show_statistics(self) -> None:
-        assert self.stats is not None and self.maps is not None
-        dead = self.stats.dead_channels
+        dead = stats.dead_channels
         channels = self.maps.shape[0]
-        text = f"{channels} channels, {self.maps[0].size:,} values each"
+        text += f"  ·  {channels} channels, {self.maps[0].size:,} values each"
         if dead:
             listed = ", ".join(str(c) for c in dead[:20]) + (" …" if len(dead) > 20 else "")
             text += (
@@ -354,11 +363,7 @@ class FeatureMapPanel(Panel):
         self.field_label.setText(
             "▣ " + describe_field(data.layer_index, channel, row, col, field, input_hw)
         )
-        self.input_caption.setText(
-            f"input {shape_text(data.result.input.shape)}: what the marked position sees",
-            color=ACCENT,
-            size="10pt",
-        )
+        self.input_caption.setText("what the marked cell sees", color=ACCENT, size="10pt")
         value = float(self.maps[channel, row, col])
         self.hover_label.setText(
             f"channel {channel}, row {row}, col {col}: value <b>{format_value(value)}</b>"

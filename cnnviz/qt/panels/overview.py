@@ -106,6 +106,7 @@ class OverviewPanel(Panel):
         )
         self.captions.set_selected(selected)
         self.captions.caption_y = self.strip.height
+        self.captions.caption_gap = GAP
         self.view.setRange(
             xRange=(0, self.strip.width),
             yRange=(0, self.strip.height + CAPTION_BAND),

@@ -95,6 +95,8 @@ class PredictionPanel(Panel):
         )
         self.plot.getAxis("left").setTicks([[(row, names[i]) for row, i in enumerate(self.shown)]])
         self.plot.setYRange(-0.6, len(self.shown) - 0.4, padding=0)
+        # Room for every class name: in a low dock the labels would overlap.
+        self.widget.setMinimumHeight(min(60 + 15 * len(self.shown), 420))
         self.plot.setXRange(0, max(1e-6, float(values.max())) * 1.05, padding=0.02)
         self.title.setText(f"Prediction · {names[best]} ({self.probabilities[best]:.1%})")
         self._list_top(names)
