@@ -99,3 +99,12 @@ def release_memory(device: torch.device) -> None:
 
 def fallback_notice(device: torch.device) -> str:
     return CPU_FALLBACK_NOTICE.format(name=device_name(device))
+
+
+def set_cpu_threads(count: int) -> None:
+    """Torch's intra-op threads for work started from the calling thread.
+
+    The compute thread calls this from itself: one thread leaves the other
+    core to the GUI (tests/benchmarks/bench_gui_responsiveness.py).
+    """
+    torch.set_num_threads(max(1, int(count)))

@@ -86,10 +86,11 @@ def _run_layers(
             if is_out_of_memory(exc):
                 raise
             raise LayerFailure(index, type(model[index]).__name__, exc) from exc
-        if copy_each:
-            h = h.clone()
-        outputs.append(h)
-        versions.append(h._version)
+        # Copies are recorded, the original goes on: a later in-place layer
+        # writes into its own input, never into what was recorded.
+        recorded = h.clone() if copy_each else h
+        outputs.append(recorded)
+        versions.append(recorded._version)
     return outputs, versions
 
 

@@ -134,38 +134,33 @@ def strip_common_prefix(state: Mapping[str, Any], expected: Mapping[str, Any]) -
     return state
 
 
-def _layer_label(key: str, model: nn.Module | None) -> str:
+def _layer_of(key: str, model: nn.Module) -> str | None:
+    """'layer 4 Conv2d' for a key of layer 4 of a Sequential, else None."""
     index = key.split(".", 1)[0]
-    if model is None or not index.isdigit() or not isinstance(model, nn.Sequential):
-        return ""
-    if int(index) >= len(model):
-        return ""
-    return f" (layer {index} {type(model[int(index)]).__name__})"
+    if not isinstance(model, nn.Sequential) or not index.isdigit() or int(index) >= len(model):
+        return None
+    return f"layer {index} {type(model[int(index)]).__name__}"
 
 
 def first_mismatch(state: Mapping[str, Any], model: nn.Module) -> str | None:
     """The first key or shape of ``state`` that does not fit ``model``, in words."""
     expected = model.state_dict()
     for key, tensor in expected.items():
-        label = _layer_label(key, model)
+        layer = _layer_of(key, model)
         if key not in state:
             if key.rsplit(".", 1)[-1] in OPTIONAL_KEYS:
                 continue
-            return f"the file has no '{key}'{label}"
+            return f"the file has no '{key}'" + (f" ({layer})" if layer else "")
         got = tuple(state[key].shape)
         if got != tuple(tensor.shape):
             return (
-                f"'{key}' is {_shape(got)} in the file but{label or ' the model'} "
+                f"'{key}' is {_shape(got)} in the file but {layer or 'the model'} "
                 f"needs {_shape(tensor.shape)}"
             )
     for key in state:
         if key not in expected:
-            layer = key.split(".", 1)[0]
-            where = (
-                f"layer {layer} has no such weights"
-                if layer.isdigit() and int(layer) < len(model)
-                else "the stack has no such layer"
-            )
+            layer = _layer_of(key, model)
+            where = f"{layer} has no such weights" if layer else "the stack has no such layer"
             return f"the file has '{key}' but {where}"
     return None
 

@@ -147,9 +147,10 @@ class _Worker(QThread):
         self._set_busy(False)
 
     def _start_torch(self):
-        import torch  # here, not at import time: the window must not wait for torch
+        # Imported here, in this thread: the window must not wait for torch.
+        from cnnviz.compute.device import set_cpu_threads
 
-        torch.set_num_threads(self.num_threads)
+        set_cpu_threads(self.num_threads)
         if self.runner_factory is None:
             from cnnviz.compute.runner import ForwardRunner
 

@@ -1,0 +1,245 @@
+"""The hooked forward against plain torch: same activations, real copies, true stats."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cnnviz.compute.forward import (
+    Cancelled,
+    LayerFailure,
+    class_probabilities,
+    gather,
+    layer_outputs,
+)
+from cnnviz.compute.model import build_model
+from cnnviz.core.analysis import analyze
+from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core.presets import load_preset
+
+
+def plain_sequential(arch: Architecture) -> nn.Sequential:
+    """The stack built with torch alone: sizes from running torch, not from cnnviz."""
+    x = torch.zeros(1, *arch.input.as_tuple())
+    modules = []
+    for layer in arch.layers:
+        args = dict(layer.all_params())
+        if layer.type == "Conv2d":
+            args["in_channels"] = x.shape[1]
+        elif layer.type == "Linear":
+            args["in_features"] = x.shape[-1]
+        elif layer.type == "BatchNorm2d":
+            args["num_features"] = x.shape[1]
+        elif layer.type == "Softmax" and args["dim"] is None:
+            args["dim"] = 1
+        module = getattr(nn, layer.type)(**args).eval()
+        with torch.no_grad():
+            x = module(x)
+        modules.append(module)
+    return nn.Sequential(*modules).eval()
+
+
+def randomize(model: nn.Module, seed: int) -> None:
+    """Every parameter and batch-norm statistic random, so no layer is an identity."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                values = torch.rand(tensor.shape, generator=gen) * 0.6 - 0.3
+                if name.endswith("running_var"):
+                    values = values.abs() + 0.5
+                tensor.copy_(values)
+
+
+def plain_activations(plain: nn.Sequential, image: np.ndarray) -> list[np.ndarray]:
+    outputs = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach().clone()))
+        for m in plain
+    ]
+    with torch.no_grad():
+        plain(torch.from_numpy(image).unsqueeze(0))
+    for hook in hooks:
+        hook.remove()
+    return [o[0].numpy() for o in outputs]
+
+
+def hooked(model: nn.Sequential, image: np.ndarray):
+    model.eval()
+    x = torch.from_numpy(image.copy()).unsqueeze(0)
+    return gather(model, layer_outputs(model, x), image)
+
+
+def assert_same_as_plain(arch: Architecture, seed: int) -> None:
+    model = build_model(arch, seed)
+    randomize(model, seed)
+    plain = plain_sequential(arch)
+    plain.load_state_dict(model.state_dict())
+    image = np.random.default_rng(seed).random(arch.input.as_tuple(), dtype=np.float32)
+    layers = hooked(model, image)
+    expected = plain_activations(plain, image)
+    assert len(layers) == len(expected) == len(arch.layers)
+    for layer, want in zip(layers, expected, strict=True):
+        assert layer.type == arch.layers[layer.index].type
+        assert layer.output.dtype == np.float32
+        assert layer.output.shape == want.shape
+        np.testing.assert_allclose(layer.output, want, rtol=1e-5, atol=1e-6)
+        assert layer.stats.minimum == pytest.approx(float(want.min()), abs=1e-6)
+        assert layer.stats.maximum == pytest.approx(float(want.max()), abs=1e-6)
+        mean = float(want.astype(np.float64).mean())
+        assert layer.stats.mean == pytest.approx(mean, rel=1e-6, abs=1e-6)
+        assert layer.stats.zero_fraction == pytest.approx(float(np.mean(want == 0)), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "name, size",
+    [("lenet5", None), ("interview", None), ("tinyvgg", (3, 24, 24)), ("alexnet", (3, 67, 67))],
+)
+def test_presets_match_plain_torch(name, size):
+    arch = load_preset(name)
+    if size is not None:
+        arch = arch.with_input(InputShape(*size))
+    if name == "alexnet":  # keep the dense layers small: only the shapes matter here
+        layers = list(arch.layers)
+        for i, layer in enumerate(layers):
+            if layer.type == "Linear" and i != len(layers) - 1:
+                layers[i] = layer.with_params(out_features=16)
+        arch = arch.with_layers(layers)
+    assert_same_as_plain(arch, seed=3)
+
+
+_ACTIVATIONS = st.sampled_from(
+    [
+        Layer.make("ReLU"),
+        Layer.make("LeakyReLU", negative_slope=0.2),
+        Layer.make("Tanh"),
+        Layer.make("Sigmoid"),
+        Layer.make("ELU"),
+        Layer.make("GELU"),
+    ]
+)
+
+
+@st.composite
+def small_stacks(draw) -> Architecture:
+    layers = []
+    for _ in range(draw(st.integers(1, 4))):
+        layers.append(
+            Layer.make(
+                "Conv2d",
+                out_channels=draw(st.integers(1, 5)),
+                kernel_size=draw(st.integers(1, 3)),
+                stride=draw(st.integers(1, 2)),
+                padding=draw(st.integers(0, 1)),
+                dilation=draw(st.integers(1, 2)),
+                padding_mode=draw(st.sampled_from(["zeros", "reflect", "circular"])),
+            )
+        )
+        extra = draw(st.sampled_from(["act", "bn", "maxpool", "avgpool", "lrn", "drop", "none"]))
+        if extra == "act":
+            layers.append(draw(_ACTIVATIONS))
+        elif extra == "bn":
+            layers.append(Layer.make("BatchNorm2d"))
+        elif extra == "maxpool":
+            layers.append(Layer.make("MaxPool2d", kernel_size=2, stride=draw(st.integers(1, 2))))
+        elif extra == "avgpool":
+            layers.append(Layer.make("AvgPool2d", kernel_size=2))
+        elif extra == "lrn":
+            layers.append(Layer.make("LocalResponseNorm", size=2))
+        elif extra == "drop":
+            layers.append(Layer.make("Dropout2d", p=0.5))
+    if draw(st.booleans()):
+        layers += [
+            Layer.make("Flatten"),
+            Layer.make("Linear", out_features=draw(st.integers(2, 6))),
+        ]
+        if draw(st.booleans()):
+            layers.append(Layer.make("Softmax"))
+    shape = InputShape(draw(st.integers(1, 3)), draw(st.integers(5, 16)), draw(st.integers(5, 16)))
+    return Architecture("random", shape, tuple(layers))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arch=small_stacks(), seed=st.integers(0, 1000))
+def test_random_stacks_match_plain_torch(arch, seed):
+    assume(analyze(arch).valid)
+    assert_same_as_plain(arch, seed)
+
+
+def test_outputs_are_copies_an_inplace_layer_cannot_overwrite():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(inplace=True), nn.Flatten()).eval()
+    image = np.random.default_rng(1).standard_normal((1, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        conv_alone = model[0](torch.from_numpy(image)[None])[0].numpy().copy()
+    layers = hooked(model, image)
+    assert conv_alone.min() < 0  # the case that matters: ReLU would have zeroed these
+    np.testing.assert_array_equal(layers[0].output, conv_alone)
+    np.testing.assert_array_equal(layers[1].output, np.maximum(conv_alone, 0))
+    assert layers[0].stats.minimum == pytest.approx(float(conv_alone.min()))
+    assert not np.shares_memory(layers[0].output, layers[1].output)
+
+
+def test_arrays_share_no_memory_with_torch_tensors_or_the_image():
+    model = build_model(load_preset("lenet5"), 0).eval()
+    image = np.random.default_rng(2).random((1, 32, 32), dtype=np.float32)
+    x = torch.from_numpy(image.copy()).unsqueeze(0)
+    outputs = layer_outputs(model, x)
+    layers = gather(model, outputs, image)
+    for tensor in outputs:
+        tensor.zero_()  # what a later in-place op could do to torch's memory
+    assert all(np.any(layer.output != 0) for layer in layers)
+    assert not any(np.shares_memory(layer.output, image) for layer in layers)
+
+
+def test_each_layer_input_is_the_previous_output_object():
+    model = build_model(load_preset("interview"), 0).eval()
+    image = np.random.default_rng(3).random((1, 28, 28), dtype=np.float32)
+    layers = hooked(model, image)
+    assert layers[0].input is image
+    for before, layer in itertools.pairwise(layers):
+        assert layer.input is before.output
+
+
+def test_cancelled_between_layers():
+    model = build_model(load_preset("lenet5"), 0).eval()
+    asked = []
+
+    def cancel_at_third_check():
+        asked.append(True)
+        return len(asked) == 3
+
+    with pytest.raises(Cancelled):
+        layer_outputs(model, torch.zeros(1, 1, 32, 32), should_cancel=cancel_at_third_check)
+    assert len(asked) == 3  # checked once before each layer, stopped before layer 2
+
+
+def test_a_failing_layer_is_named():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(5, 3))  # 4 features, not 5
+    with pytest.raises(LayerFailure, match=r"^layer 1 Linear failed: "):
+        layer_outputs(model, torch.zeros(1, 1, 6, 6))
+
+
+def test_probabilities_are_torch_softmax_of_the_scores():
+    scores = np.array([2.0, -1.0, 0.5, 3.0], dtype=np.float32)
+    model = nn.Sequential(nn.Linear(3, 4))
+    expected = torch.softmax(torch.from_numpy(scores), dim=0).numpy()
+    np.testing.assert_allclose(class_probabilities(model, scores), expected, rtol=1e-6)
+
+
+def test_probabilities_of_a_softmax_layer_are_its_output():
+    probs = np.array([0.2, 0.8], dtype=np.float32)
+    model = nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=1))
+    np.testing.assert_array_equal(class_probabilities(model, probs), probs)
+
+
+def test_no_probabilities_for_feature_maps_or_a_single_value():
+    model = nn.Sequential(nn.Conv2d(1, 1, 1))
+    assert class_probabilities(model, np.zeros((1, 4, 4), np.float32)) is None
+    assert class_probabilities(model, np.zeros(1, np.float32)) is None
