@@ -40,7 +40,8 @@ def representative(output: np.ndarray, mode: str = MEAN) -> np.ndarray:
         elif mode == MEAN:
             picture = output.mean(axis=0)
         else:
-            raise ValueError(f"unknown representative {mode!r} (choose {MEAN} or {STRONGEST})")
+            choices = " or ".join(REPRESENTATIVES)
+            raise ValueError(f"unknown representative {mode!r} (choose {choices})")
         return _unit_range(picture)
     return _unit_range(output.reshape(1, -1))
 

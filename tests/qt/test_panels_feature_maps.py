@@ -93,7 +93,7 @@ def test_hovering_a_map_outlines_its_receptive_field(qtbot, panel, layer, positi
     qtbot.waitUntil(
         lambda: panel.hover_label.text().startswith(f"channel {channel}, row {row}, col {col}")
     )
-    assert panel.spotlight.box == box
+    assert panel.side.spotlight.box == box
     assert box == data.analysis.receptive_field_at(layer).box(row, col, (32, 32))
     top, left, bottom, right = box
     text = panel.field_label.text()
@@ -123,8 +123,8 @@ def test_clicking_a_tile_shows_that_channel_large(qtbot, panel):
         click(qtbot, panel.mosaic_widget, panel.mosaic_item, x + 2.5, y + 3.5)
     assert signal.args == [4]
     assert panel.selected_channel == 4 and panel.tile_labels.selected == 4
-    np.testing.assert_array_equal(panel.channel_item.image, data.activation().output[4])
-    assert panel.channel_caption.text == "channel 4"
+    np.testing.assert_array_equal(panel.side.channel_item.image, data.activation().output[4])
+    assert panel.side.channel_caption.text == "channel 4"
     assert panel.stats_label.text().startswith("channel 4: min")
 
 
@@ -137,7 +137,7 @@ def test_dead_channels_are_marked(panel):
     assert panel.tile_labels._dead.tolist() == [False, True, False, True, False]
     assert "2 dead" in panel.stats_label.text() and ": 1, 3" in panel.stats_label.text()
     panel.select_channel(3)
-    assert panel.channel_caption.text == "channel 3 · DEAD"
+    assert panel.side.channel_caption.text == "channel 3 · DEAD"
     assert "(dead: all zero)" in panel.stats_label.text()
 
 

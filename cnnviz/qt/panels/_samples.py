@@ -31,6 +31,7 @@ from cnnviz.core.pooling_view import (
 )
 from cnnviz.core.presets import load_preset
 from cnnviz.core.shapes import as_pair, conv_padding
+from cnnviz.qt.panels.base import PanelInput
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +215,6 @@ def sample_input(
     seed: int = 0,
 ):
     """A PanelInput of `preset` on the synthetic picture, layer `layer_index` selected."""
-    from cnnviz.qt.panels.base import PanelInput
-
     architecture = load_preset(preset)
     analysis = analyze(architecture)
     image = sample_image(*architecture.input.as_tuple())

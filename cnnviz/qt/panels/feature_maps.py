@@ -23,21 +23,19 @@ from cnnviz.core.mosaic import (
     Normalised,
     assemble,
     channel_statistics,
-    image_for_display,
     normalise,
     plan_layout,
 )
-from cnnviz.core.receptive_field import ReceptiveField
 from cnnviz.core.thumbnails import strongest_channel
 from cnnviz.qt import colormaps
-from cnnviz.qt.panels._overlays import Spotlight, TileLabels, cell_marker
+from cnnviz.qt.panels._field_view import FieldView, describe_field
+from cnnviz.qt.panels._overlays import TileLabels, cell_marker
 from cnnviz.qt.panels.base import (
     ACCENT,
     DEAD,
     Panel,
     PanelInput,
     colour_bar,
-    float_c,
     format_value,
     graphics_widget,
     image_view_box,
@@ -47,21 +45,6 @@ from cnnviz.qt.panels.base import (
 )
 
 _NORMALISATION_LABELS = {PER_CHANNEL: "per channel", PER_LAYER: "per layer"}
-
-
-def describe_field(
-    layer: int, channel: int, row: int, col: int, field: ReceptiveField, input_hw
-) -> str:
-    """The sentence under the input: which input pixels one output number sees."""
-    where = f"layer {layer}, channel {channel}, ({row}, {col})"
-    if field.is_global:
-        return f"{where} sees the whole input ({input_hw[0]}×{input_hw[1]}): its field is global"
-    top, left, bottom, right = field.box(row, col, input_hw)
-    size = f"{field.size[0]}×{field.size[1]}"
-    text = f"{where} sees input rows {top}–{bottom - 1}, cols {left}–{right - 1} ({size})"
-    if (bottom - top, right - left) != tuple(field.size):
-        text += f"; {bottom - top}×{right - left} of it inside the image, the rest is padding"
-    return text
 
 
 class FeatureMapPanel(Panel):
@@ -81,7 +64,6 @@ class FeatureMapPanel(Panel):
         self.selected_channel = 0
         self._layer_index: int | None = None
         self._highlighted: tuple[int, int, int] | None = None
-        self._shown_input: np.ndarray | None = None
         self.field_box: tuple[int, int, int, int] | None = None
         self._mosaic_buffer: np.ndarray | None = None
         self._drawn_layout: MosaicLayout | None = None
@@ -136,23 +118,10 @@ class FeatureMapPanel(Panel):
         self.bar = colour_bar(colormaps.colormap(self.colormap_name), "value")
         self.mosaic_widget.addItem(self.bar, row=0, col=1)
 
-        self.side_widget = graphics_widget()
-        self.input_caption = self.side_widget.addLabel("input", row=0, col=0)
-        self.input_view = image_view_box()
-        self.side_widget.addItem(self.input_view, row=1, col=0)
-        self.input_item = pg.ImageItem()
-        self.input_view.addItem(self.input_item)
-        self.spotlight = Spotlight(self.input_view)
-        self.channel_caption = self.side_widget.addLabel("channel", row=2, col=0)
-        self.channel_view = image_view_box()
-        self.side_widget.addItem(self.channel_view, row=3, col=0)
-        self.channel_item = pg.ImageItem()
-        self.channel_view.addItem(self.channel_item)
-        self.channel_marker = cell_marker(self.channel_view)
-
+        self.side = FieldView()
         self.mosaic_widget.scene().sigMouseMoved.connect(self._hover_mosaic)
         self.mosaic_widget.scene().sigMouseClicked.connect(self._click_mosaic)
-        self.side_widget.scene().sigMouseMoved.connect(self._hover_channel)
+        self.side.scene().sigMouseMoved.connect(self._hover_channel)
         self.mosaic_view.sigResized.connect(self._view_resized)
 
     def _build_texts(self) -> None:
@@ -161,7 +130,7 @@ class FeatureMapPanel(Panel):
         self.stats_label = info_label()
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.mosaic_widget)
-        splitter.addWidget(self.side_widget)
+        splitter.addWidget(self.side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         layout = QtWidgets.QVBoxLayout(self.content)
@@ -194,7 +163,7 @@ class FeatureMapPanel(Panel):
             self._layer_index = data.layer_index
         self.title.setText(f"{data.layer_title()} · output {shape_text(self.maps.shape)}")
         self._draw_mosaic()
-        self._draw_input(data)
+        self.side.show_input(data.result.input)
         self._draw_channel()
         # After an edit the same layer keeps the marked position; else its centre.
         kept = None if new_layer else self._highlighted
@@ -271,37 +240,15 @@ class FeatureMapPanel(Panel):
             axis.setTicks(None)
             axis.setLabel("value")
 
-    def _draw_input(self, data: PanelInput) -> None:
-        image = data.result.input
-        shown = self._shown_input
-        # Most updates (an edit of a layer) keep the image: no new picture to render.
-        if shown is not None and shown.shape == image.shape and np.array_equal(shown, image):
-            return
-        picture = image_for_display(image)
-        if picture.ndim == 3:
-            self.input_item.setLookupTable(None)
-        else:
-            self.input_item.setLookupTable(colormaps.lookup_table("grey"))
-        self.input_item.setImage(float_c(picture), autoLevels=False, levels=(0.0, 1.0))
-        self.input_view.autoRange(padding=0.02)
-        self._shown_input = image
-
     def _draw_channel(self) -> None:
         assert self.normalised is not None and self.stats is not None
         channel = self.selected_channel
-        self.channel_item.setImage(
-            float_c(self.normalised.values[channel]),
-            autoLevels=False,
-            levels=self.normalised.levels,
-        )
-        self.channel_item.setLookupTable(colormaps.lookup_table(self.colormap_name))
-        self.channel_view.autoRange(padding=0.02)
-        # Captions over the side views stay short: a narrow dock must not clip them.
-        dead = bool(self.stats.dead[channel])
-        self.channel_caption.setText(
-            f"channel {channel}" + (" · DEAD" if dead else ""),
-            color=DEAD if dead else None,  # None: the theme's ink
-            size="10pt",
+        self.side.show_channel(
+            self.normalised.values[channel],
+            self.normalised.levels,
+            self.colormap_name,
+            f"channel {channel}",
+            dead=bool(self.stats.dead[channel]),
         )
         self._show_statistics()
 
@@ -348,22 +295,18 @@ class FeatureMapPanel(Panel):
         y, x = self.layout_.origin(channel)
         self.mosaic_marker.setRect(QtCore.QRectF(x + col, y + row, 1, 1))
         self.mosaic_marker.show()
-        if channel == self.selected_channel:
-            self.channel_marker.setRect(QtCore.QRectF(col, row, 1, 1))
-            self.channel_marker.show()
-        else:
-            self.channel_marker.hide()
+        self.side.mark_cell(*((row, col) if channel == self.selected_channel else (None,)))
         field = data.analysis.receptive_field_at(data.layer_index)
         input_hw = tuple(data.result.input.shape[1:])
         box = field.box(row, col, input_hw)
-        unclipped = None if field.is_global else field.unclipped_box(row, col)
-        self.spotlight.show_box(box, input_hw, unclipped)
+        self.side.show_field(
+            box, input_hw, None if field.is_global else field.unclipped_box(row, col)
+        )
         self.field_box = box
         self._highlighted = (channel, row, col)
         self.field_label.setText(
             "▣ " + describe_field(data.layer_index, channel, row, col, field, input_hw)
         )
-        self.input_caption.setText("what the marked cell sees", color=ACCENT, size="10pt")
         value = float(self.maps[channel, row, col])
         self.hover_label.setText(
             f"channel {channel}, row {row}, col {col}: value <b>{format_value(value)}</b>"
@@ -376,7 +319,6 @@ class FeatureMapPanel(Panel):
             return
         self.selected_channel = channel
         self.tile_labels.set_selected(channel)
-        self.channel_marker.hide()
         self._draw_channel()
         self.channel_selected.emit(channel)
 
@@ -415,11 +357,9 @@ class FeatureMapPanel(Panel):
             self.highlight(*found)
 
     def _hover_channel(self, scene_pos) -> None:
-        if self.maps is None or not self.channel_view.sceneBoundingRect().contains(scene_pos):
-            return
-        point = self.channel_item.mapFromScene(scene_pos)
-        row, col = int(np.floor(point.y())), int(np.floor(point.x()))
-        self.highlight(self.selected_channel, row, col)
+        cell = None if self.maps is None else self.side.channel_cell(scene_pos)
+        if cell is not None:
+            self.highlight(self.selected_channel, *cell)
 
     def _click_mosaic(self, event) -> None:
         if event.button() != QtCore.Qt.MouseButton.LeftButton:

@@ -148,7 +148,7 @@ class FiltersPanel(Panel):
         self.bar.setLevels(levels, update_items=False)
         self._draw_rgb(data, weight)
         self._draw_bias(bias)
-        self._set_ticks(data)
+        self._set_ticks()
         if relayout:
             self.plot.getViewBox().autoRange(padding=0.02)
         self.editor.configure(out_c, in_c, (kh, kw))
@@ -202,7 +202,7 @@ class FiltersPanel(Panel):
         bound = float(np.abs(bias).max()) or 1.0
         self.bias_plot.setXRange(-bound * 1.1, bound * 1.1, padding=0)
 
-    def _set_ticks(self, data: PanelInput) -> None:
+    def _set_ticks(self) -> None:
         assert self.layout_ is not None
         layout = self.layout_
         left = _ticks(layout.rows, layout.pitch[0], layout.tile_height)
