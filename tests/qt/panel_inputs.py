@@ -34,6 +34,16 @@ def panel_input(layers: list[dict], layer_index: int, channels=1, size=16, seed=
     return PanelInput(result, analysis, layer_index, names)
 
 
+def shown_panel(qtbot, panel_class, size: tuple[int, int]):
+    """A panel of `panel_class`, registered with qtbot, shown at `size` on screen."""
+    widget = panel_class()
+    qtbot.addWidget(widget)
+    widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
 def with_output(data: PanelInput, index: int, output: np.ndarray) -> PanelInput:
     """The same input with layer `index`'s output replaced (e.g. dead channels)."""
     from dataclasses import replace

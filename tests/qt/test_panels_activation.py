@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from panel_inputs import panel_input
+from panel_inputs import panel_input, shown_panel
 
 from cnnviz.core.activations import COMPARABLE
 from cnnviz.qt.panels.activation import ALL, ActivationPanel
@@ -20,11 +20,7 @@ STACK = [
 
 @pytest.fixture
 def panel(qtbot):
-    widget = ActivationPanel()
-    qtbot.addWidget(widget)
-    widget.resize(800, 700)
-    widget.show()
-    return widget
+    return shown_panel(qtbot, ActivationPanel, (800, 700))
 
 
 def test_dead_relu_share_equals_the_fraction_counted_directly(panel):

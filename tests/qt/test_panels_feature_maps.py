@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from panel_inputs import click, move_mouse, panel_input, with_output
+from panel_inputs import click, move_mouse, panel_input, shown_panel, with_output
 
 from cnnviz.qt import colormaps
 from cnnviz.qt.panels.feature_maps import FeatureMapPanel
@@ -31,12 +31,7 @@ def _painted(panel, index) -> tuple[int, int, int, int]:
 
 @pytest.fixture
 def panel(qtbot):
-    widget = FeatureMapPanel()
-    qtbot.addWidget(widget)
-    widget.resize(1000, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown_panel(qtbot, FeatureMapPanel, (1000, 700))
 
 
 def test_every_tile_shows_its_channel(panel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from panel_inputs import click, panel_input
+from panel_inputs import click, panel_input, shown_panel
 from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core import kernels
@@ -20,12 +20,7 @@ STACK = [
 
 @pytest.fixture
 def panel(qtbot):
-    widget = FiltersPanel()
-    qtbot.addWidget(widget)
-    widget.resize(900, 800)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown_panel(qtbot, FiltersPanel, (900, 800))
 
 
 def test_grid_tiles_are_the_kernels(panel):

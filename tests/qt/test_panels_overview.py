@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from panel_inputs import click, panel_input
+from panel_inputs import click, panel_input, shown_panel
 
 from cnnviz.core.thumbnails import resize_nearest, thumbnail_size
 from cnnviz.qt import colormaps
@@ -21,12 +21,7 @@ STACK = [
 
 @pytest.fixture
 def panel(qtbot):
-    widget = OverviewPanel()
-    qtbot.addWidget(widget)
-    widget.resize(1000, 220)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown_panel(qtbot, OverviewPanel, (1000, 220))
 
 
 def test_one_thumbnail_per_layer_after_the_input(panel):

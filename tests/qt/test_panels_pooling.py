@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from panel_inputs import move_mouse, panel_input
+from panel_inputs import move_mouse, panel_input, shown_panel
 
 from cnnviz.qt.panels.pooling import PoolingPanel
 
 
 @pytest.fixture
 def panel(qtbot):
-    widget = PoolingPanel()
-    qtbot.addWidget(widget)
-    widget.resize(900, 600)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown_panel(qtbot, PoolingPanel, (900, 600))
 
 
 def _numpy_argmax_marks(channel: np.ndarray, k: int, s: int):

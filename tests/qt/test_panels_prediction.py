@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from panel_inputs import panel_input
+from panel_inputs import panel_input, shown_panel
 
 from cnnviz.qt.panels.prediction import PredictionPanel, class_names, top_k
 
@@ -16,10 +16,7 @@ NAMES = ("cat", "dog", "<bird>", "fish")
 
 @pytest.fixture
 def panel(qtbot):
-    widget = PredictionPanel()
-    qtbot.addWidget(widget)
-    widget.resize(500, 500)
-    return widget
+    return shown_panel(qtbot, PredictionPanel, (500, 500))
 
 
 def _with_probabilities(data, probabilities):

@@ -59,6 +59,7 @@ class PoolingPanel(Panel):
         self.output_map: np.ndarray | None = None
         self.kind = ""
         self.tied: np.ndarray | None = None
+        self._geometry = None  # PoolGeometry; None for adaptive pooling
         self._layer_index: int | None = None
         self._build()
 
