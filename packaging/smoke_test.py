@@ -1,17 +1,21 @@
 """Smoke test of the standalone folder: does the built cnnviz start, compute, and stay quiet?
 
-    python3 packaging/smoke_test.py [dist/cnnviz]
+    python3 packaging/smoke_test.py [dist/cnnviz] [--screenshot OUT.png]
 
 Runs the built program (not this checkout) with a throw-away HOME, offscreen:
-its version, a headless summary, a user error (one line, exit 2, no
-traceback), and the window computing a preset and saving a screenshot. Also
-checks that what the spec excludes stayed out. Standard library only; exit
-status 0 when everything passed.
+its version, a headless summary, a torch forward pass of a bundled preset on a
+bundled sample, one epoch of training (when the build has `cnnviz train`), a
+user error (one line, exit 2, no traceback), and the window computing a preset
+and saving a screenshot. Also checks that what the spec excludes stayed out.
+Standard library only; exit status 0 when everything passed.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -49,7 +53,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
-def check_cli(program: Path, env: dict[str, str]) -> None:
+def check_cli(program: Path, folder: Path, env: dict[str, str], home: Path) -> None:
     result, _ = run(program, ["--version"], env, 120)
     expect(result.returncode == 0 and result.stdout.startswith("cnnviz "), "--version", result)
     print(f"ok   {result.stdout.strip()}", flush=True)
@@ -58,6 +62,18 @@ def check_cli(program: Path, env: dict[str, str]) -> None:
     expect(result.returncode == 0 and "Conv2d" in result.stdout, "summary lenet5", result)
     print(f"ok   cnnviz summary lenet5 ({seconds:.1f} s)", flush=True)
 
+    digit = next(folder.glob("**/cnnviz/resources/samples/digit_3.png"), None)
+    expect(digit is not None, f"the bundled samples are missing in {folder}")
+    acts = home / "lenet5_digit3.npz"
+    result, seconds = run(program, ["run", "lenet5", str(digit), "--out", str(acts)], env, 240)
+    expect(result.returncode == 0 and acts.is_file(), "run lenet5 on a digit (torch)", result)
+    print(
+        f"ok   cnnviz run lenet5 digit_3.png: torch forward, {acts.name} ({seconds:.1f} s)",
+        flush=True,
+    )
+
+    check_training(program, env, home)
+
     result, _ = run(program, ["summary", "no_such_network.json"], env, 120)
     expect(result.returncode == 2, "a missing file must exit with status 2", result)
     expect("Traceback" not in result.stderr, "a user error must not print a traceback", result)
@@ -65,7 +81,23 @@ def check_cli(program: Path, env: dict[str, str]) -> None:
     print(f"ok   user error in one line: {result.stderr.strip()}", flush=True)
 
 
-def check_window(program: Path, folder: Path, env: dict[str, str], home: Path) -> None:
+def check_training(program: Path, env: dict[str, str], home: Path) -> None:
+    """One epoch on the bundled digits: the optimizer step pulls in torch._dynamo and sympy."""
+    result, _ = run(program, ["--help"], env, 120)
+    if "train" not in result.stdout.split("Commands:")[-1]:
+        print("--   no train command in this build: training not checked", flush=True)
+        return
+    weights = home / "interview.safetensors"
+    args = ["train", "interview", "--dataset", "digits", "--epochs", "1", "--seed", "0"]
+    result, seconds = run(program, [*args, "--out", str(weights), "--json"], env, 300)
+    expect(result.returncode == 0 and weights.is_file(), "train interview, 1 epoch", result)
+    accuracy = json.loads(result.stdout)["test_accuracy"]
+    print(f"ok   cnnviz train interview: 1 epoch, test accuracy {accuracy:.3f} ({seconds:.1f} s)")
+
+
+def check_window(
+    program: Path, folder: Path, env: dict[str, str], home: Path, keep: Path | None
+) -> None:
     presets = list(folder.glob("**/cnnviz/resources/presets/lenet5.json"))
     expect(len(presets) == 1, f"the bundled presets are missing in {folder}")
     shot = home / "lenet5.png"
@@ -79,10 +111,10 @@ def check_window(program: Path, folder: Path, env: dict[str, str], home: Path) -
     logs = list(home.glob("**/cnnviz/logs/cnnviz.log"))
     log_text = logs[0].read_text(encoding="utf-8") if logs else ""
     expect("Unexpected error" not in log_text, f"the log recorded an error:\n{log_text}")
-    print(
-        f"ok   window computed LeNet-5, screenshot {width}x{height} in {seconds:.1f} s: {shot}",
-        flush=True,
-    )
+    if keep is not None:
+        shutil.copyfile(shot, keep)
+    where = f" saved to {keep}" if keep else ""
+    print(f"ok   window computed LeNet-5 in {seconds:.1f} s, screenshot {width}x{height}{where}")
 
 
 def check_contents(folder: Path) -> None:
@@ -99,7 +131,11 @@ def check_contents(folder: Path) -> None:
 
 
 def main() -> int:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "dist" / "cnnviz").resolve()
+    parser = argparse.ArgumentParser(description="Smoke test of the standalone cnnviz folder.")
+    parser.add_argument("folder", nargs="?", type=Path, default=ROOT / "dist" / "cnnviz")
+    parser.add_argument("--screenshot", type=Path, help="keep the window's screenshot here")
+    args = parser.parse_args()
+    folder = args.folder.resolve()
     program = folder / ("cnnviz.exe" if os.name == "nt" else "cnnviz")
     if not program.is_file():
         print(f"smoke test: {program} not found; build it with packaging/build.sh", file=sys.stderr)
@@ -119,8 +155,8 @@ def main() -> int:
         (home / "runtime").mkdir(mode=0o700)
         try:
             check_contents(folder)
-            check_cli(program, env)
-            check_window(program, folder, env, home)
+            check_cli(program, folder, env, home)
+            check_window(program, folder, env, home, args.screenshot)
         except (SmokeFailure, subprocess.TimeoutExpired) as exc:
             print(f"FAIL {exc}", file=sys.stderr)
             return 1
