@@ -16,8 +16,8 @@ forward (tests/benchmarks/bench_forward.py measures it against plain torch).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
-import weakref
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -25,8 +25,11 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _module_globals
 
+from cnnviz.compute.caches import BufferPool
 from cnnviz.compute.device import is_out_of_memory
 from cnnviz.core.jobs import LayerActivation, LayerStats
+
+log = logging.getLogger(__name__)
 
 CancelCheck = Callable[[], bool] | None
 
@@ -78,14 +81,7 @@ def _run_layers(
     versions: list[int] = []
     h = x
     for index, step in enumerate(_steps(model)):
-        if should_cancel is not None and should_cancel():
-            raise Cancelled
-        try:
-            h = step(h)
-        except Exception as exc:
-            if is_out_of_memory(exc):
-                raise
-            raise LayerFailure(index, type(model[index]).__name__, exc) from exc
+        h = _one_layer(model, index, step, h, should_cancel)
         # Copies are recorded, the original goes on: a later in-place layer
         # writes into its own input, never into what was recorded.
         recorded = h.clone() if copy_each else h
@@ -94,12 +90,26 @@ def _run_layers(
     return outputs, versions
 
 
-@contextlib.contextmanager
-def _seeded(device: torch.device, seed: int | None) -> Iterator[None]:
+def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel: CancelCheck):
+    if should_cancel is not None and should_cancel():
+        raise Cancelled
+    try:
+        return step(h)
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        raise LayerFailure(index, type(model[index]).__name__, exc) from exc
+
+
+def _seeded(device: torch.device, seed: int | None):
     """Dropout draws from a stream seeded per request, leaving torch's own alone."""
     if seed is None:
-        yield
-        return
+        return contextlib.nullcontext()
+    return _forked_and_seeded(device, seed)
+
+
+@contextlib.contextmanager
+def _forked_and_seeded(device: torch.device, seed: int) -> Iterator[None]:
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
@@ -142,20 +152,49 @@ def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
     )
 
 
-def _one_buffer(unique: list[torch.Tensor]) -> np.ndarray:
-    """All outputs, flattened and concatenated into one new float32 CPU array.
+class _Segments:
+    """Where each layer's values sit in the one buffer; re-labelling layers share."""
 
-    torch.cat is the single copy; it is cheaper than numpy's concatenate here
-    because ``Tensor.numpy()`` is slow the first time on each fresh tensor.
-    """
-    flat = torch.cat([t.reshape(-1) for t in unique])
-    if flat.device.type != "cpu" or flat.dtype != torch.float32:
-        flat = flat.to("cpu", torch.float32)
-    return flat.numpy()
+    def __init__(self) -> None:
+        self.owner: list[int] = []  # layer → segment
+        self.starts: list[int] = []
+        self.sizes: list[int] = []
+        self.shapes: list[tuple[int, ...]] = []  # per layer, without the batch axis
+
+    @property
+    def end(self) -> int:
+        return self.starts[-1] + self.sizes[-1] if self.sizes else 0
+
+    def add(self, t: torch.Tensor, shared: bool) -> int:
+        """Record layer output ``t``; its offset in the buffer, or -1 if shared."""
+        self.shapes.append(tuple(t.shape[1:]))
+        if shared:
+            self.owner.append(self.owner[-1])
+            return -1
+        start = self.end
+        self.owner.append(len(self.starts))
+        self.starts.append(start)
+        self.sizes.append(t.numel())
+        return start
+
+
+def _assemble(model, buffer: np.ndarray, seg: _Segments, image) -> tuple[LayerActivation, ...]:
+    stats = _segment_stats(buffer, seg.starts, seg.sizes)
+    layers = []
+    previous = image
+    for index, module in enumerate(model):
+        u = seg.owner[index]
+        start = seg.starts[u]
+        array = buffer[start : start + seg.sizes[u]].reshape(seg.shapes[index])
+        layers.append(LayerActivation(index, type(module).__name__, array, stats[u], previous))
+        previous = array
+    return tuple(layers)
 
 
 def _segment_stats(buffer: np.ndarray, starts: list[int], sizes: list[int]) -> list[LayerStats]:
     """min, max, mean and fraction of zeros of each segment, one reduction each."""
+    if not starts:
+        return []
     minimum = np.minimum.reduceat(buffer, starts).tolist()
     maximum = np.maximum.reduceat(buffer, starts).tolist()
     # numpy sums each segment pairwise: float32 keeps ~7 digits even for 10⁷ values.
@@ -172,42 +211,95 @@ def _segment_stats(buffer: np.ndarray, starts: list[int], sizes: list[int]) -> l
     ]
 
 
+def _take(pool: BufferPool | None, size: int) -> np.ndarray:
+    return pool.take(size) if pool is not None else np.empty(size, np.float32)
+
+
 def gather(
-    model: nn.Sequential, outputs: list[torch.Tensor], image: np.ndarray
+    model: nn.Sequential,
+    outputs: list[torch.Tensor],
+    image: np.ndarray,
+    pool: BufferPool | None = None,
 ) -> tuple[LayerActivation, ...]:
-    """The outputs as LayerActivations: float32 numpy copies without the batch axis.
+    """Recorded outputs as LayerActivations: float32 numpy copies without the batch axis.
 
     Each layer's ``input`` is the previous layer's output array (the image for
     layer 0), the same object, not another copy.
     """
-    if not outputs:
-        return ()
-    # Layers that only re-label their input (Flatten, eval Dropout) share its
-    # copy and statistics instead of copying the same values again.
-    owner: list[int] = []
-    unique: list[torch.Tensor] = []
-    starts: list[int] = []
-    sizes: list[int] = []
-    previous_tensor = None
-    for t in outputs:
-        if previous_tensor is not None and _same_data(previous_tensor, t):
-            owner.append(owner[-1])
-        else:
-            owner.append(len(unique))
-            starts.append(starts[-1] + sizes[-1] if sizes else 0)
-            sizes.append(t.numel())
+    seg = _Segments()
+    unique = []
+    for i, t in enumerate(outputs):
+        if seg.add(t, shared=bool(i) and _same_data(outputs[i - 1], t)) >= 0:
             unique.append(t)
-        previous_tensor = t
-    buffer = _one_buffer(unique)
-    stats = _segment_stats(buffer, starts, sizes)
-    layers = []
-    previous = image
-    for index, (module, t, u) in enumerate(zip(model, outputs, owner, strict=True)):
-        start = starts[u]
-        array = buffer[start : start + sizes[u]].reshape(t.shape[1:])
-        layers.append(LayerActivation(index, type(module).__name__, array, stats[u], previous))
-        previous = array
-    return tuple(layers)
+    buffer = _take(pool, seg.end)
+    if unique:
+        flats = [t.reshape(-1) for t in unique]
+        target = torch.from_numpy(buffer)
+        if all(t.device.type == "cpu" and t.dtype == torch.float32 for t in unique):
+            torch.cat(flats, out=target)
+        else:  # GPU: concatenate there, then one transfer
+            target.copy_(torch.cat(flats))
+    return _assemble(model, buffer, seg, image)
+
+
+# Values per forward from which copying each output as it is made pays off.
+COPY_AS_MADE_FROM = 1 << 20
+
+
+class _PlanMismatch(Exception):
+    """An output larger than the analysis said: fall back to recording tensors."""
+
+
+def record_forward(
+    model: nn.Sequential,
+    x: torch.Tensor,
+    image: np.ndarray,
+    *,
+    sizes: list[int] | None = None,
+    pool: BufferPool | None = None,
+    should_cancel: CancelCheck = None,
+    seed: int | None = None,
+) -> tuple[LayerActivation, ...]:
+    """The forward with every layer's output and statistics, as LayerActivations.
+
+    With ``sizes`` (each layer's output size, from the analysis) and large
+    outputs, every output is copied into the result buffer the moment it is
+    made, so torch can reuse its memory as in a plain forward (VGG-11 at 224:
+    66 MB of activations) and no later in-place layer can reach the copy.
+    Otherwise outputs are recorded and copied at the end in one go (gather),
+    which costs fewer calls per layer: what matters for small networks.
+    """
+    if sizes is not None and len(sizes) == len(model) and sum(sizes) >= COPY_AS_MADE_FROM:
+        try:
+            return _copy_as_made(model, x, image, sizes, pool, should_cancel, seed)
+        except _PlanMismatch:
+            log.warning("layer outputs differ from the analysis; recording them instead")
+    outputs = layer_outputs(model, x, should_cancel=should_cancel, seed=seed)
+    return gather(model, outputs, image, pool)
+
+
+def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
+    capacity = sum(sizes)
+    buffer = _take(pool, capacity)
+    target = torch.from_numpy(buffer)
+    seg = _Segments()
+    previous, previous_version = None, -1
+    with torch.no_grad(), _seeded(x.device, seed):
+        h = x
+        for index, step in enumerate(_steps(model)):
+            h = _one_layer(model, index, step, h, should_cancel)
+            # Shared only if unchanged since copied: an in-place layer returns
+            # its input tensor, but with new values (and a new version).
+            shared = (
+                previous is not None and h._version == previous_version and _same_data(previous, h)
+            )
+            start = seg.add(h, shared)
+            if start >= 0:
+                if start + h.numel() > capacity:
+                    raise _PlanMismatch
+                target[start : start + h.numel()].view(h.shape).copy_(h)
+            previous, previous_version = h, h._version
+    return _assemble(model, buffer[: seg.end], seg, image)
 
 
 def class_probabilities(model: nn.Sequential, last: np.ndarray) -> np.ndarray | None:
@@ -219,43 +311,8 @@ def class_probabilities(model: nn.Sequential, last: np.ndarray) -> np.ndarray | 
         return None
     if isinstance(model[-1], nn.Softmax):
         return last.copy()
-    scores = last.astype(np.float64)
-    scores -= scores.max()
-    np.exp(scores, out=scores)
-    total = scores.sum()
+    exp = np.exp(last - last.max(), dtype=np.float64)
+    total = exp.sum()
     if not math.isfinite(total):  # NaN or inf scores: no meaningful probabilities
         return None
-    scores /= total
-    return scores.astype(np.float32)
-
-
-class FilterCache:
-    """Numpy copies of Conv2d weights, copied again only when a tensor changed.
-
-    A tensor's ``_version`` grows with every in-place write (loading, kernel
-    edits, restoring them), so an unchanged version means unchanged values;
-    a weak reference makes sure the cached entry belongs to the same tensor.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
-
-    def _copy(self, tensor: torch.Tensor, fresh: dict) -> np.ndarray:
-        key = id(tensor)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0]() is tensor and entry[1] == tensor._version:
-            array = entry[2]
-        else:
-            array = tensor.detach().to("cpu", torch.float32, copy=True).numpy()
-        fresh[key] = (weakref.ref(tensor), tensor._version, array)
-        return array
-
-    def filters(self, model: nn.Sequential) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-        fresh: dict = {}
-        out = {}
-        for index, module in enumerate(model):
-            if isinstance(module, nn.Conv2d):
-                bias = None if module.bias is None else self._copy(module.bias, fresh)
-                out[index] = (self._copy(module.weight, fresh), bias)
-        self._entries = fresh
-        return out
+    return (exp / total).astype(np.float32)

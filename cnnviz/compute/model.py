@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Hashable
 from typing import Any
@@ -84,6 +85,10 @@ def _keys(analysis: Analysis) -> list[LayerKey]:
     return [layer_key(info.layer, info.input_shape) for info in analysis.layers]
 
 
+def _sizes(analysis: Analysis) -> list[int]:
+    return [math.prod(info.output_shape) for info in analysis.layers]
+
+
 def _occurrences(keys: list[LayerKey]) -> list[int]:
     """For each key, how many equal keys come before it (so twins differ)."""
     seen: Counter = Counter()
@@ -131,6 +136,8 @@ class ModelKeeper:
         self.architecture: Architecture | None = None
         self.seed: int | None = None
         self.kept: tuple[int, ...] = ()  # new indices whose module was reused
+        # Each layer's output size (values per sample), from the analysis.
+        self.output_sizes: list[int] = []
         self._keys: list[LayerKey] = []
 
     def reset(self) -> None:
@@ -145,6 +152,7 @@ class ModelKeeper:
         analysis = checked_analysis(arch)
         self.model, self.architecture, self.seed = model, arch, seed
         self._keys = _keys(analysis)
+        self.output_sizes = _sizes(analysis)
         self.kept = ()
 
     def update(self, arch: Architecture, seed: int = 0) -> nn.Sequential:
@@ -167,6 +175,7 @@ class ModelKeeper:
                 )
         self.model = nn.Sequential(*modules)
         self.architecture, self.seed, self._keys = arch, seed, keys
+        self.output_sizes = _sizes(analysis)
         self.kept = tuple(sorted(reused))
         log.debug("model for %s: kept layers %s", arch.name, self.kept)
         return self.model

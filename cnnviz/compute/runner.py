@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.compute.caches import BufferPool, FilterCache
 from cnnviz.compute.device import (
     DeviceError,
     device_name,
@@ -31,14 +32,7 @@ from cnnviz.compute.device import (
     release_memory,
     resolve_device,
 )
-from cnnviz.compute.forward import (
-    CancelCheck,
-    FilterCache,
-    LayerFailure,
-    class_probabilities,
-    gather,
-    layer_outputs,
-)
+from cnnviz.compute.forward import CancelCheck, LayerFailure, class_probabilities, record_forward
 from cnnviz.compute.model import ModelKeeper, build_model
 from cnnviz.compute.weights import WeightsError, load_fitting_layers, load_into, read_weights
 from cnnviz.core.architecture import Architecture, ArchitectureError
@@ -85,6 +79,9 @@ def _edit_problem(model: nn.Sequential, edit: KernelEdit) -> str | None:
 @contextlib.contextmanager
 def kernel_edits_applied(model: nn.Sequential, edits, notices: list[str]) -> Iterator[None]:
     """Set hand-made kernels for one run, then put the model's own weights back."""
+    if not edits:
+        yield
+        return
     saved: list[tuple[torch.Tensor, int, torch.Tensor]] = []
     with torch.no_grad():
         try:
@@ -130,9 +127,12 @@ class ForwardRunner:
     def __init__(self) -> None:
         self.keeper = ModelKeeper()
         self._filters = FilterCache()
+        self._buffers = BufferPool()
         self._weights_token: tuple | None = None
         self._placed: tuple[nn.Module, torch.device] | None = None
         self._mode: tuple[nn.Module, bool] | None = None
+        self._devices: dict[str, tuple[torch.device, str | None]] = {}
+        self._names: dict[torch.device, str] = {}
 
     # -- the model ---------------------------------------------------------
     def model_for(self, request: ForwardRequest) -> nn.Sequential:
@@ -198,17 +198,27 @@ class ForwardRunner:
             layers=layers,
             filters=filters,
             probabilities=probabilities,
-            device=device_name(used),
+            device=self._name(used),
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             notice="; ".join(notices) or None,
         )
 
     def _device(self, preference: str, notices: list[str]) -> torch.device:
-        try:
-            return resolve_device(preference)
-        except DeviceError as exc:
-            notices.append(f"{exc}: computing on the CPU")
-            return torch.device("cpu")
+        # Devices do not come and go while the app runs: resolve each choice once.
+        if preference not in self._devices:
+            try:
+                self._devices[preference] = (resolve_device(preference), None)
+            except DeviceError as exc:
+                self._devices[preference] = (torch.device("cpu"), f"{exc}: computing on the CPU")
+        device, notice = self._devices[preference]
+        if notice:
+            notices.append(notice)
+        return device
+
+    def _name(self, device: torch.device) -> str:
+        if device not in self._names:
+            self._names[device] = device_name(device)
+        return self._names[device]
 
     def _checked_image(self, request: ForwardRequest) -> np.ndarray:
         image = np.ascontiguousarray(request.image, dtype=np.float32)
@@ -244,11 +254,21 @@ class ForwardRunner:
     def _forward_on(self, model, image, request, device, should_cancel):
         self._place(model, device, request.train_mode)
         # A copy: an in-place first layer must not write into the caller's image.
-        x = torch.from_numpy(image.copy()).to(device).unsqueeze(0)
+        x = torch.from_numpy(image.copy()).unsqueeze(0)
+        if device.type != "cpu":
+            x = x.to(device)
         seed = request.seed if request.train_mode else None
+        sizes = self.keeper.output_sizes if model is self.keeper.model else None
         try:
             with _buffers_kept(model, request.train_mode):
-                outputs = layer_outputs(model, x, should_cancel=should_cancel, seed=seed)
+                return record_forward(
+                    model,
+                    x,
+                    image,
+                    sizes=sizes,
+                    pool=self._buffers,
+                    should_cancel=should_cancel,
+                    seed=seed,
+                )
         except LayerFailure as exc:
             raise ComputeError(str(exc)) from None
-        return gather(model, outputs, image)

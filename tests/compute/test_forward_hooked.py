@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,12 +12,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from cnnviz.compute import forward as forward_module
+from cnnviz.compute.caches import BufferPool
 from cnnviz.compute.forward import (
     Cancelled,
     LayerFailure,
     class_probabilities,
     gather,
     layer_outputs,
+    record_forward,
 )
 from cnnviz.compute.model import build_model
 from cnnviz.core.analysis import analyze
@@ -70,19 +74,40 @@ def plain_activations(plain: nn.Sequential, image: np.ndarray) -> list[np.ndarra
     return [o[0].numpy() for o in outputs]
 
 
-def hooked(model: nn.Sequential, image: np.ndarray):
+def hooked(model: nn.Sequential, image: np.ndarray, sizes=None):
+    """record_forward; with ``sizes`` each output is copied as it is made."""
     model.eval()
     x = torch.from_numpy(image.copy()).unsqueeze(0)
-    return gather(model, layer_outputs(model, x), image)
+    return record_forward(model, x, image, sizes=sizes)
 
 
-def assert_same_as_plain(arch: Architecture, seed: int) -> None:
+@pytest.fixture(params=["recorded", "copied as made"])
+def path(request, monkeypatch):
+    """Both ways of recording: small nets use the first, large ones the second."""
+    if request.param == "copied as made":
+        monkeypatch.setattr(forward_module, "COPY_AS_MADE_FROM", 0)
+    return request.param
+
+
+def output_sizes(model: nn.Sequential, image: np.ndarray) -> list[int]:
+    """Each layer's output size, measured with torch itself."""
+    sizes = []
+    with torch.no_grad():
+        h = torch.from_numpy(image.copy()).unsqueeze(0)
+        for module in model:
+            h = module(h).clone()
+            sizes.append(h[0].numel())
+    return sizes
+
+
+def assert_same_as_plain(arch: Architecture, seed: int, path: str = "recorded") -> None:
     model = build_model(arch, seed)
     randomize(model, seed)
     plain = plain_sequential(arch)
     plain.load_state_dict(model.state_dict())
     image = np.random.default_rng(seed).random(arch.input.as_tuple(), dtype=np.float32)
-    layers = hooked(model, image)
+    sizes = output_sizes(plain, image) if path == "copied as made" else None
+    layers = hooked(model, image, sizes)
     expected = plain_activations(plain, image)
     assert len(layers) == len(expected) == len(arch.layers)
     for layer, want in zip(layers, expected, strict=True):
@@ -101,7 +126,7 @@ def assert_same_as_plain(arch: Architecture, seed: int) -> None:
     "name, size",
     [("lenet5", None), ("interview", None), ("tinyvgg", (3, 24, 24)), ("alexnet", (3, 67, 67))],
 )
-def test_presets_match_plain_torch(name, size):
+def test_presets_match_plain_torch(name, size, path):
     arch = load_preset(name)
     if size is not None:
         arch = arch.with_input(InputShape(*size))
@@ -111,7 +136,7 @@ def test_presets_match_plain_torch(name, size):
             if layer.type == "Linear" and i != len(layers) - 1:
                 layers[i] = layer.with_params(out_features=16)
         arch = arch.with_layers(layers)
-    assert_same_as_plain(arch, seed=3)
+    assert_same_as_plain(arch, seed=3, path=path)
 
 
 _ACTIVATIONS = st.sampled_from(
@@ -166,19 +191,21 @@ def small_stacks(draw) -> Architecture:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(arch=small_stacks(), seed=st.integers(0, 1000))
-def test_random_stacks_match_plain_torch(arch, seed):
+@given(arch=small_stacks(), seed=st.integers(0, 1000), copy_as_made=st.booleans())
+def test_random_stacks_match_plain_torch(arch, seed, copy_as_made):
     assume(analyze(arch).valid)
-    assert_same_as_plain(arch, seed)
+    with mock.patch.object(forward_module, "COPY_AS_MADE_FROM", 0):
+        assert_same_as_plain(arch, seed, "copied as made" if copy_as_made else "recorded")
 
 
-def test_outputs_are_copies_an_inplace_layer_cannot_overwrite():
+def test_outputs_are_copies_an_inplace_layer_cannot_overwrite(path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(inplace=True), nn.Flatten()).eval()
     image = np.random.default_rng(1).standard_normal((1, 6, 6)).astype(np.float32)
     with torch.no_grad():
         conv_alone = model[0](torch.from_numpy(image)[None])[0].numpy().copy()
-    layers = hooked(model, image)
+    layers = hooked(model, image, [32, 32, 32] if path == "copied as made" else None)
+    np.testing.assert_array_equal(layers[2].output, np.maximum(conv_alone, 0).reshape(-1))
     assert conv_alone.min() < 0  # the case that matters: ReLU would have zeroed these
     np.testing.assert_array_equal(layers[0].output, conv_alone)
     np.testing.assert_array_equal(layers[1].output, np.maximum(conv_alone, 0))
@@ -196,6 +223,30 @@ def test_arrays_share_no_memory_with_torch_tensors_or_the_image():
         tensor.zero_()  # what a later in-place op could do to torch's memory
     assert all(np.any(layer.output != 0) for layer in layers)
     assert not any(np.shares_memory(layer.output, image) for layer in layers)
+
+
+def test_sizes_that_do_not_match_fall_back_to_recording(monkeypatch):
+    monkeypatch.setattr(forward_module, "COPY_AS_MADE_FROM", 0)
+    model = build_model(load_preset("lenet5"), 0).eval()
+    image = np.random.default_rng(4).random((1, 32, 32), dtype=np.float32)
+    wrong = [1] * len(model)  # far too small: the analysis and torch disagree
+    layers = hooked(model, image, wrong)
+    expected = plain_activations(model, image)
+    for layer, want in zip(layers, expected, strict=True):
+        np.testing.assert_array_equal(layer.output, want)
+
+
+def test_results_held_elsewhere_are_never_overwritten_by_later_forwards():
+    model = build_model(load_preset("lenet5"), 0).eval()
+    pool = BufferPool()
+    images = [np.random.default_rng(i).random((1, 32, 32), dtype=np.float32) for i in range(4)]
+    held = []
+    for image in images:
+        x = torch.from_numpy(image.copy()).unsqueeze(0)
+        held.append(record_forward(model, x, image, pool=pool))
+    for image, layers in zip(images, held, strict=True):
+        for layer, want in zip(layers, plain_activations(model, image), strict=True):
+            np.testing.assert_array_equal(layer.output, want)
 
 
 def test_each_layer_input_is_the_previous_output_object():
@@ -243,3 +294,16 @@ def test_no_probabilities_for_feature_maps_or_a_single_value():
     model = nn.Sequential(nn.Conv2d(1, 1, 1))
     assert class_probabilities(model, np.zeros((1, 4, 4), np.float32)) is None
     assert class_probabilities(model, np.zeros(1, np.float32)) is None
+
+
+def test_a_buffer_is_reused_only_once_nothing_refers_to_it():
+    pool = BufferPool()
+    first = pool.take(1000)
+    view = first[10:20].reshape(2, 5)
+    del first
+    second = pool.take(1000)
+    assert not np.shares_memory(view, second)  # the view still holds the first buffer
+    del view
+    third = pool.take(1000)
+    assert np.shares_memory(third, pool._buffers[0]) or np.shares_memory(third, pool._buffers[1])
+    assert not np.shares_memory(third, second)

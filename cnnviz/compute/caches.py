@@ -1,0 +1,96 @@
+"""What the forward runner keeps between requests: result buffers and filter copies."""
+
+from __future__ import annotations
+
+import sys
+import weakref
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class BufferPool:
+    """Float32 buffers for results, reused once no result refers to them any more.
+
+    A fresh 66 MB buffer (VGG-11's activations) costs more in page faults than
+    the copy into it. The GUI keeps only the latest result, so in steady state
+    two buffers alternate: the one the GUI shows, and the one being filled.
+    A buffer is reused only when nothing but this pool refers to it (every
+    result array is a view of it, and a view holds a reference to it).
+    """
+
+    def __init__(self, keep: int = 2) -> None:
+        self._buffers: list[np.ndarray] = []
+        self._keep = keep
+
+    def _free(self, index: int) -> bool:
+        # References: the pool's list and getrefcount's own argument.
+        return sys.getrefcount(self._buffers[index]) == 2
+
+    def take(self, size: int) -> np.ndarray:
+        """A float32 array of ``size`` values that no earlier result still uses."""
+        # Indices, not the arrays: a loop variable would be one more reference.
+        for index in range(len(self._buffers)):
+            # Not much larger than needed: a small net must not pin a big buffer.
+            fits = size <= self._buffers[index].size <= 2 * size + 65536
+            if fits and self._free(index):
+                return self._buffers[index][:size]
+        fresh = np.empty(size, np.float32)
+        self._buffers.append(fresh)
+        if len(self._buffers) > self._keep:
+            free = [i for i in range(len(self._buffers) - 1) if self._free(i)]
+            self._buffers.pop(free[0] if free else 0)
+        return fresh[:size]
+
+
+class FilterCache:
+    """Numpy copies of Conv2d weights, copied again only when a tensor changed.
+
+    A tensor's ``_version`` grows with every in-place write (loading, kernel
+    edits, restoring them), so an unchanged version means unchanged values;
+    a weak reference makes sure the cached entry belongs to the same tensor.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
+        self._convs: tuple[nn.Sequential, list] | None = None
+        self._last: tuple[nn.Sequential, tuple, dict] | None = None
+
+    def _copy(self, tensor: torch.Tensor, fresh: dict) -> np.ndarray:
+        key = id(tensor)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0]() is tensor and entry[1] == tensor._version:
+            array = entry[2]
+        else:
+            array = tensor.detach().to("cpu", torch.float32, copy=True).numpy()
+        fresh[key] = (weakref.ref(tensor), tensor._version, array)
+        return array
+
+    def filters(self, model: nn.Sequential) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        tensors = self._conv_tensors(model)
+        versions = tuple(
+            t._version for _, weight, bias in tensors for t in (weight, bias) if t is not None
+        )
+        if self._last is not None and self._last[0] is model and self._last[1] == versions:
+            return dict(self._last[2])  # nothing was written since: the same copies
+        fresh: dict = {}
+        out = {}
+        for index, weight, bias in tensors:
+            out[index] = (
+                self._copy(weight, fresh),
+                None if bias is None else self._copy(bias, fresh),
+            )
+        self._entries = fresh
+        self._last = (model, versions, out)
+        return dict(out)
+
+    def _conv_tensors(self, model: nn.Sequential) -> list:
+        if self._convs is None or self._convs[0] is not model:
+            convs = [
+                (index, module.weight, module.bias)
+                for index, module in enumerate(model)
+                if isinstance(module, nn.Conv2d)
+            ]
+            self._convs = (model, convs)
+        return self._convs[1]
