@@ -87,6 +87,11 @@ class TrainConfig:
     weight_decay: float = 0.0
     validation_split: float = 0.1
     seed: int = 0
+    # Added by the training task: the learning rate over the run (constant, or
+    # cosine decay from learning_rate to 0), and random shifts/scalings/stroke
+    # widths of the training images (digit datasets) or shifts/flips (photos).
+    schedule: str = "cosine"  # constant | cosine
+    augment: bool = True
 
 
 @dataclass(frozen=True)
