@@ -166,13 +166,14 @@ def _train(arch: Architecture, args: argparse.Namespace, printer: _Printer):
     from cnnviz.compute.train import train
     from cnnviz.compute.weights import WeightsError, read_weights
 
-    torch.set_num_threads(max(1, args.threads))
     try:
         initial = read_weights(args.weights) if args.weights else None
     except WeightsError as exc:
         raise CommandError(str(exc)) from None
     interrupted = []
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, args.threads))
     try:
         return train(
             arch,
@@ -184,7 +185,8 @@ def _train(arch: Architecture, args: argparse.Namespace, printer: _Printer):
     except ValueError as exc:  # TrainingError, WeightsError, DatasetError: the user's
         raise CommandError(str(exc)) from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        torch.set_num_threads(previous_threads)
+        signal.signal(signal.SIGINT, previous_handler)
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -35,23 +35,21 @@ def augment_strokes(batch: torch.Tensor, generator: torch.Generator) -> torch.Te
     n = batch.shape[0]
     u = torch.rand(n, 9, generator=generator)
     keep = u[:, 0] < KEEP_FRACTION
-    thin = ((u[:, 1] < ERODE_FRACTION) & ~keep).view(n, 1, 1, 1)
+    thin = (u[:, 1] < ERODE_FRACTION).view(n, 1, 1, 1)
     eroded = -F.max_pool2d(-batch, kernel_size=3, stride=1, padding=1)
-    batch = torch.where(thin, eroded, batch)
-    moved = _warp(batch, _stroke_transforms(u[:, 2:7], keep))
+    moved = _warp(torch.where(thin, eroded, batch), _stroke_transforms(u[:, 2:7]))
     threshold = THRESHOLD_RANGE[0] + (THRESHOLD_RANGE[1] - THRESHOLD_RANGE[0]) * u[:, 7]
     contrast = CONTRAST_RANGE[0] + (CONTRAST_RANGE[1] - CONTRAST_RANGE[0]) * u[:, 8]
-    gain = torch.where(keep, 1.0, contrast / (1.0 - threshold)).view(n, 1, 1, 1)
-    threshold = torch.where(keep, 0.0, threshold).view(n, 1, 1, 1)
-    return ((moved - threshold) * gain).clamp_(0.0, 1.0)
+    gain = (contrast / (1.0 - threshold)).view(n, 1, 1, 1)
+    varied = ((moved - threshold.view(n, 1, 1, 1)) * gain).clamp_(0.0, 1.0)
+    return torch.where(keep.view(n, 1, 1, 1), batch, varied)
 
 
-def _stroke_transforms(u: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+def _stroke_transforms(u: torch.Tensor) -> torch.Tensor:
     """(N, 2, 3) affine_grid matrices from 5 uniform numbers per image."""
     sy = HEIGHT_RANGE[0] + (HEIGHT_RANGE[1] - HEIGHT_RANGE[0]) * u[:, 0]
     sx = (sy * (ASPECT_RANGE[0] + (ASPECT_RANGE[1] - ASPECT_RANGE[0]) * u[:, 1])).clamp(max=1.0)
-    sy, sx = torch.where(keep, 1.0, sy), torch.where(keep, 1.0, sx)
-    angle = torch.where(keep, 0.0, math.radians(MAX_ROTATION_DEG) * (2 * u[:, 2] - 1))
+    angle = math.radians(MAX_ROTATION_DEG) * (2 * u[:, 2] - 1)
     # Move only as far as keeps the digit inside the frame ([-1, 1] both ways).
     shift = torch.stack([(1 - sx) * (2 * u[:, 3] - 1), (1 - sy) * (2 * u[:, 4] - 1)], dim=1)
     return _inverse_affine(sx, sy, angle, shift)

@@ -1,0 +1,48 @@
+"""The presets ship with weights that have learned: they read digits drawn on the pad."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnnviz.compute.datasets import load_digits, to_network_input
+from cnnviz.compute.model import build_model
+from cnnviz.compute.weights import load_weights
+from cnnviz.core.presets import load_preset, preset_path, weights_path
+from tests.drawn_digits import VARIANTS, drawn_set
+
+PRESETS_WITH_WEIGHTS = ("lenet5", "interview")
+
+
+def trained(name):
+    arch = load_preset(name)
+    path = weights_path(arch, preset_path(name))
+    assert path is not None, f"{name} names no weights file that exists"
+    model = build_model(arch)
+    load_weights(model, path)
+    return arch, model.eval()
+
+
+@pytest.mark.parametrize("name", PRESETS_WITH_WEIGHTS)
+def test_recorded_test_accuracy_is_what_the_weights_score(name):
+    arch, model = trained(name)
+    metrics = arch.metadata["metrics"]
+    assert metrics["dataset"] == "digits" and metrics["command"].startswith(f"cnnviz train {name}")
+    assert metrics["test_accuracy"] >= 0.95
+    data = load_digits()
+    x = to_network_input(data.test_images, data.max_value, arch.input.as_tuple())
+    with torch.no_grad():
+        predicted = model(x).argmax(dim=1).numpy()
+    accuracy = float((predicted == data.test_labels).mean())
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=5e-5)
+
+
+@pytest.mark.parametrize("name", PRESETS_WITH_WEIGHTS)
+def test_digits_drawn_on_the_pad_are_read(name):
+    arch, model = trained(name)
+    images, labels = drawn_set(arch.input.height)
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(images)).argmax(dim=1).numpy()
+    per_variant = (predicted == labels).reshape(len(VARIANTS), 10)
+    assert per_variant[0].all(), f"plain drawing misread: {predicted[:10]}"
+    assert per_variant.mean() >= 0.95, f"read {per_variant.mean():.0%}: {predicted}"

@@ -1,0 +1,130 @@
+"""`cnnviz train`: weights written, JSON result, same seed same weights, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnnviz.cli import main
+from cnnviz.compute.model import build_model
+from cnnviz.compute.weights import load_weights, read_weights
+from cnnviz.core.architecture import Architecture, InputShape, Layer, load, save
+
+TINY = Architecture(
+    "tiny",
+    InputShape(1, 8, 8),
+    (
+        Layer.make("Conv2d", out_channels=4, kernel_size=3, padding=1),
+        Layer.make("ReLU"),
+        Layer.make("MaxPool2d", kernel_size=2),
+        Layer.make("Flatten"),
+        Layer.make("Linear", out_features=10),
+    ),
+    {"description": "a tiny digit reader"},
+)
+
+
+@pytest.fixture
+def tiny_file(tmp_path):
+    path = tmp_path / "tiny.json"
+    save(TINY, path)
+    return path
+
+
+def run_cli(capsys, *args):
+    code = main(["train", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_trains_saves_and_reports_json(capsys, tmp_path, tiny_file):
+    out = tmp_path / "w.safetensors"
+    code, stdout, stderr = run_cli(
+        capsys,
+        tiny_file,
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "16",
+        "--no-augment",
+        "--out",
+        out,
+        "--json",
+    )
+    assert code == 0
+    record = json.loads(stdout)
+    assert set(record) >= {"test_accuracy", "best_val_accuracy", "epochs", "seconds", "out"}
+    assert record["epochs"] == 1 and record["out"] == str(out) and not record["cancelled"]
+    assert 0.5 < record["test_accuracy"] <= 1.0  # chance is 0.1
+    assert "epoch 1/1  loss" in stderr and "test accuracy" in stderr
+    model = build_model(TINY)
+    load_weights(model, out)  # fits the stack exactly
+
+
+def test_the_same_seed_gives_the_same_file(capsys, tmp_path, tiny_file):
+    paths = [tmp_path / f"{i}.safetensors" for i in range(3)]
+    for path, seed in zip(paths, (7, 7, 8), strict=True):
+        args = (tiny_file, "--epochs", "1", "--seed", seed, "--lr", "0.01", "--out", path)
+        assert run_cli(capsys, *args)[0] == 0
+    first, second, other = (read_weights(p) for p in paths)
+    for key in first:
+        np.testing.assert_array_equal(first[key].numpy(), second[key].numpy())
+    assert not np.array_equal(first["0.weight"].numpy(), other["0.weight"].numpy())
+
+
+def test_update_preset_records_weights_and_metrics(capsys, tmp_path, tiny_file):
+    out = tmp_path / "tiny.safetensors"
+    args = (tiny_file, "--epochs", "1", "--seed", "2", "--out", out, "--update-preset", "--json")
+    code, stdout, _ = run_cli(capsys, *args)
+    assert code == 0
+    updated = load(tiny_file)
+    assert updated.layers == TINY.layers
+    assert updated.metadata["description"] == "a tiny digit reader"
+    assert updated.metadata["weights"] == "tiny.safetensors"
+    metrics = updated.metadata["metrics"]
+    assert metrics["test_accuracy"] == round(json.loads(stdout)["test_accuracy"], 4)
+    assert metrics["dataset"] == "digits" and metrics["epochs"] == 1 and metrics["seed"] == 2
+    assert metrics["command"].startswith(f"cnnviz train {tiny_file} --dataset digits --epochs 1")
+    assert metrics["command"].endswith("--out tiny.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("no_such_file.json",), "no_such_file.json"),
+        (("nonet",), "unknown preset 'nonet'"),
+        (("{tiny}", "--dataset", "imagenet"), "unknown dataset 'imagenet'"),
+        (("{tiny}", "--dataset", "cifar10"), "set the input channels to 3"),
+        (("{tiny}", "--epochs", "0"), "epochs must be at least 1"),
+        (("{tiny}", "--out", "{missing}/w.safetensors"), "does not exist"),
+        (("{tiny}", "--weights", "{missing}.safetensors"), "no such weights file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, tiny_file, args, message):
+    names = {"tiny": tiny_file, "missing": tmp_path / "missing"}
+    args = [a.format(**names) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "w.safetensors")]
+    code, stdout, stderr = run_cli(capsys, *args)
+    assert code == 2
+    assert stdout == ""
+    assert stderr.startswith("cnnviz train: error: ") and message in stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
+def test_a_stack_whose_output_does_not_fit_the_classes(capsys, tmp_path):
+    wrong = TINY.with_layers((*TINY.layers[:-1], Layer.make("Linear", out_features=3)))
+    path = tmp_path / "wrong.json"
+    save(wrong, path)
+    code, _, stderr = run_cli(capsys, path, "--out", tmp_path / "w.safetensors")
+    assert code == 2
+    assert (
+        "gives 3 outputs but Digits has 10 classes: set out_features of the last Linear to 10"
+        in stderr
+    )
