@@ -1,0 +1,296 @@
+"""Training: train the current stack and watch its loss, accuracy and first filters.
+
+The form collects a TrainConfig; Train emits ``train_requested(TrainConfig)``
+and the main window hands it to the compute thread, whose progress comes back
+through ``on_progress(TrainProgress)`` and ends in ``on_finished(TrainResult)``
+or ``on_failed(message)``. Cancel emits ``cancel_requested()``: training stops
+after the current batch and keeps the best weights so far.
+
+The curves: training loss and accuracy are running means over the current
+epoch (on the augmented images, so usually below validation); validation
+points come at each epoch's end. The grid shows the first conv layer's
+filters as they learn, each on a blue–white–red scale centred on zero.
+
+Standalone with a made-up run: ``python -m cnnviz.qt.panels.training``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from cnnviz.core.jobs import TrainConfig, TrainProgress, TrainResult
+from cnnviz.core.mosaic import MosaicLayout, assemble, plan_layout
+from cnnviz.qt import colormaps
+from cnnviz.qt.panels.base import (
+    CURVE,
+    CURVE_2,
+    DEAD,
+    float_c,
+    graphics_widget,
+    image_view_box,
+    info_label,
+    style_plot,
+    title_label,
+)
+from cnnviz.qt.panels.training_form import TrainingForm
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+PROGRESS_STEPS = 1000
+
+
+def format_duration(seconds: float) -> str:
+    """0:07, 2:05, 1:02:03."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def fraction_done(progress: TrainProgress) -> float:
+    """Share of all batches of the run that are done."""
+    total = max(1, progress.epochs * progress.steps)
+    return min(1.0, ((progress.epoch - 1) * progress.steps + progress.step) / total)
+
+
+def filter_tiles(weight: np.ndarray) -> np.ndarray:
+    """(O, I, kh, kw) → (O, kh, kw): each filter, averaged over its input channels,
+    scaled to [-1, 1] by its own largest weight so faint filters still show."""
+    tiles = np.asarray(weight, dtype=np.float32).mean(axis=1)
+    scale = np.abs(tiles).reshape(len(tiles), -1).max(axis=1)
+    return tiles / np.where(scale > 0, scale, 1.0)[:, None, None]
+
+
+class _Curves:
+    """Loss and accuracy plots with a training and a validation curve each."""
+
+    def __init__(self, canvas: pg.GraphicsLayoutWidget) -> None:
+        self.loss = canvas.addPlot(row=0, col=0)
+        self.accuracy = canvas.addPlot(row=0, col=1)
+        style_plot(self.loss, "epoch", "loss")
+        style_plot(self.accuracy, "epoch", "accuracy (%)")
+        self.accuracy.setYRange(0, 100, padding=0.02)
+        self.accuracy.enableAutoRange(axis="y", enable=False)
+        for plot in (self.loss, self.accuracy):
+            plot.setMouseEnabled(x=False, y=False)
+            plot.addLegend(offset=(-4, 4) if plot is self.loss else (-4, -4), labelTextSize="8pt")
+        train_pen, val_pen = pg.mkPen(CURVE, width=2), pg.mkPen(CURVE_2, width=2)
+        val_symbol = {"symbol": "o", "symbolSize": 6, "symbolBrush": CURVE_2, "symbolPen": None}
+        self.train_loss = self.loss.plot(pen=train_pen, name="training")
+        self.val_loss = self.loss.plot(pen=val_pen, name="validation", **val_symbol)
+        self.train_acc = self.accuracy.plot(pen=train_pen, name="training")
+        self.val_acc = self.accuracy.plot(pen=val_pen, name="validation", **val_symbol)
+        self.clear()
+
+    def clear(self) -> None:
+        self.points: dict[str, list[tuple[float, float]]] = {
+            "train_loss": [],
+            "train_acc": [],
+            "val_loss": [],
+            "val_acc": [],
+        }
+        for item in (self.train_loss, self.val_loss, self.train_acc, self.val_acc):
+            item.setData([], [])
+
+    def add(self, progress: TrainProgress) -> None:
+        x = progress.epoch - 1 + progress.step / max(1, progress.steps)
+        self._append("train_loss", self.train_loss, x, progress.train_loss)
+        self._append("train_acc", self.train_acc, x, 100 * progress.train_accuracy)
+        if progress.val_accuracy is not None and progress.val_loss is not None:
+            self._append("val_loss", self.val_loss, progress.epoch, progress.val_loss)
+            self._append("val_acc", self.val_acc, progress.epoch, 100 * progress.val_accuracy)
+
+    def _append(self, key: str, item: pg.PlotDataItem, x: float, y: float) -> None:
+        points = self.points[key]
+        points.append((x, y))
+        xs, ys = zip(*points, strict=True)
+        item.setData(np.asarray(xs), np.asarray(ys))
+
+
+class _FilterGrid:
+    """The first conv layer's filters as one mosaic image (created once, then updated)."""
+
+    def __init__(self, canvas: pg.GraphicsLayoutWidget) -> None:
+        self.box = image_view_box()
+        canvas.addItem(self.box, row=0, col=0)
+        self.item = pg.ImageItem()
+        self.item.setLookupTable(colormaps.gapped_lookup_table(colormaps.DEFAULT_DIVERGING))
+        self.box.addItem(self.item)
+        self.layout: MosaicLayout | None = None
+        self.image: np.ndarray | None = None
+        self.layer: int | None = None
+
+    def show(self, filters: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> bool:
+        """Draw the first conv layer's filters; False when there are none."""
+        if not filters:
+            return False
+        self.layer = min(filters)
+        tiles = filter_tiles(filters[self.layer][0])
+        o, kh, kw = tiles.shape
+        if self.layout is None or (self.layout.channels, self.layout.tile_height) != (o, kh):
+            self.layout = plan_layout(o, (kh, kw), aspect=8.0, gap=max(1, kh // 4))
+            self.image = None
+        levels, gap = colormaps.gapped_levels((-1.0, 1.0))
+        self.image = assemble(tiles, self.layout, out=self.image, gap=gap)
+        self.item.setImage(float_c(self.image), autoLevels=False, levels=levels)
+        self.box.autoRange(padding=0.02)
+        return True
+
+
+class TrainingPanel(QtWidgets.QWidget):
+    """The Train view: settings, Train/Cancel, progress with ETA, curves, live filters."""
+
+    train_requested = QtCore.Signal(object)  # TrainConfig
+    cancel_requested = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = TrainingForm()
+        self.train_button = QtWidgets.QPushButton("Train")
+        self.train_button.setToolTip("Train the current stack with these settings")
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after this batch, keeping the best weights so far")
+        self.cancel_button.setEnabled(False)
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.progress_bar.setTextVisible(False)
+        self.progress_label = info_label("Not trained yet.")
+        self.status = info_label("")
+        self.title = title_label("Training")
+        self.canvas = graphics_widget()
+        self.curves = _Curves(self.canvas)
+        self.filter_canvas = graphics_widget()
+        self.filter_canvas.setMinimumHeight(90)
+        self.filters = _FilterGrid(self.filter_canvas)
+        self.filter_title = info_label("First-layer filters appear here as they learn.")
+        self.running = False
+        self._started = 0.0
+        self._build_layout()
+        self.train_button.clicked.connect(self._on_train_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+
+    def _build_layout(self) -> None:
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.cancel_button)
+        left = QtWidgets.QVBoxLayout()
+        left.addWidget(self.form)
+        left.addLayout(buttons)
+        left.addWidget(self.progress_bar)
+        left.addWidget(self.progress_label)
+        left.addWidget(self.status)
+        left.addStretch(1)
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(self.title)
+        right.addWidget(self.canvas, 3)
+        right.addWidget(self.filter_title)
+        right.addWidget(self.filter_canvas, 2)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        left_widget = QtWidgets.QWidget()
+        left_widget.setLayout(left)
+        left_widget.setMaximumWidth(300)
+        layout.addWidget(left_widget)
+        layout.addLayout(right, 1)
+
+    # -- the user's side ---------------------------------------------------------
+    def config(self) -> TrainConfig:
+        return self.form.config()
+
+    def set_config(self, config: TrainConfig) -> None:
+        self.form.set_config(config)
+
+    def _on_train_clicked(self) -> None:
+        config = self.form.config()
+        self.start(config)
+        self.train_requested.emit(config)
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.progress_label.setText("Stopping after this batch…")
+        self.cancel_requested.emit()
+
+    def start(self, config: TrainConfig) -> None:
+        """Show a run starting (the Train button calls this; so may the main window)."""
+        self.running = True
+        self._started = time.monotonic()
+        self.curves.clear()
+        self.progress_bar.setValue(0)
+        self.progress_label.setText(f"Preparing {config.dataset} and the network…")
+        self.status.setText("")
+        self.status.setStyleSheet("font-size: 12px;")
+        self.title.setText(f"Training on {self.form.dataset_title()}")
+        self._set_controls(running=True)
+
+    def _set_controls(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.form.setEnabled(not running)
+
+    # -- the compute thread's side ---------------------------------------------------
+    @QtCore.Slot(object)
+    def on_progress(self, progress: TrainProgress) -> None:
+        if not self.running:  # a late report after finishing or failing
+            return
+        done = fraction_done(progress)
+        self.progress_bar.setValue(round(done * PROGRESS_STEPS))
+        elapsed = time.monotonic() - self._started
+        left = elapsed * (1 - done) / done if done > 0 else 0.0
+        text = (
+            f"Epoch {progress.epoch} of {progress.epochs} · {done:.0%} · "
+            f"{format_duration(left)} left"
+        )
+        if progress.val_accuracy is not None:
+            text += f" · validation {progress.val_accuracy:.1%}"
+        self.progress_label.setText(text)
+        self.curves.add(progress)
+        if self.filters.show(progress.filters):
+            layer = self.filters.layer
+            self.filter_title.setText(
+                f"Filters of layer {layer} (Conv2d) as they learn: red adds, blue subtracts"
+            )
+
+    @QtCore.Slot(object)
+    def on_finished(self, result: TrainResult) -> None:
+        self.running = False
+        self._set_controls(running=False)
+        if result.cancelled:
+            self.progress_label.setText(f"Stopped after {result.epochs_run} epochs.")
+            self.status.setText(
+                f"Kept the best weights so far (validation accuracy "
+                f"{result.best_val_accuracy:.1%}); they are now the network's."
+            )
+            return
+        self.progress_bar.setValue(PROGRESS_STEPS)
+        self.progress_label.setText(
+            f"Done: {result.epochs_run} epochs in {format_duration(result.seconds)}."
+        )
+        test = "" if result.test_accuracy is None else f"test accuracy {result.test_accuracy:.1%}, "
+        self.status.setText(
+            f"{test}best validation accuracy {result.best_val_accuracy:.1%}. "
+            "The best weights are now the network's."
+        )
+        self.status.setStyleSheet("font-size: 12px; font-weight: 600;")
+
+    @QtCore.Slot(str)
+    def on_failed(self, message: str) -> None:
+        self.running = False
+        self._set_controls(running=False)
+        self.progress_bar.setValue(0)
+        self.progress_label.setText("Training did not run.")
+        self.status.setText(message)
+        self.status.setStyleSheet(f"color: {DEAD}; font-size: 12px;")
+
+
+def main(argv=None) -> int:
+    from cnnviz.qt.panels.training_demo import run_demo
+
+    return run_demo(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
