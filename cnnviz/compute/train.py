@@ -11,6 +11,8 @@ the same weights.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import math
 import time
@@ -259,7 +261,8 @@ def train(
     # state back afterwards.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        run = _prepare(arch, config, initial_state)
+        with _collector_out_of_the_way():
+            run = _prepare(arch, config, initial_state)
         steps = _steps_per_epoch(len(run.train), config.batch_size)
         reporter = _Reporter(request_id, config.epochs, steps, on_progress)
         best, epochs_run, cancelled = _epochs(run, config, reporter, should_stop)
@@ -277,6 +280,31 @@ def train(
         cancelled,
         seconds,
     )
+
+
+@contextlib.contextmanager
+def _collector_out_of_the_way():
+    """Keep Python's full garbage collections from freezing the GUI thread.
+
+    A full collection walks every object in the process (with torch, Qt and
+    pyqtgraph loaded some 300000: 50-150 ms) holding the GIL, and both the
+    import torch makes on the first optimizer (torch._dynamo, 800 modules) and
+    a training loop's allocations set them off. So: no automatic collections
+    while the run is prepared, and everything alive after it (modules,
+    classes, widgets, which live on anyway) is frozen out of the collector's
+    sight, so that the collections during training walk only the training's
+    own objects. The freeze is not undone: that would bring back one long
+    pause at the next collection.
+    """
+    gc.freeze()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.freeze()
 
 
 def _epochs(run: _Run, config: TrainConfig, reporter: _Reporter, should_stop):

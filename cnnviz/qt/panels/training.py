@@ -76,6 +76,8 @@ class _Curves:
         self.accuracy.setYRange(0, 100, padding=0.02)
         self.accuracy.enableAutoRange(axis="y", enable=False)
         for plot in (self.loss, self.accuracy):
+            plot.showGrid(x=False, y=False)
+        for plot in (self.loss, self.accuracy):
             plot.setMouseEnabled(x=False, y=False)
             plot.addLegend(offset=(-4, 4) if plot is self.loss else (-4, -4), labelTextSize="8pt")
         train_pen, val_pen = pg.mkPen(CURVE, width=2), pg.mkPen(CURVE_2, width=2)
