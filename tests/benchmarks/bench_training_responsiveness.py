@@ -28,6 +28,7 @@ from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainRequest
 from cnnviz.core.presets import load_preset
 from cnnviz.qt.compute_thread import ComputeThread
 from cnnviz.qt.panels.training import TrainingPanel
+from cnnviz.qt.theme import apply_color_scheme
 
 TICK_MS = 5
 
@@ -145,6 +146,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
+    apply_color_scheme(app)  # as the app does: palette and plot colours
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{os.cpu_count()} CPU cores, load average {load:.2f} at the start")
     describe("idle (nothing running)", idle(app, 2.0))

@@ -77,9 +77,11 @@ class _Curves:
         self.accuracy.enableAutoRange(axis="y", enable=False)
         for plot in (self.loss, self.accuracy):
             plot.showGrid(x=False, y=False)
+        self.legends = []
         for plot in (self.loss, self.accuracy):
             plot.setMouseEnabled(x=False, y=False)
-            plot.addLegend(offset=(-4, 4) if plot is self.loss else (-4, -4), labelTextSize="8pt")
+            offset = (-4, 4) if plot is self.loss else (-4, -4)
+            self.legends.append(plot.addLegend(offset=offset, labelTextSize="8pt"))
         train_pen, val_pen = pg.mkPen(CURVE, width=2), pg.mkPen(CURVE_2, width=2)
         val_symbol = {"symbol": "o", "symbolSize": 6, "symbolBrush": CURVE_2, "symbolPen": None}
         self.train_loss = self.loss.plot(pen=train_pen, name="training")
@@ -87,6 +89,15 @@ class _Curves:
         self.train_acc = self.accuracy.plot(pen=train_pen, name="training")
         self.val_acc = self.accuracy.plot(pen=val_pen, name="validation", **val_symbol)
         self.clear()
+
+    def name_training(self, augmented: bool) -> None:
+        """'training (augmented)' when the curve is measured on varied copies: then it
+        usually runs below validation, which sees the images as they are."""
+        text = "training (augmented)" if augmented else "training"
+        for legend, item in zip(self.legends, (self.train_loss, self.train_acc), strict=True):
+            label = legend.getLabel(item)
+            if label is not None:
+                label.setText(text)
 
     def clear(self) -> None:
         self.points: dict[str, list[tuple[float, float]]] = {
@@ -221,6 +232,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.running = True
         self._started = time.monotonic()
         self.curves.clear()
+        self.curves.name_training(config.augment)
         self.progress_bar.setValue(0)
         self.progress_label.setText(f"Preparing {config.dataset} and the network…")
         self.status.setText("")
