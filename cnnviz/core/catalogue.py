@@ -156,6 +156,18 @@ _CONV = LayerType(
     needs_spatial=True,
 )
 
+# Pooling windows: the stride defaults to the kernel size (non-overlapping).
+_POOL_KERNEL = _pair("kernel_size", None, 1, _KERNEL_HELP, required=True, key=True)
+_POOL_STRIDE = Param(
+    "stride",
+    OPT_PAIR,
+    None,
+    1,
+    _MAX_SIZE,
+    key=True,
+    help=_STRIDE_HELP + " Empty means equal to kernel_size.",
+)
+
 _MAXPOOL = LayerType(
     "MaxPool2d",
     "pooling",
@@ -166,16 +178,8 @@ _MAXPOOL = LayerType(
     "and the map shrinks (2×2 with stride 2 halves height and width). It has no "
     "parameters; the gradient flows only through the winning cell.",
     (
-        _pair("kernel_size", None, 1, _KERNEL_HELP, required=True, key=True),
-        Param(
-            "stride",
-            OPT_PAIR,
-            None,
-            1,
-            _MAX_SIZE,
-            key=True,
-            help=_STRIDE_HELP + " Empty means equal to kernel_size.",
-        ),
+        _POOL_KERNEL,
+        _POOL_STRIDE,
         _pair("padding", 0, 0, _PAD_HELP + " At most half the kernel; pads with -inf.", key=True),
         _pair("dilation", 1, 1, _DIL_HELP),
         Param("ceil_mode", BOOL, False, help=_CEIL_HELP),
@@ -193,16 +197,8 @@ _AVGPOOL = LayerType(
     "receives an equal share of the gradient. LeNet-5 used it; modern networks "
     "mostly use max pooling inside and global average pooling at the end.",
     (
-        _pair("kernel_size", None, 1, _KERNEL_HELP, required=True, key=True),
-        Param(
-            "stride",
-            OPT_PAIR,
-            None,
-            1,
-            _MAX_SIZE,
-            key=True,
-            help=_STRIDE_HELP + " Empty means equal to kernel_size.",
-        ),
+        _POOL_KERNEL,
+        _POOL_STRIDE,
         _pair("padding", 0, 0, _PAD_HELP + " At most half the kernel; pads with zeros.", key=True),
         Param("ceil_mode", BOOL, False, help=_CEIL_HELP),
         Param(
