@@ -133,9 +133,10 @@ def run_torch(arch: Architecture):
 
 
 def core_is_deliberately_stricter(info) -> bool:
-    """Torch accepts Dropout2d on a vector with a deprecation warning (and will
-    reject it in a future release); the core rejects it now with a clear reason."""
-    return info.layer.type == "Dropout2d" and len(info.input_shape) == 1
+    """Torch accepts Dropout2d on a vector (deprecated, a future error) and
+    AdaptiveAvgPool2d on a batch of vectors (pooling across the batch as if it
+    were height); the core rejects both with a clear reason."""
+    return info.layer.type in ("Dropout2d", "AdaptiveAvgPool2d") and len(info.input_shape) == 1
 
 
 def check_against_torch(arch: Architecture) -> None:
