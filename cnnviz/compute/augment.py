@@ -3,9 +3,10 @@
 Digits: the bundled digits fill their frame edge to edge with strokes of one
 width; a digit drawn on the pad is usually smaller, off-centre, a little
 tilted and drawn with a finer or broader brush. Each training image is
-therefore shrunk, squeezed, moved, rotated, and its strokes thinned (erosion,
-thresholding) at random; a share of every batch stays as it is, so the
-network still sees the data as the test set shows it.
+therefore shrunk, squeezed, moved, rotated, its strokes thinned (erosion,
+thresholding) or softened (seen at 8×8 and enlarged) at random; a share of
+every batch stays as it is, so the network still sees the data as the test
+set shows it.
 
 Photos: a random shift by a few pixels and a left-right mirror, the classic
 augmentation for CIFAR-10-like images.
@@ -27,22 +28,32 @@ ERODE_FRACTION = 0.5  # share of changed images whose strokes lose a pixel each 
 THRESHOLD_RANGE = (0.0, 0.5)
 CONTRAST_RANGE = (1.0, 2.0)
 KEEP_FRACTION = 0.2  # share of each batch left as it is
+LOW_RESOLUTION_FRACTION = 0.25  # share of changed images first blurred to 8×8 and back
 PHOTO_MAX_SHIFT = 0.125  # of the image size
 
 
 def augment_strokes(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """(N, C, H, W) in [0, 1], white strokes on black: varied copies, black fill."""
     n = batch.shape[0]
-    u = torch.rand(n, 9, generator=generator)
+    u = torch.rand(n, 10, generator=generator)
     keep = u[:, 0] < KEEP_FRACTION
     thin = (u[:, 1] < ERODE_FRACTION).view(n, 1, 1, 1)
-    eroded = -F.max_pool2d(-batch, kernel_size=3, stride=1, padding=1)
-    moved = _warp(torch.where(thin, eroded, batch), _stroke_transforms(u[:, 2:7]))
+    source = torch.where(thin, -F.max_pool2d(-batch, kernel_size=3, stride=1, padding=1), batch)
+    coarse = (u[:, 9] < LOW_RESOLUTION_FRACTION).view(n, 1, 1, 1)
+    source = torch.where(coarse, low_resolution(source), source)
+    moved = _warp(source, _stroke_transforms(u[:, 2:7]))
     threshold = THRESHOLD_RANGE[0] + (THRESHOLD_RANGE[1] - THRESHOLD_RANGE[0]) * u[:, 7]
     contrast = CONTRAST_RANGE[0] + (CONTRAST_RANGE[1] - CONTRAST_RANGE[0]) * u[:, 8]
     gain = (contrast / (1.0 - threshold)).view(n, 1, 1, 1)
     varied = ((moved - threshold.view(n, 1, 1, 1)) * gain).clamp_(0.0, 1.0)
     return torch.where(keep.view(n, 1, 1, 1), batch, varied)
+
+
+def low_resolution(batch: torch.Tensor, side: int = 8) -> torch.Tensor:
+    """Each image as seen at side×side and enlarged again (bilinear): soft blobby strokes,
+    like the 8×8 digits simply upscaled (the bundled digit samples look like that)."""
+    small = F.adaptive_avg_pool2d(batch, (side, side))
+    return F.interpolate(small, size=batch.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def _stroke_transforms(u: torch.Tensor) -> torch.Tensor:
