@@ -13,7 +13,9 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-PAD_SIZE = 280
+from cnnviz.core.preprocess import to_network_input
+
+PAD_SIZE = 280  # cnnviz.qt.draw_pad's canvas
 
 
 def _arc(cx, cy, rx, ry, start_deg, end_deg, n=24):
@@ -30,11 +32,11 @@ def _arc(cx, cy, rx, ry, start_deg, end_deg, n=24):
 STROKES = {
     0: [_arc(0.5, 0.5, 0.27, 0.38, 0, 360, 40)],
     1: [[(0.38, 0.24), (0.53, 0.1), (0.53, 0.9)]],
-    2: [_arc(0.5, 0.32, 0.24, 0.2, 200, 380) + [(0.26, 0.88), (0.78, 0.88)]],
+    2: [[*_arc(0.5, 0.32, 0.24, 0.2, 200, 380), (0.26, 0.88), (0.78, 0.88)]],
     3: [_arc(0.48, 0.3, 0.22, 0.18, 210, 450) + _arc(0.48, 0.68, 0.25, 0.2, 270, 510)[1:]],
     4: [[(0.62, 0.9), (0.62, 0.1), (0.2, 0.64), (0.8, 0.64)]],
-    5: [[(0.74, 0.12), (0.32, 0.12), (0.3, 0.45)] + _arc(0.5, 0.64, 0.24, 0.23, 230, 500)[2:]],
-    6: [[(0.68, 0.1), (0.45, 0.3), (0.3, 0.6)] + _arc(0.5, 0.68, 0.21, 0.2, 180, 540)],
+    5: [[(0.74, 0.12), (0.32, 0.12), (0.3, 0.45), *_arc(0.5, 0.64, 0.24, 0.23, 230, 500)[2:]]],
+    6: [[(0.68, 0.1), (0.45, 0.3), (0.3, 0.6), *_arc(0.5, 0.68, 0.21, 0.2, 180, 540)]],
     7: [[(0.22, 0.12), (0.78, 0.12), (0.42, 0.9)]],
     8: [_arc(0.5, 0.29, 0.18, 0.18, 90, 450), _arc(0.5, 0.69, 0.22, 0.21, -90, 270)],
     9: [_arc(0.5, 0.32, 0.2, 0.2, 0, 360), [(0.7, 0.32), (0.64, 0.9)]],
@@ -68,15 +70,12 @@ def draw_digit(
 
 
 def to_input(pad: np.ndarray, size: int) -> np.ndarray:
-    """(1, size, size): the pad stretched to the network input, as the input panel does."""
-    image = Image.fromarray((pad * 255).astype(np.uint8)).resize(
-        (size, size), Image.Resampling.BILINEAR
-    )
-    return (np.asarray(image, dtype=np.float32) / 255.0)[None]
+    """(1, size, size): the pad as the app hands it to the network (default preprocessing)."""
+    return to_network_input(pad, 1, size, size)
 
 
 VARIANTS = [
-    {"scale": 0.7},
+    {"scale": 0.7, "brush": 26},  # the pad's default brush
     {"scale": 0.85, "brush": 26},
     {"scale": 0.6, "offset": (0.06, -0.04), "brush": 18},
     {"scale": 0.75, "offset": (-0.05, 0.05), "brush": 30},
