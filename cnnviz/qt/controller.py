@@ -123,6 +123,14 @@ class ComputeController(QObject):
         image = self.doc.image if self.doc.image is not None else self.default_image(shape[0])
         return to_network_input(image, shape, self.doc.preprocessing)
 
+    @property
+    def input_label(self) -> str:
+        """Where the input comes from, for the input panel's source line."""
+        if self.doc.image is not None:
+            return self.doc.image_label or "the loaded image"
+        sample = default_sample(self.doc.architecture.input.channels)
+        return f"the sample “{sample.title}” (no image loaded)" if sample else "a test pattern"
+
     # -- requests and results ------------------------------------------------------
 
     def submit_now(self) -> int | None:

@@ -60,6 +60,8 @@ class Document(QObject):
     weights_changed = Signal()
     path_changed = Signal()
     modified_changed = Signal(bool)
+    # A whole new document (new, open, restore): views reload everything.
+    reset_done = Signal()
 
     def __init__(self, architecture: Architecture | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -155,6 +157,7 @@ class Document(QObject):
         self.weights_changed.emit()
         self.selection_requested.emit([0] if self.architecture.layers else [])
         self._mark_saved(path)
+        self.reset_done.emit()
 
     def to_project(self) -> Project:
         return Project(

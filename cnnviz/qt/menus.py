@@ -120,7 +120,10 @@ class Actions:
         self.undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
         self.undo.setIcon(_icon("edit-undo", "undo"))
         self.redo = doc.undo_stack.createRedoAction(window, "&Redo")
-        self.redo.setShortcuts([*QKeySequence.keyBindings(std.Redo), QKeySequence("Ctrl+Shift+Z")])
+        redo_keys = QKeySequence.keyBindings(std.Redo)
+        if QKeySequence("Ctrl+Shift+Z") not in redo_keys:  # the platform may lack it
+            redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
+        self.redo.setShortcuts(redo_keys)
         self.redo.setIcon(_icon("edit-redo", "redo"))
         view = window.stack_view
         self.delete, self.duplicate = view.delete_action, view.duplicate_action

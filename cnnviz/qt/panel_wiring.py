@@ -17,6 +17,7 @@ import numpy as np
 
 from cnnviz.qt import commands, docks
 from cnnviz.qt.controller import ComputedView
+from cnnviz.qt.network_input import make_preprocessing
 
 if TYPE_CHECKING:
     from cnnviz.qt.main_window import MainWindow
@@ -41,6 +42,7 @@ class PanelWiring:
                 lambda visible, p=panel: visible and docks.feed(p, self._data)
             )
         self._connect_special_panels()
+        window.doc.reset_done.connect(self.sync_preprocessing)
 
     def widget(self, key: str):
         panel = self.docks.get(key)
@@ -113,12 +115,19 @@ class PanelWiring:
 
     def _feed_input_panel(self, view: ComputedView) -> None:
         panel = self.widget("input_image")
-        if panel is None:
+        if panel is None or not hasattr(panel, "set_input"):
             return
-        for name in ("set_network_input", "show_input", "set_input"):
-            if hasattr(panel, name):
-                getattr(panel, name)(view.result.input)
-                return
+        try:
+            panel.set_input(view.result.input, source=self.window.controller.input_label)
+        except ValueError:
+            log.exception("the input panel refused the network input")
+
+    def sync_preprocessing(self) -> None:
+        """Show the document's preprocessing (after opening a project) in the input panel."""
+        panel = self.widget("input_image")
+        prep = make_preprocessing(self.window.doc.preprocessing)
+        if panel is not None and prep is not None and hasattr(panel, "set_preprocessing"):
+            panel.set_preprocessing(prep)
 
     def _feed_conv_stepper(self, view: ComputedView, index: int) -> None:
         stepper = self.widget("conv_stepper")
@@ -147,30 +156,61 @@ class PanelWiring:
     # -- images from outside ---------------------------------------------------------
 
     def paste_image(self, clipboard) -> bool:
+        """The clipboard's picture (or a copied image file) becomes the input."""
         try:
-            from cnnviz.qt.image_sources import image_from_clipboard
+            from cnnviz.qt.image_sources import image_from_clipboard, paths_from_mime
         except ImportError:
             return False
-        image = image_from_clipboard(clipboard)
-        if image is None:
-            self.window.statusbar.show_problem("The clipboard holds no picture")
+        try:
+            image = image_from_clipboard(clipboard)
+        except ValueError as exc:
+            self.window.files.show_error("Cannot use the pasted picture", str(exc))
             return False
-        self.window.files.use_array(image, "pasted image")
-        return True
+        if image is not None:
+            self.window.files.use_array(image, "pasted image")
+            return True
+        paths = paths_from_mime(clipboard.mimeData())
+        if paths:
+            return self.window.files.open_image(paths[0])
+        self.window.statusbar.show_problem("The clipboard holds no picture to paste")
+        return False
 
     def accepts_drop(self, mime) -> bool:
-        return mime.hasUrls()
+        if any(p.lower().endswith(PROJECT_SUFFIXES) for p in _local_paths(mime)):
+            return True
+        try:
+            from cnnviz.qt.image_sources import accepts_image_drop
+        except ImportError:
+            return bool(_local_paths(mime))
+        return accepts_image_drop(mime)
 
     def drop(self, mime) -> bool:
-        """A dropped project/architecture file opens; an image becomes the input."""
-        paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
-        if not paths:
-            return False
-        path = paths[0]
-        if path.lower().endswith((".cnnviz", ".json")):
-            files = self.window.files
-            return files.maybe_save() and files.open_path(path)
-        return self.window.files.open_image(path)
+        """A dropped project/architecture file opens; a picture becomes the input."""
+        paths = _local_paths(mime)
+        files = self.window.files
+        if paths and paths[0].lower().endswith(PROJECT_SUFFIXES):
+            return files.maybe_save() and files.open_path(paths[0])
+        if paths:
+            return files.open_image(paths[0])
+        if mime.hasImage():
+            from cnnviz.qt.image_sources import qimage_to_array
+
+            try:
+                files.use_array(qimage_to_array(mime.imageData()), "dropped image")
+            except (ValueError, TypeError) as exc:
+                files.show_error("Cannot use the dropped picture", str(exc))
+                return False
+            return True
+        return False
+
+
+PROJECT_SUFFIXES = (".cnnviz", ".json")
+
+
+def _local_paths(mime) -> list[str]:
+    if mime is None or not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
 
 
 def _output_of(view: ComputedView, index: int):

@@ -142,7 +142,8 @@ class StackModel(QAbstractListModel):
         """Insert (palette) or move (rows) before `row`; -1 means at the end."""
         if action == Qt.DropAction.IgnoreAction:
             return True
-        position = row if row >= 0 else (parent.row() if parent.isValid() else self.rowCount())
+        valid_parent = parent is not None and parent.isValid()
+        position = row if row >= 0 else (parent.row() if valid_parent else self.rowCount())
         if data.hasFormat(LAYER_MIME):
             return self._drop_new_layer(bytes(data.data(LAYER_MIME)).decode("utf-8"), position)
         if data.hasFormat(ROWS_MIME):
