@@ -323,7 +323,7 @@ def test_rows_after_an_invalid_one_are_not_computable(window):
     window.stack_view.select_rows([0])
     window.properties.editors["kernel_size"].height_box.setValue(40)  # input is 32×32
     infos = [window.stack_view.model().index(r).data(INFO_ROLE) for r in range(4)]
-    assert [i.status for i in infos] == ["invalid", "not computable", "not computable", "not computable"]  # fmt: skip
+    assert [i.status for i in infos] == ["invalid"] + ["not computable"] * 3
     window.stack_view.select_rows([2])
     assert "earlier layer is invalid" in window.properties.error.text()
 
