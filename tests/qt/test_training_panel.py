@@ -100,6 +100,15 @@ def test_progress_moves_the_bar_and_draws_curves_and_filters(panel):
         y, x = layout.origin(channel)
         np.testing.assert_allclose(image[y : y + 5, x : x + 5], tiles[channel], rtol=1e-6)
     assert "layer 0" in panel.filter_title.text()
+    # The largest weight (±1 after scaling) is coloured, not lost in the transparent gap.
+    low, high = panel.filters.item.levels
+    assert low < -1.0 < 1.0 < high
+
+
+def test_the_panel_and_the_command_line_start_from_the_same_settings(panel):
+    from cnnviz.commands.train import _DEFAULTS
+
+    assert panel.config() == _DEFAULTS
 
 
 def test_finishing_reports_the_accuracies_and_a_late_report_is_ignored(panel):

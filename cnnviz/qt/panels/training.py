@@ -147,7 +147,9 @@ class _FilterGrid:
         if self.layout is None or (self.layout.channels, self.layout.tile_height) != (o, kh):
             self.layout = plan_layout(o, (kh, kw), aspect=8.0, gap=max(1, kh // 4))
             self.image = None
-        levels, gap = colormaps.gapped_levels((-1.0, 1.0))
+        # A hair wider than ±1: the largest weight (exactly ±1 after scaling) must not
+        # round below the lowest level, which the gapped lookup table draws transparent.
+        levels, gap = colormaps.gapped_levels((-1.001, 1.001))
         self.image = assemble(tiles, self.layout, out=self.image, gap=gap)
         self.item.setImage(float_c(self.image), autoLevels=False, levels=levels)
         self.box.autoRange(padding=0.02)
