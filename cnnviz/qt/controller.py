@@ -68,6 +68,7 @@ class ComputeController(QObject):
     device_changed = Signal(str)
     training_progress = Signal(object)
     training_finished = Signal(object)
+    training_failed = Signal(str)  # why a training did not run or stopped, in plain words
 
     def __init__(self, doc: Document, thread: Any = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -95,6 +96,8 @@ class ComputeController(QObject):
             for name in ("training_progress", "training_finished"):
                 if hasattr(thread, name):
                     getattr(thread, name).connect(getattr(self, name))
+            if hasattr(thread, "training_failed"):
+                thread.training_failed.connect(self._on_training_failure)
 
     @property
     def request_id(self) -> int:
@@ -196,6 +199,7 @@ class ComputeController(QObject):
     def start_training(self, config: TrainConfig) -> bool:
         if self.thread is None or not hasattr(self.thread, "start_training"):
             self.failed.emit("Training is not available in this build.")
+            self.training_failed.emit("Training is not available in this build.")
             return False
         self._train_id += 1
         request = TrainRequest(
@@ -203,6 +207,9 @@ class ComputeController(QObject):
         )
         self.thread.start_training(request)
         return True
+
+    def _on_training_failure(self, failure) -> None:
+        self.training_failed.emit(getattr(failure, "message", str(failure)))
 
     def cancel_training(self) -> None:
         if self.thread is not None and hasattr(self.thread, "cancel_training"):

@@ -78,6 +78,7 @@ class PanelWiring:
         for signal, slot in (
             (controller.training_progress, "on_progress"),
             (controller.training_finished, "on_finished"),
+            (controller.training_failed, "on_failed"),
         ):
             if hasattr(panel, slot):
                 signal.connect(getattr(panel, slot))

@@ -226,3 +226,30 @@ def test_an_untrainable_stack_from_the_compute_thread_shows_what_to_change(panel
         assert "set out_features of the last Linear to 10" in panel.status.text()
     finally:
         thread.shutdown()
+
+
+def test_in_the_main_window_an_untrainable_stack_gets_its_message(qtbot, tmp_path):
+    """The app's own wiring: Train on a stack that ends in feature maps."""
+    from PySide6.QtCore import QStandardPaths
+    from PySide6.QtWidgets import QMessageBox
+
+    from cnnviz.core.project import Project
+    from cnnviz.qt import settings
+    from cnnviz.qt.main_window import MainWindow
+
+    QStandardPaths.setTestModeEnabled(True)
+    settings.use_settings_folder(tmp_path / "settings")
+    settings.init_application_names()
+    window = MainWindow(start_compute=True)
+    qtbot.addWidget(window)
+    try:
+        window.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+        window.doc.reset(Project(TINY.with_layers(TINY.layers[:2])), None)
+        panel = window.panels.widget("training")
+        panel.set_config(TrainConfig(epochs=1))
+        panel.train_button.click()
+        qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+        assert "add Flatten and Linear(10) at the end" in panel.status.text()
+        assert panel.train_button.isEnabled()
+    finally:
+        window.shutdown()
