@@ -76,6 +76,8 @@ def _open_inputs(window, args: argparse.Namespace, *, restored: bool = False) ->
     file = args.open_file or args.file
     if file and restored:
         log.warning("restored the work of a crashed session; %s was not opened", file)
+    elif file and _is_preset_name(file):
+        window.open_preset(file)
     elif file and not window.files.open_path(file):
         return window.statusbar.problem_text or f"cannot open {file}"
     if args.image and not window.files.open_image(args.image):
@@ -86,6 +88,13 @@ def _open_inputs(window, args: argparse.Namespace, *, restored: bool = False) ->
             return f"--select-layer {args.select_layer}: the stack has layers 0 to {count - 1}"
         window.select_layer(args.select_layer)
     return None
+
+
+def _is_preset_name(name: str) -> bool:
+    from cnnviz.core.presets import PRESETS
+
+    key = name.lower().replace("-", "").replace("_", "")
+    return key in PRESETS and not Path(name).exists()
 
 
 def take_screenshot(app, window, out: str | Path, timeout_ms: int = SCREENSHOT_TIMEOUT_MS) -> int:
@@ -124,7 +133,8 @@ def main(args: argparse.Namespace) -> int:
     _install_robustness(app, interactive=not screenshot)
     from cnnviz.qt.main_window import MainWindow
 
-    window = MainWindow()
+    # Screenshots use the default layout, whatever this person's settings say.
+    window = MainWindow(saved_layout=not screenshot)
     if args.device:
         window.set_device(args.device, remember=False)
     if screenshot:

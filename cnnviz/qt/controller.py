@@ -98,6 +98,8 @@ class ComputeController(QObject):
                     getattr(thread, name).connect(getattr(self, name))
             if hasattr(thread, "training_failed"):
                 thread.training_failed.connect(self._on_training_failure)
+            if hasattr(thread, "training_progress"):
+                thread.training_progress.connect(self._on_training_progress)
 
     @property
     def request_id(self) -> int:
@@ -207,6 +209,12 @@ class ComputeController(QObject):
         )
         self.thread.start_training(request)
         return True
+
+    def _on_training_progress(self, progress) -> None:
+        # At an epoch's end the compute thread has installed the weights learnt so
+        # far: a fresh forward shows the feature maps as the network learns.
+        if getattr(progress, "weights", None) is not None:
+            self.schedule()
 
     def _on_training_failure(self, failure) -> None:
         self.training_failed.emit(getattr(failure, "message", str(failure)))

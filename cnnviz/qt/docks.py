@@ -14,8 +14,16 @@ import importlib
 import logging
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabBar, QWidget
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QTabBar,
+    QWidget,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +143,47 @@ def make_panel(spec: PanelSpec) -> tuple[QWidget, bool]:
     return _placeholder(spec), False
 
 
-def make_dock(window: QMainWindow, title: str, name: str, widget: QWidget) -> QDockWidget:
+class PanelScrollArea(QScrollArea):
+    """Holds a panel at exactly the dock's size, or its minimum when the dock is
+    smaller (then it scrolls instead of forcing the whole window wider: the
+    conv stepper needs 800 pixels).
+
+    QScrollArea's own resizing follows heightForWidth, which makes panels with
+    wrapped labels taller than the dock; this follows the dock."""
+
+    def __init__(self, widget: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(widget)
+        self.viewport().installEventFilter(self)
+
+    def _fit(self) -> None:
+        widget, viewport = self.widget(), self.viewport().size()
+        minimum = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+        widget.resize(viewport.expandedTo(minimum))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def eventFilter(self, watched, event) -> bool:
+        # The panel's minimum changed: Qt tells the panel's parent, the viewport.
+        if watched is self.viewport() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return super().eventFilter(watched, event)
+
+
+def scrollable(widget: QWidget) -> QScrollArea:
+    return PanelScrollArea(widget)
+
+
+def make_dock(
+    window: QMainWindow, title: str, name: str, widget: QWidget, *, scroll: bool = False
+) -> QDockWidget:
     dock = QDockWidget(title, window)
     dock.setObjectName(f"dock_{name}")  # saveState/restoreState match docks by name
-    dock.setWidget(widget)
+    dock.setWidget(scrollable(widget) if scroll else widget)
     dock.setFeatures(
         QDockWidget.DockWidgetFeature.DockWidgetClosable
         | QDockWidget.DockWidgetFeature.DockWidgetMovable
@@ -153,7 +198,7 @@ def create_panel_docks(window: QMainWindow) -> dict[str, PanelDock]:
     for spec in PANELS:
         widget, real = make_panel(spec)
         docks[spec.key] = PanelDock(
-            spec, make_dock(window, spec.title, spec.key, widget), widget, real
+            spec, make_dock(window, spec.title, spec.key, widget, scroll=True), widget, real
         )
     return docks
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from cnnviz import __version__
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.presets import load_preset, weights_path
-from cnnviz.core.project import ProjectError
+from cnnviz.core.project import Project, ProjectError
 from cnnviz.qt import commands, docks, menus, settings
 from cnnviz.qt.controller import ComputeController, ComputedView, make_compute_thread
 from cnnviz.qt.document import Document
@@ -35,11 +35,19 @@ log = logging.getLogger(__name__)
 APP_TITLE = "cnnviz"
 
 
-class _NoDock:
-    dock = None
+DEFAULT_SIZE = (1800, 1050)
 
 
-_NO_DOCK = _NoDock()
+def default_window_size() -> tuple[int, int]:
+    """1800×1050, or nine tenths of a smaller screen (offscreen: the full size)."""
+    app = QApplication.instance()
+    screen = app.primaryScreen() if app is not None else None
+    if screen is None or QApplication.platformName() == "offscreen":
+        return DEFAULT_SIZE
+    area = screen.availableGeometry()
+    return min(DEFAULT_SIZE[0], int(area.width() * 0.9)), min(
+        DEFAULT_SIZE[1], int(area.height() * 0.9)
+    )
 
 
 class MainWindow(QMainWindow):
@@ -47,10 +55,16 @@ class MainWindow(QMainWindow):
     result_shown = Signal(object)
 
     def __init__(
-        self, compute_thread=None, *, start_compute: bool = True, parent: QWidget | None = None
+        self,
+        compute_thread=None,
+        *,
+        start_compute: bool = True,
+        saved_layout: bool = True,
+        parent: QWidget | None = None,
     ):
         """`compute_thread`: a ComputeThread (or a test double); None makes the real
-        one unless `start_compute` is False (then nothing is computed)."""
+        one unless `start_compute` is False (then nothing is computed).
+        `saved_layout` False keeps the default layout (reproducible screenshots)."""
         super().__init__(parent)
         self.setObjectName("main_window")
         self.doc = Document(parent=self)
@@ -83,7 +97,8 @@ class MainWindow(QMainWindow):
             dock.dockLocationChanged.connect(self._tab_fix.start)
             dock.topLevelChanged.connect(self._tab_fix.start)
         self._default_state = self.saveState()
-        self.restore_layout()
+        if saved_layout:
+            self.restore_layout()
         self.set_device(settings.device(), remember=False)
         self.setAcceptDrops(True)
         self._update_title()
@@ -104,51 +119,47 @@ class MainWindow(QMainWindow):
     def _place_docks(self) -> None:
         """The first-run layout; later runs restore the saved one over it.
 
+        Left: the palette beside the stack, the input (and the draw pad) under
+        both. Middle: the visual panels as tabs over the overview strip.
+        Right: the properties of the selected layer over the prediction.
         Splits first, tabs last: tabifying before splitting makes Qt put the
         split-off dock into the tab group."""
         self.setDockNestingEnabled(True)
         self.setCentralWidget(None)
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        placed = {key: [] for key in (docks.VISUAL, docks.SIDE, docks.BOTTOM)}
-        for panel in self.panels.docks.values():
-            placed[panel.spec.place].append(panel.dock)
-        visual, side, bottom = placed[docks.VISUAL], placed[docks.SIDE], placed[docks.BOTTOM]
+        named = {key: panel.dock for key, panel in self.panels.docks.items()}
+        visual = [p.dock for p in self.panels.docks.values() if p.spec.place == docks.VISUAL]
+        source = named["input_image"]
         self.addDockWidget(left, self.palette_dock)
+        self.splitDockWidget(self.palette_dock, source, vertical)
         self.splitDockWidget(self.palette_dock, self.stack_dock, horizontal)
         self.addDockWidget(right, visual[0])
         self.splitDockWidget(visual[0], self.properties_dock, horizontal)
-        for dock in bottom:
-            self.splitDockWidget(visual[0], dock, vertical)
-        named = self.panels.docks
-        side_column = [d for d in side if d is not named.get("draw_pad", _NO_DOCK).dock]
-        previous = self.properties_dock
-        for dock in side_column:
-            self.splitDockWidget(previous, dock, vertical)
-            previous = dock
+        self.splitDockWidget(visual[0], named["overview"], vertical)
+        self.splitDockWidget(self.properties_dock, named["prediction"], vertical)
         for dock in visual[1:]:
             self.tabifyDockWidget(visual[0], dock)
-        if "draw_pad" in named and "input_image" in named:
-            # Added before tabifying: a dock tabified while outside the layout
-            # leaves a second, stale tab bar behind.
-            self.addDockWidget(right, named["draw_pad"].dock)
-            # The draw pad shares the input's place, as a tab behind it.
-            self.tabifyDockWidget(named["input_image"].dock, named["draw_pad"].dock)
-        self._front_docks = [visual[0]] + (
-            [named["input_image"].dock] if "input_image" in named else []
-        )
-        self.resize(1600, 1000)
+        # Added before tabifying: a dock tabified while outside the layout
+        # leaves a second, stale tab bar behind.
+        self.addDockWidget(left, named["draw_pad"])
+        self.tabifyDockWidget(source, named["draw_pad"])
+        self._front_docks = [visual[0], source]
+        self._size_docks(visual[0], named)
+
+    def _size_docks(self, main_visual: QDockWidget, named: dict[str, QDockWidget]) -> None:
+        self.resize(*default_window_size())
+        width, height = self.width(), self.height()
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        side = 390 if width >= 1600 else 320
         self.resizeDocks(
-            [self.palette_dock, self.stack_dock, visual[0], self.properties_dock],
-            [180, 430, 640, 350],
+            [self.palette_dock, self.stack_dock, main_visual, self.properties_dock],
+            [165, 410, width - 165 - 410 - side, side],
             horizontal,
         )
-        if bottom:
-            self.resizeDocks([visual[0], *bottom], [720, 190], vertical)
-        if side_column:
-            self.resizeDocks(
-                [self.properties_dock, *side_column], [430] + [250] * len(side_column), vertical
-            )
+        self.resizeDocks([self.stack_dock, named["input_image"]], [height - 480, 380], vertical)
+        self.resizeDocks([main_visual, named["overview"]], [height - 340, 230], vertical)
+        self.resizeDocks([self.properties_dock, named["prediction"]], [height - 440, 330], vertical)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -219,6 +230,17 @@ class MainWindow(QMainWindow):
         self.statusbar.show_message(
             f"Preset {arch.name}" + (" with trained weights" if found else "")
         )
+        return True
+
+    def open_preset(self, key: str) -> bool:
+        """Start a fresh, unmodified document from a preset (`cnnviz vgg16`)."""
+        try:
+            arch = load_preset(key)
+        except ArchitectureError as exc:
+            self.files.show_error("Cannot load preset", str(exc))
+            return False
+        found = weights_path(arch)
+        self.doc.reset(Project(arch, weights=str(found) if found else None), None)
         return True
 
     def restore_snapshot(self, text: str) -> bool:

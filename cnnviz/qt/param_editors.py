@@ -153,7 +153,7 @@ class PairEditor(ParamEditor):
 class PaddingEditor(ParamEditor):
     """Numbers, or the words 'same' / 'valid' that torch also accepts."""
 
-    NUMBERS = "numbers"
+    NUMBERS = "explicit"
 
     def __init__(self, param: Param, parent: QWidget | None = None):
         super().__init__(param, parent)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -117,7 +117,8 @@ class PropertiesPanel(QScrollArea):
         formula_layout = QVBoxLayout(self.formula_box)
         self.formula = _label(selectable=True)
         self.formula.setObjectName("formula")
-        self.formula.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        # The UI font, not a fixed one: ⌊ ⌋ · − read better and the lines fit.
+        self.formula.setStyleSheet("QLabel#formula { line-height: 140%; }")
         formula_layout.addWidget(self.formula)
         outer.addWidget(self.formula_box)
         self.explanation = _label()

@@ -30,7 +30,11 @@ def use_settings_folder(folder: str | Path) -> None:
 
 
 def settings() -> QSettings:
-    return QSettings(ORGANIZATION, APPLICATION)
+    # The default format (not the (org, app) constructor's native one), so that
+    # use_settings_folder also redirects these.
+    return QSettings(
+        QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+    )
 
 
 def recent_files() -> list[str]:

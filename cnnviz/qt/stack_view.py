@@ -107,7 +107,7 @@ class StackDelegate(QStyledItemDelegate):
                 elided,
             )
 
-        left, right = Qt.AlignmentFlag.AlignLeft, Qt.AlignmentFlag.AlignRight
+        right = Qt.AlignmentFlag.AlignRight
         cell("index", str(info.index), dim, right)
         bx, bw = cols["badge"]
         badge = QRectF(rect.left() + bx, top + (line_h - bw) / 2, bw, bw)

@@ -1,0 +1,354 @@
+"""The main window: files, title, prompts, remembered layout, results in the panels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QObject, QStandardPaths, QUrl, Signal
+from PySide6.QtWidgets import QDockWidget, QMessageBox
+
+from cnnviz.core.analysis import analyze
+from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core.jobs import ComputeFailure, ForwardResult, KernelEdit, LayerActivation, LayerStats
+from cnnviz.core.presets import load_preset
+from cnnviz.core.project import Project
+from cnnviz.qt import commands, settings
+from cnnviz.qt.main_window import MainWindow
+
+Discard, Cancel = QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Cancel
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    QStandardPaths.setTestModeEnabled(True)
+    settings.use_settings_folder(tmp_path / "settings")
+    settings.init_application_names()
+
+
+class FakeCompute(QObject):
+    """Stands in for ComputeThread: records requests, answers when told to."""
+
+    result_ready = Signal(object)
+    failed = Signal(object)
+    busy_changed = Signal(bool)
+    device_changed = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.requests = []
+
+    def submit(self, request) -> None:
+        self.requests.append(request)
+
+    def answer(self, request, elapsed_ms: float = 12.5) -> ForwardResult:
+        layers = []
+        for info in analyze(request.architecture).layers:
+            output = np.full(info.output_shape, float(info.index), np.float32)
+            stats = LayerStats(float(info.index), float(info.index), float(info.index), 0.0)
+            layers.append(LayerActivation(info.index, info.layer.type, output, stats))
+        result = ForwardResult(
+            request.request_id, request.image, tuple(layers), device="Fake GPU",
+            elapsed_ms=elapsed_ms,
+        )  # fmt: skip
+        self.result_ready.emit(result)
+        return result
+
+    def shutdown(self) -> None:
+        pass
+
+
+def small_arch(name: str = "small") -> Architecture:
+    return Architecture(
+        name,
+        InputShape(1, 12, 12),
+        (
+            Layer.make("Conv2d", out_channels=2, kernel_size=3),
+            Layer.make("ReLU"),
+            Layer.make("MaxPool2d", kernel_size=2),
+        ),
+    )
+
+
+def make_window(qtbot, compute=None) -> MainWindow:
+    win = MainWindow(compute, start_compute=False)
+    qtbot.addWidget(win)
+    win.files.ask_to_save = lambda: Discard
+    return win
+
+
+@pytest.fixture
+def window(qtbot):
+    win = make_window(qtbot)
+    win.doc.reset(Project(small_arch()), None)
+    yield win
+    win.shutdown()
+
+
+def types(win: MainWindow) -> list[str]:
+    return [layer.type for layer in win.doc.architecture.layers]
+
+
+# -- files ---------------------------------------------------------------------------
+
+
+def test_save_then_reopen_gives_the_same_stack(window, qtbot, tmp_path):
+    doc = window.doc
+    window.load_preset("lenet5")
+    doc.undo_stack.push(commands.SetParamCommand(doc, 0, "out_channels", 4))
+    edit = KernelEdit(0, 1, np.arange(25, dtype=np.float32).reshape(1, 5, 5), bias=-1.0)
+    doc.undo_stack.push(commands.set_kernel(doc, edit))
+    doc.set_preprocessing({"resize": "crop"})
+    saved_arch = doc.architecture
+    path = tmp_path / "lenet.cnnviz"
+    assert window.files.save_to(path)
+    assert not doc.modified
+    other = make_window(qtbot)
+    try:
+        assert other.files.open_path(path)
+        assert other.doc.architecture == saved_arch
+        assert other.doc.weights_path == doc.weights_path
+        assert other.doc.preprocessing == {"resize": "crop"}
+        (back,) = other.doc.kernel_edits
+        np.testing.assert_array_equal(back.kernel, edit.kernel)
+        assert (back.layer, back.out_channel, back.bias) == (0, 1, -1.0)
+        assert other.doc.path == path and not other.doc.modified
+    finally:
+        other.shutdown()
+
+
+def test_architecture_json_saves_as_architecture(window, tmp_path):
+    path = tmp_path / "net.json"
+    assert window.files.save_to(path)
+    data = json.loads(path.read_text())
+    assert data["format"] == "cnnviz-architecture"
+    assert [layer["type"] for layer in data["layers"]] == ["Conv2d", "ReLU", "MaxPool2d"]
+
+
+def test_corrupt_file_leaves_the_current_stack(window, qtbot, tmp_path):
+    before = window.doc.architecture
+    window.doc.undo_stack.push(commands.remove_rows(window.doc, [1]))
+    bad = tmp_path / "broken.cnnviz"
+    bad.write_text('{"format": "cnnviz-project", "version": 1, "architecture": {')
+    assert not window.files.open_path(bad)
+    assert types(window) == ["Conv2d", "MaxPool2d"]  # the edit is still there
+    assert window.doc.modified and window.doc.undo_stack.canUndo()
+    assert "broken.cnnviz: not valid JSON" in window.statusbar.problem_text
+    box = window.findChild(QMessageBox, "error_box")
+    assert box is not None and "not valid JSON" in box.text()
+    box.close()
+    window.doc.undo_stack.undo()
+    assert window.doc.architecture == before
+
+
+def test_newer_version_gets_a_clear_message(window, tmp_path):
+    newer = tmp_path / "future.cnnviz"
+    newer.write_text(json.dumps({"format": "cnnviz-project", "version": 7}))
+    assert not window.files.open_path(newer)
+    assert "newer cnnviz" in window.statusbar.problem_text
+    assert "please update cnnviz" in window.statusbar.problem_text
+    assert window.doc.architecture == small_arch()
+
+
+def test_save_failure_keeps_the_work(window, tmp_path):
+    window.doc.undo_stack.push(commands.remove_rows(window.doc, [0]))
+    assert not window.files.save_to(tmp_path / "missing" / "x.cnnviz")
+    assert window.doc.modified
+    assert "cannot write x.cnnviz" in window.statusbar.problem_text
+
+
+def test_recent_files(window, tmp_path):
+    for name in ("a.cnnviz", "b.cnnviz", "a.cnnviz"):
+        window.files.save_to(tmp_path / name)
+    assert settings.recent_files() == [str(tmp_path / "a.cnnviz"), str(tmp_path / "b.cnnviz")]
+    (tmp_path / "b.cnnviz").unlink()
+    assert not window.files.open_recent(str(tmp_path / "b.cnnviz"))
+    assert settings.recent_files() == [str(tmp_path / "a.cnnviz")]
+
+
+# -- title and prompts ------------------------------------------------------------
+
+
+def test_title_shows_file_and_modified_marker(window, tmp_path):
+    assert window.windowTitle().startswith("small (not saved)")
+    window.files.save_to(tmp_path / "net.cnnviz")
+    assert window.windowTitle() == "net.cnnviz[*] — cnnviz"
+    assert not window.isWindowModified()
+    window.doc.undo_stack.push(commands.duplicate_rows(window.doc, [0]))
+    assert window.isWindowModified()
+    window.doc.undo_stack.undo()
+    assert not window.isWindowModified()
+
+
+def test_unsaved_changes_prompt_can_cancel_closing(window, qtbot):
+    window.show()
+    window.doc.undo_stack.push(commands.remove_rows(window.doc, [0]))
+    asked = []
+    window.files.ask_to_save = lambda: asked.append(1) or Cancel
+    assert not window.close()
+    assert asked and window.isVisible()
+    window.files.ask_to_save = lambda: Discard
+    assert window.close()
+
+
+def test_new_asks_first_and_starts_clean(window):
+    window.doc.undo_stack.push(commands.remove_rows(window.doc, [0]))
+    window.files.ask_to_save = lambda: Cancel
+    assert not window.files.new()
+    assert types(window) == ["ReLU", "MaxPool2d"]
+    window.files.ask_to_save = lambda: Discard
+    assert window.files.new()
+    assert not window.doc.modified and window.doc.path is None
+    assert window.doc.undo_stack.count() == 0
+
+
+def test_preset_is_undoable_and_brings_its_weights(window):
+    window.load_preset("lenet5")
+    assert window.doc.architecture == load_preset("lenet5")
+    assert window.doc.weights_path.endswith("lenet5.safetensors")
+    window.doc.undo_stack.undo()
+    assert window.doc.architecture == small_arch()
+    assert window.doc.weights_path is None
+
+
+# -- layout ----------------------------------------------------------------------------
+
+
+def test_layout_and_open_docks_are_remembered(qtbot):
+    first = make_window(qtbot)
+    first.show()
+    first.panels.docks["overview"].dock.hide()
+    first.palette_dock.setFloating(True)
+    first.close()
+    second = make_window(qtbot)
+    second.show()
+    try:
+        assert not second.panels.docks["overview"].dock.isVisible()
+        assert second.panels.docks["feature_maps"].dock.isVisible()
+        assert second.palette_dock.isFloating()
+        second.reset_layout()
+        assert second.panels.docks["overview"].dock.isVisible()
+        assert not second.palette_dock.isFloating()
+    finally:
+        second.shutdown()
+
+
+def test_every_panel_has_a_dock_and_a_view_menu_entry(window):
+    names = {dock.objectName() for dock in window.findChildren(QDockWidget)}
+    expected = {"palette", "stack", "properties", "feature_maps", "overview", "filters", "pooling"}
+    expected |= {"activation", "prediction", "input_image", "draw_pad", "conv_stepper", "training"}
+    assert names == {f"dock_{n}" for n in expected}
+    titles = {action.text() for action in window.view_menu.actions()}
+    assert {"Feature maps", "Stack", "Properties", "&Reset Layout"} <= titles
+
+
+# -- compute results -------------------------------------------------------------------
+
+
+def test_results_reach_the_panels_and_status_bar(qtbot):
+    compute = FakeCompute()
+    win = make_window(qtbot, compute)
+    win.doc.reset(Project(small_arch()), None)
+    win.show()
+    qtbot.waitUntil(lambda: bool(compute.requests))
+    request = compute.requests[-1]
+    assert request.image.shape == (1, 12, 12) and request.image.dtype == np.float32
+    win.select_layer(2)
+    with qtbot.waitSignal(win.result_shown):
+        compute.answer(request)
+    assert win.statusbar.timing.text() == "forward 12 ms"
+    assert "Fake GPU" in win.statusbar.device.text()
+    feature_maps = win.panels.docks["feature_maps"]
+    assert feature_maps.fed is not None and feature_maps.fed.layer_index == 2
+    assert feature_maps.fed.result.layers[2].output.shape == (2, 5, 5)
+    win.shutdown()
+
+
+def test_stale_results_are_ignored(qtbot):
+    compute = FakeCompute()
+    win = make_window(qtbot, compute)
+    win.controller.submit_now()
+    first = compute.requests[-1]
+    win.doc.undo_stack.push(commands.remove_rows(win.doc, [0]))
+    win.controller.submit_now()
+    latest = compute.requests[-1]
+    shown = []
+    win.result_shown.connect(shown.append)
+    compute.answer(first)
+    assert shown == []
+    compute.answer(latest)
+    assert [view.result.request_id for view in shown] == [latest.request_id]
+    win.shutdown()
+
+
+def test_invalid_stack_computes_the_layers_before_it(qtbot):
+    compute = FakeCompute()
+    win = make_window(qtbot, compute)
+    win.doc.reset(Project(small_arch()), None)
+    win.doc.undo_stack.push(commands.SetParamCommand(win.doc, 2, "kernel_size", 20))
+    request_id = win.controller.submit_now()
+    request = compute.requests[-1]
+    assert request.request_id == request_id
+    assert [layer.type for layer in request.architecture.layers] == ["Conv2d", "ReLU"]
+    compute.answer(request)
+    assert "layer 2 MaxPool2d" in win.statusbar.problem_text
+    assert "showing the layers before it" in win.statusbar.problem_text
+    win.shutdown()
+
+
+def test_compute_failure_is_shown_in_plain_words(qtbot):
+    compute = FakeCompute()
+    win = make_window(qtbot, compute)
+    request_id = win.controller.submit_now()
+    compute.failed.emit(ComputeFailure(request_id, "lenet5.safetensors: no layer 7"))
+    assert win.statusbar.problem_text == "lenet5.safetensors: no layer 7"
+    win.shutdown()
+
+
+def test_kernel_edits_travel_with_the_request(qtbot):
+    compute = FakeCompute()
+    win = make_window(qtbot, compute)
+    win.doc.reset(Project(small_arch()), None)
+    edit = KernelEdit(0, 0, np.ones((1, 3, 3), np.float32))
+    win.panels.kernel_edit(edit)  # what the filters panel's signal does
+    win.controller.submit_now()
+    assert compute.requests[-1].kernel_edits == (edit,)
+    assert win.doc.undo_stack.undoText() == "Set kernel of layer 0, channel 0"
+    win.shutdown()
+
+
+# -- images --------------------------------------------------------------------------
+
+
+def test_bad_image_keeps_the_previous_one(window, tmp_path):
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    Image.new("RGB", (20, 10), (255, 0, 0)).save(good)
+    assert window.files.open_image(good)
+    image = window.doc.image
+    bad = tmp_path / "bad.png"
+    bad.write_text("not a picture")
+    assert not window.files.open_image(bad)
+    assert window.doc.image is image
+    assert window.doc.image_path == str(good)
+    assert "bad.png" in window.statusbar.problem_text
+
+
+def test_dropped_files_open(window, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "drop.png"
+    Image.new("L", (8, 8), 255).save(picture)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(picture))])
+    assert window.panels.accepts_drop(mime)
+    assert window.panels.drop(mime)
+    assert window.doc.image_path == str(picture)
+    project = tmp_path / "p.cnnviz"
+    window.files.save_to(project)
+    window.doc.undo_stack.push(commands.remove_rows(window.doc, [0, 1, 2]))
+    mime.setUrls([QUrl.fromLocalFile(str(project))])
+    assert window.panels.drop(mime)
+    assert types(window) == ["Conv2d", "ReLU", "MaxPool2d"]
