@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -126,6 +127,10 @@ def _split(data: Dataset, fraction: float, generator: torch.Generator) -> tuple[
     return _Split(images[train], labels[train]), _Split(images[val], labels[val])
 
 
+def _state_as_numpy(model: nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -169,6 +174,7 @@ class _Reporter:
                 val_loss,
                 val_accuracy,
                 conv_filters(run.model),
+                None if val is None else _state_as_numpy(run.model),
             )
         )
         self.last = time.perf_counter()

@@ -115,6 +115,10 @@ class TrainProgress:
     val_accuracy: float | None = None
     # Conv filters of the model being trained, for "watch filters learn".
     filters: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    # Added by the training task: at each epoch's end (val_* set), a copy of the
+    # whole state dict (name → numpy array), so forwards can show the feature
+    # maps of the network as it learns; None in the reports between epoch ends.
+    weights: dict[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,7 @@ class _Worker(QThread):
                 request.config,
                 request_id=request.request_id,
                 initial_state=initial,
-                on_progress=self.progress.emit,
+                on_progress=lambda progress: self._training_progress(request, progress),
                 should_stop=self._training_should_stop,
             )
         except Exception as exc:
@@ -211,6 +211,14 @@ class _Worker(QThread):
         if result.state_dict and not superseded:
             self._install(request, result.state_dict)
         self.trained.emit(result)
+
+    def _training_progress(self, request: TrainRequest, progress) -> None:
+        """Report; at each epoch's end also make the weights learnt so far the model's,
+        so the forwards served during training show the network as it learns."""
+        weights = getattr(progress, "weights", None)
+        if weights is not None:
+            self._install(request, weights)
+        self.progress.emit(progress)
 
     def _training_should_stop(self) -> bool:
         mailbox = self.mailbox

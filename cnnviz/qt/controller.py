@@ -78,6 +78,7 @@ class ComputeController(QObject):
         self.seed = 0
         self.train_mode = False
         self.latest: ComputedView | None = None
+        self.trained_state: dict | None = None  # best weights of the last training
         self._request_id = 0
         self._train_id = 1_000_000  # a range of its own: never confused with forwards
         self._pending: dict[int, tuple[Analysis, Architecture]] = {}
@@ -93,9 +94,10 @@ class ComputeController(QObject):
             thread.failed.connect(self._on_failure)
             thread.busy_changed.connect(self.busy_changed)
             thread.device_changed.connect(self.device_changed)
-            for name in ("training_progress", "training_finished"):
-                if hasattr(thread, name):
-                    getattr(thread, name).connect(getattr(self, name))
+            if hasattr(thread, "training_progress"):
+                thread.training_progress.connect(self.training_progress)
+            if hasattr(thread, "training_finished"):
+                thread.training_finished.connect(self._on_training_finished)
             if hasattr(thread, "training_failed"):
                 thread.training_failed.connect(self._on_training_failure)
             if hasattr(thread, "training_progress"):
@@ -215,6 +217,12 @@ class ComputeController(QObject):
         # far: a fresh forward shows the feature maps as the network learns.
         if getattr(progress, "weights", None) is not None:
             self.schedule()
+
+    def _on_training_finished(self, result) -> None:
+        if getattr(result, "state_dict", None):
+            self.trained_state = result.state_dict
+        self.training_finished.emit(result)
+        self.schedule()  # the next forward shows the trained weights
 
     def _on_training_failure(self, failure) -> None:
         self.training_failed.emit(getattr(failure, "message", str(failure)))

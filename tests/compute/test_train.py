@@ -218,3 +218,14 @@ def test_photo_augmentation_only_moves_and_mirrors():
     increasing = (diffs >= -1e-5).flatten(1).all(1)
     decreasing = (diffs <= 1e-5).flatten(1).all(1)
     assert bool((increasing | decreasing).all()) and bool(decreasing.any())
+
+
+def test_each_epoch_end_carries_the_whole_state_for_live_feature_maps():
+    progress = []
+    result = train(TINY, TrainConfig(epochs=2, learning_rate=0.01), on_progress=progress.append)
+    ends = epoch_ends(progress)
+    assert all(p.weights is not None for p in ends)
+    assert all(p.weights is None for p in progress if p.val_accuracy is None)
+    assert ends[0].weights.keys() == result.state_dict.keys()
+    np.testing.assert_array_equal(ends[-1].weights["0.weight"], ends[-1].filters[0][0])
+    assert not np.array_equal(ends[0].weights["4.weight"], ends[1].weights["4.weight"])

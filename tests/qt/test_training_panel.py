@@ -253,3 +253,35 @@ def test_in_the_main_window_an_untrainable_stack_gets_its_message(qtbot, tmp_pat
         assert panel.train_button.isEnabled()
     finally:
         window.shutdown()
+
+
+def test_forwards_during_training_show_the_weights_learnt_so_far(qtbot):
+    """Feature maps follow the training: after an epoch's end, a forward uses its weights."""
+    from cnnviz.core.jobs import ForwardRequest
+    from cnnviz.qt.compute_thread import ComputeThread
+
+    thread = ComputeThread()
+    ends, results = [], []
+    image = np.random.default_rng(0).random((1, 8, 8), dtype=np.float32)
+    try:
+        finished = []
+        thread.training_finished.connect(finished.append)
+        # Only forwards served while training runs count (after it, the best
+        # weights are installed anyway).
+        thread.result_ready.connect(lambda result: None if finished else results.append(result))
+
+        def on_progress(progress):
+            if progress.weights is not None:
+                ends.append(progress.weights["0.weight"])
+                thread.submit(ForwardRequest(len(ends), TINY, image))
+
+        thread.training_progress.connect(on_progress)
+        config = TrainConfig(epochs=4, batch_size=8, learning_rate=0.01, augment=False)
+        with qtbot.waitSignal(thread.training_finished, timeout=60000):
+            thread.start_training(TrainRequest(9, TINY, config))
+    finally:
+        thread.shutdown()
+    assert results, "no forward was served during training"
+    for result in results:
+        shown = result.filters[0][0]
+        assert any(np.array_equal(shown, weights) for weights in ends)
