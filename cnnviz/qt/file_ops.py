@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QIODevice, QObject, QSaveFile, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from cnnviz.core import project as project_file
@@ -197,12 +197,50 @@ class FileOps(QObject):
         settings.remember_folder("weights", path)
         return self.use_weights(path)
 
+    def save_trained_weights(self, state: dict | None) -> bool:
+        """Write the weights of the last training and use that file from now on."""
+        if not state:
+            self.show_error("No trained weights", "Train the network first (Training panel).")
+            return False
+        name = Path(settings.last_folder("weights")) / (
+            _file_stem(self.doc.architecture.name) + ".safetensors"
+        )
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent_widget, "Save Trained Weights", str(name), WEIGHTS_FILTER
+        )
+        return self.write_weights(state, path) if path else False
+
+    def write_weights(self, state: dict, path: str | Path) -> bool:
+        try:
+            write_safetensors(state, path)
+        except (OSError, ValueError) as exc:
+            self.show_error("Cannot save the weights", str(exc))
+            return False
+        settings.remember_folder("weights", path)
+        self.message.emit(f"Saved weights {Path(path).name}")
+        return self.use_weights(str(Path(path).resolve()))
+
     def use_weights(self, path: str | None) -> bool:
         text = f"Load weights {Path(path).name}" if path else "Use random weights"
         command = commands.set_weights(self.doc, path, text)
         if command is not None:
             self.doc.undo_stack.push(command)
         return True
+
+
+def write_safetensors(state: dict, path: str | Path) -> None:
+    """Weights (name → array) as a safetensors file, atomically; OSError on failure."""
+    from safetensors.numpy import save
+
+    arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
+    data = save(arrays)
+    out = QSaveFile(str(path))
+    if not out.open(QIODevice.OpenModeFlag.WriteOnly):
+        raise OSError(f"cannot write {Path(path).name}: {out.errorString()}")
+    if out.write(data) != len(data) or not out.commit():
+        reason = out.errorString()
+        out.cancelWriting()
+        raise OSError(f"cannot write {Path(path).name}: {reason}")
 
 
 def _file_stem(name: str) -> str:

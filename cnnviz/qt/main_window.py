@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
             ],
         )
         self._connect()
+        self._shown_once = False
         self._tab_fix = QTimer(self)
         self._tab_fix.setSingleShot(True)
         self._tab_fix.timeout.connect(lambda: docks.hide_stale_tab_bars(self))
@@ -173,6 +174,9 @@ class MainWindow(QMainWindow):
             for dock in self._front_docks:
                 dock.raise_()
             self._front_docks = []
+        if not self._shown_once:
+            self._shown_once = True
+            QTimer.singleShot(0, self.stack_view.reveal_current)
 
     def _connect(self) -> None:
         self.palette.layer_activated.connect(self.append_layer)

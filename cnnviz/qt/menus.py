@@ -108,6 +108,13 @@ class Actions:
             None,
             "Load trained weights (safetensors or .pt)",
         )
+        self.save_weights = _action(
+            window,
+            "Save &Trained Weights…",
+            lambda: files.save_trained_weights(window.controller.trained_state),
+            None,
+            "Write the weights of the last training to a file and use it",
+        )
         self.random_weights = _action(
             window,
             "Use &Random Weights",
@@ -191,7 +198,7 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
     window.samples_menu = file_menu.addMenu("&Samples")
     fill_samples_menu(window)
     file_menu.addSeparator()
-    file_menu.addActions([actions.load_weights, actions.random_weights])
+    file_menu.addActions([actions.load_weights, actions.save_weights, actions.random_weights])
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
 

@@ -41,6 +41,7 @@ class PanelWiring:
             panel.dock.visibilityChanged.connect(
                 lambda visible, p=panel: visible and docks.feed(p, self._data)
             )
+        self.docks["conv_stepper"].dock.visibilityChanged.connect(self._stepper_shown)
         self._connect_special_panels()
         window.doc.reset_done.connect(self.sync_preprocessing)
 
@@ -129,6 +130,10 @@ class PanelWiring:
         prep = make_preprocessing(self.window.doc.preprocessing)
         if panel is not None and prep is not None and hasattr(panel, "set_preprocessing"):
             panel.set_preprocessing(prep)
+
+    def _stepper_shown(self, visible: bool) -> None:
+        if visible and self.latest is not None:
+            self._feed_conv_stepper(self.latest, max(self.window.selected_layer, 0))
 
     def _feed_conv_stepper(self, view: ComputedView, index: int) -> None:
         stepper = self.widget("conv_stepper")

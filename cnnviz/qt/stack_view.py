@@ -277,6 +277,12 @@ class StackView(QListView):
             selection.setCurrentIndex(QModelIndex(), selection.SelectionFlag.NoUpdate)
         self.current_row_changed.emit(valid[0] if valid else -1)
 
+    def reveal_current(self) -> None:
+        """Show the current row with as much of the top of the stack as fits."""
+        self.verticalScrollBar().setValue(0)
+        if self.currentIndex().isValid():
+            self.scrollTo(self.currentIndex(), QAbstractItemView.ScrollHint.EnsureVisible)
+
     def current_row(self) -> int:
         index = self.currentIndex()
         return index.row() if index.isValid() else -1

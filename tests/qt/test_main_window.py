@@ -352,3 +352,34 @@ def test_dropped_files_open(window, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(project))])
     assert window.panels.drop(mime)
     assert types(window) == ["Conv2d", "ReLU", "MaxPool2d"]
+
+
+# -- weights and autosave ------------------------------------------------------------
+
+
+def test_trained_weights_are_saved_and_used(window, tmp_path):
+    from safetensors.numpy import load_file
+
+    state = {"0.weight": np.arange(18, dtype=np.float32).reshape(2, 1, 3, 3), "0.bias": np.ones(2)}
+    path = tmp_path / "trained.safetensors"
+    assert window.files.write_weights(state, path)
+    back = load_file(str(path))
+    np.testing.assert_array_equal(back["0.weight"], state["0.weight"])
+    assert window.doc.weights_path == str(path)
+    window.doc.undo_stack.undo()
+    assert window.doc.weights_path is None
+
+
+def test_autosave_snapshot_restores_the_stack(window, qtbot):
+    assert window.doc.snapshot() is None  # nothing unsaved, nothing to autosave
+    window.doc.undo_stack.push(commands.duplicate_rows(window.doc, [1]))
+    text = window.doc.snapshot()
+    other = make_window(qtbot)
+    try:
+        assert other.restore_snapshot(text)
+        assert types(other) == ["Conv2d", "ReLU", "ReLU", "MaxPool2d"]
+        assert other.doc.modified and other.doc.path is None
+        assert not other.restore_snapshot("{broken")
+        assert types(other) == ["Conv2d", "ReLU", "ReLU", "MaxPool2d"]
+    finally:
+        other.shutdown()
