@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             QTimer.singleShot(0, self.stack_view.reveal_current)
+            self.stack_view.setFocus()  # the keys (Delete, Ctrl+D, arrows) act on the stack
 
     def _connect(self) -> None:
         self.palette.layer_activated.connect(self.append_layer)
