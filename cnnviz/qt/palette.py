@@ -7,7 +7,7 @@ it or press Enter to append it. Tooltips carry the catalogue's explanation.
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QDrag, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -77,6 +77,17 @@ class PaletteTree(QTreeWidget):
     def mimeData(self, items) -> QMimeData:
         names = [item.data(0, TYPE_ROLE) for item in items if item.data(0, TYPE_ROLE)]
         return layer_mime(names[0]) if names else QMimeData()
+
+    def startDrag(self, _supported_actions) -> None:
+        """Drag a copy: the stack's default action is Move, and a move would make
+        the base class delete the entry from the palette after the drop."""
+        item = self.currentItem()
+        if item is None or not item.data(0, TYPE_ROLE):
+            return
+        drag = QDrag(self)
+        drag.setMimeData(self.mimeData([item]))
+        drag.setPixmap(layer_icon(item.data(0, TYPE_ROLE)).pixmap(28, 28))
+        drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
 
     def type_items(self) -> list[QTreeWidgetItem]:
         """Every layer entry (not the group headers), in palette order."""

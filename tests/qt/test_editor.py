@@ -15,6 +15,7 @@ from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import Project
 from cnnviz.qt import commands, settings
+from cnnviz.qt.glyphs import LAYER_MIME
 from cnnviz.qt.main_window import MainWindow
 from cnnviz.qt.palette import TYPE_ROLE, layer_mime
 from cnnviz.qt.stack_model import ERROR_ROLE, INFO_ROLE
@@ -361,3 +362,31 @@ def test_kernel_edits_follow_moves_and_die_with_their_layer(window):
     assert len(doc.kernel_edits) == 1
     doc.undo_stack.push(commands.remove_rows(doc, [1]))
     assert doc.kernel_edits == ()
+
+
+def test_palette_drags_copy_so_the_entry_stays(window, monkeypatch):
+    from cnnviz.qt import palette as palette_module
+
+    started = []
+
+    class RecordingDrag:
+        def __init__(self, source):
+            self.source = source
+
+        def setMimeData(self, mime):
+            self.mime = mime
+
+        def setPixmap(self, pixmap):
+            pass
+
+        def exec(self, actions, default):
+            started.append((bytes(self.mime.data(LAYER_MIME).data()), actions, default))
+            return default
+
+    monkeypatch.setattr(palette_module, "QDrag", RecordingDrag)
+    tree = window.palette.tree
+    tree.setCurrentItem(tree.item_for("AvgPool2d"))
+    count = len(tree.type_items())
+    tree.startDrag(Qt.DropAction.CopyAction | Qt.DropAction.MoveAction)
+    assert started == [(b"AvgPool2d", Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)]
+    assert len(tree.type_items()) == count
