@@ -99,6 +99,13 @@ class _Curves:
             if label is not None:
                 label.setText(text)
 
+    def set_epochs(self, epochs: int) -> None:
+        """The x axis spans the whole run from the start: the curves grow into it,
+        and the axis is not laid out again with every report."""
+        for plot in (self.loss, self.accuracy):
+            plot.enableAutoRange(axis="x", enable=False)
+            plot.setXRange(0, max(1, epochs), padding=0.02)
+
     def clear(self) -> None:
         self.points: dict[str, list[tuple[float, float]]] = {
             "train_loss": [],
@@ -235,6 +242,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self._started = time.monotonic()
         self.curves.clear()
         self.curves.name_training(config.augment)
+        self.curves.set_epochs(config.epochs)
         self.progress_bar.setValue(0)
         self.progress_label.setText(f"Preparing {config.dataset} and the network…")
         self.status.setText("")
