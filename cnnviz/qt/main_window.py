@@ -80,23 +80,11 @@ class MainWindow(QMainWindow):
         self.toolbar = menus.build_toolbar(self, self.menu_actions)
         self.panels = PanelWiring(self)
         self._place_docks()
-        menus.fill_view_menu(
-            self,
-            [
-                self.palette_dock,
-                self.stack_dock,
-                self.properties_dock,
-                *(p.dock for p in self.panels.docks.values()),
-            ],
-        )
+        editor_docks = [self.palette_dock, self.stack_dock, self.properties_dock]
+        menus.fill_view_menu(self, editor_docks + [p.dock for p in self.panels.docks.values()])
         self._connect()
         self._shown_once = False
-        self._tab_fix = QTimer(self)
-        self._tab_fix.setSingleShot(True)
-        self._tab_fix.timeout.connect(lambda: docks.hide_stale_tab_bars(self))
-        for dock in self.findChildren(docks.QDockWidget):
-            dock.dockLocationChanged.connect(self._tab_fix.start)
-            dock.topLevelChanged.connect(self._tab_fix.start)
+        self._watch_tab_bars()
         self._default_state = self.saveState()
         if saved_layout:
             self.restore_layout()
@@ -179,6 +167,15 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.stack_view.reveal_current)
             self.stack_view.setFocus()  # the keys (Delete, Ctrl+D, arrows) act on the stack
 
+    def _watch_tab_bars(self) -> None:
+        """Hide stale dock tab bars after anything that rebuilds the dock layout."""
+        self._tab_fix = QTimer(self)
+        self._tab_fix.setSingleShot(True)
+        self._tab_fix.timeout.connect(lambda: docks.hide_stale_tab_bars(self))
+        for dock in self.findChildren(docks.QDockWidget):
+            dock.dockLocationChanged.connect(self._tab_fix.start)
+            dock.topLevelChanged.connect(self._tab_fix.start)
+
     def _connect(self) -> None:
         self.palette.layer_activated.connect(self.append_layer)
         self.stack_view.current_row_changed.connect(self._current_row_changed)
@@ -259,6 +256,12 @@ class MainWindow(QMainWindow):
         self.doc.mark_dirty()
         self.statusbar.show_message("Restored the work of the last session", 8000)
         return True
+
+    def save_trained_weights(self) -> bool:
+        return self.files.save_trained_weights(self.controller.trained_state)
+
+    def use_random_weights(self) -> bool:
+        return self.files.use_weights(None)
 
     def clear_kernels(self) -> None:
         command = commands.clear_kernels(self.doc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -52,129 +53,76 @@ def _action(window, text, slot=None, shortcut=None, tip="", icon=None, checkable
     return action
 
 
+# attribute, text, slot (attribute path on the window), keys, status tip, icon (theme, drawn)
+ACTION_TABLE = (
+    ("new", "&New", "files.new", std.New, "Start a new network", ("document-new", "new")),
+    ("open", "&Open…", "files.open_dialog", std.Open, "Open a project or architecture file",
+     ("document-open", "open")),
+    ("save", "&Save", "files.save", std.Save, "Save the project", ("document-save", "save")),
+    ("save_as", "Save &As…", "files.save_as", std.SaveAs, "Save under a new name", None),
+    ("quit", "&Quit", "close", std.Quit, "Close the window", None),
+    ("open_image", "Open &Image…", "files.open_image_dialog", "Ctrl+Shift+O",
+     "Use a picture as the network input", ("insert-image", "image")),
+    ("paste_image", "&Paste Image", "paste_image", std.Paste,
+     "Use the picture on the clipboard as the input", None),
+    ("load_weights", "Load &Weights…", "files.load_weights_dialog", None,
+     "Load trained weights (safetensors or .pt)", None),
+    ("save_weights", "Save &Trained Weights…", "save_trained_weights", None,
+     "Write the weights of the last training to a file and use it", None),
+    ("random_weights", "Use &Random Weights", "use_random_weights", None,
+     "Forget loaded weights: fresh random initialisation", None),
+    ("clear_kernels", "Restore Learned &Kernels", "clear_kernels", None,
+     "Undo every kernel set by hand", None),
+    ("reseed", "New Random &Initialisation", "controller.reseed", "Ctrl+R",
+     "Draw new random weights for layers without loaded weights", None),
+    ("reset_layout", "&Reset Layout", "reset_layout", None,
+     "Put every panel back where it started", None),
+    ("about", "&About cnnviz", "about", None, "", None),
+)  # fmt: skip
+
+
 class Actions:
     """Every action of the window, built once; menus and toolbar share them."""
 
     def __init__(self, window: MainWindow):
         self.window = window
-        files = window.files
-        self.new = _action(
-            window,
-            "&New",
-            files.new,
-            std.New,
-            "Start a new network",
-            _icon("document-new", "new"),
-        )
-        self.open = _action(
-            window,
-            "&Open…",
-            files.open_dialog,
-            std.Open,
-            "Open a project or architecture file",
-            _icon("document-open", "open"),
-        )
-        self.save = _action(
-            window,
-            "&Save",
-            files.save,
-            std.Save,
-            "Save the project",
-            _icon("document-save", "save"),
-        )
-        self.save_as = _action(
-            window, "Save &As…", files.save_as, std.SaveAs, "Save under a new name"
-        )
-        self.quit = _action(window, "&Quit", window.close, std.Quit, "Close the window")
-        self.open_image = _action(
-            window,
-            "Open &Image…",
-            files.open_image_dialog,
-            "Ctrl+Shift+O",
-            "Use a picture as the network input",
-            _icon("insert-image", "image"),
-        )
-        self.paste_image = _action(
-            window,
-            "&Paste Image",
-            window.paste_image,
-            std.Paste,
-            "Use the picture on the clipboard as the input",
-        )
-        self.load_weights = _action(
-            window,
-            "Load &Weights…",
-            files.load_weights_dialog,
-            None,
-            "Load trained weights (safetensors or .pt)",
-        )
-        self.save_weights = _action(
-            window,
-            "Save &Trained Weights…",
-            lambda: files.save_trained_weights(window.controller.trained_state),
-            None,
-            "Write the weights of the last training to a file and use it",
-        )
-        self.random_weights = _action(
-            window,
-            "Use &Random Weights",
-            lambda: files.use_weights(None),
-            None,
-            "Forget loaded weights: fresh random initialisation",
-        )
-        doc = window.doc
-        self.undo = doc.undo_stack.createUndoAction(window, "&Undo")
+        for attr, text, slot, keys, tip, drawn in ACTION_TABLE:
+            icon = _icon(*drawn) if drawn else None
+            action = _action(window, text, attrgetter(slot)(window), keys, tip, icon)
+            setattr(self, attr, action)
+        self.train_mode = _action(
+            window, "&Training Behaviour", window.controller.set_train_mode, "Ctrl+T",
+            "Dropout drops and batch norm uses batch statistics, as in training", checkable=True,
+        )  # fmt: skip
+        self._undo_actions(window)
+        self._stack_actions(window)
+        self.device_group = QActionGroup(window)
+        self.devices = {}
+        for key, title in DEVICES:
+            action = _action(window, title, lambda _c=False, k=key: window.set_device(k), None)
+            action.setCheckable(True)
+            self.device_group.addAction(action)
+            self.devices[key] = action
+
+    def _undo_actions(self, window: MainWindow) -> None:
+        stack = window.doc.undo_stack
+        self.undo = stack.createUndoAction(window, "&Undo")
         self.undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
         self.undo.setIcon(_icon("edit-undo", "undo"))
-        self.redo = doc.undo_stack.createRedoAction(window, "&Redo")
+        self.redo = stack.createRedoAction(window, "&Redo")
         redo_keys = QKeySequence.keyBindings(std.Redo)
         if QKeySequence("Ctrl+Shift+Z") not in redo_keys:  # the platform may lack it
             redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
         self.redo.setShortcuts(redo_keys)
         self.redo.setIcon(_icon("edit-redo", "redo"))
+
+    def _stack_actions(self, window: MainWindow) -> None:
+        """The stack view owns these (their keys work where the stack has focus)."""
         view = window.stack_view
         self.delete, self.duplicate = view.delete_action, view.duplicate_action
         self.delete.setIcon(_icon("edit-delete", "delete"))
         self.duplicate.setIcon(_icon("edit-copy", "duplicate"))
         self.move_up, self.move_down = view.move_up_action, view.move_down_action
-        self.clear_kernels = _action(
-            window,
-            "Restore Learned &Kernels",
-            window.clear_kernels,
-            None,
-            "Undo every kernel set by hand",
-        )
-        self.reseed = _action(
-            window,
-            "New Random &Initialisation",
-            window.controller.reseed,
-            "Ctrl+R",
-            "Draw new random weights for layers without loaded weights",
-        )
-        self.train_mode = _action(
-            window,
-            "&Training Behaviour",
-            window.controller.set_train_mode,
-            "Ctrl+T",
-            "Dropout drops and batch norm uses batch statistics, as in training",
-            checkable=True,
-        )
-        self.reset_layout = _action(
-            window,
-            "&Reset Layout",
-            window.reset_layout,
-            None,
-            "Put every panel back where it started",
-        )
-        self.about = _action(window, "&About cnnviz", window.about, None)
-        self.device_group = QActionGroup(window)
-        self.devices = {}
-        for key, title in DEVICES:
-            action = _action(
-                window, title, lambda _c=False, k=key: window.set_device(k), None, checkable=True
-            )
-            self.device_group.addAction(action)
-            self.devices[key] = action
 
 
 def _preset_title(key: str) -> str:

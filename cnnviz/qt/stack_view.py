@@ -116,18 +116,24 @@ class StackDelegate(QStyledItemDelegate):
         self._paint_result_cells(cell, info, text, dim, selected)
         if info.error:
             error_color = text if selected else QColor(ERROR_COLOR)
-            x = cols["layer"][0]
-            err_rect = QRect(rect.left() + x, top + line_h + 2, rect.width() - x - PAD, line_h)
-            painter.setFont(option.font)
-            painter.setPen(error_color)
-            message = "⚠ " + short_error(info)
-            elided = QFontMetrics(option.font).elidedText(
-                message, Qt.TextElideMode.ElideRight, err_rect.width()
-            )
-            painter.drawText(
-                err_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided
+            self._paint_error_line(
+                painter, option, info, cols["layer"][0], top + line_h + 2, error_color
             )
         painter.restore()
+
+    def _paint_error_line(self, painter, option, info, x, top, color) -> None:
+        """The reason a row is invalid, on its second line: visible without hovering."""
+        rect = option.rect
+        line_h = self._line_height(option)
+        err_rect = QRect(rect.left() + x, top, rect.width() - x - PAD, line_h)
+        painter.setFont(option.font)
+        painter.setPen(color)
+        message = "⚠ " + short_error(info)
+        elided = QFontMetrics(option.font).elidedText(
+            message, Qt.TextElideMode.ElideRight, err_rect.width()
+        )
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(err_rect, align, elided)
 
     def _paint_layer_cell(self, painter, option, info, column, top, line_h, text, dim) -> None:
         """The type in bold, then the key parameters, elided to the column."""
