@@ -23,6 +23,7 @@ from cnnviz.core.analysis import Analysis, analyze
 from cnnviz.core.architecture import Architecture, InputShape
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import Project, ProjectError
+from cnnviz.core.resources import resources_dir
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,8 @@ class Document(QObject):
         """Load a project or architecture file; on ProjectError nothing changes."""
         path = Path(path).resolve()
         project = project_file.load(path)
-        self.reset(project, path)
+        # A bundled preset opens untitled, so Save never overwrites the original.
+        self.reset(project, None if _is_bundled(path) else path)
         return project
 
     def serialise(self, path: Path) -> str:
@@ -224,6 +226,13 @@ class Document(QObject):
             self.preprocessing = dict(settings)
             self.mark_dirty()
             self.image_changed.emit()
+
+
+def _is_bundled(path: Path) -> bool:
+    try:
+        return path.is_relative_to(resources_dir().resolve())
+    except FileNotFoundError:
+        return False
 
 
 def _is_json(path: Path) -> bool:

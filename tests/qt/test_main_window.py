@@ -383,3 +383,34 @@ def test_autosave_snapshot_restores_the_stack(window, qtbot):
         assert types(other) == ["Conv2d", "ReLU", "ReLU", "MaxPool2d"]
     finally:
         other.shutdown()
+
+
+def test_real_compute_follows_every_edit(qtbot):
+    win = MainWindow(saved_layout=False)  # the real compute thread
+    qtbot.addWidget(win)
+    win.files.ask_to_save = lambda: Discard
+    try:
+        win.doc.reset(Project(small_arch()), None)
+        win.show()
+
+        def shown_channels() -> int | None:
+            latest = win.controller.latest
+            return None if latest is None else latest.result.layers[0].output.shape[0]
+
+        qtbot.waitUntil(lambda: shown_channels() == 2, timeout=60_000)
+        win.doc.undo_stack.push(commands.SetParamCommand(win.doc, 0, "out_channels", 5))
+        qtbot.waitUntil(lambda: shown_channels() == 5, timeout=30_000)
+        maps = win.panels.docks["feature_maps"]
+        assert maps.fed.result.layers[0].output.shape == (5, 10, 10)
+        assert win.statusbar.device.text().startswith("Device: ")
+        assert win.statusbar.timing.text().startswith("forward ")
+    finally:
+        win.shutdown()
+
+
+def test_a_bundled_preset_file_opens_untitled(window):
+    from cnnviz.core.presets import preset_path
+
+    assert window.files.open_path(preset_path("tinyvgg"))
+    assert window.doc.path is None  # Save will ask where: the original stays intact
+    assert window.doc.architecture == load_preset("tinyvgg")
