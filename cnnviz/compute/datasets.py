@@ -211,7 +211,8 @@ def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
     count = int(np.prod(shape))
     if len(raw) - start != count:
         raise ValueError(f"{path.name} is truncated")
-    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(shape)
+    # A copy: frombuffer views are read-only, which torch.from_numpy warns about.
+    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(shape).copy()
 
 
 def _load_idx_dataset(info: DatasetInfo, folder: Path) -> Dataset:

@@ -226,16 +226,15 @@ def test_a_dataset_not_downloaded_says_so_when_downloads_are_off(cache):
         load_dataset("mnist", download=False)
 
 
-def test_cifar10_binary_records_are_read_as_written(cache):
-    rng = np.random.default_rng(4)
-    folder = cache / "cifar10"
+def _write_cifar_like(folder, rng, per_batch=2):
+    """A cifar-10-binary.tar.gz with `per_batch` records in each of its six batch files."""
     folder.mkdir(parents=True)
     batches = {}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
-            labels = rng.integers(0, 10, 2, dtype=np.uint8)
-            pixels = rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8)
+            labels = rng.integers(0, 10, per_batch, dtype=np.uint8)
+            pixels = rng.integers(0, 256, (per_batch, 3, 32, 32), dtype=np.uint8)
             batches[name] = (labels, pixels)
             raw = b"".join(
                 bytes([lab]) + img.tobytes() for lab, img in zip(labels, pixels, strict=True)
@@ -244,6 +243,11 @@ def test_cifar10_binary_records_are_read_as_written(cache):
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
     (folder / "cifar-10-binary.tar.gz").write_bytes(buffer.getvalue())
+    return batches
+
+
+def test_cifar10_binary_records_are_read_as_written(cache):
+    batches = _write_cifar_like(cache / "cifar10", np.random.default_rng(4))
     assert downloads.is_cached(downloads.REMOTE_DATASETS["cifar10"])
     data = load_dataset("cifar10", download=False)
     train = [batches[f"data_batch_{i}.bin"] for i in range(1, 6)]

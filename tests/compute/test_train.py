@@ -229,3 +229,28 @@ def test_each_epoch_end_carries_the_whole_state_for_live_feature_maps():
     assert ends[0].weights.keys() == result.state_dict.keys()
     np.testing.assert_array_equal(ends[-1].weights["0.weight"], ends[-1].filters[0][0])
     assert not np.array_equal(ends[0].weights["4.weight"], ends[1].weights["4.weight"])
+
+
+def test_a_downloaded_dataset_trains_from_the_cache(tmp_path, monkeypatch):
+    """MNIST-format files in the cache (written here, never downloaded) train end to end."""
+    from tests.compute.test_datasets import _write_mnist_like
+
+    monkeypatch.setenv("CNNVIZ_CACHE_DIR", str(tmp_path))
+    _write_mnist_like(tmp_path / "datasets" / "mnist", np.random.default_rng(0), 40, 12)
+    progress = []
+    result = train(
+        TINY, TrainConfig(dataset="mnist", epochs=2, batch_size=8), on_progress=progress.append
+    )
+    assert result.epochs_run == 2 and 0.0 <= result.test_accuracy <= 1.0
+    assert epoch_ends(progress)[0].steps == math.ceil(36 / 8)  # 40 images, 4 for validation
+
+
+def test_colour_photos_train_with_shifts_and_mirrors(tmp_path, monkeypatch):
+    """CIFAR-10's binary format in the cache, a 3-channel stack, photo augmentation."""
+    from tests.compute.test_datasets import _write_cifar_like
+
+    monkeypatch.setenv("CNNVIZ_CACHE_DIR", str(tmp_path))
+    _write_cifar_like(tmp_path / "datasets" / "cifar10", np.random.default_rng(1), per_batch=6)
+    colour = Architecture("c", InputShape(3, 8, 8), TINY.layers)
+    result = train(colour, TrainConfig(dataset="cifar10", epochs=1, batch_size=8))
+    assert result.epochs_run == 1 and result.state_dict["0.weight"].shape == (4, 3, 3, 3)
