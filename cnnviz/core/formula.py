@@ -22,6 +22,10 @@ def _pad_term(before: int, after: int) -> str:
     return f"({before}+{after})"
 
 
+def _too_small(out: int) -> str:
+    return " (less than 1: the window does not fit)" if out < 1 else ""
+
+
 def _conv_lines(layer: Layer, shape: Shape) -> list[str]:
     kernel, stride = as_pair(layer.get("kernel_size")), as_pair(layer.get("stride"))
     dilation, pads = as_pair(layer.get("dilation")), conv_padding(layer)
@@ -32,7 +36,7 @@ def _conv_lines(layer: Layer, shape: Shape) -> list[str]:
         out = conv_out_size(size, k, s, before + after, d)
         lines.append(
             f"{name}_out = ⌊({size} + {_pad_term(before, after)} − {d}·({k}−1) − 1) / {s}⌋"
-            f" + 1 = {out}"
+            f" + 1 = {out}{_too_small(out)}"
         )
     return lines
 
@@ -56,7 +60,7 @@ def _pool_lines(layer: Layer, shape: Shape) -> list[str]:
         if plain != out:
             # torch drops a last window that would start in the right padding.
             line = line[: -len(str(out))] + f"{plain} − 1 = {out} (last window dropped)"
-        lines.append(line)
+        lines.append(line + _too_small(out))
     if stride_value is None:
         lines.append(f"stride empty: equal to the kernel, {kernel[0]}×{kernel[1]}")
     return lines

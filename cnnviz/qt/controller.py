@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from cnnviz.core.analysis import Analysis, analyze
+from cnnviz.core.analysis import Analysis
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.jobs import (
     ComputeFailure,
@@ -36,13 +36,16 @@ DEBOUNCE_MS = 8
 
 @dataclass(frozen=True)
 class ComputedView:
-    """A result with the analysis of the architecture that produced it."""
+    """A result with the analysis of the whole stack it was computed for (the
+    result covers its first `computed_layers` layers)."""
 
     result: ForwardResult
     analysis: Analysis
     architecture: Architecture
     # Layers after this index were not computed (an invalid layer stopped them).
     computed_layers: int
+    # The document's weights file could not be used for this partial stack yet.
+    weights_withheld: bool = False
 
 
 def computable_prefix(arch: Architecture, analysis: Analysis) -> Architecture:
@@ -81,7 +84,8 @@ class ComputeController(QObject):
         self.trained_state: dict | None = None  # best weights of the last training
         self._request_id = 0
         self._train_id = 1_000_000  # a range of its own: never confused with forwards
-        self._pending: dict[int, tuple[Analysis, Architecture]] = {}
+        self._pending: dict[int, tuple] = {}
+        self._weights_in_use: str | None = None  # the file of the last result
         self._default_image: tuple[tuple[int, int, int], np.ndarray] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -151,17 +155,23 @@ class ComputeController(QObject):
             self.failed.emit(f"The input image cannot be used: {exc}")
             return None
         self._request_id += 1
+        weights = self.doc.weights_path
+        # A weights file is loaded (strictly) for a whole stack. Cut before an
+        # invalid layer, a file not loaded yet would be refused: compute the
+        # part with random weights until the stack is valid again.
+        withheld = computed is not arch and weights is not None and weights != self._weights_in_use
         request = ForwardRequest(
             request_id=self._request_id,
             architecture=computed,
             image=image,
             seed=self.seed,
             train_mode=self.train_mode,
-            weights_path=self.doc.weights_path,
+            weights_path=None if withheld else weights,
             kernel_edits=tuple(e for e in self.doc.kernel_edits if e.layer < len(computed.layers)),
             device=self.device,
         )
-        self._pending = {self._request_id: (analyze(computed), computed)}
+        # The whole stack's analysis: the panels say which layers were not computed.
+        self._pending = {self._request_id: (self.doc.analysis, computed, request, withheld)}
         if self.thread is None:
             self.failed.emit("The compute engine is not available, so nothing can be computed.")
             return self._request_id
@@ -171,8 +181,10 @@ class ComputeController(QObject):
     def _on_result(self, result: ForwardResult) -> None:
         if result.request_id != self._request_id or result.request_id not in self._pending:
             return  # stale: a newer request is on its way
-        analysis, arch = self._pending.pop(result.request_id)
-        self.latest = ComputedView(result, analysis, arch, len(arch.layers))
+        analysis, arch, request, withheld = self._pending.pop(result.request_id)
+        if not withheld:
+            self._weights_in_use = request.weights_path
+        self.latest = ComputedView(result, analysis, arch, len(arch.layers), withheld)
         self.result_ready.emit(self.latest)
 
     def _on_failure(self, failure: ComputeFailure) -> None:

@@ -286,7 +286,8 @@ class MainWindow(QMainWindow):
         self.statusbar.set_device(result.device)
         first = self.doc.analysis.first_error
         if first is not None:
-            self.statusbar.show_problem(f"{first.error} (showing the layers before it)")
+            weights = ", with random weights until it is fixed" if view.weights_withheld else ""
+            self.statusbar.show_problem(f"{first.error} (showing the layers before it{weights})")
         elif result.notice:
             self.statusbar.show_problem(result.notice)
         else:
