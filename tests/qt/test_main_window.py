@@ -414,3 +414,24 @@ def test_a_bundled_preset_file_opens_untitled(window):
     assert window.files.open_path(preset_path("tinyvgg"))
     assert window.doc.path is None  # Save will ask where: the original stays intact
     assert window.doc.architecture == load_preset("tinyvgg")
+
+
+def test_weights_are_withheld_from_a_partial_stack_until_loaded(qtbot, tmp_path):
+    compute = FakeCompute()
+    win = make_window(qtbot, compute)
+    weights = str(tmp_path / "w.safetensors")
+    doc = win.doc
+    doc.reset(Project(small_arch(), weights=weights), None)
+    doc.undo_stack.push(commands.SetParamCommand(doc, 2, "kernel_size", 20))  # invalid
+    win.controller.submit_now()
+    assert compute.requests[-1].weights_path is None  # would be refused: not a whole stack
+    compute.answer(compute.requests[-1])
+    assert "with random weights until it is fixed" in win.statusbar.problem_text
+    doc.undo_stack.undo()  # valid again: the file is loaded
+    win.controller.submit_now()
+    assert compute.requests[-1].weights_path == weights
+    compute.answer(compute.requests[-1])
+    doc.undo_stack.redo()  # invalid once more, but the file is in use now
+    win.controller.submit_now()
+    assert compute.requests[-1].weights_path == weights
+    win.shutdown()
