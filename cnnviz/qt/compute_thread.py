@@ -16,8 +16,9 @@ tests/benchmarks/bench_gui_responsiveness.py for the measurement.
 
 Training (``start_training``) runs in the same thread through
 ``cnnviz.compute.train.train``. Forward requests submitted meanwhile are
-served between training steps with the weights from before training; when
-training ends the best weights become the model's weights, and the next
+served between training steps, with the weights of the last finished epoch
+(``TrainProgress.weights``; before the first, those from before training);
+when training ends the best weights become the model's weights, and the next
 forward shows them. ``shutdown()`` stops everything and waits; it is
 idempotent, and runs by itself when the application quits.
 """
