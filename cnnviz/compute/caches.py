@@ -23,10 +23,17 @@ class BufferPool:
     def __init__(self, keep: int = 2) -> None:
         self._buffers: list[np.ndarray] = []
         self._keep = keep
+        # What getrefcount reports for a buffer only the pool holds (the list's
+        # reference plus the interpreter's own), measured rather than assumed.
+        self._buffers.append(np.empty(0, np.float32))
+        self._alone = self._references(0)
+        self._buffers.clear()
+
+    def _references(self, index: int) -> int:
+        return sys.getrefcount(self._buffers[index])
 
     def _free(self, index: int) -> bool:
-        # References: the pool's list and getrefcount's own argument.
-        return sys.getrefcount(self._buffers[index]) == 2
+        return self._references(index) == self._alone
 
     def take(self, size: int) -> np.ndarray:
         """A float32 array of ``size`` values that no earlier result still uses."""

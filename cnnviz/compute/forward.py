@@ -1,16 +1,21 @@
 """The hooked forward: every layer's output as numpy, with statistics.
 
-``layer_outputs`` runs an ``nn.Sequential`` layer by layer (exactly what its
-own ``forward`` does) and records every output tensor; between layers it asks
-``should_cancel`` and stops with ``Cancelled`` (the compute thread's "latest
-wins"). Recording keeps references instead of copying each output inside the
-loop; torch's version counters then prove no in-place operation overwrote a
-recorded output, and if one did, the forward is run again copying each output
-as it is made. ``gather`` then copies every output into one float32 buffer in
-a single pass (real copies that share no memory with torch) and computes the
-per-layer statistics with one vectorised reduction per statistic over that
-buffer, so the bookkeeping stays a small fraction of even a tiny network's
-forward (tests/benchmarks/bench_forward.py measures it against plain torch).
+``record_forward`` runs an ``nn.Sequential`` layer by layer (exactly what its
+own ``forward`` does, calling ``forward`` directly when no hooks are set) and
+asks ``should_cancel`` between layers, stopping with ``Cancelled`` (the
+compute thread's "latest wins"). Every output ends up copied into one float32
+buffer, views of which become the LayerActivations: real copies that share no
+memory with torch, so no in-place layer can change them. Two ways to get there:
+
+* small networks record the output tensors and copy them all at the end in
+  one ``torch.cat`` (``layer_outputs`` + ``gather``: fewest calls per layer);
+  torch's version counters prove no in-place layer wrote into a recorded
+  output, and if one did, the forward runs again copying each output;
+* large networks (sizes known from the analysis) copy each output the moment
+  it is made, so torch reuses activation memory as in a plain forward.
+
+The statistics are one vectorised reduction per statistic over the buffer.
+tests/benchmarks/bench_forward.py measures all this against plain torch.
 """
 
 from __future__ import annotations
