@@ -17,6 +17,13 @@ import sys
 import weakref
 
 import pytest
+from hypothesis import settings
+
+# CI (which sets CI=true) runs a fixed sequence of examples so that a green run
+# can be repeated; locally every run explores new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 _started_threads: weakref.WeakSet = weakref.WeakSet()
 
