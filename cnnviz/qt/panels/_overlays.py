@@ -21,7 +21,7 @@ from cnnviz.qt.panels.base import ACCENT, DEAD, SELECTED, ink
 Box = tuple[int, int, int, int]  # top, left, bottom, right (half-open)
 TileRect = Callable[[int], tuple[int, int, int, int]]  # index → (y, x, height, width)
 
-_MIN_LABEL_PIXELS = 22  # below this many screen pixels per tile, numbers would be clutter
+_MIN_LABEL_PIXELS = 40  # below this many screen pixels per tile a number hides the map
 
 
 class TileLabels(QtWidgets.QGraphicsObject):
