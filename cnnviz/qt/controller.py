@@ -11,6 +11,7 @@ panels keep showing what is computable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,10 +74,20 @@ class ComputeController(QObject):
     training_finished = Signal(object)
     training_failed = Signal(str)  # why a training did not run or stopped, in plain words
 
-    def __init__(self, doc: Document, thread: Any = None, parent: QObject | None = None):
+    def __init__(
+        self,
+        doc: Document,
+        thread: Any = None,
+        parent: QObject | None = None,
+        *,
+        thread_factory: Callable[[], Any] | None = None,
+    ):
+        """`thread_factory` makes the thread later (`ensure_thread`, or a training);
+        until then forward requests wait instead of failing."""
         super().__init__(parent)
         self.doc = doc
-        self.thread = thread
+        self.thread = None
+        self._thread_factory = thread_factory
         self.device = "auto"
         self.seed = 0
         self.train_mode = False
@@ -94,6 +105,18 @@ class ComputeController(QObject):
         for signal in (doc.changed, doc.image_changed, doc.weights_changed):
             signal.connect(self.schedule)
         if thread is not None:
+            self.attach(thread)
+
+    def ensure_thread(self) -> None:
+        """Make the thread now if it is still to come."""
+        factory, self._thread_factory = self._thread_factory, None
+        if self.thread is None and factory is not None:
+            self.attach(factory())
+
+    def attach(self, thread: Any) -> None:
+        """Start using `thread` (a ComputeThread or a test double)."""
+        self.thread, self._thread_factory = thread, None
+        if thread is not None:
             thread.result_ready.connect(self._on_result)
             thread.failed.connect(self._on_failure)
             thread.busy_changed.connect(self.busy_changed)
@@ -106,6 +129,7 @@ class ComputeController(QObject):
                 thread.training_failed.connect(self._on_training_failure)
             if hasattr(thread, "training_progress"):
                 thread.training_progress.connect(self._on_training_progress)
+        self.schedule()
 
     @property
     def request_id(self) -> int:
@@ -147,6 +171,8 @@ class ComputeController(QObject):
     def submit_now(self) -> int | None:
         """Build and submit the request for the document as it is now."""
         self._timer.stop()
+        if self.thread is None and self._thread_factory is not None:
+            return None  # `ensure_thread` submits the document as it is then
         arch = self.doc.architecture
         computed = computable_prefix(arch, self.doc.analysis)
         try:
@@ -213,6 +239,7 @@ class ComputeController(QObject):
     # -- training ------------------------------------------------------------------
 
     def start_training(self, config: TrainConfig) -> bool:
+        self.ensure_thread()
         if self.thread is None or not hasattr(self.thread, "start_training"):
             self.failed.emit("Training is not available in this build.")
             self.training_failed.emit("Training is not available in this build.")
@@ -244,6 +271,7 @@ class ComputeController(QObject):
             self.thread.cancel_training()
 
     def shutdown(self) -> None:
+        self._thread_factory = None  # never start one after this
         self._timer.stop()
         if self.thread is not None:
             self.thread.shutdown()

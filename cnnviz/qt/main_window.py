@@ -68,9 +68,14 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("main_window")
         self.doc = Document(parent=self)
-        if compute_thread is None and start_compute:
-            compute_thread = make_compute_thread(self)
-        self.controller = ComputeController(self.doc, compute_thread, self)
+        # The real thread starts once the window is on screen: importing torch
+        # competes with the GUI thread, and the window should appear first.
+        factory = self._make_compute_thread if compute_thread is None and start_compute else None
+        self.controller = ComputeController(self.doc, compute_thread, self, thread_factory=factory)
+        app = QApplication.instance()
+        if app is not None:
+            # Quitting before the window was shown: never start the thread after.
+            app.aboutToQuit.connect(self.shutdown)
         self.files = FileOps(self.doc, self)
         self.statusbar = StatusBar(self)
         self.setStatusBar(self.statusbar)
@@ -164,6 +169,7 @@ class MainWindow(QMainWindow):
             self._front_docks = []
         if not self._shown_once:
             self._shown_once = True
+            QTimer.singleShot(0, self.controller.ensure_thread)
             QTimer.singleShot(0, self.stack_view.reveal_current)
             self.stack_view.setFocus()  # the keys (Delete, Ctrl+D, arrows) act on the stack
 
@@ -340,12 +346,15 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         settings.save_window_layout(self.saveGeometry(), self.saveState())
-        self.controller.shutdown()
+        self.shutdown()
         event.accept()
 
     def shutdown(self) -> None:
         """Stop the compute thread without asking anything (tests, screenshot mode)."""
         self.controller.shutdown()
+
+    def _make_compute_thread(self):
+        return make_compute_thread(self)
 
 
 def show_soon(window: MainWindow) -> None:

@@ -1,0 +1,148 @@
+"""How quickly the window appears and follows an edit (figures printed, not asserted).
+
+    QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_window.py
+
+1. start-up: from a fresh interpreter to the window painted, without and
+   with the compute thread (which loads torch alongside), then to the first
+   forward result;
+2. one edit of the VGG-16 stack (a parameter through the undo stack): the
+   document's analysis, the stack rows, the properties panel and the title,
+   painted; the median of many edits;
+3. the same edits with the compute thread running: edit to the result shown.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+STARTUP_CODE = r"""
+import time, sys
+t0 = time.perf_counter()
+compute = sys.argv[3] == "compute"
+from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEventLoop, QTimer
+app = QApplication(["cnnviz"])
+from cnnviz.qt import settings
+settings.use_settings_folder(sys.argv[1])
+settings.init_application_names()
+from cnnviz.qt.main_window import MainWindow
+window = MainWindow(saved_layout=False, start_compute=compute)
+window.open_preset(sys.argv[2])
+window.show()
+app.processEvents()
+window.repaint()
+painted = time.perf_counter() - t0
+if not compute:
+    print(f"{painted * 1000:.0f} 0")
+    sys.exit(0)
+loop = QEventLoop()
+window.result_shown.connect(lambda _v: loop.quit())
+window.controller.failed.connect(lambda _m: loop.quit())
+QTimer.singleShot(120000, loop.quit)
+loop.exec()
+result = time.perf_counter() - t0
+print(f"{painted * 1000:.0f} {result * 1000:.0f}")
+window.shutdown()
+"""
+
+
+def startup(preset: str, compute: bool) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        out = subprocess.run(
+            [sys.executable, "-c", STARTUP_CODE, folder, preset, "compute" if compute else "-"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    painted, result = out.stdout.split()
+    return float(painted), float(result)
+
+
+def edit_latency(edits: int = 60) -> list[float]:
+    from PySide6.QtWidgets import QApplication
+
+    from cnnviz.qt import commands, settings
+    from cnnviz.qt.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(["bench"])
+    settings.use_settings_folder(tempfile.mkdtemp())
+    window = MainWindow(start_compute=False, saved_layout=False)
+    window.open_preset("vgg16")
+    window.select_layer(10)
+    window.show()
+    app.processEvents()
+    times = []
+    for i in range(edits):
+        start = time.perf_counter()
+        command = commands.SetParamCommand(window.doc, 10, "out_channels", 200 + i % 2)
+        window.doc.undo_stack.push(command)
+        app.processEvents()
+        window.stack_view.viewport().repaint()
+        window.properties.repaint()
+        times.append((time.perf_counter() - start) * 1000)
+    window.shutdown()
+    window.deleteLater()  # not close(): it would ask to save the edits
+    return times
+
+
+def edit_to_result(edits: int = 15) -> list[float]:
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from cnnviz.qt import commands, settings
+    from cnnviz.qt.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(["bench"])
+    settings.use_settings_folder(tempfile.mkdtemp())
+    window = MainWindow(saved_layout=False, parent=None)
+    app.processEvents()
+    window.open_preset("interview")
+    window.show()
+    loop = QEventLoop()
+    window.result_shown.connect(lambda _v: loop.quit())
+    QTimer.singleShot(60000, loop.quit)
+    loop.exec()  # the first result (torch loading) is not counted
+    times = []
+    for i in range(edits):
+        start = time.perf_counter()
+        window.doc.undo_stack.push(
+            commands.SetParamCommand(window.doc, 0, "out_channels", 8 + i % 2 + 1)
+        )
+        loop.exec()
+        times.append((time.perf_counter() - start) * 1000)
+    window.shutdown()
+    window.deleteLater()  # not close(): it would ask to save the edits
+    return times
+
+
+def main() -> None:
+    load = os.getloadavg()[0]
+    print(f"load average {load:.2f} on {os.cpu_count()} cores (other jobs share this machine)")
+    alone, _ = startup("vgg16", compute=False)
+    print(f"start-up without the compute thread: window painted {alone:6.0f} ms")
+    for preset in ("interview", "vgg16"):
+        painted, result = startup(preset, compute=True)
+        print(
+            f"start-up {preset:9s}: window painted {painted:6.0f} ms "
+            f"(torch loading alongside), first result {result:6.0f} ms",
+            flush=True,
+        )
+    times = edit_latency()
+    print(
+        f"VGG-16 edit → stack, properties and title repainted: median "
+        f"{statistics.median(times):.1f} ms, max {max(times):.1f} ms ({len(times)} edits)"
+    )
+    times = edit_to_result()
+    print(
+        f"interview net edit → new forward result shown: median "
+        f"{statistics.median(times):.1f} ms, max {max(times):.1f} ms ({len(times)} edits)"
+    )
+
+
+if __name__ == "__main__":
+    main()
