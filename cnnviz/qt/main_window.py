@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from cnnviz import __version__
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.presets import load_preset, weights_path
 from cnnviz.core.project import Project, ProjectError
-from cnnviz.qt import commands, docks, menus, settings
+from cnnviz.qt import commands, docks, icons, menus, settings
 from cnnviz.qt.controller import ComputeController, ComputedView, make_compute_thread
 from cnnviz.qt.document import Document
 from cnnviz.qt.file_ops import FileOps
@@ -154,6 +154,14 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.stack_dock, named["input_image"]], [height - 480, 380], vertical)
         self.resizeDocks([main_visual, named["overview"]], [height - 340, 230], vertical)
         self.resizeDocks([self.properties_dock, named["prediction"]], [height - 440, 330], vertical)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "menu_actions"):
+            # The system switched between light and dark: ink to match.
+            self.menu_actions.refresh_icons()
+            self.presets_button.setIcon(icons.icon("presets"))
+            self.palette.tree.refresh_colors()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

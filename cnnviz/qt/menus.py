@@ -86,10 +86,8 @@ class Actions:
 
     def __init__(self, window: MainWindow):
         self.window = window
-        for attr, text, slot, keys, tip, drawn in ACTION_TABLE:
-            icon = _icon(*drawn) if drawn else None
-            action = _action(window, text, attrgetter(slot)(window), keys, tip, icon)
-            setattr(self, attr, action)
+        for attr, text, slot, keys, tip, _drawn in ACTION_TABLE:
+            setattr(self, attr, _action(window, text, attrgetter(slot)(window), keys, tip))
         self.train_mode = _action(
             window, "&Training Behaviour", window.controller.set_train_mode, "Ctrl+T",
             "Dropout drops and batch norm uses batch statistics, as in training", checkable=True,
@@ -104,24 +102,34 @@ class Actions:
             self.device_group.addAction(action)
             self.devices[key] = action
 
+        self.refresh_icons()
+
+    def refresh_icons(self) -> None:
+        """(Re)draw the icons in ink that suits the palette (light or dark)."""
+        drawn = {attr: icon for attr, *_rest, icon in ACTION_TABLE if icon}
+        drawn |= {
+            "undo": ("edit-undo", "undo"),
+            "redo": ("edit-redo", "redo"),
+            "delete": ("edit-delete", "delete"),
+            "duplicate": ("edit-copy", "duplicate"),
+        }
+        for attr, (theme, name) in drawn.items():
+            getattr(self, attr).setIcon(_icon(theme, name))
+
     def _undo_actions(self, window: MainWindow) -> None:
         stack = window.doc.undo_stack
         self.undo = stack.createUndoAction(window, "&Undo")
         self.undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
-        self.undo.setIcon(_icon("edit-undo", "undo"))
         self.redo = stack.createRedoAction(window, "&Redo")
         redo_keys = QKeySequence.keyBindings(std.Redo)
         if QKeySequence("Ctrl+Shift+Z") not in redo_keys:  # the platform may lack it
             redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
         self.redo.setShortcuts(redo_keys)
-        self.redo.setIcon(_icon("edit-redo", "redo"))
 
     def _stack_actions(self, window: MainWindow) -> None:
         """The stack view owns these (their keys work where the stack has focus)."""
         view = window.stack_view
         self.delete, self.duplicate = view.delete_action, view.duplicate_action
-        self.delete.setIcon(_icon("edit-delete", "delete"))
-        self.duplicate.setIcon(_icon("edit-copy", "duplicate"))
         self.move_up, self.move_down = view.move_up_action, view.move_down_action
 
 
@@ -232,6 +240,7 @@ def build_toolbar(window: MainWindow, actions: Actions) -> QToolBar:
     presets = QToolButton(bar)
     presets.setText("Presets")
     presets.setIcon(icons.icon("presets"))
+    window.presets_button = presets
     presets.setToolTip("Load a classic network (LeNet-5, AlexNet, VGG, …)")
     presets.setMenu(window.presets_menu)
     presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)

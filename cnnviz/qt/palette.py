@@ -7,7 +7,7 @@ it or press Enter to append it. Tooltips carry the catalogue's explanation.
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QDrag, QFont
+from PySide6.QtGui import QDrag, QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -21,6 +21,7 @@ from cnnviz.core.catalogue import by_group
 from cnnviz.qt.glyphs import LAYER_MIME, group_color, layer_icon
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+GROUP_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def layer_mime(type_name: str) -> QMimeData:
@@ -57,7 +58,7 @@ class PaletteTree(QTreeWidget):
             header = QTreeWidgetItem(self, [group.capitalize()])
             header.setFlags(Qt.ItemFlag.ItemIsEnabled)
             header.setFont(0, header_font)
-            header.setForeground(0, group_color(group).darker(130))
+            header.setData(0, GROUP_ROLE, group)
             for spec in types:
                 item = QTreeWidgetItem(header, [spec.name])
                 item.setIcon(0, layer_icon(spec.name))
@@ -70,6 +71,15 @@ class PaletteTree(QTreeWidget):
                     | Qt.ItemFlag.ItemIsDragEnabled
                 )
         self.expandAll()
+        self.refresh_colors()
+
+    def refresh_colors(self) -> None:
+        """Group titles in their colour, darkened on light and lightened on dark."""
+        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+        for g in range(self.topLevelItemCount()):
+            header = self.topLevelItem(g)
+            color = group_color(header.data(0, GROUP_ROLE))
+            header.setForeground(0, color.lighter(135) if dark else color.darker(130))
 
     def mimeTypes(self) -> list[str]:
         return [LAYER_MIME]
