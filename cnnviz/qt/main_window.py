@@ -226,9 +226,9 @@ class MainWindow(QMainWindow):
     # -- edits from menus and panels ------------------------------------------------
 
     def append_layer(self, type_name: str) -> None:
-        """Palette double-click / Enter: after the selected layer, else at the end."""
-        rows = self.stack_view.selected_rows()
-        position = rows[-1] + 1 if rows else len(self.doc.architecture.layers)
+        """Palette double-click / Enter: a new layer at the end of the stack (then
+        dragged, or moved with Alt+↑, to where it belongs)."""
+        position = len(self.doc.architecture.layers)
         command = commands.insert_layers(self.doc, position, [commands.new_layer(type_name)])
         self.doc.undo_stack.push(command)
 
