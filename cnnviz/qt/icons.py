@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+)
 
 Drawing = Callable[[QPainter], None]
 INK = QColor("#3b4a5a")
@@ -99,9 +108,19 @@ DRAWINGS: dict[str, Drawing] = {
 }
 
 
-def icon(name: str, color: QColor = INK) -> QIcon:
+def ink() -> QColor:
+    """Dark ink on a light palette, light ink on a dark one."""
+    app = QGuiApplication.instance()
+    if app is None:
+        return INK
+    window = app.palette().color(QPalette.ColorRole.Window)
+    return INK if window.lightness() >= 128 else app.palette().color(QPalette.ColorRole.ButtonText)
+
+
+def icon(name: str, color: QColor | None = None) -> QIcon:
     """The named icon, drawn on a 24-unit grid at several pixel sizes."""
     drawing = DRAWINGS[name]
+    color = color if color is not None else ink()
     result = QIcon()
     for size in (16, 24, 32, 48):
         for mode, alpha in ((QIcon.Mode.Normal, 1.0), (QIcon.Mode.Disabled, 0.3)):
@@ -110,9 +129,9 @@ def icon(name: str, color: QColor = INK) -> QIcon:
             painter = QPainter(pixmap)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.scale(size / 24, size / 24)
-            ink = QColor(color)
-            ink.setAlphaF(alpha)
-            pen = QPen(ink, 1.7)
+            stroke = QColor(color)
+            stroke.setAlphaF(alpha)
+            pen = QPen(stroke, 1.7)
             pen.setCapStyle(Qt.PenCapStyle.RoundCap)
             pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
             painter.setPen(pen)
