@@ -36,7 +36,9 @@ def _gui_parser() -> argparse.ArgumentParser:
         description="See inside a convolutional network. Without a command, opens the window.",
         epilog="Commands: " + ", ".join(_command_modules()) + " (cnnviz COMMAND --help).",
     )
-    parser.add_argument("file", nargs="?", help="architecture or project file to open")
+    parser.add_argument(
+        "file", nargs="?", help="architecture (.json) or project (.cnnviz) file, or a preset name"
+    )
     parser.add_argument("--open", dest="open_file", metavar="FILE", help="same as FILE")
     parser.add_argument("--image", metavar="IMAGE", help="image to load as the input")
     parser.add_argument("--select-layer", type=int, metavar="N", help="layer to select")
