@@ -171,20 +171,29 @@ class Architecture:
         return json.dumps(self.to_json(), indent=2) + "\n"
 
 
+def check_header(data: Any, fmt: str, version: int, what: str, error: type[Exception]) -> None:
+    """Raise `error` unless `data` is a JSON object of format `fmt`, at most `version`.
+
+    Shared by every cnnviz file (architecture, project) so they refuse the same
+    things in the same words.
+    """
+    if not isinstance(data, dict):
+        raise error(f"not a cnnviz {what}: the file must hold a JSON object")
+    if data.get("format") != fmt:
+        raise error(f'not a cnnviz {what}: "format" must be {fmt!r}')
+    found = data.get("version")
+    if not isinstance(found, int) or isinstance(found, bool) or found < 1:
+        raise error(f'bad "version": {found!r}')
+    if found > version:
+        raise error(
+            f"written by a newer cnnviz ({what} format version {found}; this one reads "
+            f"up to {version}); please update cnnviz"
+        )
+
+
 def from_json(data: Any) -> Architecture:
     """An Architecture from parsed JSON, or ArchitectureError saying what is wrong."""
-    if not isinstance(data, dict):
-        raise ArchitectureError("not an architecture: the file must hold a JSON object")
-    if data.get("format") != FORMAT:
-        raise ArchitectureError(f'not a cnnviz architecture: "format" must be {FORMAT!r}')
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ArchitectureError(f'bad "version": {version!r}')
-    if version > VERSION:
-        raise ArchitectureError(
-            f"written by a newer cnnviz (format version {version}; this one reads "
-            f"up to {VERSION}); please update cnnviz"
-        )
+    check_header(data, FORMAT, VERSION, "architecture", ArchitectureError)
     shape = data.get("input")
     if not isinstance(shape, dict):
         raise ArchitectureError('missing "input": {"channels", "height", "width"}')

@@ -198,24 +198,9 @@ def _kernel_edits(raw: Any, arch: Architecture) -> tuple[KernelEdit, ...]:
     return edits
 
 
-def _check_header(data: Any) -> None:
-    if not isinstance(data, dict):
-        raise ProjectError("not a cnnviz project: the file must hold a JSON object")
-    if data.get("format") != FORMAT:
-        raise ProjectError(f'not a cnnviz project: "format" must be {FORMAT!r}')
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ProjectError(f'bad "version": {version!r}')
-    if version > VERSION:
-        raise ProjectError(
-            f"written by a newer cnnviz (project format version {version}; this one "
-            f"reads up to {VERSION}); please update cnnviz"
-        )
-
-
 def from_json(data: Any, base_dir: Path | None = None) -> Project:
     """A Project from parsed JSON; ProjectError says what is wrong."""
-    _check_header(data)
+    arch_file.check_header(data, FORMAT, VERSION, "project", ProjectError)
     try:
         architecture = arch_file.from_json(data.get("architecture"))
     except ArchitectureError as exc:
