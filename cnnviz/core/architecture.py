@@ -237,17 +237,22 @@ def loads(text: str) -> Architecture:
     return from_json(data)
 
 
+def read_text_file(path: Path, what: str, error: type[Exception]) -> str:
+    """A cnnviz file's text, or `error` naming the file: missing, too large, binary."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise error(f"{path.name}: file too large for a cnnviz {what}")
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path.name}: not a text file") from None
+
+
 def load(path: str | Path) -> Architecture:
     """Read an architecture file; ArchitectureError names the file and the problem."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ArchitectureError(f"{path.name}: file too large for an architecture")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ArchitectureError(f"{path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ArchitectureError(f"{path.name}: not a text file") from None
+    text = read_text_file(path, "architecture", ArchitectureError)
     try:
         return loads(text)
     except ArchitectureError as exc:

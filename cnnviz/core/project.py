@@ -38,7 +38,6 @@ from cnnviz.core.shapes import as_pair
 FORMAT = "cnnviz-project"
 VERSION = 1
 SUFFIX = ".cnnviz"
-MAX_FILE_BYTES = arch_file.MAX_FILE_BYTES
 # A hand-set kernel is for teaching: a few small kernels, never a weight dump.
 MAX_KERNEL_VALUES = 4096
 
@@ -242,14 +241,7 @@ def loads(text: str, base_dir: Path | None = None) -> Project:
 def load(path: str | Path) -> Project:
     """Read a project or architecture file; ProjectError names the file and the problem."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ProjectError(f"{path.name}: file too large for a cnnviz project")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProjectError(f"{path.name}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ProjectError(f"{path.name}: not a text file") from None
+    text = arch_file.read_text_file(path, "project", ProjectError)
     try:
         return loads(text, path.parent.resolve())
     except ProjectError as exc:
