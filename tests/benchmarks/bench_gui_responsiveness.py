@@ -23,25 +23,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from ticks import TickRecorder
 
 from cnnviz.core.jobs import ForwardRequest
 from cnnviz.core.presets import load_preset
 from cnnviz.qt.compute_thread import ComputeThread
-
-TICK_MS = 5
-
-
-class TickRecorder:
-    """Timestamps of a 5 ms timer on the GUI thread."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.timer = QTimer()
-        self.timer.setInterval(TICK_MS)
-        self.timer.timeout.connect(lambda: self.times.append(time.perf_counter()))
-
-    def gaps_ms(self) -> np.ndarray:
-        return np.diff(np.asarray(self.times)) * 1000.0
 
 
 def spin(app: QApplication, seconds: float, until=lambda: False) -> None:

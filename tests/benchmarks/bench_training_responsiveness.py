@@ -23,32 +23,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from ticks import TickRecorder
 
 from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainRequest
 from cnnviz.core.presets import load_preset
 from cnnviz.qt.compute_thread import ComputeThread
 from cnnviz.qt.panels.training import TrainingPanel
 from cnnviz.qt.theme import apply_color_scheme
-
-TICK_MS = 5
-
-
-class TickRecorder:
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.timer = QTimer()
-        self.timer.setInterval(TICK_MS)
-        self.timer.timeout.connect(lambda: self.times.append(time.perf_counter()))
-
-    def gaps_ms(self) -> np.ndarray:
-        return np.diff(np.asarray(self.times)) * 1000.0
-
-    def long_gaps(self, start: float, limit_ms: float = 30.0) -> list[str]:
-        """'at 1.23 s: 45 ms' for each gap over the limit, timed from `start`."""
-        times = np.asarray(self.times)
-        gaps = np.diff(times) * 1000.0
-        over = np.flatnonzero(gaps > limit_ms)
-        return [f"at {times[i] - start:.2f} s: {gaps[i]:.0f} ms" for i in over]
 
 
 def describe(label: str, gaps: np.ndarray) -> None:
