@@ -21,6 +21,7 @@ tests/benchmarks/bench_forward.py measures all this against plain torch.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterator
@@ -157,6 +158,19 @@ def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
     )
 
 
+def _signature(outputs: list[torch.Tensor]) -> tuple:
+    """Each output's shape and whether it shares the previous one's data: what
+    decides the layout (the full check only where the data pointers agree)."""
+    pointers = [t.data_ptr() for t in outputs]
+    return tuple(
+        (
+            t.shape,
+            i > 0 and pointers[i] == pointers[i - 1] and _same_data(outputs[i - 1], t),
+        )
+        for i, t in enumerate(outputs)
+    )
+
+
 class _Segments:
     """Where each layer's values sit in the one buffer; re-labelling layers share."""
 
@@ -170,36 +184,66 @@ class _Segments:
     def end(self) -> int:
         return self.starts[-1] + self.sizes[-1] if self.sizes else 0
 
-    def add(self, t: torch.Tensor, shared: bool) -> int:
-        """Record layer output ``t``; its offset in the buffer, or -1 if shared."""
-        self.shapes.append(tuple(t.shape[1:]))
+    def add(self, shape: tuple[int, ...], shared: bool) -> int:
+        """Record a layer output of batched ``shape``; its offset, or -1 if shared."""
+        self.shapes.append(tuple(shape[1:]))
         if shared:
             self.owner.append(self.owner[-1])
             return -1
         start = self.end
         self.owner.append(len(self.starts))
         self.starts.append(start)
-        self.sizes.append(t.numel())
+        self.sizes.append(math.prod(shape))
         return start
 
 
-def _assemble(model, buffer: np.ndarray, seg: _Segments, image) -> tuple[LayerActivation, ...]:
-    stats = _segment_stats(buffer, seg.starts, seg.sizes)
+class _Layout:
+    """A finished _Segments with what every forward of that layout reuses.
+
+    Built once per layout (output shapes and which outputs share data) and
+    cached: a small network's forward is well under a millisecond, and
+    rebuilding this bookkeeping each time cost a sizeable part of it.
+    """
+
+    def __init__(self, seg: _Segments, unique: tuple[int, ...]) -> None:
+        self.end = seg.end
+        self.unique = unique  # layers that own a segment, in buffer order
+        self.sizes = tuple(seg.sizes)
+        self.starts = np.asarray(seg.starts, dtype=np.intp)
+        self.start_list = tuple(seg.starts)
+        # Per layer: start, stop and shape of its values, and its segment.
+        self.places = tuple(
+            (seg.starts[u], seg.starts[u] + seg.sizes[u], shape, u)
+            for u, shape in zip(seg.owner, seg.shapes, strict=True)
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(signature: tuple) -> _Layout:
+    """The layout for outputs of these (shape, shares-the-previous-output) pairs."""
+    seg = _Segments()
+    unique = [index for index, pair in enumerate(signature) if seg.add(*pair) >= 0]
+    return _Layout(seg, tuple(unique))
+
+
+def _assemble(model, buffer: np.ndarray, layout: _Layout, image) -> tuple[LayerActivation, ...]:
+    stats = _segment_stats(buffer, layout)
     layers = []
     previous = image
-    for index, module in enumerate(model):
-        u = seg.owner[index]
-        start = seg.starts[u]
-        array = buffer[start : start + seg.sizes[u]].reshape(seg.shapes[index])
+    for index, (module, (start, stop, shape, u)) in enumerate(
+        zip(model, layout.places, strict=True)
+    ):
+        array = buffer[start:stop].reshape(shape)
         layers.append(LayerActivation(index, type(module).__name__, array, stats[u], previous))
         previous = array
     return tuple(layers)
 
 
-def _segment_stats(buffer: np.ndarray, starts: list[int], sizes: list[int]) -> list[LayerStats]:
+def _segment_stats(buffer: np.ndarray, layout: _Layout) -> list[LayerStats]:
     """min, max, mean and fraction of zeros of each segment, one reduction each."""
-    if not starts:
+    if not layout.sizes:
         return []
+    starts = layout.starts
     minimum = np.minimum.reduceat(buffer, starts).tolist()
     maximum = np.maximum.reduceat(buffer, starts).tolist()
     # numpy sums each segment pairwise: float32 keeps ~7 digits even for 10⁷ values.
@@ -212,7 +256,7 @@ def _segment_stats(buffer: np.ndarray, starts: list[int], sizes: list[int]) -> l
             total[i] / size,
             int(np.count_nonzero(is_zero[start : start + size])) / size,
         )
-        for i, (start, size) in enumerate(zip(starts, sizes, strict=True))
+        for i, (start, size) in enumerate(zip(layout.start_list, layout.sizes, strict=True))
     ]
 
 
@@ -231,20 +275,17 @@ def gather(
     Each layer's ``input`` is the previous layer's output array (the image for
     layer 0), the same object, not another copy.
     """
-    seg = _Segments()
-    unique = []
-    for i, t in enumerate(outputs):
-        if seg.add(t, shared=bool(i) and _same_data(outputs[i - 1], t)) >= 0:
-            unique.append(t)
-    buffer = _take(pool, seg.end)
-    if unique:
-        flats = [t.reshape(-1) for t in unique]
+    layout = _layout(_signature(outputs))
+    buffer = _take(pool, layout.end)
+    if layout.unique:
+        flats = [outputs[i].reshape(-1) for i in layout.unique]
         target = torch.from_numpy(buffer)
-        if all(t.device.type == "cpu" and t.dtype == torch.float32 for t in unique):
+        # is_cpu and dtype, not .device: a device object per tensor costs more.
+        if all(t.is_cpu and t.dtype is torch.float32 for t in flats):
             torch.cat(flats, out=target)
         else:  # GPU: concatenate there, then one transfer
             target.copy_(torch.cat(flats))
-    return _assemble(model, buffer, seg, image)
+    return _assemble(model, buffer, layout, image)
 
 
 # Values per forward from which copying each output as it is made pays off.
@@ -298,13 +339,14 @@ def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
             shared = (
                 previous is not None and h._version == previous_version and _same_data(previous, h)
             )
-            start = seg.add(h, shared)
+            start = seg.add(h.shape, shared)
             if start >= 0:
                 if start + h.numel() > capacity:
                     raise _PlanMismatch
                 target[start : start + h.numel()].view(h.shape).copy_(h)
             previous, previous_version = h, h._version
-    return _assemble(model, buffer[: seg.end], seg, image)
+    unique = tuple(seg.owner.index(u) for u in range(len(seg.starts)))
+    return _assemble(model, buffer[: seg.end], _Layout(seg, unique), image)
 
 
 def class_probabilities(model: nn.Sequential, last: np.ndarray) -> np.ndarray | None:

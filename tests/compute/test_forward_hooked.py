@@ -307,3 +307,25 @@ def test_a_buffer_is_reused_only_once_nothing_refers_to_it():
     third = pool.take(1000)
     assert np.shares_memory(third, pool._buffers[0]) or np.shares_memory(third, pool._buffers[1])
     assert not np.shares_memory(third, second)
+
+
+def test_equal_shapes_with_different_sharing_keep_their_own_layouts():
+    """Eval dropout passes its input on (one shared segment), train dropout makes
+    a new tensor (its own segment): same shapes, so the cached layouts must be
+    told apart by sharing, whichever was seen first."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.ReLU(), nn.Flatten())
+    image = np.random.default_rng(3).random(6, dtype=np.float32)
+    x = torch.from_numpy(image).unsqueeze(0)
+    for training in (False, True, False, True):
+        model.train(training)
+        layers = record_forward(model, x, image, seed=11)
+        torch.manual_seed(11)  # what record_forward seeds dropout with
+        with torch.no_grad():
+            expected = list(itertools.accumulate(model, lambda h, m: m(h), initial=x))[1:]
+        for layer, want in zip(layers, expected, strict=True):
+            np.testing.assert_array_equal(layer.output, want[0].numpy())
+            assert layer.stats.maximum == want.max().item()
+            assert layer.stats.zero_fraction == (want == 0).float().mean().item()
+        dropped = (layers[1].output == 0) & (layers[0].output != 0)
+        assert dropped.any() == training  # train mode did drop values
