@@ -244,7 +244,7 @@ def read_text_file(path: Path, what: str, error: type[Exception]) -> str:
             raise error(f"{path.name}: file too large for a cnnviz {what}")
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise error(f"{path}: {exc.strerror or exc}") from None
+        raise error(f"{path.name}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise error(f"{path.name}: not a text file") from None
 
