@@ -328,8 +328,15 @@ def install_crash_handler(log_dir: Path | None = None, show_dialog: bool = True)
     return handler
 
 
+# Platform-plugin remarks that say nothing about cnnviz (the offscreen plugin
+# used for screenshots and tests): kept in the log at debug level only.
+_PLATFORM_NOISE = ("does not support propagateSizeHints",)
+
+
 def _qt_message_handler(mode: QtMsgType, context: QMessageLogContext, message: str) -> None:
     level = _QT_LEVELS.get(mode, logging.WARNING)
+    if any(noise in message for noise in _PLATFORM_NOISE):
+        level = logging.DEBUG
     where = f" ({context.file}:{context.line})" if context.file else ""
     QT_LOG.log(level, "%s%s", message, where)
 

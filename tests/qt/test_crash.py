@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -161,3 +162,12 @@ def test_a_hard_crash_writes_the_faulthandler_log(tmp_path):
     fault_log = (tmp_path / "logs" / FAULT_LOG_NAME).read_text(encoding="utf-8")
     assert "Fatal Python error: Segmentation fault" in fault_log
     assert "segfault_while_computing" in fault_log
+
+
+def test_platform_plugin_noise_is_kept_out_of_warnings(handler, caplog):
+    caplog.set_level(logging.DEBUG, logger="cnnviz.qt.messages")
+    qWarning("This plugin does not support propagateSizeHints()")
+    qWarning("QPainter::begin: something real (test)")
+    levels = {r.getMessage().split(" (")[0]: r.levelno for r in caplog.records}
+    assert levels["This plugin does not support propagateSizeHints()"] == logging.DEBUG
+    assert levels["QPainter::begin: something real"] == logging.WARNING
