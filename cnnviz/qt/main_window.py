@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from cnnviz import __version__
-from cnnviz.core.architecture import ArchitectureError
+from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.presets import load_preset, weights_path
 from cnnviz.core.project import Project, ProjectError
 from cnnviz.qt import commands, docks, icons, menus, settings
@@ -232,31 +232,36 @@ class MainWindow(QMainWindow):
         command = commands.insert_layers(self.doc, position, [commands.new_layer(type_name)])
         self.doc.undo_stack.push(command)
 
-    def load_preset(self, key: str) -> bool:
+    def _read_preset(self, key: str) -> tuple[Architecture, str | None] | None:
+        """The preset and its bundled weights file (or None); None after an error box."""
         try:
             arch = load_preset(key)
         except ArchitectureError as exc:
             self.files.show_error("Cannot load preset", str(exc))
-            return False
+            return None
         found = weights_path(arch)
-        command = commands.replace_architecture(
-            self.doc, arch, f"Load preset {arch.name}", str(found) if found else None
-        )
+        return arch, str(found) if found else None
+
+    def load_preset(self, key: str) -> bool:
+        """Presets menu: replace the stack, undoably."""
+        preset = self._read_preset(key)
+        if preset is None:
+            return False
+        arch, weights = preset
+        command = commands.replace_architecture(self.doc, arch, f"Load preset {arch.name}", weights)
         self.doc.undo_stack.push(command)
         self.statusbar.show_message(
-            f"Preset {arch.name}" + (" with trained weights" if found else "")
+            f"Preset {arch.name}" + (" with trained weights" if weights else "")
         )
         return True
 
     def open_preset(self, key: str) -> bool:
         """Start a fresh, unmodified document from a preset (`cnnviz vgg16`)."""
-        try:
-            arch = load_preset(key)
-        except ArchitectureError as exc:
-            self.files.show_error("Cannot load preset", str(exc))
+        preset = self._read_preset(key)
+        if preset is None:
             return False
-        found = weights_path(arch)
-        self.doc.reset(Project(arch, weights=str(found) if found else None), None)
+        arch, weights = preset
+        self.doc.reset(Project(arch, weights=weights), None)
         return True
 
     def restore_snapshot(self, text: str) -> bool:
