@@ -89,19 +89,6 @@ def test_a_result_arrives_with_device_and_busy_signals(qtbot, make_thread):
     assert devices == ["CPU"]
 
 
-def test_100_submissions_in_a_burst_give_one_result_the_last(qtbot, make_thread):
-    thread = make_thread()
-    warm_up(qtbot, thread)
-    results = collect(thread.result_ready)
-    started = thread.forwards_started
-    for request_id in range(1, 101):
-        thread.submit(request(request_id))
-    qtbot.waitUntil(lambda: any(r.request_id == 100 for r in results), timeout=WAIT_MS)
-    settle(qtbot, thread)
-    assert [r.request_id for r in results] == [100]
-    assert thread.forwards_started - started <= 5
-
-
 def test_a_result_finished_after_a_newer_submission_is_dropped(qtbot, make_thread):
     thread = make_thread()
     warm_up(qtbot, thread)
@@ -146,6 +133,25 @@ def test_a_running_forward_stops_between_layers_when_superseded(qtbot, make_thre
     qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS)
     settle(qtbot, thread)
     assert [r.request_id for r in results] == [2]
+    assert (thread.forwards_started, thread.forwards_cancelled) == (2, 1)
+
+
+def test_100_submissions_in_a_burst_give_one_result_the_last(qtbot, make_thread):
+    # The first forward is held at a layer boundary while 99 more arrive: the
+    # one-slot mailbox keeps only the newest, so exactly two forwards start (the
+    # held one, then cancelled, and the last). How many start without the hold
+    # depends on timing: tests/benchmarks/bench_gui_responsiveness.py reports it.
+    runners = []
+    thread = make_thread(runner_factory=lambda: runners.append(GatedRunner()) or runners[-1])
+    results = collect(thread.result_ready)
+    thread.submit(request(1))
+    qtbot.waitUntil(lambda: bool(runners) and runners[0].entered.is_set(), timeout=WAIT_MS)
+    for request_id in range(2, 101):
+        thread.submit(request(request_id))
+    runners[0].release.set()
+    qtbot.waitUntil(lambda: any(r.request_id == 100 for r in results), timeout=WAIT_MS)
+    settle(qtbot, thread)
+    assert [r.request_id for r in results] == [100]
     assert (thread.forwards_started, thread.forwards_cancelled) == (2, 1)
 
 
