@@ -79,3 +79,18 @@ def no_qthread_left_running():
             _stop(thread)
     if leftovers:
         pytest.fail("threads left running after the test: " + ", ".join(leftovers))
+
+
+@pytest.fixture(autouse=True)
+def delete_closed_widgets():
+    """Process the deferred deletions a test's widgets queued (no event loop runs
+    between tests), so the next test never walks widgets half torn down."""
+    yield
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None:  # no Qt loaded: nothing to delete
+        return
+    from PySide6.QtCore import QEvent
+
+    app = widgets.QApplication.instance()
+    if app is not None:
+        app.sendPostedEvents(None, QEvent.Type.DeferredDelete)

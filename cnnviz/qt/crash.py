@@ -177,6 +177,7 @@ class CrashHandler(QObject):
         self._file_handler: logging.Handler | None = None
         self._terminal_handler: logging.Handler | None = None
         self._fault_stream: TextIO | None = None
+        self._fault_was_enabled = False
         self._previous_hooks: tuple = ()
         self.error_reported.connect(self._show_report)
 
@@ -222,6 +223,8 @@ class CrashHandler(QObject):
             faulthandler.disable()
             self._fault_stream.close()
             self._fault_stream = None
+            if self._fault_was_enabled:  # e.g. pytest's, reporting to stderr
+                faulthandler.enable(file=sys.__stderr__, all_threads=True)
         for handler in (self._file_handler, self._terminal_handler):
             if handler is not None:
                 logging.getLogger("cnnviz").removeHandler(handler)
@@ -237,6 +240,7 @@ class CrashHandler(QObject):
             and self.fault_log_file.stat().st_size > MAX_FAULT_LOG_BYTES
         ):
             self.fault_log_file.unlink()
+        self._fault_was_enabled = faulthandler.is_enabled()
         # Kept open for the whole session: faulthandler writes to the raw file
         # descriptor from a signal handler, where nothing can be opened.
         self._fault_stream = open(self.fault_log_file, "a", encoding="utf-8")  # noqa: SIM115

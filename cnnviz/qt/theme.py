@@ -163,7 +163,9 @@ def restyle_plots(foreground: QColor, old_foreground: object) -> int:
     old = pg.mkColor(old_foreground)
     count = 0
     for widget in app.allWidgets():
-        if not isinstance(widget, pg.GraphicsView):
+        # A closed pyqtgraph view has let go of its scene, which may already be
+        # freed: asking for it would touch freed memory.
+        if not isinstance(widget, pg.GraphicsView) or getattr(widget, "closed", False):
             continue
         if getattr(widget, "_background", None) == "default":
             widget.setBackground("default")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QPalette
 
 from cnnviz.qt.theme import (
@@ -19,6 +21,9 @@ from cnnviz.qt.theme import (
 @pytest.fixture
 def restore_look(qapp):
     """The QApplication is shared by all tests: give back its palette and pyqtgraph's options."""
+    # Widgets earlier tests closed are deleted now, before the scheme walks them.
+    qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
     palette, style = qapp.palette(), qapp.style().name()
     options = {k: pg.getConfigOption(k) for k in ("background", "foreground")}
     yield qapp
@@ -108,3 +113,4 @@ def test_applying_twice_keeps_one_watcher(restore_look, monkeypatch):
     assert second is first
     assert not second.dark
     assert not palette_is_dark(restore_look.palette())
+
