@@ -113,4 +113,3 @@ def test_applying_twice_keeps_one_watcher(restore_look, monkeypatch):
     assert second is first
     assert not second.dark
     assert not palette_is_dark(restore_look.palette())
-
