@@ -102,9 +102,7 @@ class FileOps(QObject):
         except ProjectError as exc:
             self.show_error("Cannot open file", str(exc))
             return False
-        settings.remember_folder("project", path)
-        settings.add_recent_file(path)
-        self.recent_changed.emit()
+        self._remember(path)
         self.load_project_image(project)
         self.problem.emit("")
         self.message.emit(f"Opened {path.name}")
@@ -149,15 +147,19 @@ class FileOps(QObject):
             path += ".json" if chosen.startswith("Architecture") else project_file.SUFFIX
         return self.save_to(path)
 
+    def _remember(self, path: str | Path) -> None:
+        """The folder for the next dialog, and the Recent Files menu."""
+        settings.remember_folder("project", path)
+        settings.add_recent_file(path)
+        self.recent_changed.emit()
+
     def save_to(self, path: str | Path) -> bool:
         try:
             self.doc.save(path)
         except OSError as exc:
             self.show_error("Cannot save", str(exc))
             return False
-        settings.remember_folder("project", path)
-        settings.add_recent_file(path)
-        self.recent_changed.emit()
+        self._remember(path)
         self.problem.emit("")
         self.message.emit(f"Saved {Path(path).name}")
         return True
