@@ -61,8 +61,8 @@ class FilterCache:
 
     def __init__(self) -> None:
         self._entries: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
-        self._convs: tuple[nn.Sequential, list] | None = None
-        self._last: tuple[nn.Sequential, tuple, dict] | None = None
+        self._convs: tuple[nn.Sequential, list, list] | None = None
+        self._last: tuple[nn.Sequential, list, dict] | None = None
 
     def _copy(self, tensor: torch.Tensor, fresh: dict) -> np.ndarray:
         key = id(tensor)
@@ -76,9 +76,7 @@ class FilterCache:
 
     def filters(self, model: nn.Sequential) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         tensors = self._conv_tensors(model)
-        versions = tuple(
-            t._version for _, weight, bias in tensors for t in (weight, bias) if t is not None
-        )
+        versions = [t._version for t in self._convs[2]]
         if self._last is not None and self._last[0] is model and self._last[1] == versions:
             return dict(self._last[2])  # nothing was written since: the same copies
         fresh: dict = {}
@@ -99,5 +97,6 @@ class FilterCache:
                 for index, module in enumerate(model)
                 if isinstance(module, nn.Conv2d)
             ]
-            self._convs = (model, convs)
+            flat = [t for _, weight, bias in convs for t in (weight, bias) if t is not None]
+            self._convs = (model, convs, flat)
         return self._convs[1]

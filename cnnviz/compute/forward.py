@@ -1,20 +1,26 @@
-"""The hooked forward: every layer's output as numpy, with statistics.
+"""The hooked forward: every layer's output (and input) as numpy.
 
-``record_forward`` runs an ``nn.Sequential`` layer by layer (exactly what its
-own ``forward`` does, calling ``forward`` directly when no hooks are set) and
-asks ``should_cancel`` between layers, stopping with ``Cancelled`` (the
-compute thread's "latest wins"). Every output ends up copied into one float32
-buffer, views of which become the LayerActivations: real copies that share no
-memory with torch, so no in-place layer can change them. Two ways to get there:
+``record_forward`` runs an ``nn.Sequential`` layer by layer (what its own
+``forward`` does, calling each layer's op directly where it can: see
+layer_calls) and asks ``should_cancel`` between layers, stopping with ``Cancelled`` (the
+compute thread's "latest wins"). Every layer's values end up in float32
+arrays that nothing in torch will write into again, so no in-place layer and
+no later forward can change them. Three ways to get there:
 
-* small networks record the output tensors and copy them all at the end in
-  one ``torch.cat`` (``layer_outputs`` + ``gather``: fewest calls per layer);
-  torch's version counters prove no in-place layer wrote into a recorded
-  output, and if one did, the forward runs again copying each output;
-* large networks (sizes known from the analysis) copy each output the moment
-  it is made, so torch reuses activation memory as in a plain forward.
+* small networks on the CPU record the output tensors (``layer_outputs``)
+  and the result takes them over as numpy views (``gather``): a copy would
+  cost a fifth of such a forward. Torch's version counters prove no in-place
+  layer wrote into a recorded output; if one did, the forward runs again,
+  cloning each output as it is made;
+* on a GPU the recorded outputs are concatenated there and brought over in
+  one transfer;
+* large networks (sizes known from the analysis) copy each output into one
+  pooled buffer the moment it is made, so torch reuses activation memory as
+  in a plain forward.
 
-The statistics are one vectorised reduction per statistic over the buffer.
+Each LayerActivation computes its statistics when first asked for them
+(LayerStats.of): done here for every layer, they cost as much as the whole
+forward of a small network, and most results are superseded unseen.
 tests/benchmarks/bench_forward.py measures all this against plain torch.
 """
 
@@ -29,11 +35,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.modules import module as _module_globals
 
 from cnnviz.compute.caches import BufferPool
 from cnnviz.compute.device import is_out_of_memory
-from cnnviz.core.jobs import LayerActivation, LayerStats
+from cnnviz.compute.layer_calls import layer_calls
+from cnnviz.core.jobs import LayerActivation
 
 log = logging.getLogger(__name__)
 
@@ -54,46 +60,33 @@ class LayerFailure(RuntimeError):
         self.index = index
 
 
-_GLOBAL_HOOKS = (
-    "_global_forward_hooks",
-    "_global_forward_pre_hooks",
-    "_global_backward_hooks",
-    "_global_backward_pre_hooks",
-)
-
-
-def _steps(model: nn.Sequential) -> list[Callable]:
-    """What to call for each layer: its forward, or the module itself if hooked.
-
-    Module.__call__ spends ~2 µs per layer finding that there are no hooks and
-    then calls forward; calling forward directly is the same call, cheaper.
-    """
-    if torch._C._get_tracing_state() or any(
-        getattr(_module_globals, name, True) for name in _GLOBAL_HOOKS
-    ):
-        return list(model)
-    return [
-        m
-        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
-        else m.forward
-        for m in model
-    ]
-
-
 def _run_layers(
     model: nn.Sequential, x: torch.Tensor, should_cancel: CancelCheck, copy_each: bool
-) -> tuple[list[torch.Tensor], list[int]]:
+) -> list[torch.Tensor]:
+    """Each layer's output.
+
+    One loop with no call of ours per layer: for a small network the loop's
+    own cost is a sizeable part of the forward.
+    """
     outputs: list[torch.Tensor] = []
-    versions: list[int] = []
     h = x
-    for index, step in enumerate(_steps(model)):
-        h = _one_layer(model, index, step, h, should_cancel)
-        # Copies are recorded, the original goes on: a later in-place layer
-        # writes into its own input, never into what was recorded.
-        recorded = h.clone() if copy_each else h
-        outputs.append(recorded)
-        versions.append(recorded._version)
-    return outputs, versions
+    try:
+        for step in layer_calls(model):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled
+            h = step(h)
+            # Copies are recorded, the original goes on: a later in-place layer
+            # writes into its own input, never into what was recorded.
+            recorded = h.clone() if copy_each else h
+            outputs.append(recorded)
+    except Cancelled:
+        raise
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        index = len(outputs)  # the layer that raised
+        raise LayerFailure(index, type(model[index]).__name__, exc) from exc
+    return outputs
 
 
 def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel: CancelCheck):
@@ -107,11 +100,11 @@ def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel
         raise LayerFailure(index, type(model[index]).__name__, exc) from exc
 
 
-def _seeded(device: torch.device, seed: int | None):
+def _seeded(x: torch.Tensor, seed: int | None):
     """Dropout draws from a stream seeded per request, leaving torch's own alone."""
     if seed is None:
         return contextlib.nullcontext()
-    return _forked_and_seeded(device, seed)
+    return _forked_and_seeded(x.device, seed)
 
 
 @contextlib.contextmanager
@@ -135,14 +128,16 @@ def layer_outputs(
     needed for the rare second pass after an in-place layer.
     """
     with torch.no_grad():
-        with _seeded(x.device, seed):
-            outputs, versions = _run_layers(model, x, should_cancel, copy_each=False)
-        if all(t._version == v for t, v in zip(outputs, versions, strict=True)):
+        with _seeded(x, seed):
+            outputs = _run_layers(model, x, should_cancel, copy_each=False)
+        # Every in-place write bumps a tensor's version, and the ops make their
+        # outputs at version 0: all at 0, nothing was written after recording.
+        # (An output made at a higher version only costs the second pass.)
+        if not any(t._version for t in outputs):
             return outputs
         # A layer wrote into an earlier output (an in-place op): run again, copying.
-        with _seeded(x.device, seed):
-            outputs, _ = _run_layers(model, x, should_cancel, copy_each=True)
-        return outputs
+        with _seeded(x, seed):
+            return _run_layers(model, x, should_cancel, copy_each=True)
 
 
 def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -208,12 +203,9 @@ class _Layout:
     def __init__(self, seg: _Segments, unique: tuple[int, ...]) -> None:
         self.end = seg.end
         self.unique = unique  # layers that own a segment, in buffer order
-        self.sizes = tuple(seg.sizes)
-        self.starts = np.asarray(seg.starts, dtype=np.intp)
-        self.start_list = tuple(seg.starts)
-        # Per layer: start, stop and shape of its values, and its segment.
+        # Per layer: start, stop and shape of its values.
         self.places = tuple(
-            (seg.starts[u], seg.starts[u] + seg.sizes[u], shape, u)
+            (seg.starts[u], seg.starts[u] + seg.sizes[u], shape)
             for u, shape in zip(seg.owner, seg.shapes, strict=True)
         )
 
@@ -227,37 +219,13 @@ def _layout(signature: tuple) -> _Layout:
 
 
 def _assemble(model, buffer: np.ndarray, layout: _Layout, image) -> tuple[LayerActivation, ...]:
-    stats = _segment_stats(buffer, layout)
     layers = []
     previous = image
-    for index, (module, (start, stop, shape, u)) in enumerate(
-        zip(model, layout.places, strict=True)
-    ):
+    for index, (module, (start, stop, shape)) in enumerate(zip(model, layout.places, strict=True)):
         array = buffer[start:stop].reshape(shape)
-        layers.append(LayerActivation(index, type(module).__name__, array, stats[u], previous))
+        layers.append(LayerActivation(index, type(module).__name__, array, previous))
         previous = array
     return tuple(layers)
-
-
-def _segment_stats(buffer: np.ndarray, layout: _Layout) -> list[LayerStats]:
-    """min, max, mean and fraction of zeros of each segment, one reduction each."""
-    if not layout.sizes:
-        return []
-    starts = layout.starts
-    minimum = np.minimum.reduceat(buffer, starts).tolist()
-    maximum = np.maximum.reduceat(buffer, starts).tolist()
-    # numpy sums each segment pairwise: float32 keeps ~7 digits even for 10⁷ values.
-    total = np.add.reduceat(buffer, starts).tolist()
-    is_zero = buffer == 0
-    return [
-        LayerStats(
-            minimum[i],
-            maximum[i],
-            total[i] / size,
-            int(np.count_nonzero(is_zero[start : start + size])) / size,
-        )
-        for i, (start, size) in enumerate(zip(layout.start_list, layout.sizes, strict=True))
-    ]
 
 
 def _take(pool: BufferPool | None, size: int) -> np.ndarray:
@@ -270,22 +238,34 @@ def gather(
     image: np.ndarray,
     pool: BufferPool | None = None,
 ) -> tuple[LayerActivation, ...]:
-    """Recorded outputs as LayerActivations: float32 numpy copies without the batch axis.
+    """Recorded outputs as LayerActivations: float32 numpy arrays without the batch axis.
 
+    The result takes the CPU tensors over (their arrays are views of them):
+    the caller must not keep them, which ``record_forward`` does not. Outputs
+    elsewhere are concatenated there and copied into one buffer from ``pool``.
     Each layer's ``input`` is the previous layer's output array (the image for
     layer 0), the same object, not another copy.
     """
+    # is_cpu and dtype, not .device: a device object per tensor costs more.
+    if all(t.is_cpu and t.dtype is torch.float32 for t in outputs):
+        return _adopted(model, outputs, image)
     layout = _layout(_signature(outputs))
     buffer = _take(pool, layout.end)
     if layout.unique:
         flats = [outputs[i].reshape(-1) for i in layout.unique]
-        target = torch.from_numpy(buffer)
-        # is_cpu and dtype, not .device: a device object per tensor costs more.
-        if all(t.is_cpu and t.dtype is torch.float32 for t in flats):
-            torch.cat(flats, out=target)
-        else:  # GPU: concatenate there, then one transfer
-            target.copy_(torch.cat(flats))
+        # Concatenated where they are (a GPU), then one transfer.
+        torch.from_numpy(buffer).copy_(torch.cat(flats))
     return _assemble(model, buffer, layout, image)
+
+
+def _adopted(model, outputs: list[torch.Tensor], image) -> tuple[LayerActivation, ...]:
+    layers = []
+    previous = image
+    for index, (module, tensor) in enumerate(zip(model, outputs, strict=True)):
+        array = tensor.numpy()[0]
+        layers.append(LayerActivation(index, type(module).__name__, array, previous))
+        previous = array
+    return tuple(layers)
 
 
 # Values per forward from which copying each output as it is made pays off.
@@ -306,7 +286,7 @@ def record_forward(
     should_cancel: CancelCheck = None,
     seed: int | None = None,
 ) -> tuple[LayerActivation, ...]:
-    """The forward with every layer's output and statistics, as LayerActivations.
+    """The forward with every layer's output, as LayerActivations.
 
     With ``sizes`` (each layer's output size, from the analysis) and large
     outputs, every output is copied into the result buffer the moment it is
@@ -330,9 +310,9 @@ def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
     target = torch.from_numpy(buffer)
     seg = _Segments()
     previous, previous_version = None, -1
-    with torch.no_grad(), _seeded(x.device, seed):
+    with torch.no_grad(), _seeded(x, seed):
         h = x
-        for index, step in enumerate(_steps(model)):
+        for index, step in enumerate(layer_calls(model)):
             h = _one_layer(model, index, step, h, should_cancel)
             # Shared only if unchanged since copied: an in-place layer returns
             # its input tensor, but with new values (and a new version).
@@ -349,17 +329,21 @@ def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
     return _assemble(model, buffer[: seg.end], _Layout(seg, unique), image)
 
 
-def class_probabilities(model: nn.Sequential, last: np.ndarray) -> np.ndarray | None:
+def class_probabilities(last: LayerActivation) -> np.ndarray | None:
     """Softmax of the class scores when the last layer gives a vector of them.
 
     If the last layer already is a Softmax its output is returned as it is.
+    Torch computes it, as a plain prediction would: right after a forward its
+    code is warm, and numpy's would cost several times more.
     """
-    if last.ndim != 1 or last.size < 2:
+    scores = last.output
+    if scores.ndim != 1 or scores.size < 2:
         return None
-    if isinstance(model[-1], nn.Softmax):
-        return last.copy()
-    exp = np.exp(last - last.max(), dtype=np.float64)
-    total = exp.sum()
-    if not math.isfinite(total):  # NaN or inf scores: no meaningful probabilities
+    if last.type == "Softmax":
+        return scores.copy()
+    probabilities = torch.softmax(torch.from_numpy(scores), 0).numpy()
+    # NaN or infinite scores give no meaningful probabilities. (A Python sum:
+    # a tensor reduction and .item() cost more than the softmax itself.)
+    if not math.isfinite(sum(probabilities.tolist())):
         return None
-    return (exp / total).astype(np.float32)
+    return probabilities

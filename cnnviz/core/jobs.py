@@ -7,6 +7,7 @@ wins"). Panels receive these plain numpy results and never see torch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,16 +45,49 @@ class LayerStats:
     mean: float
     zero_fraction: float
 
+    @classmethod
+    def of(cls, values: np.ndarray) -> LayerStats:
+        """The statistics of a layer's output (an empty output gives NaNs)."""
+        if values.size == 0:
+            nan = float("nan")
+            return cls(nan, nan, nan, nan)
+        return cls(
+            float(values.min()),
+            float(values.max()),
+            float(values.mean(dtype=np.float64)),
+            1.0 - int(np.count_nonzero(values)) / values.size,
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class LayerActivation:
     index: int
     type: str
-    output: np.ndarray  # float32 copy, (C, H, W) or (N,)
-    stats: LayerStats
+    output: np.ndarray  # float32, (C, H, W) or (N,); nothing else writes into it
     # The layer's input (the previous output or the image), for activation
     # and pooling panels; the same array object, not another copy.
     input: np.ndarray | None = None
+
+    def __init__(
+        self, index: int, type: str, output: np.ndarray, input: np.ndarray | None = None
+    ) -> None:
+        # Frozen all the same: the generated __init__ sets each field through
+        # object.__setattr__, three times the cost, for every layer of every forward.
+        fields = self.__dict__
+        fields["index"] = index
+        fields["type"] = type
+        fields["output"] = output
+        fields["input"] = input
+
+    @functools.cached_property
+    def stats(self) -> LayerStats:
+        """min, max, mean and fraction of zeros, computed when first asked for.
+
+        Eagerly, for every layer of every forward, they cost as much as the
+        whole forward of a small network (tests/benchmarks/bench_forward.py
+        prints both), and most results are replaced before anyone looks.
+        """
+        return LayerStats.of(self.output)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def _maps(count: int) -> list[np.ndarray]:
 def _panel_input(maps: np.ndarray):
     from cnnviz.core.analysis import analyze
     from cnnviz.core.architecture import from_json
-    from cnnviz.core.jobs import ForwardResult, LayerActivation, LayerStats
+    from cnnviz.core.jobs import ForwardResult, LayerActivation
     from cnnviz.qt.panels.base import PanelInput
 
     arch = from_json(
@@ -51,11 +51,10 @@ def _panel_input(maps: np.ndarray):
             ],
         }
     )
-    stats = LayerStats(0.0, 1.0, 0.5, 0.5)
     image = np.random.default_rng(1).random((3, 224, 224)).astype(np.float32)
     layers = (
-        LayerActivation(0, "Conv2d", np.zeros((64, 224, 224), np.float32), stats),
-        LayerActivation(1, "MaxPool2d", maps, stats),
+        LayerActivation(0, "Conv2d", np.zeros((64, 224, 224), np.float32)),
+        LayerActivation(1, "MaxPool2d", maps),
     )
     return PanelInput(ForwardResult(0, image, layers), analyze(arch), 1)
 

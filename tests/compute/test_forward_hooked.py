@@ -18,13 +18,13 @@ from cnnviz.compute.forward import (
     Cancelled,
     LayerFailure,
     class_probabilities,
-    gather,
     layer_outputs,
     record_forward,
 )
 from cnnviz.compute.model import build_model
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core.jobs import LayerActivation
 from cnnviz.core.presets import load_preset
 
 
@@ -213,16 +213,24 @@ def test_outputs_are_copies_an_inplace_layer_cannot_overwrite(path):
     assert not np.shares_memory(layers[0].output, layers[1].output)
 
 
-def test_arrays_share_no_memory_with_torch_tensors_or_the_image():
+def test_arrays_share_no_memory_with_the_model_or_the_image_and_outlive_its_changes():
     model = build_model(load_preset("lenet5"), 0).eval()
     image = np.random.default_rng(2).random((1, 32, 32), dtype=np.float32)
-    x = torch.from_numpy(image.copy()).unsqueeze(0)
-    outputs = layer_outputs(model, x)
-    layers = gather(model, outputs, image)
-    for tensor in outputs:
-        tensor.zero_()  # what a later in-place op could do to torch's memory
-    assert all(np.any(layer.output != 0) for layer in layers)
-    assert not any(np.shares_memory(layer.output, image) for layer in layers)
+    original = image.copy()
+    x = torch.from_numpy(image).unsqueeze(0)  # no copy, as the runner does
+    layers = record_forward(model, x, image)
+    values = [layer.output.copy() for layer in layers]
+    np.testing.assert_array_equal(image, original)  # the forward only read the image
+    tensors = [t.detach().numpy() for t in itertools.chain(model.parameters(), model.buffers())]
+    for layer in layers:
+        assert not np.shares_memory(layer.output, image)
+        assert not any(np.shares_memory(layer.output, t) for t in tensors)
+    with torch.no_grad():  # what training does to the model, then another forward
+        for parameter in model.parameters():
+            parameter.mul_(-2.0)
+    record_forward(model, torch.from_numpy(image).unsqueeze(0), image)
+    for layer, before in zip(layers, values, strict=True):
+        np.testing.assert_array_equal(layer.output, before)
 
 
 def test_sizes_that_do_not_match_fall_back_to_recording(monkeypatch):
@@ -277,23 +285,27 @@ def test_a_failing_layer_is_named():
         layer_outputs(model, torch.zeros(1, 1, 6, 6))
 
 
+def scores_of(layer_type: str, values) -> LayerActivation:
+    return LayerActivation(0, layer_type, np.asarray(values, dtype=np.float32))
+
+
 def test_probabilities_are_torch_softmax_of_the_scores():
     scores = np.array([2.0, -1.0, 0.5, 3.0], dtype=np.float32)
-    model = nn.Sequential(nn.Linear(3, 4))
     expected = torch.softmax(torch.from_numpy(scores), dim=0).numpy()
-    np.testing.assert_allclose(class_probabilities(model, scores), expected, rtol=1e-6)
+    probabilities = class_probabilities(scores_of("Linear", scores))
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-6)
 
 
 def test_probabilities_of_a_softmax_layer_are_its_output():
     probs = np.array([0.2, 0.8], dtype=np.float32)
-    model = nn.Sequential(nn.Linear(3, 2), nn.Softmax(dim=1))
-    np.testing.assert_array_equal(class_probabilities(model, probs), probs)
+    np.testing.assert_array_equal(class_probabilities(scores_of("Softmax", probs)), probs)
 
 
-def test_no_probabilities_for_feature_maps_or_a_single_value():
-    model = nn.Sequential(nn.Conv2d(1, 1, 1))
-    assert class_probabilities(model, np.zeros((1, 4, 4), np.float32)) is None
-    assert class_probabilities(model, np.zeros(1, np.float32)) is None
+def test_no_probabilities_for_feature_maps_a_single_value_or_scores_that_are_not_numbers():
+    assert class_probabilities(scores_of("Conv2d", np.zeros((1, 4, 4)))) is None
+    assert class_probabilities(scores_of("Linear", [0.0])) is None
+    assert class_probabilities(scores_of("Linear", [1.0, np.nan, 0.0])) is None
+    assert class_probabilities(scores_of("Linear", [1.0, np.inf, 0.0])) is None
 
 
 def test_a_buffer_is_reused_only_once_nothing_refers_to_it():

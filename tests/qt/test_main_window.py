@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
-from cnnviz.core.jobs import ComputeFailure, ForwardResult, KernelEdit, LayerActivation, LayerStats
+from cnnviz.core.jobs import ComputeFailure, ForwardResult, KernelEdit, LayerActivation
 from cnnviz.core.presets import load_preset
 from cnnviz.core.project import Project
 from cnnviz.qt import commands, settings
@@ -46,8 +46,7 @@ class FakeCompute(QObject):
         layers = []
         for info in analyze(request.architecture).layers:
             output = np.full(info.output_shape, float(info.index), np.float32)
-            stats = LayerStats(float(info.index), float(info.index), float(info.index), 0.0)
-            layers.append(LayerActivation(info.index, info.layer.type, output, stats))
+            layers.append(LayerActivation(info.index, info.layer.type, output))
         result = ForwardResult(
             request.request_id, request.image, tuple(layers), device="Fake GPU",
             elapsed_ms=elapsed_ms,

@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cnnviz.core import kernels
 from cnnviz.core.activations import activation_for_layer, is_elementwise_activation
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
-from cnnviz.core.jobs import ForwardResult, KernelEdit, LayerActivation, LayerStats
+from cnnviz.core.jobs import ForwardResult, KernelEdit, LayerActivation
 from cnnviz.core.pooling_view import (
     adaptive_boxes,
     box_means,
@@ -184,10 +184,7 @@ def numpy_forward(
         if not info.computable:
             break
         out = _layer_forward(x, info, filters, linear_rng).astype(np.float32)
-        stats = LayerStats(
-            float(out.min()), float(out.max()), float(out.mean()), float((out == 0).mean())
-        )
-        layers.append(LayerActivation(info.index, info.layer.type, out, stats, input=x))
+        layers.append(LayerActivation(info.index, info.layer.type, out, input=x))
         x = out
     probabilities = None
     if layers and layers[-1].output.ndim == 1:
