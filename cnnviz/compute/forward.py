@@ -259,13 +259,10 @@ def gather(
 
 
 def _adopted(model, outputs: list[torch.Tensor], image) -> tuple[LayerActivation, ...]:
-    layers = []
-    previous = image
-    for index, (module, tensor) in enumerate(zip(model, outputs, strict=True)):
-        array = tensor.numpy()[0]
-        layers.append(LayerActivation(index, type(module).__name__, array, previous))
-        previous = array
-    return tuple(layers)
+    arrays = [t.numpy()[0] for t in outputs]
+    names = [type(m).__name__ for m in model]
+    inputs = [image, *arrays[:-1]]  # each layer's input is the previous output
+    return tuple(map(LayerActivation, range(len(arrays)), names, arrays, inputs))
 
 
 # Values per forward from which copying each output as it is made pays off.

@@ -40,6 +40,8 @@ from cnnviz.core.jobs import ForwardRequest, ForwardResult, KernelEdit
 
 log = logging.getLogger(__name__)
 
+_FLOAT32 = np.dtype(np.float32)
+
 
 class ComputeError(ValueError):
     """A request that cannot be computed, for a reason the user can act on."""
@@ -223,7 +225,12 @@ class ForwardRunner:
 
     def _checked_image(self, request: ForwardRequest) -> np.ndarray:
         image = request.image
-        if image.dtype != np.float32 or not image.flags.c_contiguous:
+        # dtype against a dtype object: against np.float32 numpy converts it first.
+        if (
+            not isinstance(image, np.ndarray)
+            or image.dtype != _FLOAT32
+            or not image.flags.c_contiguous
+        ):
             image = np.ascontiguousarray(image, dtype=np.float32)
         expected = request.architecture.input.as_tuple()
         if image.shape != expected:
