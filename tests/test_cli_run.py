@@ -79,6 +79,27 @@ def test_json_gives_the_prediction_from_the_last_layer(capsys, tmp_path, digit_p
     assert report["out"] == str(out) and report["weights"] == str(weights)
 
 
+def test_json_and_stats_give_each_layers_statistics(capsys, tmp_path, digit_png):
+    out = tmp_path / "acts.npz"
+    code, stdout, _ = run_cli(capsys, "interview", digit_png, "--out", out, "--json")
+    assert code == 0
+    rows = json.loads(stdout)["layer_stats"]
+    with np.load(out) as acts:
+        for index, row in enumerate(rows):
+            values = acts[layer_key(index, len(rows))]
+            assert row["index"] == index and row["shape"] == list(values.shape)
+            assert row["min"] == float(values.min()) and row["max"] == float(values.max())
+            assert row["mean"] == pytest.approx(float(values.astype(np.float64).mean()))
+            assert row["zero_fraction"] == pytest.approx(float(np.mean(values == 0)))
+    assert [row["type"] for row in rows][:3] == ["Conv2d", "BatchNorm2d", "ReLU"]
+    assert rows[2]["zero_fraction"] > 0  # ReLU zeroes the negatives
+    code, stdout, _ = run_cli(capsys, "interview", digit_png, "--out", out, "--stats")
+    table = stdout.splitlines()[-len(rows) - 1 :]
+    assert table[0].split() == ["layer", "shape", "min", "max", "mean", "zeros"]
+    assert table[3].split()[:3] == ["2", "ReLU", "8×28×28"]
+    assert table[3].split()[-1] == f"{rows[2]['zero_fraction']:.0%}"
+
+
 def test_feature_maps_at_the_end_give_no_prediction(capsys, tmp_path, digit_png):
     arch = Architecture(
         "maps", InputShape(1, 16, 16), (Layer.make("Conv2d", out_channels=2, kernel_size=3),)

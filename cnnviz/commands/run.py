@@ -3,7 +3,8 @@
 Writes the network input under ``input`` and each layer's output under
 ``layer_00``, ``layer_01``, ... (one array per layer, without the batch axis).
 With ``--json`` it prints the predicted class and the probabilities when the
-last layer gives class scores. Weights come from ``--weights``, else from the
+last layer gives class scores, and every layer's statistics (min, max, mean,
+share of zeros); ``--stats`` prints those as a table. Weights come from ``--weights``, else from the
 architecture file's own ``"weights"`` entry (the bundled presets have some),
 else a random initialisation from ``--seed``.
 """
@@ -57,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--train-mode", action="store_true", help="dropout and batch norm in training behaviour"
     )
     parser.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    parser.add_argument(
+        "--stats", action="store_true", help="print each layer's min, max, mean and zeros"
+    )
 
 
 def _weights_file(args: argparse.Namespace, arch: Architecture) -> str | None:
@@ -160,9 +164,39 @@ def execute(args: argparse.Namespace) -> int:
         "layers": len(result.layers),
         **_prediction(result, arch),
         "notice": result.notice,
+        "layer_stats": [_layer_stats(layer) for layer in result.layers],
     }
-    print(json.dumps(report, indent=2) if args.json else _human(report))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(_human(report))
+        if args.stats:
+            print(_stats_table(report["layer_stats"]))
     return 0
+
+
+def _layer_stats(layer) -> dict[str, Any]:
+    stats = layer.stats
+    return {
+        "index": layer.index,
+        "type": layer.type,
+        "shape": list(layer.output.shape),
+        "min": stats.minimum,
+        "max": stats.maximum,
+        "mean": stats.mean,
+        "zero_fraction": stats.zero_fraction,
+    }
+
+
+def _stats_table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'layer':<22}{'shape':>14}{'min':>11}{'max':>11}{'mean':>11}{'zeros':>8}"]
+    for row in rows:
+        shape = "×".join(map(str, row["shape"]))
+        lines.append(
+            f"{row['index']:>3} {row['type']:<18}{shape:>14}{row['min']:>11.4g}"
+            f"{row['max']:>11.4g}{row['mean']:>11.4g}{row['zero_fraction']:>8.0%}"
+        )
+    return "\n".join(lines)
 
 
 def _human(report: dict[str, Any]) -> str:

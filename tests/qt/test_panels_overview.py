@@ -56,3 +56,17 @@ def test_strongest_channel_mode(panel):
     panel.set_mode("strongest")
     panel.show(data)
     assert "strongest channel" in panel.note.text()
+
+
+def test_hovering_a_thumbnail_gives_that_layers_statistics(panel):
+    data = panel_input(STACK, 0, channels=3, size=20)
+    panel.show(data)
+    strip = panel.strip
+    relu = data.activation(1).output
+    text = panel.hover_at(strip.lefts[2] + 2, strip.top(2) + 2)  # layer 1's thumbnail
+    assert text.startswith("layer 1 ReLU 3×18×18: ")
+    assert f"max {relu.max():.4g}" in text
+    assert f"{np.mean(relu == 0):.0%} zeros" in text
+    assert panel.note.text() == text
+    assert "hover one" in panel.hover_at(strip.lefts[0] + 2, strip.top(0) + 2)  # the input
+    assert "hover one" in panel.hover_at(-50, -50)  # off the strip

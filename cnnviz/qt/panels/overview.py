@@ -2,8 +2,9 @@
 
 The whole network's effect on the picture at a glance: the input, then each
 layer as the mean of its channels (or its strongest channel), shrinking as
-pooling halves it, ending in the vectors of the classifier. Click a layer to
-select it.
+pooling halves it, ending in the vectors of the classifier. Hover a layer
+for its statistics (min, max, mean, share of zeros: where values vanish or
+ReLUs die); click it to select it.
 
 Standalone: ``python -m cnnviz.qt.panels.overview``.
 """
@@ -30,6 +31,7 @@ from cnnviz.qt.panels._overlays import TileLabels
 from cnnviz.qt.panels.base import (
     Panel,
     PanelInput,
+    format_value,
     graphics_widget,
     image_view_box,
     info_label,
@@ -80,6 +82,7 @@ class OverviewPanel(Panel):
         self.captions.font.setBold(False)
         self.view.addItem(self.captions)
         self.widget.scene().sigMouseClicked.connect(self._clicked)
+        self.widget.scene().sigMouseMoved.connect(self._hovered)
         self.widget.setMinimumHeight(110)
         self.note = info_label("Click a layer to select it.")
         layout = QtWidgets.QVBoxLayout(self.content)
@@ -112,11 +115,16 @@ class OverviewPanel(Panel):
             yRange=(0, self.strip.height + CAPTION_BAND),
             padding=0.02,
         )
-        self.note.setText(
-            f"{len(data.result.layers)} layers · thumbnails show the {_MODES[self.mode]}, "
-            "each scaled to its own range · click one to select it"
-        )
+        self.note.setText(self._summary())
         return None
+
+    def _summary(self) -> str:
+        assert self.current is not None
+        return (
+            f"{len(self.current.result.layers)} layers · thumbnails show the "
+            f"{_MODES[self.mode]}, each scaled to its own range · hover one for its "
+            "statistics, click it to select it"
+        )
 
     def _thumbnails(self, data: PanelInput):
         image = image_for_display(data.result.input)
@@ -173,6 +181,21 @@ class OverviewPanel(Panel):
         point = self.item.mapFromScene(event.scenePos())
         self.click_at(point.x(), point.y())
 
+    def _hovered(self, scene_pos) -> None:
+        if self.strip is None:
+            return
+        point = self.item.mapFromScene(scene_pos)
+        self.hover_at(point.x(), point.y())
+
+    def hover_at(self, x: float, y: float) -> str:
+        """Say the statistics of the layer at strip pixel (x, y) under the strip."""
+        found = self.strip.locate(x, y) if self.strip is not None else None
+        index = self.layer_indices[found] if found is not None else -1
+        layer = self.current.activation(index) if self.current and index >= 0 else None
+        text = self._summary() if layer is None else _statistics_text(layer)
+        self.note.setText(text)
+        return text
+
     def click_at(self, x: float, y: float) -> int | None:
         """Select the layer whose thumbnail is at strip pixel (x, y); returns its index."""
         if self.strip is None:
@@ -184,6 +207,15 @@ class OverviewPanel(Panel):
         self.captions.set_selected(found)
         self.layer_selected.emit(index)
         return index
+
+
+def _statistics_text(layer) -> str:
+    stats = layer.stats  # computed now, on first asking, then kept with the result
+    return (
+        f"layer {layer.index} {layer.type} {shape_text(layer.output.shape)}: "
+        f"min {format_value(stats.minimum)}, max {format_value(stats.maximum)}, "
+        f"mean {format_value(stats.mean)}, {stats.zero_fraction:.0%} zeros"
+    )
 
 
 def main(argv=None) -> int:
