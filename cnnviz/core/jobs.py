@@ -30,7 +30,9 @@ class KernelEdit:
 class ForwardRequest:
     request_id: int
     architecture: Architecture
-    image: np.ndarray  # (C, H, W) float32: exactly the network input
+    # (C, H, W) float32: exactly the network input. The compute thread reads it
+    # (without copying) while it runs: hand over an array nobody writes into.
+    image: np.ndarray
     seed: int = 0
     train_mode: bool = False  # dropout/batch-norm in training behaviour
     weights_path: str | None = None  # safetensors / .pt state dict to load
