@@ -2,8 +2,8 @@
 
 ``record_forward`` runs an ``nn.Sequential`` layer by layer (what its own
 ``forward`` does, calling each layer's op directly where it can: see
-layer_calls) and asks ``should_cancel`` between layers, stopping with ``Cancelled`` (the
-compute thread's "latest wins"). Every layer's values end up in float32
+layer_calls) and asks ``should_cancel`` between layers, stopping with
+``Cancelled`` (the compute thread's "latest wins"). Every layer's values end up in float32
 arrays that nothing in torch will write into again, so no in-place layer and
 no later forward can change them. Three ways to get there:
 
@@ -289,7 +289,7 @@ def record_forward(
     outputs, every output is copied into the result buffer the moment it is
     made, so torch can reuse its memory as in a plain forward (VGG-11 at 224:
     66 MB of activations) and no later in-place layer can reach the copy.
-    Otherwise outputs are recorded and copied at the end in one go (gather),
+    Otherwise the outputs are recorded and handed over at the end (gather),
     which costs fewer calls per layer: what matters for small networks.
     """
     if sizes is not None and len(sizes) == len(model) and sum(sizes) >= COPY_AS_MADE_FROM:
