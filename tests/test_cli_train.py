@@ -10,20 +10,8 @@ import pytest
 from cnnviz.cli import main
 from cnnviz.compute.model import build_model
 from cnnviz.compute.weights import load_weights, read_weights
-from cnnviz.core.architecture import Architecture, InputShape, Layer, load, save
-
-TINY = Architecture(
-    "tiny",
-    InputShape(1, 8, 8),
-    (
-        Layer.make("Conv2d", out_channels=4, kernel_size=3, padding=1),
-        Layer.make("ReLU"),
-        Layer.make("MaxPool2d", kernel_size=2),
-        Layer.make("Flatten"),
-        Layer.make("Linear", out_features=10),
-    ),
-    {"description": "a tiny digit reader"},
-)
+from cnnviz.core.architecture import Layer, load, save
+from tests.tiny_net import TINY
 
 
 @pytest.fixture

@@ -16,18 +16,8 @@ from cnnviz.compute.train_setup import initialise, learning_rate_at
 from cnnviz.compute.weights import WeightsError
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import TrainConfig
+from tests.tiny_net import TINY
 
-TINY = Architecture(
-    "tiny",
-    InputShape(1, 8, 8),
-    (
-        Layer.make("Conv2d", out_channels=4, kernel_size=3, padding=1),
-        Layer.make("ReLU"),
-        Layer.make("MaxPool2d", kernel_size=2),
-        Layer.make("Flatten"),
-        Layer.make("Linear", out_features=10),
-    ),
-)
 FAST = TrainConfig(epochs=3, batch_size=64, learning_rate=0.01, augment=False)
 
 
