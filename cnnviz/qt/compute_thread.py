@@ -28,7 +28,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -36,69 +35,13 @@ from typing import Any, ClassVar
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
+from cnnviz.qt.mailbox import Mailbox
 
 log = logging.getLogger(__name__)
 
 # Workers that are still running, kept alive even if their ComputeThread is
 # collected: destroying a running QThread aborts the whole process.
 _RUNNING: set[_Worker] = set()
-
-
-class _Mailbox:
-    """One slot for the newest forward, one for a training request, and flags."""
-
-    def __init__(self) -> None:
-        self.condition = threading.Condition()
-        self.forward: ForwardRequest | None = None
-        self.training: TrainRequest | None = None
-        self.training_cancelled = False
-        self.stopping = False
-
-    def put_forward(self, request: ForwardRequest) -> None:
-        with self.condition:
-            self.forward = request  # replaces an unstarted one: latest wins
-            self.condition.notify()
-
-    def put_training(self, request: TrainRequest) -> None:
-        with self.condition:
-            self.training = request
-            self.training_cancelled = False
-            self.condition.notify()
-
-    def cancel_training(self) -> None:
-        with self.condition:
-            self.training = None
-            self.training_cancelled = True
-
-    def stop(self) -> None:
-        with self.condition:
-            self.stopping = True
-            self.condition.notify()
-
-    def superseded(self) -> bool:
-        """A newer forward is waiting (or we are stopping): the running one may stop."""
-        return self.stopping or self.forward is not None
-
-    def take_forward(self) -> ForwardRequest | None:
-        with self.condition:
-            request, self.forward = self.forward, None
-            return request
-
-    def wait_for_job(self, on_idle: Callable[[], None]) -> ForwardRequest | TrainRequest | None:
-        """The next job (forwards first: they are quick and someone is looking), or None to stop."""
-        with self.condition:
-            if not (self.stopping or self.forward or self.training):
-                on_idle()
-            while not (self.stopping or self.forward or self.training):
-                self.condition.wait()
-            if self.stopping:
-                return None
-            if self.forward is not None:
-                request, self.forward = self.forward, None
-                return request
-            request, self.training = self.training, None
-            self.training_cancelled = False
-            return request
 
 
 class _Worker(QThread):
@@ -112,7 +55,7 @@ class _Worker(QThread):
     busy = Signal(bool)
     device = Signal(str)
 
-    def __init__(self, mailbox: _Mailbox, num_threads: int, runner_factory, train_function):
+    def __init__(self, mailbox: Mailbox, num_threads: int, runner_factory, train_function):
         super().__init__()
         self.mailbox = mailbox
         self.num_threads = num_threads
@@ -285,7 +228,7 @@ class ComputeThread(QObject):
     ):
         """``runner_factory`` and ``train_function`` replace the real compute (tests)."""
         super().__init__(parent)
-        self._mailbox = _Mailbox()
+        self._mailbox = Mailbox()
         self._latest_forward_id: int | None = None
         self._stopped = False
         self.stale_dropped = 0
