@@ -4,9 +4,9 @@ Writes the network input under ``input`` and each layer's output under
 ``layer_00``, ``layer_01``, ... (one array per layer, without the batch axis).
 With ``--json`` it prints the predicted class and the probabilities when the
 last layer gives class scores, and every layer's statistics (min, max, mean,
-share of zeros); ``--stats`` prints those as a table. Weights come from ``--weights``, else from the
-architecture file's own ``"weights"`` entry (the bundled presets have some),
-else a random initialisation from ``--seed``.
+share of zeros); ``--stats`` prints those as a table. Weights come from
+``--weights``, else from the architecture file's own ``"weights"`` entry (the
+bundled presets have some), else a random initialisation from ``--seed``.
 """
 
 from __future__ import annotations

@@ -75,8 +75,8 @@ class FilterCache:
         return array
 
     def filters(self, model: nn.Sequential) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-        tensors = self._conv_tensors(model)
-        versions = [t._version for t in self._convs[2]]
+        tensors, every_tensor = self._conv_tensors(model)
+        versions = [t._version for t in every_tensor]
         if self._last is not None and self._last[0] is model and self._last[1] == versions:
             return dict(self._last[2])  # nothing was written since: the same copies
         fresh: dict = {}
@@ -90,13 +90,14 @@ class FilterCache:
         self._last = (model, versions, out)
         return dict(out)
 
-    def _conv_tensors(self, model: nn.Sequential) -> list:
+    def _conv_tensors(self, model: nn.Sequential) -> tuple[list, list[torch.Tensor]]:
+        """(index, weight, bias) of each Conv2d, and all those tensors in one list."""
         if self._convs is None or self._convs[0] is not model:
             convs = [
                 (index, module.weight, module.bias)
                 for index, module in enumerate(model)
                 if isinstance(module, nn.Conv2d)
             ]
-            flat = [t for _, weight, bias in convs for t in (weight, bias) if t is not None]
-            self._convs = (model, convs, flat)
-        return self._convs[1]
+            every_tensor = [t for _, w, b in convs for t in (w, b) if t is not None]
+            self._convs = (model, convs, every_tensor)
+        return self._convs[1], self._convs[2]

@@ -3,9 +3,9 @@
 ``record_forward`` runs an ``nn.Sequential`` layer by layer (what its own
 ``forward`` does, calling each layer's op directly where it can: see
 layer_calls) and asks ``should_cancel`` between layers, stopping with
-``Cancelled`` (the compute thread's "latest wins"). Every layer's values end up in float32
-arrays that nothing in torch will write into again, so no in-place layer and
-no later forward can change them. Three ways to get there:
+``Cancelled`` (the compute thread's "latest wins"). Every layer's values end
+up in float32 arrays that nothing in torch will write into again, so no
+in-place layer and no later forward can change them. Three ways to get there:
 
 * small networks on the CPU record the output tensors (``layer_outputs``)
   and the result takes them over as numpy views (``gather``): a copy would
