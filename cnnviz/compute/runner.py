@@ -226,12 +226,11 @@ class ForwardRunner:
     def _checked_image(self, request: ForwardRequest) -> np.ndarray:
         image = request.image
         # dtype against a dtype object: against np.float32 numpy converts it first.
-        if (
-            not isinstance(image, np.ndarray)
-            or image.dtype != _FLOAT32
-            or not image.flags.c_contiguous
-        ):
+        # Read-only arrays are copied: torch warns on wrapping one (x is a view).
+        if not isinstance(image, np.ndarray) or image.dtype != _FLOAT32:
             image = np.ascontiguousarray(image, dtype=np.float32)
+        elif not (image.flags.c_contiguous and image.flags.writeable):
+            image = np.array(image, dtype=np.float32, order="C")
         expected = request.architecture.input.as_tuple()
         if image.shape != expected:
             raise ComputeError(

@@ -181,3 +181,23 @@ def test_a_layer_that_fails_at_run_time_is_named():
     arch = Architecture("one value per channel", InputShape(1, 8, 8), layers)
     with pytest.raises(ComputeError, match=r"^layer 2 BatchNorm2d failed: Expected more than 1"):
         ForwardRunner().run(request(arch, train_mode=True))
+
+
+@pytest.mark.parametrize("kind", ["writable", "read-only", "float64", "strided"])
+def test_the_request_image_is_only_read_whatever_array_it_is(kind, recwarn):
+    arch = load_preset("interview")
+    base = np.random.default_rng(4).random((1, 28, 56), dtype=np.float32)
+    image = {
+        "writable": base[:, :, :28].copy(),
+        "read-only": base[:, :, :28].copy(),
+        "float64": base[:, :, :28].astype(np.float64),
+        "strided": base[:, :, ::2],
+    }[kind]
+    image.flags.writeable = kind != "read-only"
+    before = image.copy()
+    result = ForwardRunner().run(ForwardRequest(1, arch, image))
+    np.testing.assert_array_equal(image, before)
+    np.testing.assert_array_equal(result.input, before.astype(np.float32))
+    expected = ForwardRunner().run(ForwardRequest(1, arch, before.astype(np.float32)))
+    np.testing.assert_array_equal(result.layers[-1].output, expected.layers[-1].output)
+    assert not [w for w in recwarn if "writable" in str(w.message)]

@@ -119,7 +119,8 @@ class OverviewPanel(Panel):
         return None
 
     def _summary(self) -> str:
-        assert self.current is not None
+        if self.current is None:
+            return "Click a layer to select it."
         return (
             f"{len(self.current.result.layers)} layers · thumbnails show the "
             f"{_MODES[self.mode]}, each scaled to its own range · hover one for its "
