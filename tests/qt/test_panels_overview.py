@@ -8,6 +8,7 @@ from panel_inputs import click, panel_input, shown_panel
 
 from cnnviz.core.thumbnails import resize_nearest, thumbnail_size
 from cnnviz.qt import colormaps
+from cnnviz.qt.panels._overlays import fit_caption
 from cnnviz.qt.panels.overview import THUMB_HEIGHT, OverviewPanel
 
 STACK = [
@@ -70,3 +71,14 @@ def test_hovering_a_thumbnail_gives_that_layers_statistics(panel):
     assert panel.note.text() == text
     assert "hover one" in panel.hover_at(strip.lefts[0] + 2, strip.top(0) + 2)  # the input
     assert "hover one" in panel.hover_at(-50, -50)  # off the strip
+
+
+def test_captions_keep_only_what_fits_whole():
+    def width(text):  # 6 px a character
+        return 6.0 * len(text)
+
+    caption = "0 Conv2d\n8×28×28"
+    assert fit_caption(caption, 60, width) == ["0 Conv2d", "8×28×28"]
+    assert fit_caption(caption, 45, width) == ["0", "8×28×28"]
+    assert fit_caption(caption, 30, width) == ["0"]  # not "0 C…" and "8×2…"
+    assert fit_caption("10 Linear\n10", 20, width) == ["10", "10"]

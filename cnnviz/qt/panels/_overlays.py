@@ -24,6 +24,20 @@ TileRect = Callable[[int], tuple[int, int, int, int]]  # index → (y, x, height
 _MIN_LABEL_PIXELS = 40  # below this many screen pixels per tile a number hides the map
 
 
+def fit_caption(text: str, width: float, text_width: Callable[[str], float]) -> list[str]:
+    """The lines of a caption that fit ``width`` whole.
+
+    A first line that does not fit keeps its first word (a layer's index,
+    which the stack lists too); a later line that does not fit is left out:
+    "0 C…" or "8×2…" would tell nothing. (The first word is elided if even it
+    is too wide.)
+    """
+    lines = text.split("\n")
+    fitted = [lines[0] if text_width(lines[0]) <= width else lines[0].split(" ")[0]]
+    fitted += [line for line in lines[1:] if text_width(line) <= width]
+    return fitted
+
+
 class TileLabels(QtWidgets.QGraphicsObject):
     """Numbers on tiles, red marks on dead ones, a border on the selected one."""
 
@@ -128,14 +142,12 @@ class TileLabels(QtWidgets.QGraphicsObject):
         self, painter: QtGui.QPainter, rect: QtCore.QRectF, top: float, spacing: float, text: str
     ) -> None:
         """The caption under a tile, never wider than the tile and its gap, so
-        neighbours do not overlap; too narrow for words, only its first one."""
+        neighbours do not overlap (see fit_caption)."""
         metrics = self._metrics()
         width = rect.width() + max(spacing - 2, 0.0)
-        lines = text.split("\n")
-        if width < 4 * metrics.averageCharWidth():
-            lines = [lines[0].split(" ")[0]]
         lines = [
-            metrics.elidedText(line, QtCore.Qt.TextElideMode.ElideRight, width) for line in lines
+            metrics.elidedText(line, QtCore.Qt.TextElideMode.ElideRight, width)
+            for line in fit_caption(text, width, metrics.horizontalAdvance)
         ]
         box = QtCore.QRectF(
             rect.center().x() - width / 2, top + 3, width, metrics.height() * len(lines)
