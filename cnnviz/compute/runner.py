@@ -108,6 +108,18 @@ def kernel_edits_applied(model: nn.Sequential, edits, notices: list[str]) -> Ite
                 tensor[channel] = original
 
 
+_NOTHING = contextlib.nullcontext()
+
+
+def _when(condition, manager, *args):
+    """``manager(*args)`` if ``condition``, else a context that does nothing.
+
+    On the usual path (no kernel edits, eval mode) this skips entering a
+    generator-based context manager: a few microseconds of a small forward.
+    """
+    return manager(*args) if condition else _NOTHING
+
+
 @contextlib.contextmanager
 def _buffers_kept(model: nn.Module) -> Iterator[None]:
     """Train-mode batch norm updates its running statistics; a look must not."""
@@ -187,11 +199,8 @@ class ForwardRunner:
         device = self._device(request.device, notices)
         model = self.model_for(request)
         image = self._checked_image(request)
-        if request.kernel_edits:
-            with kernel_edits_applied(model, request.kernel_edits, notices):
-                filters = self._filters.filters(model)
-                layers, used = self._compute(model, image, request, device, should_cancel, notices)
-        else:  # the usual case, without a context manager's few microseconds
+        edits = request.kernel_edits
+        with _when(edits, kernel_edits_applied, model, edits, notices):
             filters = self._filters.filters(model)
             layers, used = self._compute(model, image, request, device, should_cancel, notices)
         probabilities = class_probabilities(layers[-1]) if layers else None
@@ -268,12 +277,9 @@ class ForwardRunner:
         if device.type != "cpu":
             x = x.to(device)
         sizes = self.keeper.output_sizes if model is self.keeper.model else None
+        train = request.train_mode
         try:
-            if not request.train_mode:
-                return record_forward(
-                    model, x, image, sizes=sizes, pool=self._buffers, should_cancel=should_cancel
-                )
-            with _buffers_kept(model):
+            with _when(train, _buffers_kept, model):
                 return record_forward(
                     model,
                     x,
@@ -281,7 +287,7 @@ class ForwardRunner:
                     sizes=sizes,
                     pool=self._buffers,
                     should_cancel=should_cancel,
-                    seed=request.seed,
+                    seed=request.seed if train else None,
                 )
         except LayerFailure as exc:
             raise ComputeError(str(exc)) from None
