@@ -31,6 +31,7 @@ import functools
 import logging
 import math
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -82,11 +83,15 @@ def _run_layers(
     except Cancelled:
         raise
     except Exception as exc:
-        if is_out_of_memory(exc):
-            raise
-        index = len(outputs)  # the layer that raised
-        raise LayerFailure(index, type(model[index]).__name__, exc) from exc
+        _raise_named(model, len(outputs), exc)  # len(outputs): the layer that raised
     return outputs
+
+
+def _raise_named(model: nn.Sequential, index: int, exc: Exception) -> NoReturn:
+    """Out of memory as it is (the runner retries on the CPU), else a LayerFailure."""
+    if is_out_of_memory(exc):
+        raise exc
+    raise LayerFailure(index, type(model[index]).__name__, exc) from exc
 
 
 def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel: CancelCheck):
@@ -95,9 +100,7 @@ def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel
     try:
         return step(h)
     except Exception as exc:
-        if is_out_of_memory(exc):
-            raise
-        raise LayerFailure(index, type(model[index]).__name__, exc) from exc
+        _raise_named(model, index, exc)
 
 
 def _seeded(x: torch.Tensor, seed: int | None):
