@@ -26,6 +26,7 @@ from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import LayerActivation
 from cnnviz.core.presets import load_preset
+from tests.torch_modules import torch_module
 
 
 def plain_sequential(arch: Architecture) -> nn.Sequential:
@@ -33,16 +34,7 @@ def plain_sequential(arch: Architecture) -> nn.Sequential:
     x = torch.zeros(1, *arch.input.as_tuple())
     modules = []
     for layer in arch.layers:
-        args = dict(layer.all_params())
-        if layer.type == "Conv2d":
-            args["in_channels"] = x.shape[1]
-        elif layer.type == "Linear":
-            args["in_features"] = x.shape[-1]
-        elif layer.type == "BatchNorm2d":
-            args["num_features"] = x.shape[1]
-        elif layer.type == "Softmax" and args["dim"] is None:
-            args["dim"] = 1
-        module = getattr(nn, layer.type)(**args).eval()
+        module = torch_module(layer, x).eval()
         with torch.no_grad():
             x = module(x)
         modules.append(module)

@@ -16,11 +16,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from torch import nn
 
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.presets import PRESETS, load_preset
+from tests.torch_modules import torch_module
 
 small = st.integers(1, 5)
 pair = st.one_of(small, st.tuples(small, small))
@@ -99,18 +99,6 @@ stacks = st.builds(
     st.integers(1, 20),
     st.lists(any_layer, min_size=1, max_size=6),
 )
-
-
-def torch_module(layer: Layer, x: torch.Tensor) -> nn.Module:
-    """A torch module for `layer` built from the tensor torch receives."""
-    args = layer.all_params()
-    if layer.type == "Conv2d":
-        args["in_channels"] = x.shape[1]
-    elif layer.type == "Linear":
-        args["in_features"] = x.shape[-1]
-    elif layer.type == "BatchNorm2d":
-        args["num_features"] = x.shape[1]
-    return getattr(nn, layer.type)(**args)
 
 
 def run_torch(arch: Architecture):
