@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 import cnnviz
@@ -28,6 +29,10 @@ APP_ID = "io.github.cnnviz.Cnnviz"
 MIME_TYPE = "application/x-cnnviz-project"
 MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
 ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
+# How far (levels of 255, any channel) a stored icon may be from a fresh render
+# of the SVG: rounding in antialiased edges differs between CPUs' raster paths by
+# a level or two; any visible edit of the SVG moves some pixel much further.
+ICON_TOLERANCE = 8
 # Main and additional categories of the freedesktop menu specification we may use.
 KNOWN_CATEGORIES = {
     "Education", "Science", "Development", "Graphics",
@@ -106,9 +111,35 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_icons_exist_at_every_size_and_match_the_svg(qapp):
+def _pixels(image) -> np.ndarray:
+    """An image's premultiplied ARGB channels as an (H, W, 4) int array."""
     from PySide6.QtGui import QImage
 
+    image = image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    width, height = image.width(), image.height()
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(height, image.bytesPerLine())
+    return rows[:, : width * 4].reshape(height, width, 4).astype(np.int16)
+
+
+def _png_pixels(path: Path) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    return _pixels(QImage(str(path)))
+
+
+def _icon_difference(stored: np.ndarray, fresh: np.ndarray) -> int:
+    """The largest difference of any channel of any pixel, in levels of 255."""
+    assert stored.shape == fresh.shape
+    return int(np.abs(stored - fresh).max())
+
+
+def _render_svg(render_icons: ModuleType, svg_text: str, folder: Path, size: int):
+    svg = folder / "icon.svg"
+    svg.write_text(svg_text, encoding="utf-8")
+    return _pixels(render_icons.render(svg, size))
+
+
+def test_icons_exist_at_every_size_and_match_the_svg(qapp):
     render_icons = _load_module(LINUX / "render_icons.py")
     folder = resource_path("icons")
     svg = ET.parse(folder / "cnnviz.svg").getroot()
@@ -117,10 +148,48 @@ def test_icons_exist_at_every_size_and_match_the_svg(qapp):
         png = folder / f"cnnviz-{size}.png"
         assert _png_size(png) == (size, size)
         # The PNGs are the SVG rendered: re-run render_icons.py after editing it.
-        stored = QImage(str(png)).convertToFormat(QImage.Format.Format_ARGB32)
-        fresh = render_icons.render(folder / "cnnviz.svg", size)
-        fresh = fresh.convertToFormat(QImage.Format.Format_ARGB32)
-        assert stored == fresh, f"cnnviz-{size}.png is out of date with cnnviz.svg"
+        # Antialiased edges may come out a level or two apart on another CPU.
+        stored = _png_pixels(png)
+        fresh = _pixels(render_icons.render(folder / "cnnviz.svg", size))
+        difference = _icon_difference(stored, fresh)
+        assert difference <= ICON_TOLERANCE, (
+            f"cnnviz-{size}.png is out of date with cnnviz.svg ({difference} levels apart)"
+        )
+
+
+# Small but visible edits of the SVG: each leaves a stale PNG behind.
+STALE_EDITS = {
+    "output cell recoloured": ('fill="#fde725"', 'fill="#fdc725"'),
+    "one activation a shade greener": (
+        '<rect x="8" y="24" width="8" height="8" fill="#472c7a"/>',
+        '<rect x="8" y="24" width="8" height="8" fill="#475c7a"/>',
+    ),
+    "kernel window moved by one unit": ('rect x="18" y="34"', 'rect x="19" y="34"'),
+    "link line thinner": ('stroke-width="2"', 'stroke-width="1.5"'),
+}
+
+
+@pytest.mark.parametrize("edit", STALE_EDITS, ids=list(STALE_EDITS))
+def test_icon_comparison_catches_a_stale_icon_at_every_size(qapp, tmp_path, edit):
+    render_icons = _load_module(LINUX / "render_icons.py")
+    original = (resource_path("icons") / "cnnviz.svg").read_text(encoding="utf-8")
+    old, new = STALE_EDITS[edit]
+    assert original.count(old) == 1
+    edited = original.replace(old, new)
+    for size in ICON_SIZES:
+        stored = _render_svg(render_icons, original, tmp_path, size)
+        stale = _render_svg(render_icons, edited, tmp_path, size)
+        assert _icon_difference(stored, stale) > ICON_TOLERANCE, f"{edit} at {size} px"
+
+
+def test_icon_comparison_catches_a_shifted_icon_but_not_rounding(qapp):
+    stored = _png_pixels(resource_path("icons") / "cnnviz-32.png")
+    shifted = np.roll(stored, 1, axis=1)
+    assert _icon_difference(stored, shifted) > ICON_TOLERANCE
+    # What another CPU's raster path gave: a few edge pixels one level off.
+    rounded = stored.copy()
+    rounded[np.arange(8), np.arange(8) + 8, :3] += 1
+    assert _icon_difference(stored, rounded) <= ICON_TOLERANCE
 
 
 @pytest.fixture
