@@ -20,7 +20,7 @@ from cnnviz import __version__
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.presets import load_preset, weights_path
 from cnnviz.core.project import Project, ProjectError
-from cnnviz.qt import commands, docks, icons, menus, settings
+from cnnviz.qt import commands, docks, icons, menus, settings, undo_keys
 from cnnviz.qt.controller import ComputeController, ComputedView, make_compute_thread
 from cnnviz.qt.document import Document
 from cnnviz.qt.file_ops import FileOps
@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.palette_dock = docks.make_dock(self, "Layers", "palette", self.palette)
         self.stack_dock = docks.make_dock(self, "Stack", "stack", self.stack_panel)
         self.properties_dock = docks.make_dock(self, "Properties", "properties", self.properties)
+        undo_keys.route_to_document(self.stack_panel.input_editor)
 
     def _place_docks(self) -> None:
         """The first-run layout; later runs restore the saved one over it.

@@ -122,8 +122,9 @@ class Actions:
         self.undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
         self.redo = stack.createRedoAction(window, "&Redo")
         redo_keys = QKeySequence.keyBindings(std.Redo)
-        if QKeySequence("Ctrl+Shift+Z") not in redo_keys:  # the platform may lack it
-            redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
+        for keys in ("Ctrl+Shift+Z", "Ctrl+Y"):  # the platform may lack one of them
+            if QKeySequence(keys) not in redo_keys:
+                redo_keys.append(QKeySequence(keys))
         self.redo.setShortcuts(redo_keys)
 
     def _stack_actions(self, window: MainWindow) -> None:

@@ -33,6 +33,7 @@ from cnnviz.qt.document import Document
 from cnnviz.qt.glyphs import ERROR_COLOR, layer_icon
 from cnnviz.qt.param_editors import OptionalPairEditor, ParamEditor, make_editor
 from cnnviz.qt.stack_model import format_count, format_shape
+from cnnviz.qt.undo_keys import route_to_document
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,7 @@ class PropertiesPanel(QScrollArea):
                     continue
                 editor = make_editor(param)
                 editor.setObjectName(f"param_{param.name}")
+                route_to_document(editor)  # Ctrl+Z here means the document's undo
                 editor.edited.connect(lambda value, name=param.name: self._edited(name, value))
                 label = QLabel(param.name.replace("_", " "))
                 label.setToolTip(param.help)

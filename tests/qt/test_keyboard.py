@@ -1,0 +1,105 @@
+"""Keys that reach the whole window: undo/redo from a Properties field, Ctrl+1…6."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core.project import Project
+from cnnviz.qt import settings
+from cnnviz.qt.main_window import MainWindow
+
+CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    QStandardPaths.setTestModeEnabled(True)
+    settings.use_settings_folder(tmp_path / "settings")
+    settings.init_application_names()
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow(start_compute=False)
+    qtbot.addWidget(win)
+    win.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    arch = Architecture(
+        "two",
+        InputShape(3, 32, 32),
+        (Layer.make("Conv2d", out_channels=8, kernel_size=3), Layer.make("ReLU")),
+    )
+    win.doc.reset(Project(arch), None)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    yield win
+    win.shutdown()
+
+
+def focus(qtbot, widget) -> None:
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus)
+
+
+def out_channels(win: MainWindow) -> int:
+    return win.doc.architecture.layers[0].get("out_channels")
+
+
+def test_ctrl_z_in_a_properties_field_undoes_the_document(window, qtbot):
+    window.select_layer(0)
+    box = window.properties.editors["out_channels"].box
+    focus(qtbot, box)
+    qtbot.keyClick(box, Qt.Key.Key_Up)  # a committed edit, as after the arrows or Enter
+    qtbot.keyClick(box, Qt.Key.Key_Up)
+    assert out_channels(window) == 10
+    qtbot.keyClick(box, Qt.Key.Key_Z, CTRL)
+    assert out_channels(window) == 8
+    assert window.doc.undo_stack.index() == 0
+    assert box.value() == 8  # the field shows the restored value
+    assert box.hasFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert out_channels(window) == 10
+    assert box.value() == 10
+    qtbot.keyClick(box, Qt.Key.Key_Z, CTRL)
+    qtbot.keyClick(box, Qt.Key.Key_Y, CTRL)
+    assert out_channels(window) == 10
+
+
+def test_ctrl_z_undoes_the_last_document_edit_not_the_fields(window, qtbot):
+    """Typed into one field, then changed another: Ctrl+Z takes back the other."""
+    window.select_layer(0)
+    channels = window.properties.editors["out_channels"].box
+    focus(qtbot, channels)
+    channels.selectAll()
+    qtbot.keyClicks(channels, "16")
+    window.properties.editors["bias"].box.setChecked(False)
+    qtbot.keyClick(channels, Qt.Key.Key_Z, CTRL)
+    assert window.doc.architecture.layers[0].get("bias") is True
+    assert out_channels(window) == 16
+
+
+def test_nothing_to_undo_leaves_the_field_alone(window, qtbot):
+    """With the document's Undo disabled the key must not fall through to the
+    field's own text undo (which would push an edit of its own)."""
+    window.select_layer(0)
+    box = window.properties.editors["out_channels"].box
+    focus(qtbot, box)
+    box.selectAll()
+    qtbot.keyClicks(box, "16")
+    window.doc.undo_stack.clear()
+    qtbot.keyClick(box, Qt.Key.Key_Z, CTRL)
+    assert window.doc.undo_stack.count() == 0
+    assert out_channels(window) == 16
+
+
+def test_ctrl_z_in_the_input_shape_field_undoes_the_document(window, qtbot):
+    box = window.stack_panel.input_editor.height_box
+    focus(qtbot, box)
+    qtbot.keyClick(box, Qt.Key.Key_Up)
+    assert window.doc.architecture.input.height == 33
+    qtbot.keyClick(box, Qt.Key.Key_Z, CTRL)
+    assert window.doc.architecture.input.height == 32
+    assert box.value() == 32
