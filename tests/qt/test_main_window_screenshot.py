@@ -32,7 +32,7 @@ def run_cnnviz(tmp_path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_screenshot_after_the_first_compute(tmp_path):
+def test_screenshot_after_the_first_compute(qapp, tmp_path):
     out = tmp_path / "window.png"
     done = run_cnnviz(
         tmp_path, "--open", str(preset_path("interview")), "--select-layer", "4",
@@ -40,7 +40,10 @@ def test_screenshot_after_the_first_compute(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     picture = np.asarray(Image.open(out).convert("RGB"))
-    assert picture.shape == (1050, 1800, 3)
+    # The default 1800×1050 window in device pixels: the program runs in this
+    # environment, so its screen has this process's scale (QT_SCALE_FACTOR...).
+    ratio = qapp.primaryScreen().devicePixelRatio()
+    assert picture.shape == (round(1050 * ratio), round(1800 * ratio), 3)
     # Something was drawn across the window: many distinct colours, not a blank.
     assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 500
 
