@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.panels = PanelWiring(self)
         self._place_docks()
         editor_docks = [self.palette_dock, self.stack_dock, self.properties_dock]
-        menus.fill_view_menu(self, editor_docks + [p.dock for p in self.panels.docks.values()])
+        menus.fill_view_menu(self, editor_docks, self.panels.docks)
         self._connect()
         self._shown_once = False
         self._watch_tab_bars()

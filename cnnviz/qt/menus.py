@@ -15,6 +15,7 @@ from cnnviz.core.presets import PRESETS, load_preset
 from cnnviz.qt import icons, settings
 
 if TYPE_CHECKING:
+    from cnnviz.qt.docks import PanelDock
     from cnnviz.qt.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -183,11 +184,38 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
     help_menu.addAction(actions.about)
 
 
-def fill_view_menu(window: MainWindow, docks) -> None:
+def bring_forward(panel: PanelDock) -> None:
+    """Show the panel's dock and raise its tab; a panel that takes keys gets the
+    focus too (Ctrl+5, then Space plays the convolution)."""
+    panel.dock.show()
+    panel.dock.raise_()
+    if panel.real and panel.widget.focusPolicy() != Qt.FocusPolicy.NoFocus:
+        panel.widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+
+def panel_actions(window: MainWindow, panels: dict[str, PanelDock]) -> dict[str, QAction]:
+    """One action per panel that has a key (Ctrl+1…6 in docks.PANELS)."""
+    found = {}
+    for key, panel in panels.items():
+        if panel.spec.shortcut:
+            found[key] = _action(
+                window, panel.spec.title, lambda _c=False, p=panel: bring_forward(p),
+                panel.spec.shortcut, f"Show the {panel.spec.title} panel in front",
+            )  # fmt: skip
+            found[key].setObjectName(f"show_{key}")
+    return found
+
+
+def fill_view_menu(window: MainWindow, editor_docks, panels: dict[str, PanelDock]) -> None:
+    """The panels with keys first; every dock's show/hide switch in a submenu."""
     menu = window.view_menu
     menu.clear()
-    for dock in docks:
-        menu.addAction(dock.toggleViewAction())
+    window.panel_actions = panel_actions(window, panels)
+    menu.addActions(list(window.panel_actions.values()))
+    menu.addSeparator()
+    window.panels_menu = menu.addMenu("Show or Hide &Panels")
+    for dock in [*editor_docks, *(p.dock for p in panels.values())]:
+        window.panels_menu.addAction(dock.toggleViewAction())
     menu.addSeparator()
     menu.addAction(window.menu_actions.reset_layout)
 

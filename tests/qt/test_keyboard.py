@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QStandardPaths, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.project import Project
-from cnnviz.qt import settings
+from cnnviz.qt import docks, settings
 from cnnviz.qt.main_window import MainWindow
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -103,3 +103,51 @@ def test_ctrl_z_in_the_input_shape_field_undoes_the_document(window, qtbot):
     qtbot.keyClick(box, Qt.Key.Key_Z, CTRL)
     assert window.doc.architecture.input.height == 32
     assert box.value() == 32
+
+
+# -- Ctrl+1…6: the panels ----------------------------------------------------------
+
+PANEL_KEYS = {
+    Qt.Key.Key_1: "feature_maps",
+    Qt.Key.Key_2: "filters",
+    Qt.Key.Key_3: "pooling",
+    Qt.Key.Key_4: "activation",
+    Qt.Key.Key_5: "conv_stepper",
+    Qt.Key.Key_6: "training",
+}
+
+
+def in_front(panel) -> bool:
+    """Its dock is shown and its tab is the current one (not hidden behind another)."""
+    return panel.dock.isVisible() and not panel.widget.visibleRegion().isEmpty()
+
+
+def test_ctrl_digit_raises_each_panel(window, qtbot):
+    panels = window.panels.docks
+    focus(qtbot, window.stack_view)
+    for key, name in [*PANEL_KEYS.items(), (Qt.Key.Key_1, "feature_maps")]:
+        target = QApplication.focusWidget() or window
+        qtbot.keyClick(target, key, CTRL)
+        qtbot.waitUntil(lambda p=panels[name]: in_front(p))
+        others = [p for k, p in panels.items() if k in PANEL_KEYS.values() and k != name]
+        assert not any(in_front(p) for p in others)  # they share one tab group
+
+
+def test_ctrl_digit_reopens_a_closed_panel(window, qtbot):
+    stepper = window.panels.docks["conv_stepper"]
+    stepper.dock.close()
+    focus(qtbot, window.stack_view)
+    qtbot.keyClick(window.stack_view, Qt.Key.Key_5, CTRL)
+    qtbot.waitUntil(lambda: in_front(stepper))
+    assert stepper.widget.hasFocus()  # Space and the arrows now step the convolution
+
+
+def test_view_menu_lists_the_panel_keys(window):
+    listed = {
+        action.text(): action.shortcut().toString()
+        for action in window.view_menu.actions()
+        if not action.shortcut().isEmpty()
+    }
+    titles = {spec.key: spec.title for spec in docks.PANELS}
+    expected = {titles[name]: f"Ctrl+{key - Qt.Key.Key_0}" for key, name in PANEL_KEYS.items()}
+    assert listed == expected

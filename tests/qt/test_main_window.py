@@ -239,7 +239,9 @@ def test_every_panel_has_a_dock_and_a_view_menu_entry(window):
     expected |= {"activation", "prediction", "input_image", "draw_pad", "conv_stepper", "training"}
     assert names == {f"dock_{n}" for n in expected}
     titles = {action.text() for action in window.view_menu.actions()}
-    assert {"Feature maps", "Stack", "Properties", "&Reset Layout"} <= titles
+    assert {"Feature maps", "Convolution step by step", "&Reset Layout"} <= titles
+    switches = {action.text() for action in window.panels_menu.actions()}
+    assert switches == {dock.windowTitle() for dock in window.findChildren(QDockWidget)}
 
 
 # -- compute results -------------------------------------------------------------------
