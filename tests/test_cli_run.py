@@ -190,3 +190,81 @@ def test_the_image_corpus_runs_or_fails_cleanly(capsys, tmp_path):
             with np.load(out) as acts:
                 assert acts["input"].shape == (1, 28, 28), name
                 assert acts["layer_10"].shape == (10,), name
+
+
+def test_without_out_it_prints_the_top_classes_and_writes_nothing(
+    capsys, tmp_path, digit_png, lenet_weights, monkeypatch
+):
+    weights, model = lenet_weights
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    code, stdout, _ = run_cli(capsys, "lenet5", digit_png, "--weights", weights, "--top", "3")
+    assert code == 0
+    assert sorted(tmp_path.iterdir()) == before
+    x = torch.from_numpy(to_network_input(load_image(digit_png), 1, 32, 32, Preprocessing()))
+    probs = torch.softmax(model(x[None])[0].double(), 0).detach().numpy()
+    best = np.argsort(-probs)[:3]
+    lines = stdout.splitlines()
+    assert lines[0].startswith("LeNet-5 on one.png") and "weights lenet.safetensors" in lines[0]
+    assert lines[1:] == [
+        "prediction (top 3 of 10 classes):",
+        *(f"  {probs[i]:>7.2%}  {i}" for i in best),  # LeNet's classes are named "0".."9"
+    ]
+    code, stdout, _ = run_cli(capsys, "lenet5", digit_png, "--weights", weights, "--json")
+    report = json.loads(stdout)
+    assert report["out"] is None and report["trained"] is True
+    assert [row["class"] for row in report["top"]] == list(np.argsort(-probs)[:5])
+    assert report["top"][0]["probability"] == pytest.approx(probs[best[0]], abs=2e-6)
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_class_names_that_are_not_the_index_are_shown_with_it(capsys, digit_png):
+    code, stdout, _ = run_cli(capsys, "tinyvgg", digit_png, "--top", "1")
+    assert code == 0
+    report = json.loads(run_cli(capsys, "tinyvgg", digit_png, "--json")[1])
+    best = report["top"][0]
+    assert stdout.splitlines()[-1].endswith(f"  {best['name']} (class {best['class']})")
+
+
+UNTRAINED_NOTE = (
+    "note: random weights (untrained, seed {seed}): these predictions mean nothing; "
+    "give --weights FILE, or make one with cnnviz train"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tinyvgg",),  # no bundled weights
+        ("interview", "--no-weights"),  # bundled weights set aside
+        ("lenet5", "--no-weights", "--seed", "3"),
+    ],
+)
+def test_random_weights_are_said_plainly(capsys, digit_png, args):
+    arch, *options = args
+    code, stdout, _ = run_cli(capsys, arch, digit_png, *options)
+    assert code == 0
+    seed = options[-1] if "--seed" in options else "0"
+    assert UNTRAINED_NOTE.format(seed=seed) in stdout.splitlines()
+    report = json.loads(run_cli(capsys, arch, digit_png, *options, "--json")[1])
+    assert report["weights"] is None and report["trained"] is False
+
+
+def test_bundled_weights_count_as_trained(capsys, digit_png):
+    code, stdout, _ = run_cli(capsys, "interview", digit_png)
+    assert code == 0 and "random weights" not in stdout and "note:" not in stdout
+    report = json.loads(run_cli(capsys, "interview", digit_png, "--json")[1])
+    assert report["trained"] is True and report["weights"].endswith("interview.safetensors")
+
+
+def test_a_network_without_class_scores_says_its_random_filters_mean_nothing(
+    capsys, tmp_path, digit_png
+):
+    arch = Architecture(
+        "maps", InputShape(1, 16, 16), (Layer.make("Conv2d", out_channels=2, kernel_size=3),)
+    )
+    save(arch, tmp_path / "maps.json")
+    code, stdout, _ = run_cli(capsys, tmp_path / "maps.json", digit_png)
+    assert code == 0
+    assert "no prediction: the last layer does not give class scores" in stdout
+    assert "note: random weights (untrained, seed 0): its filters and outputs mean" in stdout

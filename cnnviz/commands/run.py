@@ -1,12 +1,14 @@
-"""`cnnviz run ARCH IMAGE --out ACTS.npz`: every layer's output for one image.
+"""`cnnviz run ARCH IMAGE [--out ACTS.npz]`: one image through a network.
 
-Writes the network input under ``input`` and each layer's output under
-``layer_00``, ``layer_01``, ... (one array per layer, without the batch axis).
-With ``--json`` it prints the predicted class and the probabilities when the
-last layer gives class scores, and every layer's statistics (min, max, mean,
-share of zeros); ``--stats`` prints those as a table. Weights come from
-``--weights``, else from the architecture file's own ``"weights"`` entry (the
-bundled presets have some), else a random initialisation from ``--seed``.
+Prints the prediction (the most likely classes with their probabilities) when
+the last layer gives class scores. ``--out`` writes the network input under
+``input`` and each layer's output under ``layer_00``, ``layer_01``, ... (one
+array per layer, without the batch axis). ``--json`` prints the report as JSON
+instead, with every layer's statistics (min, max, mean, share of zeros);
+``--stats`` prints those as a table. Weights come from ``--weights``, else from
+the architecture file's own ``"weights"`` entry (the bundled presets have
+some), else a random initialisation from ``--seed``, which the output says
+plainly: an untrained network's prediction means nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ from cnnviz.core.architecture import Architecture
 from cnnviz.core.presets import PRESETS, preset_path, weights_path
 
 NAME = "run"
-HELP = "Run one image through a network and save every layer's output (.npz)."
+HELP = "Run one image through a network: its prediction, and every layer's output with --out."
+JSON_HELP = (
+    "print the report as JSON: predicted_class, class_name, probabilities, top (the --top "
+    "classes, most likely first), weights (the weights file, or null), trained (false when "
+    "the weights are a random initialisation, whose predictions mean nothing), out (the "
+    ".npz written, or null), layer_stats"
+)
+UNTRAINED = (
+    "random weights (untrained, seed {seed}): {what} mean nothing; "
+    "give --weights FILE, or make one with cnnviz train"
+)
 RESIZE_CHOICES = ("stretch", "crop", "letterbox")
 NORMALIZE_CHOICES = ("none", "imagenet", "mean_std")
 
@@ -33,7 +45,9 @@ NORMALIZE_CHOICES = ("none", "imagenet", "mean_std")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", help=f"architecture file or preset ({', '.join(PRESETS)})")
     parser.add_argument("image", help="image file (PNG, JPEG, TIFF, GIF, BMP, WebP, ...)")
-    parser.add_argument("--out", required=True, metavar="ACTS.npz", help="where to write arrays")
+    parser.add_argument(
+        "--out", metavar="ACTS.npz", help="also write the input and every layer's output here"
+    )
     parser.add_argument(
         "--weights",
         metavar="FILE",
@@ -57,7 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--train-mode", action="store_true", help="dropout and batch norm in training behaviour"
     )
-    parser.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    parser.add_argument(
+        "--top", type=int, default=5, metavar="K", help="how many classes to list (default 5)"
+    )
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
     parser.add_argument(
         "--stats", action="store_true", help="print each layer's min, max, mean and zeros"
     )
@@ -108,25 +125,30 @@ def layer_key(index: int, count: int) -> str:
     return f"layer_{index:0{max(2, len(str(count - 1)))}d}"
 
 
-def _prediction(result, arch: Architecture) -> dict[str, Any]:
+def _class_name(arch: Architecture, index: int) -> str | None:
+    classes = arch.classes
+    return classes[index] if classes and index < len(classes) else None
+
+
+def _prediction(result, arch: Architecture, top: int) -> dict[str, Any]:
     probs = result.probabilities
     if probs is None:
-        return {"predicted_class": None, "class_name": None, "probabilities": None}
+        return {"predicted_class": None, "class_name": None, "probabilities": None, "top": None}
     best = int(np.argmax(probs))
-    classes = arch.classes
-    name = classes[best] if classes and best < len(classes) else None
+    # Stable, so equal probabilities keep the class order.
+    order = np.argsort(-probs, kind="stable")[: max(1, top)]
     return {
         "predicted_class": best,
-        "class_name": name,
+        "class_name": _class_name(arch, best),
         "probabilities": [round(float(p), 6) for p in probs],
+        "top": [
+            {"class": int(i), "name": _class_name(arch, int(i)), "probability": float(probs[i])}
+            for i in order
+        ],
     }
 
 
-def execute(args: argparse.Namespace) -> int:
-    arch = load_architecture(args.arch)
-    image = network_input(args, arch)
-    weights = _weights_file(args, arch)
-
+def _forward(args: argparse.Namespace, arch: Architecture, image, weights: str | None):
     from cnnviz.compute.device import DeviceError, resolve_device
     from cnnviz.compute.runner import ComputeError, ForwardRunner
     from cnnviz.core.jobs import ForwardRequest
@@ -145,24 +167,34 @@ def execute(args: argparse.Namespace) -> int:
         device=str(device),
     )
     try:
-        result = ForwardRunner().run(request)
+        return ForwardRunner().run(request)
     except ComputeError as exc:
         raise CommandError(str(exc)) from None
-    arrays = {"input": result.input}
-    for layer in result.layers:
-        arrays[layer_key(layer.index, len(result.layers))] = layer.output
-    out = Path(args.out)
-    _save_npz(out, arrays)
+
+
+def execute(args: argparse.Namespace) -> int:
+    arch = load_architecture(args.arch)
+    image = network_input(args, arch)
+    weights = _weights_file(args, arch)
+    result = _forward(args, arch, image, weights)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        arrays = {"input": result.input}
+        for layer in result.layers:
+            arrays[layer_key(layer.index, len(result.layers))] = layer.output
+        _save_npz(out, arrays)
     report = {
         "architecture": arch.name,
         "image": str(args.image),
         "input_shape": list(result.input.shape),
         "weights": weights,
+        "trained": weights is not None,
+        "seed": args.seed,
         "device": result.device,
         "elapsed_ms": round(result.elapsed_ms, 3),
-        "out": str(out),
+        "out": None if out is None else str(out),
         "layers": len(result.layers),
-        **_prediction(result, arch),
+        **_prediction(result, arch, args.top),
         "notice": result.notice,
         "layer_stats": [_layer_stats(layer) for layer in result.layers],
     }
@@ -199,19 +231,31 @@ def _stats_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _label(row: dict[str, Any]) -> str:
+    name = row["name"]
+    if name is None:
+        return f"class {row['class']}"
+    # Digits are named by their own index: "7", not "7 7".
+    return name if name == str(row["class"]) else f"{name} (class {row['class']})"
+
+
 def _human(report: dict[str, Any]) -> str:
+    weights = f"weights {Path(report['weights']).name}" if report["trained"] else "random weights"
     lines = [
         f"{report['architecture']} on {Path(report['image']).name} "
-        f"({report['device']}, {report['elapsed_ms']:.1f} ms, "
-        f"{'weights ' + Path(report['weights']).name if report['weights'] else 'random weights'})",
-        f"wrote input and {report['layers']} layer outputs to {report['out']}",
+        f"({report['device']}, {report['elapsed_ms']:.1f} ms, {weights})"
     ]
-    if report["predicted_class"] is not None:
-        best = report["predicted_class"]
-        name = f" “{report['class_name']}”" if report["class_name"] else ""
-        lines.append(
-            f"predicted class {best}{name} with probability {report['probabilities'][best]:.3f}"
-        )
+    if not report["trained"]:
+        what = "these predictions" if report["top"] else "its filters and outputs"
+        lines.append("note: " + UNTRAINED.format(seed=report["seed"], what=what))
+    if report["top"]:
+        count = len(report["probabilities"])
+        lines.append(f"prediction (top {len(report['top'])} of {count} classes):")
+        lines += [f"  {row['probability']:>7.2%}  {_label(row)}" for row in report["top"]]
+    else:
+        lines.append("no prediction: the last layer does not give class scores")
+    if report["out"]:
+        lines.append(f"wrote input and {report['layers']} layer outputs to {report['out']}")
     if report["notice"]:
         lines.append(f"note: {report['notice']}")
     return "\n".join(lines)
