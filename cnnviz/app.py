@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -19,6 +21,34 @@ SCREENSHOT_TIMEOUT_MS = 120_000
 SETTLE_MS = 250
 
 log = logging.getLogger("cnnviz")
+
+
+NO_DISPLAY = (
+    "no display found: run it in a desktop session, set DISPLAY, or use "
+    "QT_QPA_PLATFORM=offscreen with --screenshot; the commands summary, run, train, "
+    "animate need no display"
+)
+
+
+def display_problem(environ: Mapping[str, str], platform: str) -> str | None:
+    """NO_DISPLAY where Qt would find no display, else None.
+
+    Asked before the QApplication exists, because Qt's answer to a missing
+    display is a page of plugin messages and abort() (status 134). Only the
+    X11 case is certain enough to refuse: Windows and macOS always have their
+    platform plugin, and any other QT_QPA_PLATFORM (offscreen, wayland, eglfs,
+    vnc, ...) is left to Qt, which knows better where it can draw.
+    """
+    if platform in ("win32", "darwin"):
+        return None
+    wanted = environ.get("QT_QPA_PLATFORM", "")
+    # Qt reads "name:options" entries, several separated by ";" as fallbacks.
+    names = {entry.split(":")[0].strip() for entry in wanted.split(";")} - {""}
+    if names - {"xcb"}:
+        return None
+    if environ.get("DISPLAY") or (not names and environ.get("WAYLAND_DISPLAY")):
+        return None
+    return NO_DISPLAY
 
 
 def _error(message: str) -> int:
@@ -129,6 +159,9 @@ def take_screenshot(app, window, out: str | Path, timeout_ms: int = SCREENSHOT_T
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     screenshot = getattr(args, "screenshot", None)
+    problem = display_problem(os.environ, sys.platform)
+    if problem:
+        return _error(problem)
     app = _application()
     _install_robustness(app, interactive=not screenshot)
     from cnnviz.qt.main_window import MainWindow

@@ -3,15 +3,20 @@
 cnnviz [FILE] [--image IMAGE] ...      open the window
 cnnviz summary ARCH [--json]           table of shapes, parameters, fields
 cnnviz <command> --help                the other commands (run, animate, train)
+
+Every mistake on the command line is one line on stderr, ``cnnviz CMD: error:
+...``, with exit status 2; the window is never started for one.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 import cnnviz.commands as commands_pkg
@@ -19,6 +24,32 @@ from cnnviz import __version__
 from cnnviz.commands import CommandError
 
 EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command line argparse could not read, already worded as one line."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (argparse prints its usage block first)."""
+
+    _argv: tuple[str, ...] = ()
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._argv = tuple(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: error: {message}{self._hint(message)}")
+
+    def _hint(self, message: str) -> str:
+        # "--input -1,32,32": argparse takes "-1,32,32" for an option and says the
+        # value is missing; the way out is not obvious, so say it.
+        for option, value in zip(self._argv, self._argv[1:], strict=False):
+            wanted = f"argument {option}: expected one argument"
+            if value.startswith("-") and message.startswith(wanted):
+                return f" (a value starting with '-' is written {option}={value})"
+        return f" (see {self.prog} --help)"
 
 
 def _command_modules() -> dict[str, ModuleType]:
@@ -30,11 +61,11 @@ def _command_modules() -> dict[str, ModuleType]:
     return dict(sorted(found.items()))
 
 
-def _gui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _gui_parser(commands: Sequence[str]) -> argparse.ArgumentParser:
+    parser = OneLineParser(
         prog="cnnviz",
         description="See inside a convolutional network. Without a command, opens the window.",
-        epilog="Commands: " + ", ".join(_command_modules()) + " (cnnviz COMMAND --help).",
+        epilog="Commands: " + ", ".join(commands) + " (cnnviz COMMAND --help).",
     )
     parser.add_argument(
         "file", nargs="?", help="architecture (.json) or project (.cnnviz) file, or a preset name"
@@ -55,23 +86,64 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_preset(name: str) -> bool:
+    from cnnviz.core.presets import PRESETS
+
+    return name.lower().replace("-", "").replace("_", "") in PRESETS
+
+
+def _unknown_command(word: str, commands: Sequence[str]) -> str:
+    from cnnviz.core.presets import PRESETS
+
+    close = difflib.get_close_matches(word, [*commands, *PRESETS], n=1)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"unknown command {word!r}{guess}; commands: {', '.join(commands)}; "
+        f"or open a file or a preset: {', '.join(PRESETS)}"
+    )
+
+
+def file_problem(args: argparse.Namespace, commands: Sequence[str]) -> str | None:
+    """Why the file named for the window cannot be opened, before any window exists."""
+    file = args.open_file or args.file
+    if not file or Path(file).exists() or _is_preset(file):
+        return None
+    # A bare word is far likelier a mistyped command than a file without a suffix.
+    if args.file and not args.open_file and not Path(file).suffix and Path(file).name == file:
+        return _unknown_command(file, commands)
+    # The window's own wording for a missing file, so both say the same.
+    missing = f"{Path(file).name}: No such file or directory"
+    return missing if Path(file).suffix else f"{missing}, and no preset of that name"
+
+
+def _run_command(module: ModuleType, argv: list[str]) -> int:
+    parser = OneLineParser(prog=f"cnnviz {module.NAME}", description=module.HELP)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(module.execute(args) or 0)
+    except CommandError as exc:
+        print(f"cnnviz {module.NAME}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"cnnviz {module.NAME}: interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     modules = _command_modules()
-    if argv and argv[0] in modules:
-        module = modules[argv[0]]
-        parser = argparse.ArgumentParser(prog=f"cnnviz {module.NAME}", description=module.HELP)
-        module.add_arguments(parser)
-        args = parser.parse_args(argv[1:])
-        try:
-            return int(module.execute(args) or 0)
-        except CommandError as exc:
-            print(f"cnnviz {module.NAME}: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except KeyboardInterrupt:
-            print(f"cnnviz {module.NAME}: interrupted", file=sys.stderr)
-            return 130
-    args = _gui_parser().parse_args(argv)
+    try:
+        if argv and argv[0] in modules:
+            return _run_command(modules[argv[0]], argv[1:])
+        args = _gui_parser(list(modules)).parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    problem = file_problem(args, list(modules))
+    if problem:
+        print(f"cnnviz: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     from cnnviz.app import main as gui_main
 
     return gui_main(args)
