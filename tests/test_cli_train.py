@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cnnviz.cli import main
+from cnnviz.commands.train import default_out
 from cnnviz.compute.model import build_model
 from cnnviz.compute.weights import load_weights, read_weights
 from cnnviz.core.architecture import Layer, load, save
+from cnnviz.core.resources import resource_path
 from tests.tiny_net import TINY
 
 
@@ -116,3 +120,40 @@ def test_a_stack_whose_output_does_not_fit_the_classes(capsys, tmp_path):
         "gives 3 outputs but Digits has 10 classes: set out_features of the last Linear to 10"
         in stderr
     )
+
+
+def test_without_out_it_saves_under_the_networks_name_here(
+    capsys, tmp_path, tiny_file, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = run_cli(capsys, tiny_file, "--epochs", "1", "--no-augment")
+    assert code == 0
+    saved = tmp_path / "tiny-trained.safetensors"
+    load_weights(build_model(TINY), saved)
+    assert stderr.splitlines()[-1] == "saved the weights to tiny-trained.safetensors"
+    code, _, stderr = run_cli(capsys, tiny_file, "--epochs", "1", "--no-augment")
+    assert code == 0  # a second run says it replaced the first one's file
+    assert stderr.splitlines()[-1] == (
+        "saved the weights to tiny-trained.safetensors (replacing the file that was there)"
+    )
+
+
+def test_default_names_come_from_the_architectures_name():
+    def named(name):
+        return default_out(dataclasses.replace(TINY, name=name))
+
+    assert named("LeNet-5") == Path("lenet-5-trained.safetensors")
+    assert named("My net / v2") == Path("my-net-v2-trained.safetensors")
+    assert named("..") == Path("network-trained.safetensors")
+
+
+def test_bundled_weights_are_replaced_only_with_update_preset(capsys, tiny_file):
+    bundled = resource_path("presets", "lenet5.safetensors")
+    before = bundled.read_bytes()
+    code, stdout, stderr = run_cli(capsys, tiny_file, "--epochs", "1", "--out", bundled)
+    assert code == 2 and stdout == ""
+    assert stderr == (
+        f"cnnviz train: error: --out {bundled} would replace weights bundled with cnnviz; "
+        "choose another file, or add --update-preset to retrain the preset\n"
+    )
+    assert bundled.read_bytes() == before

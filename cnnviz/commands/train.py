@@ -1,16 +1,21 @@
-"""`cnnviz train ARCH --dataset digits --out WEIGHTS.safetensors`: train a stack.
+"""`cnnviz train ARCH [--dataset digits] [--out WEIGHTS.safetensors]`: train a stack.
 
-Progress goes to stderr, one line per epoch; ``--json`` prints the result on
-stdout. The same seed gives the same weights. Ctrl+C stops after the current
-batch and still saves the best weights so far. ``--update-preset`` records the
-weights file and the test accuracy in the architecture file (this is how the
-bundled presets' weights were made; their files hold the exact command).
+The weights go to ``--out``, by default ``<name>-trained.safetensors`` in the
+current folder (from the architecture's name, e.g. lenet-5-trained.safetensors);
+the last line says where. Progress goes to stderr, one line per epoch;
+``--json`` prints the result on stdout. The same seed gives the same weights.
+Ctrl+C stops after the current batch and still saves the best weights so far.
+``--update-preset`` records the weights file and the test accuracy in the
+architecture file (this is how the bundled presets' weights were made; their
+files hold the exact command); without it, the bundled weights are never
+replaced.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import time
@@ -39,7 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"{', '.join(DATASET_NAMES)} (digits is bundled; the others are "
         "downloaded once into the user's cache folder)",
     )
-    parser.add_argument("--out", required=True, metavar="WEIGHTS.safetensors")
+    parser.add_argument(
+        "--out",
+        metavar="WEIGHTS.safetensors",
+        help="where to save the weights (default: NAME-trained.safetensors in this folder, "
+        "NAME from the architecture's name)",
+    )
     parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     parser.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="learning rate")
@@ -115,8 +125,27 @@ def _architecture_file(arch_arg: str) -> Path:
     return preset_path(arch_arg)
 
 
-def _check_out(out: str) -> Path:
+def default_out(arch: Architecture) -> Path:
+    """`<name>-trained.safetensors` here: never a preset's own weights file."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", arch.name.lower()).strip("-.") or "network"
+    return Path(f"{slug}-trained.safetensors")
+
+
+def _is_bundled(path: Path) -> bool:
+    from cnnviz.core.resources import resource_path
+
+    return path.exists() and path.resolve().parent == resource_path("presets").resolve()
+
+
+def _check_out(out: str, update_preset: bool) -> Path:
     path = Path(out)
+    # The bundled weights are what every user's window shows; replacing them
+    # is retraining a preset, which --update-preset says on purpose.
+    if _is_bundled(path) and not update_preset:
+        raise CommandError(
+            f"--out {out} would replace weights bundled with cnnviz; choose another file, "
+            "or add --update-preset to retrain the preset"
+        )
     if not path.parent.is_dir():
         raise CommandError(f"--out: folder {path.parent} does not exist")
     if path.is_dir():
@@ -193,7 +222,9 @@ def _train(arch: Architecture, args: argparse.Namespace, printer: _Printer):
 
 def execute(args: argparse.Namespace) -> int:
     arch = load_architecture(args.arch)
-    out = _check_out(args.out)
+    args.out = args.out or str(default_out(arch))
+    out = _check_out(args.out, args.update_preset)
+    replaced = out.exists()
     from cnnviz.compute.datasets import DatasetError, check_trainable, dataset_info
 
     try:
@@ -208,7 +239,7 @@ def execute(args: argparse.Namespace) -> int:
     _save(result, out, args)
     if args.update_preset:
         update_architecture_file(_architecture_file(args.arch), out, _metrics(result, args))
-    _report(result, out, args)
+    _report(result, out, args, replaced)
     return 0
 
 
@@ -255,14 +286,16 @@ def update_architecture_file(path: Path, weights: Path, metrics: dict[str, Any])
     tmp.replace(path)
 
 
-def _report(result, out: Path, args: argparse.Namespace) -> None:
+def _report(result, out: Path, args: argparse.Namespace, replaced: bool) -> None:
     test = "not measured" if result.test_accuracy is None else f"{result.test_accuracy:.2%}"
     stopped = " (stopped early)" if result.cancelled else ""
     print(
         f"test accuracy {test}, best validation accuracy {result.best_val_accuracy:.2%}, "
-        f"{result.epochs_run} epochs in {result.seconds:.1f} s{stopped}; weights in {out}",
+        f"{result.epochs_run} epochs in {result.seconds:.1f} s{stopped}",
         file=sys.stderr,
     )
+    again = " (replacing the file that was there)" if replaced else ""
+    print(f"saved the weights to {out}{again}", file=sys.stderr)
     if args.json:
         record = {
             "test_accuracy": result.test_accuracy,
