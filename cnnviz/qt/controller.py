@@ -47,12 +47,22 @@ class ComputedView:
     computed_layers: int
     # The document's weights file could not be used for this partial stack yet.
     weights_withheld: bool = False
+    # The weights were learnt (a weights file, or a training in the app), not random.
+    trained: bool = False
 
 
 def computable_prefix(arch: Architecture, analysis: Analysis) -> Architecture:
     """The architecture cut before its first invalid layer."""
     first = analysis.first_error
     return arch if first is None else arch.with_layers(arch.layers[: first.index])
+
+
+def keeps_weights(before: Analysis, after: Analysis) -> bool:
+    """Whether a layer with weights in `after` is one of `before`'s (same type,
+    parameters and input shape), whose weights the compute side then keeps. A
+    stack that keeps none (another preset, File > New) is a new network."""
+    old = [(info.layer, info.input_shape) for info in before.layers if info.params]
+    return any((info.layer, info.input_shape) in old for info in after.layers if info.params)
 
 
 def make_compute_thread(parent: QObject | None = None):
@@ -73,6 +83,8 @@ class ComputeController(QObject):
     training_progress = Signal(object)
     training_finished = Signal(object)
     training_failed = Signal(str)  # why a training did not run or stopped, in plain words
+    # A new document, or a stack keeping none of the weights of the last one.
+    network_replaced = Signal()
 
     def __init__(
         self,
@@ -97,6 +109,10 @@ class ComputeController(QObject):
         self._train_id = 1_000_000  # a range of its own: never confused with forwards
         self._pending: dict[int, tuple] = {}
         self._weights_in_use: str | None = None  # the file of the last result
+        # Weights learnt by a training in the app since the document's weights last
+        # changed; a training started before that change no longer counts.
+        self.trained_here = False
+        self._training_counts = False
         self._default_image: tuple[tuple[int, int, int], np.ndarray] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -104,6 +120,10 @@ class ComputeController(QObject):
         self._timer.timeout.connect(self.submit_now)
         for signal in (doc.changed, doc.image_changed, doc.weights_changed):
             signal.connect(self.schedule)
+        doc.weights_changed.connect(self._weights_replaced)
+        self._analysis = doc.analysis  # of the stack before the latest change
+        doc.changed.connect(self._stack_changed)
+        doc.reset_done.connect(self._new_network)
         if thread is not None:
             self.attach(thread)
 
@@ -210,7 +230,8 @@ class ComputeController(QObject):
         analysis, arch, request, withheld = self._pending.pop(result.request_id)
         if not withheld:
             self._weights_in_use = request.weights_path
-        self.latest = ComputedView(result, analysis, arch, len(arch.layers), withheld)
+        trained = request.weights_path is not None or self.trained_here
+        self.latest = ComputedView(result, analysis, arch, len(arch.layers), withheld, trained)
         self.result_ready.emit(self.latest)
 
     def _on_failure(self, failure: ComputeFailure) -> None:
@@ -249,19 +270,37 @@ class ComputeController(QObject):
             self._train_id, self.doc.architecture, config, weights_path=self.doc.weights_path
         )
         self.thread.start_training(request)
+        self._training_counts = True
         return True
 
     def _on_training_progress(self, progress) -> None:
         # At an epoch's end the compute thread has installed the weights learnt so
         # far: a fresh forward shows the feature maps as the network learns.
         if getattr(progress, "weights", None) is not None:
+            self.trained_here = self.trained_here or self._training_counts
             self.schedule()
 
     def _on_training_finished(self, result) -> None:
         if getattr(result, "state_dict", None):
             self.trained_state = result.state_dict
+            self.trained_here = self.trained_here or self._training_counts
         self.training_finished.emit(result)
         self.schedule()  # the next forward shows the trained weights
+
+    def _weights_replaced(self) -> None:
+        # New weights (a file, random ones, a new document): what was trained before
+        # is not what the network holds now.
+        self.trained_here = False
+        self._training_counts = False
+
+    def _stack_changed(self) -> None:
+        before, self._analysis = self._analysis, self.doc.analysis
+        if before is not self._analysis and not keeps_weights(before, self._analysis):
+            self._new_network()
+
+    def _new_network(self) -> None:
+        self._weights_replaced()
+        self.network_replaced.emit()
 
     def _on_training_failure(self, failure) -> None:
         self.training_failed.emit(getattr(failure, "message", str(failure)))

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 def _panel_input(view: ComputedView, layer_index: int, classes):
     from cnnviz.qt.panels.base import PanelInput
 
-    return PanelInput(view.result, view.analysis, layer_index, tuple(classes) if classes else None)
+    names = tuple(classes) if classes else None
+    return PanelInput(view.result, view.analysis, layer_index, names, view.trained)
 
 
 class PanelWiring:
@@ -83,6 +84,20 @@ class PanelWiring:
         ):
             if hasattr(panel, slot):
                 signal.connect(getattr(panel, slot))
+        if hasattr(panel, "reset"):
+            # A new network: the last one's curves and messages do not describe it.
+            controller.network_replaced.connect(panel.reset)
+        if hasattr(panel, "set_start"):
+            changes = (self.window.doc.weights_changed, controller.training_finished)
+            for signal in (*changes, controller.network_replaced):
+                signal.connect(self._training_start_changed)
+            self._training_start_changed()
+
+    def _training_start_changed(self, *_args) -> None:
+        """Tell the training panel what a run would start from (the controller sends
+        the document's weights file, else training initialises afresh)."""
+        controller = self.window.controller
+        self.widget("training").set_start(self.window.doc.weights_path, controller.trained_here)
 
     def kernel_edit(self, edit) -> None:
         doc = self.window.doc

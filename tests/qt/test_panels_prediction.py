@@ -62,3 +62,26 @@ def test_helpers():
     assert class_names(3, ("a", "b")) == ["class 0", "class 1", "class 2"]
     assert class_names(2, ("a", "b")) == ["a", "b"]
     assert top_k(np.array([0.2, 0.5, 0.2, 0.1]), 3) == [1, 0, 2]
+
+
+def test_random_weights_say_so_plainly_trained_ones_do_not(panel):
+    data = panel_input(STACK, 2, size=4, classes=NAMES)
+    panel.show(replace(data, trained=False))
+    assert panel.untrained.isVisible()
+    assert panel.untrained.text().startswith("Random weights: this network has not been trained")
+    assert "random weights" in panel.title.text()
+    for trained in (True, None):  # None: not known (the panel on its own)
+        panel.show(replace(data, trained=trained))
+        assert not panel.untrained.isVisible()
+        assert "random" not in panel.title.text()
+
+
+def test_the_notice_names_the_real_tab_and_menu_entry():
+    from cnnviz.qt.docks import PANELS
+    from cnnviz.qt.menus import ACTION_TABLE
+    from cnnviz.qt.panels.prediction import UNTRAINED_NOTICE
+
+    tab = next(spec.title for spec in PANELS if spec.key == "training")
+    load = next(text for attr, text, *_ in ACTION_TABLE if attr == "load_weights")
+    assert f"the {tab} tab" in UNTRAINED_NOTICE
+    assert f"File > {load.replace('&', '')}" in UNTRAINED_NOTICE

@@ -285,3 +285,61 @@ def test_forwards_during_training_show_the_weights_learnt_so_far(qtbot):
     for result in results:
         shown = result.filters[0][0]
         assert any(np.array_equal(shown, weights) for weights in ends)
+
+
+def test_the_form_says_what_a_run_starts_from(panel):
+    """compute/train.py starts from the weights file the controller sends, else from
+    fresh weights drawn by the initialisation, even after an earlier run."""
+    panel.set_start("/some/where/lenet5.safetensors")
+    assert panel.form.starts_from_file() and not panel.form.init.isVisible()
+    assert "lenet5.safetensors" in panel.form.start_file.text()
+    assert "continues from the weights in lenet5.safetensors" in panel.start_note.text()
+    panel.set_start(None, trained_before=True)
+    assert not panel.form.starts_from_file() and panel.form.init.isVisible()
+    assert "not from the ones trained before" in panel.start_note.text()
+    assert "File > Save Trained Weights" in panel.start_note.text()
+    panel.set_start(None)
+    assert panel.start_note.text().startswith("Training starts from fresh random weights")
+
+
+def test_augmented_training_accuracy_is_named_and_explained(panel):
+    panel.set_config(TrainConfig(augment=True))
+    panel.train_button.click()
+    assert panel.curves.legend_texts()[0] == "training (on augmented images)"
+    assert panel.curve_note.isVisible() and "below validation" in panel.curve_note.text()
+    panel.on_progress(progress(epoch=1, step=10, val=(0.2, 0.95)))
+    assert "training (augmented) 40.0% · validation 95.0%" in panel.progress_label.text()
+    panel.on_finished(result())
+    panel.set_config(TrainConfig(augment=False))
+    panel.train_button.click()
+    assert panel.curves.legend_texts()[0] == "training"
+    assert not panel.curve_note.isVisible()
+
+
+def test_the_legend_lies_outside_both_plots(panel, qtbot):
+    panel.train_button.click()
+    panel.on_progress(progress(epoch=1, step=10, val=(0.9, 0.8)))
+    legend = panel.curves.legend
+    qtbot.waitUntil(lambda: legend.sceneBoundingRect().height() > 0)
+    for plot in (panel.curves.loss, panel.curves.accuracy):
+        assert not legend.sceneBoundingRect().intersects(plot.vb.sceneBoundingRect())
+
+
+def test_a_new_network_clears_the_last_run(panel, qtbot):
+    panel.train_button.click()
+    panel.on_progress(progress(epoch=1, step=10, val=(0.9, 0.8)))
+    panel.on_finished(result())
+    panel.reset()
+    assert all(
+        item.getData()[0] is None for item in (panel.curves.train_loss, panel.curves.val_acc)
+    )
+    assert panel.status.text() == "" and panel.progress_label.text() == "Not trained yet."
+    assert panel.progress_bar.value() == 0 and panel.filters.item.image is None
+    assert panel.title.text() == "Training"
+    # A run still going belongs to the old network: cancelled, its end ignored.
+    panel.train_button.click()
+    with qtbot.waitSignal(panel.cancel_requested):
+        panel.reset()
+    assert panel.train_button.isEnabled()
+    panel.on_finished(result(cancelled=True))
+    assert panel.status.text() == ""

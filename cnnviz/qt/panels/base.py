@@ -46,6 +46,10 @@ class PanelInput:
     analysis: Analysis
     layer_index: int
     classes: tuple[str, ...] | None = None
+    # Whether the weights were learnt (from a weights file or a training in the
+    # app): random ones make a prediction meaningless. None: not known (a panel
+    # shown on its own with sample arrays).
+    trained: bool | None = None
 
     def activation(self, index: int | None = None) -> LayerActivation | None:
         """The computed output of layer `index` (default: the selected one)."""

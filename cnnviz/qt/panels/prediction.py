@@ -3,6 +3,8 @@
 Bars are horizontal, one per class with its name (when the preset has class
 names), the winner highlighted. With many classes (ImageNet's 1000) the
 chart keeps the 20 most probable. The top five are listed with percentages.
+A network whose weights are still random says so above the bars: its
+"prediction" is noise, however confident the chart looks.
 
 Standalone: ``python -m cnnviz.qt.panels.prediction``.
 """
@@ -17,6 +19,7 @@ from PySide6 import QtWidgets
 
 from cnnviz.qt.panels.base import (
     CURVE,
+    DEAD,
     SELECTED,
     Panel,
     PanelInput,
@@ -28,6 +31,10 @@ from cnnviz.qt.panels.base import (
 
 MAX_BARS = 20
 TOP_K = 5
+UNTRAINED_NOTICE = (
+    "Random weights: this network has not been trained, so these outputs mean nothing "
+    "yet. Train it in the Training tab, or load trained weights with File > Load Weights…"
+)
 
 
 def class_names(count: int, classes: tuple[str, ...] | None) -> list[str]:
@@ -54,6 +61,8 @@ class PredictionPanel(Panel):
 
     def _build(self) -> None:
         self.title = title_label("Prediction")
+        self.untrained = info_label(UNTRAINED_NOTICE, f"color: {DEAD}; font-weight: 600;", 13)
+        self.untrained.hide()
         self.widget = graphics_widget()
         self.plot = self.widget.addPlot()
         style_plot(self.plot, x_label="probability")
@@ -67,6 +76,7 @@ class PredictionPanel(Panel):
         layout = QtWidgets.QVBoxLayout(self.content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)
+        layout.addWidget(self.untrained)
         layout.addWidget(self.widget, 1)
         layout.addWidget(self.top_list)
         layout.addWidget(self.note)
@@ -98,7 +108,9 @@ class PredictionPanel(Panel):
         # Room for every class name: in a low dock the labels would overlap.
         self.widget.setMinimumHeight(min(60 + 15 * len(self.shown), 420))
         self.plot.setXRange(0, max(1e-6, float(values.max())) * 1.05, padding=0.02)
-        self.title.setText(f"Prediction · {names[best]} ({self.probabilities[best]:.1%})")
+        self.untrained.setVisible(data.trained is False)
+        random = " with random weights" if data.trained is False else ""
+        self.title.setText(f"Prediction{random} · {names[best]} ({self.probabilities[best]:.1%})")
         self._list_top(names)
         note = f"Softmax over {count} classes"
         if count > MAX_BARS:

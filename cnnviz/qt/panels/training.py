@@ -7,9 +7,15 @@ or ``on_failed(message)``. Cancel emits ``cancel_requested()``: training stops
 after the current batch and keeps the best weights so far.
 
 The curves: training loss and accuracy are running means over the current
-epoch (on the augmented images, so usually below validation); validation
-points come at each epoch's end. The grid shows the first conv layer's
-filters as they learn, each on a blue–white–red scale centred on zero.
+epoch (on the augmented images, so usually below validation, and the panel
+says so); validation points come at each epoch's end. The grid shows the
+first conv layer's filters as they learn, each on a blue–white–red scale
+centred on zero.
+
+A run starts from the document's weights file when there is one (the
+controller sends it), else from fresh weights drawn by the chosen
+initialisation, even after an earlier run: the form says which
+(``set_start``). A new document (``reset``) clears the last network's run.
 
 Standalone with a made-up run: ``python -m cnnviz.qt.panels.training``.
 """
@@ -17,6 +23,7 @@ Standalone with a made-up run: ``python -m cnnviz.qt.panels.training``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,21 +33,21 @@ from cnnviz.core.jobs import TrainConfig, TrainProgress, TrainResult
 from cnnviz.core.mosaic import MosaicLayout, assemble, plan_layout
 from cnnviz.qt import colormaps
 from cnnviz.qt.panels.base import (
-    CURVE,
-    CURVE_2,
     DEAD,
     float_c,
     graphics_widget,
     image_view_box,
     info_label,
-    style_plot,
     title_label,
 )
+from cnnviz.qt.panels.training_curves import AUGMENTED_NOTE, TrainingCurves
 from cnnviz.qt.panels.training_form import TrainingForm
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 PROGRESS_STEPS = 1000
+NOT_TRAINED = "Not trained yet."
+FILTERS_HINT = "First-layer filters appear here as they learn."
 
 
 def format_duration(seconds: float) -> str:
@@ -65,72 +72,6 @@ def filter_tiles(weight: np.ndarray) -> np.ndarray:
     return tiles / np.where(scale > 0, scale, 1.0)[:, None, None]
 
 
-class _Curves:
-    """Loss and accuracy plots with a training and a validation curve each."""
-
-    def __init__(self, canvas: pg.GraphicsLayoutWidget) -> None:
-        self.loss = canvas.addPlot(row=0, col=0)
-        self.accuracy = canvas.addPlot(row=0, col=1)
-        style_plot(self.loss, "epoch", "loss")
-        style_plot(self.accuracy, "epoch", "accuracy (%)")
-        self.accuracy.setYRange(0, 100, padding=0.02)
-        self.accuracy.enableAutoRange(axis="y", enable=False)
-        for plot in (self.loss, self.accuracy):
-            plot.showGrid(x=False, y=False)
-        self.legends = []
-        for plot in (self.loss, self.accuracy):
-            plot.setMouseEnabled(x=False, y=False)
-            offset = (-4, 4) if plot is self.loss else (-4, -4)
-            self.legends.append(plot.addLegend(offset=offset, labelTextSize="8pt"))
-        train_pen, val_pen = pg.mkPen(CURVE, width=2), pg.mkPen(CURVE_2, width=2)
-        val_symbol = {"symbol": "o", "symbolSize": 6, "symbolBrush": CURVE_2, "symbolPen": None}
-        self.train_loss = self.loss.plot(pen=train_pen, name="training")
-        self.val_loss = self.loss.plot(pen=val_pen, name="validation", **val_symbol)
-        self.train_acc = self.accuracy.plot(pen=train_pen, name="training")
-        self.val_acc = self.accuracy.plot(pen=val_pen, name="validation", **val_symbol)
-        self.clear()
-
-    def name_training(self, augmented: bool) -> None:
-        """'training (augmented)' when the curve is measured on varied copies: then it
-        usually runs below validation, which sees the images as they are."""
-        text = "training (augmented)" if augmented else "training"
-        for legend, item in zip(self.legends, (self.train_loss, self.train_acc), strict=True):
-            label = legend.getLabel(item)
-            if label is not None:
-                label.setText(text)
-
-    def set_epochs(self, epochs: int) -> None:
-        """The x axis spans the whole run from the start: the curves grow into it,
-        and the axis is not laid out again with every report."""
-        for plot in (self.loss, self.accuracy):
-            plot.enableAutoRange(axis="x", enable=False)
-            plot.setXRange(0, max(1, epochs), padding=0.02)
-
-    def clear(self) -> None:
-        self.points: dict[str, list[tuple[float, float]]] = {
-            "train_loss": [],
-            "train_acc": [],
-            "val_loss": [],
-            "val_acc": [],
-        }
-        for item in (self.train_loss, self.val_loss, self.train_acc, self.val_acc):
-            item.setData([], [])
-
-    def add(self, progress: TrainProgress) -> None:
-        x = progress.epoch - 1 + progress.step / max(1, progress.steps)
-        self._append("train_loss", self.train_loss, x, progress.train_loss)
-        self._append("train_acc", self.train_acc, x, 100 * progress.train_accuracy)
-        if progress.val_accuracy is not None and progress.val_loss is not None:
-            self._append("val_loss", self.val_loss, progress.epoch, progress.val_loss)
-            self._append("val_acc", self.val_acc, progress.epoch, 100 * progress.val_accuracy)
-
-    def _append(self, key: str, item: pg.PlotDataItem, x: float, y: float) -> None:
-        points = self.points[key]
-        points.append((x, y))
-        xs, ys = zip(*points, strict=True)
-        item.setData(np.asarray(xs), np.asarray(ys))
-
-
 class _FilterGrid:
     """The first conv layer's filters as one mosaic image (created once, then updated)."""
 
@@ -140,9 +81,13 @@ class _FilterGrid:
         self.item = pg.ImageItem()
         self.item.setLookupTable(colormaps.gapped_lookup_table(colormaps.DEFAULT_DIVERGING))
         self.box.addItem(self.item)
+        self.clear()
+
+    def clear(self) -> None:
         self.layout: MosaicLayout | None = None
         self.image: np.ndarray | None = None
         self.layer: int | None = None
+        self.item.clear()
 
     def show(self, filters: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> bool:
         """Draw the first conv layer's filters; False when there are none."""
@@ -180,15 +125,20 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setRange(0, PROGRESS_STEPS)
         self.progress_bar.setTextVisible(False)
-        self.progress_label = info_label("Not trained yet.")
+        self.progress_label = info_label(NOT_TRAINED)
         self.status = info_label("")
+        self.start_note = info_label("")
         self.title = title_label("Training")
         self.canvas = graphics_widget()
-        self.curves = _Curves(self.canvas)
+        self.curves = TrainingCurves(self.canvas)
+        self.curve_note = info_label(AUGMENTED_NOTE)
+        self.curve_note.hide()
         self.filter_canvas = graphics_widget()
         self.filter_canvas.setMinimumHeight(90)
         self.filters = _FilterGrid(self.filter_canvas)
-        self.filter_title = info_label("First-layer filters appear here as they learn.")
+        self.filter_title = info_label(FILTERS_HINT)
+        self.augmented = False
+        self.set_start(None)
         self.running = False
         self._started = 0.0
         self._build_layout()
@@ -201,6 +151,7 @@ class TrainingPanel(QtWidgets.QWidget):
         buttons.addWidget(self.cancel_button)
         left = QtWidgets.QVBoxLayout()
         left.addWidget(self.form)
+        left.addWidget(self.start_note)
         left.addLayout(buttons)
         left.addWidget(self.progress_bar)
         left.addWidget(self.progress_label)
@@ -209,6 +160,7 @@ class TrainingPanel(QtWidgets.QWidget):
         right = QtWidgets.QVBoxLayout()
         right.addWidget(self.title)
         right.addWidget(self.canvas, 3)
+        right.addWidget(self.curve_note)
         right.addWidget(self.filter_title)
         right.addWidget(self.filter_canvas, 2)
         layout = QtWidgets.QHBoxLayout(self)
@@ -226,6 +178,44 @@ class TrainingPanel(QtWidgets.QWidget):
     def set_config(self, config: TrainConfig) -> None:
         self.form.set_config(config)
 
+    def set_start(self, weights_path: str | None, trained_before: bool = False) -> None:
+        """What the next run starts from: the document's weights file, else fresh
+        weights (also after an earlier run in the app, which compute/train.py does
+        not continue unless its weights were saved to a file)."""
+        name = Path(weights_path).name if weights_path else None
+        self.form.set_start(name)
+        if name:
+            text = (
+                f"Training continues from the weights in {name}. "
+                "For a fresh start: File > Use Random Weights."
+            )
+        elif trained_before:
+            text = (
+                "Training starts again from fresh random weights, not from the ones "
+                "trained before. To continue those, save them first: "
+                "File > Save Trained Weights…"
+            )
+        else:
+            text = "Training starts from fresh random weights (the initialisation above)."
+        self.start_note.setText(text)
+
+    def reset(self) -> None:
+        """A new network: forget the last one's run (curves, filters, messages).
+        A run still going is for the old network, so it is cancelled."""
+        if self.running:
+            self.cancel_requested.emit()
+        self.running = False
+        self._set_controls(running=False)
+        self.curves.clear()
+        self.curves.name_training(False)
+        self.curve_note.hide()
+        self.filters.clear()
+        self.filter_title.setText(FILTERS_HINT)
+        self.progress_bar.setValue(0)
+        self.progress_label.setText(NOT_TRAINED)
+        self.status.setText("")
+        self.title.setText("Training")
+
     def _on_train_clicked(self) -> None:
         config = self.form.config()
         self.start(config)
@@ -241,7 +231,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.running = True
         self._started = time.monotonic()
         self.curves.clear()
+        self.augmented = config.augment
         self.curves.name_training(config.augment)
+        self.curve_note.setVisible(config.augment)
         self.curves.set_epochs(config.epochs)
         self.progress_bar.setValue(0)
         self.progress_label.setText(f"Preparing {config.dataset} and the network…")
@@ -268,6 +260,8 @@ class TrainingPanel(QtWidgets.QWidget):
             f"Epoch {progress.epoch} of {progress.epochs} · {done:.0%} · "
             f"{format_duration(left)} left"
         )
+        on = " (augmented)" if self.augmented else ""
+        text += f" · training{on} {progress.train_accuracy:.1%}"
         if progress.val_accuracy is not None:
             text += f" · validation {progress.val_accuracy:.1%}"
         self.progress_label.setText(text)
@@ -280,6 +274,8 @@ class TrainingPanel(QtWidgets.QWidget):
 
     @QtCore.Slot(object)
     def on_finished(self, result: TrainResult) -> None:
+        if not self.running:  # the run of a network that has been replaced
+            return
         self.running = False
         self._set_controls(running=False)
         if result.cancelled:
@@ -302,6 +298,8 @@ class TrainingPanel(QtWidgets.QWidget):
 
     @QtCore.Slot(str)
     def on_failed(self, message: str) -> None:
+        if not self.running:  # the run of a network that has been replaced
+            return
         self.running = False
         self._set_controls(running=False)
         self.progress_bar.setValue(0)

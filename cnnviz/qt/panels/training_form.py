@@ -122,6 +122,13 @@ class TrainingForm(QtWidgets.QWidget):
         self.learning_rate.setToolTip("Step size of the optimizer (arrows step 1-2-5)")
         self.optimizer = _combo(OPTIMIZERS, "How gradients become weight changes")
         self.init = _combo(INITS, "How the weights start: He suits ReLU, Xavier tanh/sigmoid")
+        # With a weights file training starts from it and no initialisation is drawn,
+        # so the row then names the file instead of an unused scheme.
+        self.start_file = QtWidgets.QLabel()
+        self.start_file.setWordWrap(True)
+        self.start = QtWidgets.QStackedWidget()
+        self.start.addWidget(self.init)
+        self.start.addWidget(self.start_file)
         self.weight_decay = RateSpinBox(1e-6, 0.99, allow_zero=True)
         self.weight_decay.setToolTip("L2 penalty pulling weights towards zero (0: none)")
         self.validation = QtWidgets.QSpinBox()
@@ -151,7 +158,7 @@ class TrainingForm(QtWidgets.QWidget):
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Schedule", self.schedule)
         form.addRow("Optimizer", self.optimizer)
-        form.addRow("Initialisation", self.init)
+        form.addRow("Initialisation", self.start)
         form.addRow("Weight decay", self.weight_decay)
         form.addRow("Validation", self.validation)
         form.addRow("Seed", self.seed)
@@ -184,6 +191,24 @@ class TrainingForm(QtWidgets.QWidget):
         self.seed.setValue(config.seed)
         _select(self.schedule, config.schedule)
         self.augment.setChecked(config.augment)
+
+    def set_start(self, weights_name: str | None) -> None:
+        """Show what a run starts from: the weights file `weights_name`, or (None)
+        fresh weights drawn by the chosen initialisation."""
+        label = self.layout().labelForField(self.start)
+        if weights_name:
+            self.start_file.setText(f"the weights in {weights_name}")
+            self.start_file.setToolTip(
+                "Training continues from these weights; no initialisation is drawn"
+            )
+            self.start.setCurrentWidget(self.start_file)
+            label.setText("Starts from")
+        else:
+            self.start.setCurrentWidget(self.init)
+            label.setText("Initialisation")
+
+    def starts_from_file(self) -> bool:
+        return self.start.currentWidget() is self.start_file
 
     def dataset_title(self) -> str:
         key = self.dataset.currentData()

@@ -1,0 +1,91 @@
+"""The Training panel's loss and accuracy plots, with one legend above both.
+
+The legend has a row of its own above the plots, so it never covers a curve
+(anchored inside a plot it sat on the loss curve's start). Both plots use the
+same two pens, so one legend names the curves of both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from cnnviz.core.jobs import TrainProgress
+from cnnviz.qt.panels.base import CURVE, CURVE_2, style_plot
+
+TRAINING = "training"
+TRAINING_AUGMENTED = "training (on augmented images)"
+VALIDATION = "validation (plain images, end of each epoch)"
+AUGMENTED_NOTE = (
+    "Training accuracy is measured on augmented images (randomly varied copies) "
+    "while the weights still change, so it runs below validation accuracy, "
+    "which is measured on plain held-back images at each epoch's end."
+)
+
+
+class TrainingCurves:
+    """Loss and accuracy plots with a training and a validation curve each."""
+
+    def __init__(self, canvas: pg.GraphicsLayoutWidget) -> None:
+        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=2)
+        canvas.addItem(self.legend, row=0, col=0, colspan=2)
+        self.loss = canvas.addPlot(row=1, col=0)
+        self.accuracy = canvas.addPlot(row=1, col=1)
+        style_plot(self.loss, "epoch", "loss")
+        style_plot(self.accuracy, "epoch", "accuracy (%)")
+        self.accuracy.setYRange(0, 100, padding=0.02)
+        self.accuracy.enableAutoRange(axis="y", enable=False)
+        for plot in (self.loss, self.accuracy):
+            plot.showGrid(x=False, y=False)
+            plot.setMouseEnabled(x=False, y=False)
+        train_pen, val_pen = pg.mkPen(CURVE, width=2), pg.mkPen(CURVE_2, width=2)
+        val_symbol = {"symbol": "o", "symbolSize": 6, "symbolBrush": CURVE_2, "symbolPen": None}
+        self.train_loss = self.loss.plot(pen=train_pen)
+        self.val_loss = self.loss.plot(pen=val_pen, **val_symbol)
+        self.train_acc = self.accuracy.plot(pen=train_pen)
+        self.val_acc = self.accuracy.plot(pen=val_pen, **val_symbol)
+        self.legend.addItem(self.train_loss, TRAINING)
+        self.legend.addItem(self.val_loss, VALIDATION)
+        self.clear()
+
+    def legend_texts(self) -> list[str]:
+        return [label.text for _sample, label in self.legend.items]
+
+    def name_training(self, augmented: bool) -> None:
+        """Say when the training curve is measured on varied copies: then it usually
+        runs below validation, which sees the images as they are."""
+        label = self.legend.getLabel(self.train_loss)
+        if label is not None:
+            label.setText(TRAINING_AUGMENTED if augmented else TRAINING)
+        self.legend.updateSize()
+
+    def set_epochs(self, epochs: int) -> None:
+        """The x axis spans the whole run from the start: the curves grow into it,
+        and the axis is not laid out again with every report."""
+        for plot in (self.loss, self.accuracy):
+            plot.enableAutoRange(axis="x", enable=False)
+            plot.setXRange(0, max(1, epochs), padding=0.02)
+
+    def clear(self) -> None:
+        self.points: dict[str, list[tuple[float, float]]] = {
+            "train_loss": [],
+            "train_acc": [],
+            "val_loss": [],
+            "val_acc": [],
+        }
+        for item in (self.train_loss, self.val_loss, self.train_acc, self.val_acc):
+            item.setData([], [])
+
+    def add(self, progress: TrainProgress) -> None:
+        x = progress.epoch - 1 + progress.step / max(1, progress.steps)
+        self._append("train_loss", self.train_loss, x, progress.train_loss)
+        self._append("train_acc", self.train_acc, x, 100 * progress.train_accuracy)
+        if progress.val_accuracy is not None and progress.val_loss is not None:
+            self._append("val_loss", self.val_loss, progress.epoch, progress.val_loss)
+            self._append("val_acc", self.val_acc, progress.epoch, 100 * progress.val_accuracy)
+
+    def _append(self, key: str, item: pg.PlotDataItem, x: float, y: float) -> None:
+        points = self.points[key]
+        points.append((x, y))
+        xs, ys = zip(*points, strict=True)
+        item.setData(np.asarray(xs), np.asarray(ys))
