@@ -40,7 +40,7 @@ class PanelWiring:
         self._data = None
         for panel in self.docks.values():
             panel.dock.visibilityChanged.connect(
-                lambda visible, p=panel: visible and docks.feed(p, self._data)
+                lambda visible, p=panel: visible and self._panel_shown(p)
             )
         self.docks["conv_stepper"].dock.visibilityChanged.connect(self._stepper_shown)
         self._connect_special_panels()
@@ -146,17 +146,28 @@ class PanelWiring:
         if panel is not None and prep is not None and hasattr(panel, "set_preprocessing"):
             panel.set_preprocessing(prep)
 
+    def _panel_shown(self, panel: docks.PanelDock) -> None:
+        """A dock just became visible: draw the latest data in it now.
+
+        Forced, because the signal is the proof it can be seen: when a tab is
+        clicked, Qt emits visibilityChanged(True) while the tab it replaces
+        still lies over it, so can_be_seen() finds it covered, and the panel
+        would keep what it drew before it was hidden (another network, image
+        or layer) until the next result."""
+        docks.feed(panel, self._data, force=True)
+
     def _stepper_shown(self, visible: bool) -> None:
         if visible and self.latest is not None:
-            self._feed_conv_stepper(self.latest, max(self.window.selected_layer, 0))
+            index = max(self.window.selected_layer, 0)
+            self._feed_conv_stepper(self.latest, index, force=True)  # see _panel_shown
 
-    def _feed_conv_stepper(self, view: ComputedView, index: int) -> None:
+    def _feed_conv_stepper(self, view: ComputedView, index: int, *, force: bool = False) -> None:
         stepper = self.widget("conv_stepper")
         if stepper is None or not hasattr(stepper, "set_real_layer"):
             return
         if index not in view.result.filters or index >= len(view.analysis.layers):
             return
-        if not docks.can_be_seen(self.docks["conv_stepper"]):
+        if not force and not docks.can_be_seen(self.docks["conv_stepper"]):
             return
         info = view.analysis.layers[index]
         layer = info.layer

@@ -1,0 +1,187 @@
+"""A panel hidden behind another tab (or closed) shows the current result when it is
+seen again, whatever changed meanwhile: the network, the selected layer, the image,
+the weights. Driven as a person does it: by clicking the dock tabs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox, QTabBar
+
+from cnnviz.core.analysis import analyze
+from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core.jobs import KernelEdit
+from cnnviz.core.project import Project
+from cnnviz.qt import commands, settings
+from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.panels._samples import apply_kernel_edits, numpy_forward, sample_filters
+
+# 1×12×12 → conv k3 (2 channels, 10×10) → ReLU → max pool 2 (5×5)
+STACK = Architecture(
+    "small",
+    InputShape(1, 12, 12),
+    (
+        Layer.make("Conv2d", out_channels=2, kernel_size=3),
+        Layer.make("ReLU"),
+        Layer.make("MaxPool2d", kernel_size=2),
+    ),
+)
+
+
+class NumpyCompute(QObject):
+    """Stands in for the compute thread: answers, when told to, with the numpy
+    sample forward, so every panel has real filters and maps to draw."""
+
+    result_ready = Signal(object)
+    failed = Signal(object)
+    busy_changed = Signal(bool)
+    device_changed = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.requests = []
+
+    def submit(self, request) -> None:
+        self.requests.append(request)
+
+    def answer(self, request) -> None:
+        analysis = analyze(request.architecture)
+        filters = apply_kernel_edits(sample_filters(analysis), request.kernel_edits)
+        result = numpy_forward(analysis, request.image, filters)
+        self.result_ready.emit(replace(result, request_id=request.request_id))
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    QStandardPaths.setTestModeEnabled(True)
+    settings.use_settings_folder(tmp_path / "settings")
+    settings.init_application_names()
+    compute = NumpyCompute()
+    win = MainWindow(compute, start_compute=False, saved_layout=False)
+    qtbot.addWidget(win)
+    win.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    win.compute = compute
+    win.doc.reset(Project(STACK), None)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown()
+
+
+def compute(qtbot, win) -> None:
+    """Run the document as it is now and hand the result to the window."""
+    win.controller.submit_now()
+    with qtbot.waitSignal(win.result_shown):
+        win.compute.answer(win.compute.requests[-1])
+
+
+def click_tab(qtbot, win, title: str) -> None:
+    """Click the dock tab called `title` (a real click on the tab bar)."""
+    tabs = [
+        (bar, index)
+        for bar in win.findChildren(QTabBar)
+        if bar.isVisible()
+        for index in range(bar.count())
+        if bar.tabText(index) == title
+    ]
+    assert tabs, f"no visible tab called {title!r}"
+    bar, index = tabs[0]
+    QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    qtbot.waitUntil(lambda: bar.currentIndex() == index)
+
+
+def panel(win, key: str):
+    return win.panels.docks[key].widget
+
+
+def shows_latest(win, key: str) -> bool:
+    """The panel last drew the window's newest data (this result, this layer)."""
+    return panel(win, key).current is win.panels._data is not None
+
+
+# For each tabbed panel: the layer to select, and the channel count it displays.
+TABBED = {
+    "feature_maps": (0, lambda p: p.maps.shape[0]),
+    "filters": (0, lambda p: p.weight.shape[0]),
+    "pooling": (2, lambda p: p.channel_spin.maximum() + 1),
+    "activation": (1, lambda p: p.inputs.shape[0]),
+}
+
+
+@pytest.mark.parametrize("key", TABBED)
+def test_a_tab_raised_after_the_network_changed_shows_the_new_network(qtbot, window, key):
+    layer, channels_drawn = TABBED[key]
+    title = window.panels.docks[key].spec.title
+    window.select_layer(layer)
+    click_tab(qtbot, window, title)
+    compute(qtbot, window)
+    assert channels_drawn(panel(window, key)) == 2
+    click_tab(qtbot, window, "Training")  # the panel is now behind another tab
+    window.doc.undo_stack.push(commands.SetParamCommand(window.doc, 0, "out_channels", 4))
+    window.select_layer(layer)  # the edit selected the conv layer
+    compute(qtbot, window)
+    assert channels_drawn(panel(window, key)) == 2  # hidden: not drawn (costs nothing)
+    click_tab(qtbot, window, title)
+    qtbot.waitUntil(lambda: shows_latest(window, key))
+    shown = panel(window, key)
+    assert channels_drawn(shown) == 4
+    assert not shown.showing_hint
+    assert "Conv2d 4" in shown.current.layer_title(0)
+
+
+def test_feature_maps_catch_up_with_layer_image_and_weights(qtbot, window):
+    maps = panel(window, "feature_maps")
+    click_tab(qtbot, window, "Feature maps")
+    compute(qtbot, window)
+    click_tab(qtbot, window, "Training")
+    kernel = np.ones((1, 3, 3), np.float32)
+    window.panels.kernel_edit(KernelEdit(0, 1, kernel, bias=0.5))  # new weights ...
+    ramp = np.linspace(0, 1, 144, dtype=np.float32).reshape(12, 12)
+    window.files.use_array(ramp, "ramp")  # ... a new image ...
+    window.select_layer(2)  # ... and another layer (the edit had selected layer 0)
+    compute(qtbot, window)
+    click_tab(qtbot, window, "Feature maps")
+    qtbot.waitUntil(lambda: shows_latest(window, "feature_maps"))
+    assert maps.title.text().startswith("layer 2 · MaxPool2d")
+    assert maps.maps.shape == (2, 5, 5)
+    np.testing.assert_allclose(maps.side.input_item.image, ramp, atol=1e-6)
+    # Channel 1 is now a 3×3 sum of the ramp plus 0.5: its pooled maps, as drawn.
+    conv = sum(ramp[r : r + 10, c : c + 10] for r in range(3) for c in range(3)) + 0.5
+    pooled = conv.reshape(5, 2, 5, 2).max(axis=(1, 3))
+    np.testing.assert_allclose(maps.maps[1], pooled, rtol=1e-5)
+
+
+@pytest.mark.parametrize("key", ["overview", "prediction"])
+def test_a_closed_panel_reopened_shows_the_current_network(qtbot, window, key):
+    compute(qtbot, window)
+    dock = window.panels.docks[key].dock
+    dock.close()  # View menu: unticked
+    window.doc.undo_stack.push(commands.SetParamCommand(window.doc, 0, "out_channels", 4))
+    compute(qtbot, window)
+    assert not shows_latest(window, key)
+    dock.show()
+    qtbot.waitUntil(lambda: shows_latest(window, key))
+    assert panel(window, key).current.result.layers[0].output.shape == (4, 10, 10)
+
+
+def test_the_conv_stepper_raised_after_an_edit_steps_the_new_layer(qtbot, window):
+    """Not a common panel (it is fed the selected conv layer), but shown the same way."""
+    stepper = panel(window, "conv_stepper")
+    click_tab(qtbot, window, "Convolution step by step")
+    compute(qtbot, window)
+    assert stepper.real.config.output_shape == (2, 10, 10)
+    click_tab(qtbot, window, "Training")
+    window.doc.undo_stack.push(commands.SetParamCommand(window.doc, 0, "out_channels", 4))
+    compute(qtbot, window)
+    click_tab(qtbot, window, "Convolution step by step")
+    qtbot.waitUntil(lambda: stepper.real.config.output_shape == (4, 10, 10))
+    np.testing.assert_array_equal(
+        stepper.real.feature_map, window.panels.latest.result.layers[0].output
+    )
