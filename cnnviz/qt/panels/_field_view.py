@@ -15,7 +15,7 @@ from cnnviz.core.mosaic import image_for_display
 from cnnviz.core.receptive_field import ReceptiveField
 from cnnviz.qt import colormaps
 from cnnviz.qt.panels._overlays import Box, Spotlight, cell_marker
-from cnnviz.qt.panels.base import ACCENT, DEAD, float_c, image_view_box
+from cnnviz.qt.panels.base import ACCENT, DEAD, float_c, image_view_box, set_picture
 
 
 def describe_field(
@@ -64,15 +64,16 @@ class FieldView(pg.GraphicsLayoutWidget):
         picture = image_for_display(image)
         grey = None if picture.ndim == 3 else colormaps.lookup_table("grey")
         self.input_item.setLookupTable(grey)
-        self.input_item.setImage(float_c(picture), autoLevels=False, levels=(0.0, 1.0))
-        self.input_view.autoRange(padding=0.02)
+        options = {"autoLevels": False, "levels": (0.0, 1.0)}
+        set_picture(self.input_view, self.input_item, float_c(picture), **options)
         self._shown_input = image
 
     def show_channel(self, values: np.ndarray, levels, colormap_name: str, title: str, dead: bool):
         """One channel large, in the mosaic's colours; `title` names it."""
-        self.channel_item.setImage(float_c(values), autoLevels=False, levels=levels)
+        # Fitted to a new size only: stepping through channels keeps the zoom.
+        options = {"autoLevels": False, "levels": levels}
+        set_picture(self.channel_view, self.channel_item, float_c(values), **options)
         self.channel_item.setLookupTable(colormaps.lookup_table(colormap_name))
-        self.channel_view.autoRange(padding=0.02)
         self.channel_marker.hide()
         text = title + (" · DEAD" if dead else "")
         self.channel_caption.setText(text, color=DEAD if dead else None, size="10pt")

@@ -176,6 +176,33 @@ def image_view_box(**kwargs) -> pg.ViewBox:
     return box
 
 
+def fit_view(view: pg.ViewBox, *items: pg.GraphicsObject, padding: float = 0.02) -> None:
+    """Fit `view` to `items` alone: overlays (a marked cell, a spotlight) may still
+    be where the previous, larger picture had them and must not widen the fit."""
+    view.autoRange(padding=padding, items=list(items))
+
+
+def set_picture(
+    view: pg.ViewBox,
+    item: pg.ImageItem,
+    picture: np.ndarray,
+    *others: pg.GraphicsObject,
+    padding: float = 0.02,
+    **image_options,
+) -> bool:
+    """`item.setImage(picture, **image_options)`, fitting `view` to the item (and
+    `others`) when the picture's size changed: a new layer or input is seen whole,
+    while a zoom survives edits and stepping through same-size channels.
+    True when the view was fitted."""
+    previous = item.image
+    old_size = None if previous is None else previous.shape[:2]
+    item.setImage(picture, **image_options)
+    if old_size == picture.shape[:2]:
+        return False
+    fit_view(view, item, *others, padding=padding)
+    return True
+
+
 def title_label(text: str = "") -> QtWidgets.QLabel:
     label = QtWidgets.QLabel(text)
     label.setStyleSheet("font-weight: 600; font-size: 13px;")

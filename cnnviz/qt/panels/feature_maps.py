@@ -40,6 +40,7 @@ from cnnviz.qt.panels.base import (
     graphics_widget,
     image_view_box,
     info_label,
+    set_picture,
     shape_text,
     title_label,
 )
@@ -66,7 +67,6 @@ class FeatureMapPanel(Panel):
         self._highlighted: tuple[int, int, int] | None = None
         self.field_box: tuple[int, int, int, int] | None = None
         self._mosaic_buffer: np.ndarray | None = None
-        self._drawn_layout: MosaicLayout | None = None
         self._build_controls()
         self._build_views()
         self._build_texts()
@@ -182,14 +182,19 @@ class FeatureMapPanel(Panel):
         self.layout_ = layout
         levels, gap = colormaps.gapped_levels(self.normalised.levels)
         self._mosaic_buffer = assemble(self.normalised.values, layout, self._mosaic_buffer, gap=gap)
-        self.mosaic_item.setImage(self._mosaic_buffer, autoLevels=False, levels=levels)
+        # A new size (another layer, a re-planned grid) is fitted; else the zoom stays.
+        set_picture(
+            self.mosaic_view,
+            self.mosaic_item,
+            self._mosaic_buffer,
+            padding=0.01,
+            autoLevels=False,
+            levels=levels,
+        )
         self.mosaic_item.setLookupTable(colormaps.gapped_lookup_table(self.colormap_name))
         self.tile_labels.set_tiles(self._tile_rect, channels, layout.shape, dead=self.stats.dead)
         self.tile_labels.set_selected(self.selected_channel)
         self._update_colour_bar()
-        if layout != self._drawn_layout:
-            self.mosaic_view.autoRange(padding=0.01)
-            self._drawn_layout = layout
 
     def _plan(self, channels: int, tile_hw: tuple[int, int]) -> MosaicLayout:
         """Keep the current layout for the same shape (so the view does not jump

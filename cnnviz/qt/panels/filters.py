@@ -29,6 +29,7 @@ from cnnviz.qt.panels.base import (
     Panel,
     PanelInput,
     colour_bar,
+    fit_view,
     format_value,
     graphics_widget,
     info_label,
@@ -149,8 +150,8 @@ class FiltersPanel(Panel):
         self._draw_rgb(data, weight)
         self._draw_bias(bias)
         self._set_ticks()
-        if relayout:
-            self.plot.getViewBox().autoRange(padding=0.02)
+        if relayout:  # the pictures alone: a marked cell may lie beyond a smaller grid
+            fit_view(self.plot.getViewBox(), self.grid_item, self.rgb_item)
         self.editor.configure(out_c, in_c, (kh, kw))
         groups = info.layer.get("groups")
         grouped = f", {groups} groups" if groups > 1 else ""

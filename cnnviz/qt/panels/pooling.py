@@ -38,6 +38,7 @@ from cnnviz.qt.panels.base import (
     graphics_widget,
     image_view_box,
     info_label,
+    set_picture,
     shape_text,
     title_label,
 )
@@ -143,8 +144,6 @@ class PoolingPanel(Panel):
             f"{data.layer_title()} · {shape_text(source.shape)} → {shape_text(layer.output.shape)}"
         )
         self._draw_channel()
-        self.input_view.autoRange(padding=0.02)
-        self.output_view.autoRange(padding=0.02)
         self.highlight(0, 0)
         return None
 
@@ -154,11 +153,12 @@ class PoolingPanel(Panel):
         self.output_map = float_c(self._output[self.channel])
         levels = layer_levels(self.input_map[None])
         lut = colormaps.lookup_table(colormaps.DEFAULT)
-        for item, picture in (
-            (self.input_item, self.input_map),
-            (self.output_item, self.output_map),
+        for view, item, picture, *others in (
+            (self.input_view, self.input_item, self.input_map, self.outlines),
+            (self.output_view, self.output_item, self.output_map),
         ):
-            item.setImage(picture, autoLevels=False, levels=levels)
+            # Fitted to a new size only: a zoom survives edits and other channels.
+            set_picture(view, item, picture, *others, autoLevels=False, levels=levels)
             item.setLookupTable(lut)
         self.bar.setLevels(levels, update_items=False)
         if self.kind == "MaxPool2d":
