@@ -25,15 +25,13 @@ from typing import Any
 from cnnviz.commands import CommandError
 from cnnviz.commands.summary import load_architecture
 from cnnviz.core.architecture import Architecture
-from cnnviz.core.jobs import TrainConfig
+from cnnviz.core.jobs import RECOMMENDED_TRAINING, TrainConfig
 from cnnviz.core.presets import PRESETS, preset_path
 
 NAME = "train"
 HELP = "Train a network on a dataset and save its best weights (safetensors)."
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")
-# What trains the bundled digits well in seconds (the Training panel starts from
-# the same values); the rest are TrainConfig's defaults.
-_DEFAULTS = TrainConfig(epochs=10, batch_size=32, learning_rate=0.002)
+_DEFAULTS = RECOMMENDED_TRAINING  # the Training panel starts from the same values
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

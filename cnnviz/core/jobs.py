@@ -154,6 +154,12 @@ class TrainConfig:
     augment: bool = True
 
 
+# What trains the bundled digits to at least 97 % test accuracy in about 10 s on
+# two cores (30 epochs: seeds 0-4 gave 97.2-98.3 %; 10 epochs gave 91 %). The
+# Training panel and `cnnviz train` both start from it.
+RECOMMENDED_TRAINING = TrainConfig(epochs=30, batch_size=32, learning_rate=0.002)
+
+
 @dataclass(frozen=True)
 class TrainRequest:
     request_id: int

@@ -6,7 +6,7 @@ import math
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnnviz.core.jobs import TrainConfig
+from cnnviz.core.jobs import RECOMMENDED_TRAINING, TrainConfig
 
 # Keys as cnnviz.compute.datasets names them (this side never imports torch).
 DATASETS = (
@@ -28,8 +28,8 @@ DATASETS = (
 OPTIMIZERS = (("adam", "Adam"), ("sgd", "SGD, momentum 0.9"))
 INITS = (("default", "PyTorch default"), ("xavier", "Xavier (Glorot)"), ("he", "He (Kaiming)"))
 SCHEDULES = (("cosine", "Cosine decay to 0"), ("constant", "Constant"))
-# The panel's starting point: what trains the bundled digits well in seconds.
-DEFAULT_CONFIG = TrainConfig(epochs=10, batch_size=32, learning_rate=0.002)
+# The panel's starting point, the same as `cnnviz train`'s.
+DEFAULT_CONFIG = RECOMMENDED_TRAINING
 
 
 def nice_step(value: float, up: bool) -> float:
