@@ -309,6 +309,8 @@ def test_augmented_training_accuracy_is_named_and_explained(panel):
     assert panel.curve_note.isVisible() and "below validation" in panel.curve_note.text()
     panel.on_progress(progress(epoch=1, step=10, val=(0.2, 0.95)))
     assert "training (augmented) 40.0% · validation 95.0%" in panel.progress_label.text()
+    panel.on_progress(progress(epoch=2, step=5))  # between epoch ends: the last validation
+    assert "training (augmented) 40.0% · validation 95.0%" in panel.progress_label.text()
     panel.on_finished(result())
     panel.set_config(TrainConfig(augment=False))
     panel.train_button.click()

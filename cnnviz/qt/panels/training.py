@@ -141,6 +141,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.set_start(None)
         self.running = False
         self._started = 0.0
+        self._validation: float | None = None  # the last epoch end's, shown between them
         self._build_layout()
         self.train_button.clicked.connect(self._on_train_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
@@ -206,8 +207,7 @@ class TrainingPanel(QtWidgets.QWidget):
             self.cancel_requested.emit()
         self.running = False
         self._set_controls(running=False)
-        self.curves.clear()
-        self.curves.name_training(False)
+        self.curves.forget_run()
         self.curve_note.hide()
         self.filters.clear()
         self.filter_title.setText(FILTERS_HINT)
@@ -230,6 +230,7 @@ class TrainingPanel(QtWidgets.QWidget):
         """Show a run starting (the Train button calls this; so may the main window)."""
         self.running = True
         self._started = time.monotonic()
+        self._validation = None
         self.curves.clear()
         self.augmented = config.augment
         self.curves.name_training(config.augment)
@@ -263,7 +264,10 @@ class TrainingPanel(QtWidgets.QWidget):
         on = " (augmented)" if self.augmented else ""
         text += f" · training{on} {progress.train_accuracy:.1%}"
         if progress.val_accuracy is not None:
-            text += f" · validation {progress.val_accuracy:.1%}"
+            self._validation = progress.val_accuracy
+        if self._validation is not None:
+            # Beside the training accuracy, so the two are read together.
+            text += f" · validation {self._validation:.1%}"
         self.progress_label.setText(text)
         self.curves.add(progress)
         if self.filters.show(progress.filters):

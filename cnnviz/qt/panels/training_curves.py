@@ -66,6 +66,15 @@ class TrainingCurves:
             plot.enableAutoRange(axis="x", enable=False)
             plot.setXRange(0, max(1, epochs), padding=0.02)
 
+    def forget_run(self) -> None:
+        """Back to the look before any run: no curves, axes not fitted to an old run."""
+        self.clear()
+        self.name_training(False)
+        for plot in (self.loss, self.accuracy):
+            plot.setXRange(0, 1, padding=0.02)
+        self.loss.setYRange(0, 1, padding=0.02)
+        self.loss.enableAutoRange(axis="y", enable=True)  # the next run's loss fits
+
     def clear(self) -> None:
         self.points: dict[str, list[tuple[float, float]]] = {
             "train_loss": [],
