@@ -1,9 +1,9 @@
 """Render the README's panel screenshots: TinyVGG on the bundled cat photo.
 
 The forward pass is the real one (cnnviz.compute.runner, torch on the CPU,
-seeded weights), with one teaching edit: filter 3 of the first layer set to a
-Sobel-x kernel, so one feature map is a recognisable edge map. Run from the
-repository root:
+seeded random weights, which the prediction panel says), with one teaching
+edit: filter 3 of the first layer set to a Sobel-x kernel, so one feature map
+is a recognisable edge map. Run from the repository root:
 
     python docs/make_panel_screenshots.py            # writes docs/panels/*.png
 
@@ -79,7 +79,8 @@ def main() -> int:
     def shoot(panel, name, size, layer, prepare=None):
         panel.resize(*size)
         panel.show()
-        panel.show(PanelInput(result, analysis, layer, classes))
+        # The weights are random (seeded): the prediction panel says so, as in the app.
+        panel.show(PanelInput(result, analysis, layer, classes, trained=False))
         settle(panel)
         if prepare is not None:
             prepare(panel)
