@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from cnnviz.core.architecture import Layer
+from cnnviz.core.pooling_view import adaptive_windows
 from cnnviz.core.shapes import Shape, as_pair, conv_out_size, conv_padding, pool_out_size
 
 _AXES = (("H", "height"), ("W", "width"))
@@ -66,13 +67,25 @@ def _pool_lines(layer: Layer, shape: Shape) -> list[str]:
     return lines
 
 
+def adaptive_window_text(size: int, out: int) -> str:
+    """How torch's adaptive windows fall along one axis, e.g. "windows of 2–3
+    cells, overlapping" for 5 → 3 (they are [0, 2), [1, 4), [3, 5))."""
+    starts, ends = adaptive_windows(size, out)
+    widths = ends - starts
+    low, high = int(widths.min()), int(widths.max())
+    cells = f"{low} cell" if high == 1 else f"{low} cells" if low == high else f"{low}–{high} cells"
+    if out == 1:
+        return f"one window of {cells}"
+    overlap = bool((ends[:-1] > starts[1:]).any())
+    return f"windows of {cells}, " + ("overlapping" if overlap else "side by side")
+
+
 def _adaptive_lines(layer: Layer, shape: Shape) -> list[str]:
     out = as_pair(layer.get("output_size"))
-    lines = []
-    for axis, (name, _) in enumerate(_AXES):
-        size, o = shape[1 + axis], out[axis]
-        lines.append(f"{name}_out = {o} (fixed); windows of {size // o}–{-(-size // o)} cells")
-    return lines
+    return [
+        f"{name}_out = {o} (fixed); {adaptive_window_text(shape[1 + axis], o)}"
+        for axis, ((name, _), o) in enumerate(zip(_AXES, out, strict=True))
+    ]
 
 
 def output_size_lines(layer: Layer, input_shape: Shape | None) -> list[str]:

@@ -11,8 +11,10 @@ numbers behind that picture, computed the way torch does (tests compare):
   maximum (first in scan order on ties, as torch's return_indices);
 * ``window_means``: what average pooling outputs, with torch's divisor rules.
 
-Adaptive average pooling has windows of varying size; ``adaptive_boxes``
-gives torch's start = floor(i·in/out), end = ceil((i+1)·in/out).
+Adaptive average pooling has windows of varying size that may overlap;
+``adaptive_windows`` (one axis) and ``adaptive_boxes`` give torch's
+start = floor(i·in/out), end = ceil((i+1)·in/out). The formula text and the
+receptive field use the same function.
 """
 
 from __future__ import annotations
@@ -162,19 +164,24 @@ def window_means(channel: np.ndarray, geom: PoolGeometry) -> np.ndarray:
     return (sums / counts).astype(np.float32)
 
 
+def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (half-open) of adaptive pooling's `out` windows over `size`
+    cells, as torch: start = ⌊i·size/out⌋, end = ⌈(i+1)·size/out⌉. Windows vary
+    in size and overlap when out does not divide size."""
+    index = np.arange(out)
+    return (index * size) // out, -((-(index + 1) * size) // out)
+
+
 def adaptive_boxes(in_hw: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
-    """(out_h, out_w, 4) boxes of AdaptiveAvgPool2d: torch's start = ⌊i·in/out⌋,
-    end = ⌈(i+1)·in/out⌉ along each axis."""
-    starts, ends = [], []
-    for size, out in zip(in_hw, out_hw, strict=True):
-        index = np.arange(out)
-        starts.append((index * size) // out)
-        ends.append(-((-(index + 1) * size) // out))
+    """(out_h, out_w, 4) boxes (top, left, bottom, right) of AdaptiveAvgPool2d."""
+    (top, bottom), (left, right) = (
+        adaptive_windows(size, out) for size, out in zip(in_hw, out_hw, strict=True)
+    )
     boxes = np.empty((out_hw[0], out_hw[1], 4), dtype=np.int64)
-    boxes[..., 0] = starts[0][:, None]
-    boxes[..., 1] = starts[1][None, :]
-    boxes[..., 2] = ends[0][:, None]
-    boxes[..., 3] = ends[1][None, :]
+    boxes[..., 0] = top[:, None]
+    boxes[..., 1] = left[None, :]
+    boxes[..., 2] = bottom[:, None]
+    boxes[..., 3] = right[None, :]
     return boxes
 
 

@@ -9,16 +9,29 @@ Per spatial axis the standard recurrence (Dumoulin & Visin; Araujo et al.,
     start  = start_in + ((k_eff − 1)/2 − p_before)·jump_in
 
 ``start`` is the input coordinate of the centre of output position 0 (it can be
-negative or fractional: the field may hang over the padding). After a Flatten
-every feature sees the whole input: the field is "global".
+negative or fractional: the field may hang over the padding).
+
+Adaptive pooling breaks the regular grid when the output size does not divide
+the input size: torch's windows (``pooling_view.adaptive_windows``) differ in
+size and overlap unevenly. From there on each output row and column keeps its
+own input span, composed window by window, and ``size`` is the largest field.
+
+A Linear applied to maps mixes only the last (width) axis: every output of a row
+sees that whole row of its input, not the whole input. After a Flatten the
+output is a vector and the field is "global" (a Linear after it sees every
+position before the Flatten).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from cnnviz.core.architecture import Layer
+from cnnviz.core.pooling_view import adaptive_windows
 from cnnviz.core.shapes import as_pair, conv_padding
+
+Span = tuple[int, int]  # input coordinates (lo, hi), half-open, not clipped
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,14 @@ class ReceptiveField:
     jump: tuple[int, int] = (1, 1)
     start: tuple[float, float] = (0.0, 0.0)
     is_global: bool = False
+    # Per axis, every output index's span; None while one size and jump place
+    # every field (see the module docstring: uneven adaptive windows, Linear).
+    spans: tuple[tuple[Span, ...], tuple[Span, ...]] | None = None
+
+    @property
+    def regular(self) -> bool:
+        """Whether one size and one jump per axis place every field."""
+        return self.spans is None
 
     def box(self, row: int, col: int, input_hw: tuple[int, int]):
         """Input rows/cols seen by output (row, col): (top, left, bottom, right),
@@ -34,17 +55,55 @@ class ReceptiveField:
         h, w = input_hw
         if self.is_global:
             return (0, 0, h, w)
-        top, left = self.unclipped_box(row, col)[:2]
-        bottom, right = top + self.size[0], left + self.size[1]
+        top, left, bottom, right = self.unclipped_box(row, col)
         return (max(0, top), max(0, left), min(h, bottom), min(w, right))
 
     def unclipped_box(self, row: int, col: int):
         """As box() but not clipped: may extend into the padding (negative)."""
+        if self.spans is not None:
+            (top, bottom), (left, right) = self.spans[0][row], self.spans[1][col]
+            return (top, left, bottom, right)
         centre_r = self.start[0] + row * self.jump[0]
         centre_c = self.start[1] + col * self.jump[1]
         top = round(centre_r - (self.size[0] - 1) / 2)
         left = round(centre_c - (self.size[1] - 1) / 2)
         return (top, left, top + self.size[0], left + self.size[1])
+
+    def describe(self) -> str:
+        """One line for a learner, e.g. "receptive field: 5×5 input pixels,
+        neighbours 1 px apart"; "up to" where fields differ in size."""
+        if self.is_global:
+            return "receptive field: the whole input"
+        sizes, steps = self._sizes_and_steps()
+        even = all(len(axis) == 1 for axis in sizes)
+        text = (
+            f"receptive field: {'' if even else 'up to '}{self.size[0]}×{self.size[1]} input pixels"
+        )
+        if not even:
+            text += " (the windows differ in size)"
+        if steps[0] == steps[1]:
+            return text + f", neighbours {_range(steps[0])} px apart"
+        return text + f", neighbours {_range(steps[0])} px apart down, {_range(steps[1])} across"
+
+    def _sizes_and_steps(self) -> tuple[list[set[int]], list[set[int]]]:
+        """Per axis: the sizes of the (non-empty) fields and the steps between neighbours."""
+        if self.spans is None:
+            return [{s} for s in self.size], [{j} for j in self.jump]
+        sizes = [{hi - lo for lo, hi in axis if hi > lo} or {0} for axis in self.spans]
+        steps = [set(_steps(axis)) or {0} for axis in self.spans]
+        return sizes, steps
+
+
+def _steps(spans: tuple[Span, ...]) -> list[int]:
+    """How far each field starts from the one before it."""
+    return [b[0] - a[0] for a, b in itertools.pairwise(spans)]
+
+
+def _range(values: set[int]) -> str:
+    low, high = min(values), max(values)
+    if high == 0:
+        return "0 (they see the same pixels)"
+    return str(low) if low == high else f"{low}–{high}"
 
 
 def _window(layer: Layer):
@@ -67,28 +126,95 @@ def _window(layer: Layer):
     return kernel, stride, dilation, as_pair(layer.get("padding"))
 
 
-def _adaptive_window(in_hw, out_hw):
-    """Adaptive pooling uses windows of varying size; the largest is ceil(in/out)
-    and consecutive windows start about in/out apart. We use those (an upper
-    bound of the field) so the outline never misses pixels the output sees."""
-    kernel = tuple(-(-i // o) for i, o in zip(in_hw, out_hw, strict=True))
-    stride = tuple(max(1, i // o) for i, o in zip(in_hw, out_hw, strict=True))
-    return kernel, stride, (1, 1), (0, 0)
+def _taps(layer: Layer, axis: int, n_in: int, n_out: int) -> list[range]:
+    """Per output index along `axis`, the input indices its window reads
+    (padding included: indices outside 0..n_in-1)."""
+    if layer.type == "AdaptiveAvgPool2d":
+        starts, ends = adaptive_windows(n_in, n_out)
+        return [range(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+    kernel, stride, dilation, pad = (value[axis] for value in _window(layer))
+    span = dilation * (kernel - 1) + 1
+    return [range(o * stride - pad, o * stride - pad + span, dilation) for o in range(n_out)]
+
+
+def _spans_of(rf: ReceptiveField, in_hw) -> tuple[tuple[Span, ...], ...]:
+    """Every input position's span, from the regular grid or the spans kept."""
+    if rf.spans is not None:
+        return rf.spans
+    result = []
+    for axis, n in enumerate(in_hw):
+        lows = [rf.unclipped_box(i, i)[axis] for i in range(n)]
+        result.append(tuple((lo, lo + rf.size[axis]) for lo in lows))
+    return tuple(result)
+
+
+def _union(spans) -> Span | None:
+    """The smallest span holding all non-empty `spans`; None if all are empty.
+    Not just first and last: with padding taps left out, spans need not be
+    ordered (a border row may see less than the row after it)."""
+    seen = [span for span in spans if span[1] > span[0]]
+    if not seen:
+        return None
+    return (min(lo for lo, _ in seen), max(hi for _, hi in seen))
+
+
+def _compose(spans: tuple[Span, ...], windows: list[range]) -> tuple[Span, ...]:
+    """The span of each window: the union of its real taps' spans. Padding taps
+    read no input pixels, so they add nothing."""
+    n = len(spans)
+    out = []
+    for taps in windows:
+        union = _union([spans[t] for t in taps if 0 <= t < n])
+        if union is None:  # only padding: no input pixel, an empty span at the border
+            edge = spans[min(max(taps[0], 0), n - 1)][0]
+            union = (edge, edge)
+        out.append(union)
+    return tuple(out)
+
+
+def _from_spans(spans) -> ReceptiveField:
+    """A field kept as spans; size is the largest field, jump the widest step."""
+    size = tuple(max(hi - lo for lo, hi in axis) for axis in spans)
+    jump = tuple(max(_steps(axis), default=0) for axis in spans)
+    start = tuple((axis[0][0] + axis[0][1] - 1) / 2 for axis in spans)
+    return ReceptiveField(size, jump, start, spans=tuple(spans))
+
+
+def _uneven(layer: Layer, in_hw, out_hw) -> bool:
+    return layer.type == "AdaptiveAvgPool2d" and any(
+        i % o for i, o in zip(in_hw, out_hw, strict=True)
+    )
+
+
+def _whole_rows(rf: ReceptiveField, in_hw, out_width: int) -> ReceptiveField:
+    """After a Linear on maps: each of the `out_width` features of a row reads all
+    positions of that row, so along the width the field is their union, the same
+    for every feature. Kept as spans: a later padded layer's padding taps must
+    not borrow the row's pixels, as a jump of 0 would make them."""
+    rows, cols = _spans_of(rf, in_hw)
+    row = _union(cols) or (cols[0][0], cols[0][0])
+    return _from_spans((rows, (row,) * out_width))
 
 
 def step(rf: ReceptiveField, layer: Layer, in_shape, out_shape) -> ReceptiveField:
     """The field after `layer`, given the field before it."""
     if rf.is_global or len(out_shape) != 3 or len(in_shape) != 3:
         return ReceptiveField(rf.size, rf.jump, rf.start, is_global=True)
-    if layer.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
-        kernel, stride, dilation, pad = _window(layer)
-    elif layer.type == "AdaptiveAvgPool2d":
-        kernel, stride, dilation, pad = _adaptive_window(in_shape[1:], out_shape[1:])
-    elif layer.type == "Linear":
-        # Applied to the last (width) axis of maps: mixes the whole row.
-        return ReceptiveField(rf.size, rf.jump, rf.start, is_global=True)
-    else:
+    if layer.type == "Linear":
+        return _whole_rows(rf, in_shape[1:], out_shape[2])
+    if layer.type not in ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"):
         return rf
+    in_hw, out_hw = in_shape[1:], out_shape[1:]
+    if rf.spans is not None or _uneven(layer, in_hw, out_hw):
+        spans = _spans_of(rf, in_hw)
+        return _from_spans(
+            tuple(_compose(spans[a], _taps(layer, a, in_hw[a], out_hw[a])) for a in range(2))
+        )
+    if layer.type == "AdaptiveAvgPool2d":  # even windows: a plain k = s = in/out pool
+        kernel = stride = tuple(i // o for i, o in zip(in_hw, out_hw, strict=True))
+        dilation, pad = (1, 1), (0, 0)
+    else:
+        kernel, stride, dilation, pad = _window(layer)
     size, jump, start = [], [], []
     for a in range(2):
         k_eff = dilation[a] * (kernel[a] - 1) + 1

@@ -40,13 +40,7 @@ log = logging.getLogger(__name__)
 
 def receptive_field_line(info: LayerInfo) -> str:
     rf = info.receptive_field
-    if rf is None:
-        return ""
-    if rf.is_global:
-        return "receptive field: the whole input"
-    size = f"{rf.size[0]}×{rf.size[1]}"
-    jump = f"{rf.jump[0]}" if rf.jump[0] == rf.jump[1] else f"{rf.jump[0]}×{rf.jump[1]}"
-    return f"receptive field: {size} input pixels, neighbours {jump} px apart"
+    return "" if rf is None else rf.describe()
 
 
 def _label(text: str = "", *, wrap: bool = True, selectable: bool = False) -> QLabel:

@@ -6,6 +6,7 @@ stated result) and the result is compared with the shape torch produces.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -136,7 +137,7 @@ def test_the_classic_example_reads_as_in_the_books():
         (
             Layer.make("AdaptiveAvgPool2d", output_size=(2, 3)),
             (4, 7, 7),
-            "H_out = 2 (fixed); windows of 3–4 cells",
+            "H_out = 2 (fixed); windows of 4 cells, overlapping",
             0,
         ),
     ],
@@ -148,12 +149,43 @@ def test_other_layers(layer, shape, line, count):
     assert int(re.findall(r"= ([\d,]+)", text)[-1].replace(",", "")) == count
 
 
-def test_adaptive_pool_windows_match_torch():
-    # torch's adaptive windows for 7 → 2: [0, 4) and [3, 7): 4 cells each;
-    # for 7 → 3 they are 3 cells: our "3–4" bounds hold both.
+def torch_adaptive_windows(size: int, out: int) -> list[set[int]]:
+    """Per output cell of AdaptiveAvgPool2d along the width: the input columns
+    whose gradient is non-zero, i.e. the window torch really averages."""
+    windows = []
+    for i in range(out):
+        x = torch.ones(1, 1, 1, size, requires_grad=True)
+        nn.AdaptiveAvgPool2d((1, out))(x)[0, 0, 0, i].backward()
+        windows.append(set(x.grad[0, 0, 0].nonzero().flatten().tolist()))
+    return windows
+
+
+@pytest.mark.parametrize("out", range(1, 9))
+@pytest.mark.parametrize("size", range(1, 15))
+def test_adaptive_window_text_matches_torch(size, out):
+    windows = torch_adaptive_windows(size, out)
+    widths = [len(w) for w in windows]
+    low, high = min(widths), max(widths)
+    line = output_size_lines(Layer.make("AdaptiveAvgPool2d", output_size=(1, out)), (2, 1, size))[1]
+    match = re.fullmatch(
+        rf"W_out = {out} \(fixed\); (?:one window|windows) of (\d+)(?:–(\d+))? cells?(, \w[\w ]*)?",
+        line,
+    )
+    assert match, line
+    assert (int(match[1]), int(match[2] or match[1])) == (low, high), line
+    overlap = any(a & b for a, b in itertools.pairwise(windows))
+    if out > 1:
+        assert match[3] == (", overlapping" if overlap else ", side by side"), line
+
+
+def test_adaptive_pool_windows_5_to_3():
+    # torch's windows for 5 → 3 are [0, 2), [1, 4), [3, 5): 2–3 cells, sharing cells 1 and 3.
     layer = Layer.make("AdaptiveAvgPool2d", output_size=(2, 3))
-    assert torch_output(nn.AdaptiveAvgPool2d((2, 3)), (4, 7, 7)) == (4, 2, 3)
-    assert output_size_lines(layer, (4, 7, 7))[1] == "W_out = 3 (fixed); windows of 2–3 cells"
+    assert torch_output(nn.AdaptiveAvgPool2d((2, 3)), (4, 7, 5)) == (4, 2, 3)
+    assert output_size_lines(layer, (4, 7, 5)) == [
+        "H_out = 2 (fixed); windows of 4 cells, overlapping",
+        "W_out = 3 (fixed); windows of 2–3 cells, overlapping",
+    ]
 
 
 def test_unknown_input_gives_nothing():

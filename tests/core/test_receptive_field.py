@@ -9,6 +9,7 @@ lie inside). Fields hanging over the padding are checked by the clipping tests.
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -55,8 +56,16 @@ same_conv = st.builds(
     k,
     d,
 )
+adaptive = st.builds(
+    lambda oh, ow: Layer.make("AdaptiveAvgPool2d", output_size=(oh, ow)),
+    st.integers(1, 9),
+    st.integers(1, 9),
+)
+linear = st.builds(lambda n: Layer.make("Linear", out_features=n, bias=False), st.integers(1, 9))
 stacks = st.lists(
-    st.one_of(conv, conv, pool, same_conv, st.just(Layer.make("ReLU"))), min_size=1, max_size=4
+    st.one_of(conv, conv, pool, same_conv, adaptive, linear, st.just(Layer.make("ReLU"))),
+    min_size=1,
+    max_size=4,
 )
 
 
@@ -72,6 +81,11 @@ def positive_model(arch: Architecture) -> nn.Sequential:
             nn.init.constant_(m.weight, 1.0)
         elif layer.type == "AvgPool2d":
             m = nn.AvgPool2d(**layer.all_params())
+        elif layer.type == "AdaptiveAvgPool2d":
+            m = nn.AdaptiveAvgPool2d(layer.get("output_size"))
+        elif layer.type == "Linear":
+            m = nn.Linear(shape[-1], layer.get("out_features"), bias=False)
+            nn.init.constant_(m.weight, 1.0)
         else:
             m = nn.Identity()  # ReLU would cut gradients at zero inputs
         modules.append(m)
@@ -84,11 +98,13 @@ def gradient_box(model, input_shape, row, col):
     y = model(x)
     y[0, 0, row, col].backward()
     touched = x.grad[0].abs().sum(0).nonzero()
+    if len(touched) == 0:
+        return None  # the output reads only padding
     (top, left), (bottom, right) = touched.min(0).values, touched.max(0).values
     return (int(top), int(left), int(bottom) + 1, int(right) + 1)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(stacks, st.integers(8, 40), st.integers(8, 40), st.data())
 def test_box_equals_gradient_support(layers, h, w, data):
     arch = Architecture("rf", InputShape(1, h, w), tuple(layers))
@@ -105,7 +121,11 @@ def test_box_equals_gradient_support(layers, h, w, data):
     assume(inside)
     row, col = data.draw(st.sampled_from(inside))
     expected = gradient_box(positive_model(arch), (1, h, w), row, col)
-    assert rf.box(row, col, (h, w)) == expected
+    top, left, bottom, right = rf.box(row, col, (h, w))
+    if expected is None:
+        assert bottom <= top or right <= left
+    else:
+        assert (top, left, bottom, right) == expected
 
 
 def test_box_is_clipped_to_the_input():
@@ -148,3 +168,102 @@ def test_flatten_makes_the_field_global():
     )
     rf = analyze(arch).receptive_field_at(1)
     assert rf.is_global and rf.box(0, 0, (8, 8)) == (0, 0, 8, 8)
+
+
+def torch_windows(in_hw, out_hw) -> list[list[tuple[int, int, int, int]]]:
+    """For each output cell of torch's AdaptiveAvgPool2d, the bounding box of the
+    input cells with a non-zero gradient, checked to be a full box (no holes)."""
+    x = torch.ones(1, 1, *in_hw)
+    jacobian = torch.autograd.functional.jacobian(
+        lambda t: nn.AdaptiveAvgPool2d(out_hw)(t), x
+    ).reshape(*out_hw, *in_hw)
+    boxes = []
+    for row in range(out_hw[0]):
+        boxes.append([])
+        for col in range(out_hw[1]):
+            touched = jacobian[row, col] != 0
+            rows, cols = touched.any(1).nonzero().flatten(), touched.any(0).nonzero().flatten()
+            box = (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+            assert int(touched.sum()) == (box[2] - box[0]) * (box[3] - box[1])
+            boxes[-1].append(box)
+    return boxes
+
+
+@pytest.mark.parametrize("out_hw", [(1, 1), (2, 3), (3, 3), (4, 3), (5, 7), (7, 7), (6, 2)])
+@pytest.mark.parametrize("in_hw", [(1, 1), (3, 5), (5, 5), (7, 5), (8, 8), (12, 7), (13, 16)])
+def test_adaptive_pool_field_is_torchs_windows(in_hw, out_hw):
+    arch = Architecture(
+        "rf", InputShape(1, *in_hw), (Layer.make("AdaptiveAvgPool2d", output_size=out_hw),)
+    )
+    rf = analyze(arch).receptive_field_at(0)
+    windows = torch_windows(in_hw, out_hw)
+    for row in range(out_hw[0]):
+        for col in range(out_hw[1]):
+            assert rf.box(row, col, in_hw) == windows[row][col], (row, col)
+    largest = tuple(
+        max(box[2 + axis] - box[axis] for line in windows for box in line) for axis in range(2)
+    )
+    assert rf.size == largest
+
+
+def test_adaptive_pool_7x5_to_4x3_sees_3x3():
+    # torch's rows: [0, 2), [1, 4), [3, 6), [5, 7); columns: [0, 2), [1, 4), [3, 5).
+    arch = Architecture(
+        "rf", InputShape(1, 7, 5), (Layer.make("AdaptiveAvgPool2d", output_size=(4, 3)),)
+    )
+    rf = analyze(arch).receptive_field_at(0)
+    assert rf.size == (3, 3) and not rf.regular
+    assert rf.box(1, 1, (7, 5)) == (1, 1, 4, 4)
+
+
+def test_even_adaptive_pool_stays_a_regular_grid():
+    arch = Architecture(
+        "rf",
+        InputShape(1, 8, 8),
+        (
+            Layer.make("AdaptiveAvgPool2d", output_size=4),
+            Layer.make("Conv2d", out_channels=1, kernel_size=3),
+        ),
+    )
+    rf = analyze(arch).receptive_field_at(1)
+    assert rf.regular and rf.size == (6, 6) and rf.jump == (2, 2)
+
+
+def test_linear_on_maps_sees_its_row_not_the_whole_input():
+    arch = Architecture("rf", InputShape(1, 32, 32), (Layer.make("Linear", out_features=10),))
+    analysis = analyze(arch)
+    rf = analysis.receptive_field_at(0)
+    assert not rf.is_global and rf.size == (1, 32)
+    model = positive_model(arch)
+    for row, col in [(0, 0), (5, 3), (31, 9)]:
+        expected = gradient_box(model, (1, 32, 32), row, col)
+        assert expected == (row, 0, row + 1, 32)
+        assert rf.box(row, col, (32, 32)) == expected
+
+
+@pytest.mark.parametrize(
+    ("layers", "shape", "line"),
+    [
+        (
+            (Layer.make("Conv2d", out_channels=1, kernel_size=3),) * 2,
+            (1, 8, 8),
+            "receptive field: 5×5 input pixels, neighbours 1 px apart",
+        ),
+        (
+            (Layer.make("AdaptiveAvgPool2d", output_size=(4, 3)),),
+            (1, 7, 5),
+            "receptive field: up to 3×3 input pixels (the windows differ in size), "
+            "neighbours 1–2 px apart",
+        ),
+        (
+            (Layer.make("Linear", out_features=10),),
+            (1, 32, 32),
+            "receptive field: 1×32 input pixels, neighbours 1 px apart down, "
+            "0 (they see the same pixels) across",
+        ),
+        ((Layer.make("Flatten"),), (1, 4, 4), "receptive field: the whole input"),
+    ],
+)
+def test_describe(layers, shape, line):
+    arch = Architecture("rf", InputShape(*shape), layers)
+    assert analyze(arch).receptive_field_at(len(layers) - 1).describe() == line
