@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from cnnviz.compute import train as train_module
 from cnnviz.compute.augment import augment_photos, augment_strokes
 from cnnviz.compute.model import build_model
-from cnnviz.compute.train import TrainingError, train
+from cnnviz.compute.train import PROGRESS_INTERVAL_S, TrainingError, train
 from cnnviz.compute.train_setup import initialise, learning_rate_at
 from cnnviz.compute.weights import WeightsError
 from cnnviz.core.architecture import Architecture, InputShape, Layer
@@ -86,17 +88,35 @@ def test_cancelling_at_once_still_returns_usable_weights():
 
 
 def test_progress_between_epochs_is_throttled_and_well_formed():
-    progress = []
-    train(
-        TINY, TrainConfig(epochs=2, batch_size=8, learning_rate=0.01), on_progress=progress.append
-    )
+    progress, times = [], []
+
+    def record(p) -> None:
+        progress.append(p)
+        times.append(time.perf_counter())
+
+    train(TINY, TrainConfig(epochs=2, batch_size=8, learning_rate=0.01), on_progress=record)
     steps = progress[0].steps
     assert steps == math.ceil(1438 * 0.9 / 8)
-    # Far fewer reports than batches (at most one per ~0.1 s, plus epoch ends).
-    assert len(progress) < 2 * steps / 4
+    # A report within an epoch comes at least PROGRESS_INTERVAL_S after the one
+    # before it, however fast or slow this machine trains.
+    for p, before, now in zip(progress[1:], times[:-1], times[1:], strict=True):
+        if p.val_loss is None:
+            assert now - before >= PROGRESS_INTERVAL_S, (p.epoch, p.step)
     for p in progress:
         assert 1 <= p.step <= p.steps and (p.val_loss is None) == (p.step < p.steps)
         assert 0.0 <= p.train_accuracy <= 1.0 and math.isfinite(p.train_loss)
+
+
+@pytest.mark.parametrize(("interval", "every_step"), [(3600.0, False), (0.0, True)])
+def test_progress_within_an_epoch_waits_for_the_interval(monkeypatch, interval, every_step):
+    monkeypatch.setattr(train_module, "PROGRESS_INTERVAL_S", interval)
+    progress = []
+    train(TINY, TrainConfig(epochs=2, batch_size=64, augment=False), on_progress=progress.append)
+    steps = progress[0].steps
+    reported = [(p.epoch, p.step) for p in progress]
+    # An hour apart: only each epoch's end; no wait: every batch.
+    wanted = [(e, s) for e in (1, 2) for s in range(1, steps + 1) if every_step or s == steps]
+    assert reported == wanted
 
 
 def test_an_untrainable_stack_says_what_to_change():
