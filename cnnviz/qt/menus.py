@@ -6,7 +6,8 @@ import logging
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 
@@ -127,12 +128,38 @@ class Actions:
             if QKeySequence(keys) not in redo_keys:
                 redo_keys.append(QKeySequence(keys))
         self.redo.setShortcuts(redo_keys)
+        for action, word in ((self.undo, "Undo"), (self.redo, "Redo")):
+            # The toolbar shows the icon text: one short word, so the buttons beside
+            # it stay put; the menu and the tooltip name the command.
+            action.setIconText(word)
+            action.changed.connect(_CommandTip(action).update)
 
     def _stack_actions(self, window: MainWindow) -> None:
         """The stack view owns these (their keys work where the stack has focus)."""
         view = window.stack_view
         self.delete, self.duplicate = view.delete_action, view.duplicate_action
         self.move_up, self.move_down = view.move_up_action, view.move_down_action
+
+
+class _CommandTip(QObject):
+    """Keeps an undo/redo action's tooltip naming its command and keys (the stack
+    changes the action's text). The action's child: it goes with the action."""
+
+    def __init__(self, action: QAction):
+        super().__init__(action)
+        self.action = action
+        self.update()
+
+    @Slot()
+    def update(self) -> None:
+        if not shiboken6.isValid(self.action):
+            # Closing: Python lets go of the window's tree before Qt deletes the
+            # undo stack, whose clear() still renames the action.
+            return
+        keys = self.action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        tip = f"{self.action.text().replace('&', '')} ({keys})"
+        if self.action.toolTip() != tip:  # setting it emits `changed` again
+            self.action.setToolTip(tip)
 
 
 def _preset_title(key: str) -> str:
