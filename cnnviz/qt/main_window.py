@@ -147,9 +147,10 @@ class MainWindow(QMainWindow):
         width, height = self.width(), self.height()
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
         side = 390 if width >= 1600 else 320
+        palette = max(165, self.palette.minimumSizeHint().width())  # whole names
         self.resizeDocks(
             [self.palette_dock, self.stack_dock, main_visual, self.properties_dock],
-            [165, 410, width - 165 - 410 - side, side],
+            [palette, 410, width - palette - 410 - side, side],
             horizontal,
         )
         self.resizeDocks([self.stack_dock, named["input_image"]], [height - 480, 380], vertical)

@@ -6,11 +6,12 @@ it or press Enter to append it. Tooltips carry the catalogue's explanation.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag, QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -22,6 +23,7 @@ from cnnviz.qt.glyphs import LAYER_MIME, group_color, layer_icon
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 GROUP_ROLE = Qt.ItemDataRole.UserRole + 2
+_SLACK = 6  # pixels: styles round the item margins differently from their size hints
 
 
 def layer_mime(type_name: str) -> QMimeData:
@@ -72,6 +74,15 @@ class PaletteTree(QTreeWidget):
                 )
         self.expandAll()
         self.refresh_colors()
+
+    def minimumSizeHint(self) -> QSize:
+        """Wide enough for the longest name ("LocalResponseNorm") with its icon, in
+        this font and style, and a scroll bar should the list outgrow its dock."""
+        hint = super().minimumSizeHint()
+        self.ensurePolished()  # the style sheet's item padding counts
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        width = self.sizeHintForColumn(0) + 2 * self.frameWidth() + scroll_bar + _SLACK
+        return QSize(max(hint.width(), width), hint.height())
 
     def refresh_colors(self) -> None:
         """Group titles in their colour, darkened on light and lightened on dark."""
