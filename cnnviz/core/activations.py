@@ -1,14 +1,18 @@
 """Element-wise activation functions, their derivatives and their flat regions.
 
 The activation panel draws f(x) and f'(x) over the range of a layer's real
-inputs and says how many of those inputs sit where the gradient is (nearly)
-zero: dead ReLUs, saturated sigmoids. That is the vanishing-gradient story
-made visible; the definitions of "flat" live here so they can be tested:
+inputs (one image's) and says how many of those inputs sit where the gradient
+is zero or tiny: ReLU switched off, sigmoid saturated. The words are careful
+(``share_sentence``, ``FLAT_NOTE``): a ReLU input ≤ 0 is ordinary sparsity, the
+unit is off for that input only; a *dead* unit is off for every input, which
+one image cannot show; and vanishing gradients come from multiplying small
+derivatives through many layers, not from one unit. The definitions of "flat"
+live here so they can be tested:
 
 =========  ==================  =========================================
 function   region              why
 =========  ==================  =========================================
-ReLU       x ≤ 0               gradient exactly 0 (torch's at 0 too): dead
+ReLU       x ≤ 0               gradient exactly 0 (torch's at 0 too): off
 LeakyReLU  x < 0               gradient only negative_slope: leaky
 ELU        x < −4              gradient α·eˣ < 2 % of α: saturated
 GELU       x < −3              |gradient| < 0.012: flat
@@ -30,6 +34,15 @@ import numpy as np
 from cnnviz.core.architecture import Layer
 
 COMPARABLE = ("ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh")
+
+# Under the shaded plots. Each claim is limited to what one image's inputs show.
+FLAT_NOTE = (
+    "Shaded: where the gradient is zero or tiny. For these inputs of this image, little "
+    "or no gradient flows back through the unit to the weights before it. That is not a "
+    "dead unit, which never activates for any input (one image cannot show that), nor "
+    "the vanishing-gradient problem, which comes from multiplying small derivatives "
+    "through many layers."
+)
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 _GELU_CUBIC = 0.044715
 
@@ -40,7 +53,7 @@ Curve = Callable[[np.ndarray], np.ndarray]
 class FlatRegion:
     """Where the gradient is zero or tiny: a union of intervals of x."""
 
-    label: str  # "dead", "saturated", ...
+    label: str  # "off", "saturated", ...: completes "where ReLU is ..."
     description: str  # shown beside the share, e.g. "x ≤ 0: gradient exactly 0"
     intervals: tuple[tuple[float, float], ...]
     closed: bool = False  # whether the finite ends belong to the region
@@ -72,6 +85,15 @@ class Activation:
         return float(np.count_nonzero(self.region.contains(inputs)) / inputs.size)
 
 
+def share_sentence(act: Activation, share: float, count: int) -> str:
+    """e.g. "52.0% of this image's 12,544 inputs fall where ReLU is off (x ≤ 0:
+    output 0, gradient 0)": about this image's inputs, never about dead units."""
+    return (
+        f"{share:.1%} of this image's {count:,} inputs fall where {act.name} is "
+        f"{act.region.label} ({act.region.description})"
+    )
+
+
 def _as_float(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
@@ -93,7 +115,7 @@ def _relu() -> Activation:
         "max(0, x)",
         lambda x: np.maximum(_as_float(x), 0.0),
         lambda x: (_as_float(x) > 0).astype(np.float64),
-        FlatRegion("dead", "x ≤ 0: gradient exactly 0", ((-np.inf, 0.0),), closed=True),
+        FlatRegion("off", "x ≤ 0: output 0, gradient 0", ((-np.inf, 0.0),), closed=True),
     )
 
 

@@ -68,6 +68,18 @@ class Analysis:
     def output_shape(self) -> Shape | None:
         return self.layers[-1].output_shape if self.layers else self.input_shape
 
+    def not_computed_reason(self, index: int) -> str:
+        """Why layer `index` has no output, for a panel's hint: the layer's own
+        error when it is the invalid one; the first invalid layer when that is
+        above it; else no result has arrived for it yet."""
+        info = self.layers[index]
+        if info.error:
+            return f"this layer is invalid; {info.error.split(': ', 1)[-1]}"
+        first = self.first_error
+        if first is not None and first.index < index:
+            return f"layer {first.index} {first.layer.type} above it is invalid; fix that one first"
+        return "no forward result for it yet"
+
     def receptive_field_at(self, index: int) -> ReceptiveField:
         """Field of layer `index`'s outputs; index -1 is the input itself."""
         if index < 0:

@@ -13,12 +13,14 @@ from hypothesis.extra.numpy import arrays
 
 from cnnviz.core.activations import (
     COMPARABLE,
+    FLAT_NOTE,
     activation,
     activation_for_layer,
     erf,
     histogram,
     input_range,
     is_elementwise_activation,
+    share_sentence,
 )
 from cnnviz.core.architecture import Layer
 
@@ -132,3 +134,19 @@ def test_input_range_and_histogram():
     assert counts.sum() == 3 and len(edges) == 9
     assert input_range(np.full(5, 2.0)) == (1.0, 3.0)
     assert input_range(np.array([])) == (-1.0, 1.0)
+
+
+def test_a_relu_input_at_most_zero_is_off_for_this_image_not_dead():
+    # One image cannot show a dead unit (never active for any input), and one
+    # unit's zero gradient is not the vanishing-gradient problem (depth).
+    relu = activation("ReLU")
+    line = share_sentence(relu, 0.52, 12544)
+    assert line == (
+        "52.0% of this image's 12,544 inputs fall where ReLU is off (x ≤ 0: output 0, gradient 0)"
+    )
+    for name in COMPARABLE:
+        text = share_sentence(activation(name), 0.1, 10).lower()
+        assert "dead" not in text and "vanish" not in text, name
+    assert "vanishing-gradient problem, per unit" not in FLAT_NOTE
+    assert "never activates for any input" in FLAT_NOTE
+    assert "multiplying small derivatives through many layers" in FLAT_NOTE

@@ -29,6 +29,22 @@ def test_error_names_layer_parameter_and_reason():
     assert not a.valid and a.layers[6].input_shape is None
 
 
+def test_not_computed_reason_names_the_layer_itself_or_the_one_above():
+    a = analyze(
+        stack(
+            Layer.make("ReLU"),
+            Layer.make("MaxPool2d", kernel_size=9),
+            Layer.make("ReLU"),
+        )
+    )
+    # The first invalid layer gives its own reason, never "fix the layer above it".
+    assert a.not_computed_reason(1) == (
+        "this layer is invalid; kernel 9x9 is larger than its 8x8 input (padding 0)"
+    )
+    assert a.not_computed_reason(2) == ("layer 1 MaxPool2d above it is invalid; fix that one first")
+    assert a.not_computed_reason(0) == "no forward result for it yet"
+
+
 def test_conv_after_flatten_says_what_to_do():
     a = analyze(stack(Layer.make("Flatten"), Layer.make("Conv2d", out_channels=2, kernel_size=1)))
     assert "move it before the Flatten" in a.first_error.error

@@ -23,16 +23,19 @@ def panel(qtbot):
     return shown_panel(qtbot, ActivationPanel, (800, 700))
 
 
-def test_dead_relu_share_equals_the_fraction_counted_directly(panel):
+def test_relu_off_share_equals_the_fraction_counted_directly(panel):
     data = panel_input(STACK, 1, size=12)
     panel.show(data)
     inputs = data.result.layers[0].output
     share = np.count_nonzero(inputs <= 0) / inputs.size
     assert 0 < share < 1
     assert panel.shares["ReLU"] == pytest.approx(share)
+    # Off for this image's inputs: not "dead", which one image cannot show.
     assert panel.share_label.text().startswith(
-        f"{share:.1%} of the {inputs.size:,} inputs are dead"
+        f"{share:.1%} of this image's {inputs.size:,} inputs fall where ReLU is off"
     )
+    assert "dead" not in panel.share_label.text()
+    assert "vanishing-gradient problem, per unit" not in panel.note.text()
 
 
 def test_curves_are_the_function_and_its_gradient_over_the_real_inputs(panel):
@@ -78,6 +81,10 @@ def test_compare_all_functions_on_the_same_inputs(panel):
     table = panel.comparison.text()
     assert all(name in table for name in COMPARABLE)
     assert "x ≤ 0" in table  # descriptions are escaped, not eaten as HTML
+    # ReLU and LeakyReLU nearly coincide: each drawn with its own width or dash.
+    pens = [(c.opts["pen"].widthF(), c.opts["pen"].style()) for c in panel.f_curves[:3]]
+    assert len(set(pens)) == 3 and pens[0][0] > pens[1][0]
+    assert "ReLU, LeakyReLU and ELU are the same line y = x for x > 0" in panel.note.text()
     panel.set_choice("Tanh")
     assert [c.isVisible() for c in panel.f_curves][:2] == [True, False]
     xs, ys = panel.f_curves[0].getData()

@@ -3,9 +3,10 @@
 Three plots share one x axis, the range of the layer's real inputs: f(x),
 f'(x), and the histogram of those inputs. The region where the gradient is
 zero or tiny is shaded in all three and its share of the inputs is written
-large: "52 % of the inputs are dead (x ≤ 0)". A chooser draws any other
-activation, or all of them, on the same inputs: why ReLU and not sigmoid,
-answered with this network's numbers.
+large: "52.0% of this image's 12,544 inputs fall where ReLU is off (x ≤ 0:
+output 0, gradient 0)" — off for this image, not dead (core.activations says
+why). A chooser draws any other activation, or all of them, on the same
+inputs: why ReLU and not sigmoid, answered with this network's numbers.
 
 Standalone: ``python -m cnnviz.qt.panels.activation``.
 """
@@ -16,16 +17,18 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core.activations import (
     COMPARABLE,
+    FLAT_NOTE,
     Activation,
     activation,
     activation_for_layer,
     histogram,
     input_range,
     is_elementwise_activation,
+    share_sentence,
 )
 from cnnviz.qt.panels.base import (
     CURVE,
@@ -43,7 +46,24 @@ from cnnviz.qt.panels.base import (
 THIS_LAYER = "this layer"
 ALL = "all, compared"
 _SAMPLES = 400
-_COMPARE_COLOURS = ("#2f7fe0", "#8e44ad", "#16a085", "#f08a24", "#e0262c", "#7f8c8d")
+_COMPARE_COLOURS = ("#2f7fe0", "#e040fb", "#16a085", "#f08a24", "#e0262c", "#7f8c8d")
+# Compared, ReLU, LeakyReLU and ELU are one line y = x for x > 0, and LeakyReLU's
+# 0.01·x is nearly ReLU's 0: a wide solid ReLU underneath and dashed, dotted
+# lines drawn on top of it keep each curve visible. (pen width, style, key)
+_SOLID, _DASH = QtCore.Qt.PenStyle.SolidLine, QtCore.Qt.PenStyle.DashLine
+_COMPARE_LINES = (
+    (7.0, _SOLID, "━━"),
+    (3.0, _DASH, "╍╍"),
+    (2.5, QtCore.Qt.PenStyle.DotLine, "┅┅"),
+    (2.5, QtCore.Qt.PenStyle.DashDotLine, "━·"),
+    (2.5, _SOLID, "━━"),
+    (2.5, _SOLID, "━━"),
+)
+SAME_FOR_POSITIVE = (
+    "ReLU, LeakyReLU and ELU are the same line y = x for x > 0 (ReLU drawn wide, the "
+    "others dashed and dotted on top); for x < 0, LeakyReLU is 0.01·x, just below "
+    "ReLU's 0, and has gradient 0.01 where ReLU's is 0."
+)
 
 
 class ActivationPanel(Panel):
@@ -125,7 +145,8 @@ class ActivationPanel(Panel):
             )
         inputs = data.layer_input()
         if inputs is None:
-            return f"{data.layer_title()} was not computed: fix the first invalid layer above it."
+            reason = data.analysis.not_computed_reason(data.layer_index)
+            return f"{data.layer_title()} was not computed: {reason}."
         self.inputs = np.asarray(inputs)
         self.layer_activation = activation_for_layer(info.layer)
         self.title.setText(
@@ -162,10 +183,13 @@ class ActivationPanel(Panel):
                 d_curve.hide()
                 continue
             act = self.shown[index]
-            colour = CURVE if single else _COMPARE_COLOURS[index]
-            f_curve.setData(xs, act.function(xs), pen=pg.mkPen(colour, width=2.5))
-            d_colour = CURVE_2 if single else colour
-            d_curve.setData(xs, act.derivative(xs), pen=pg.mkPen(d_colour, width=2.5))
+            if single:
+                f_pen, d_pen = pg.mkPen(CURVE, width=2.5), pg.mkPen(CURVE_2, width=2.5)
+            else:
+                width, style, _ = _COMPARE_LINES[index]
+                f_pen = d_pen = pg.mkPen(_COMPARE_COLOURS[index], width=width, style=style)
+            f_curve.setData(xs, act.function(xs), pen=f_pen)
+            d_curve.setData(xs, act.derivative(xs), pen=d_pen)
             f_curve.show()
             d_curve.show()
         self._draw_histogram(x_range)
@@ -209,27 +233,22 @@ class ActivationPanel(Panel):
             act = self.shown[0]
             share = self.shares[act.name]
             self.share_label.setStyleSheet(f"color: {DEAD}; font-weight: 700; font-size: 17px;")
-            self.share_label.setText(
-                f"{share:.1%} of the {count} inputs are {act.region.label} "
-                f"({act.region.description})"
-            )
+            self.share_label.setText(share_sentence(act, share, self.inputs.size))
             self.comparison.setText("")
-            self.note.setText(
-                "Shaded: where the gradient is zero or tiny. Inputs there barely change "
-                "the weights before them: the vanishing-gradient problem, per unit."
-            )
+            self.note.setText(FLAT_NOTE)
             return
         self.share_label.setStyleSheet("font-weight: 700; font-size: 15px;")
         self.share_label.setText(f"The same {count} inputs through every activation")
         # This table is the key to the curves' colours (a legend would cover them).
         rows = "".join(
-            f"<tr><td style='color:{_COMPARE_COLOURS[i]}'>■</td><td>{a.name}</td>"
+            f"<tr><td style='color:{_COMPARE_COLOURS[i]}'>{_COMPARE_LINES[i][2]}</td>"
+            f"<td>{a.name}</td>"
             f"<td align='right'><b>{self.shares[a.name]:.1%}</b></td>"
             f"<td>{a.region.label}</td><td>{html.escape(a.region.description)}</td></tr>"
             for i, a in enumerate(self.shown)
         )
         self.comparison.setText(f"<table cellspacing='0' cellpadding='2'>{rows}</table>")
-        self.note.setText("Pick one function to see its flat region shaded.")
+        self.note.setText(SAME_FOR_POSITIVE + " Pick one function to see its flat region shaded.")
 
 
 def main(argv=None) -> int:
