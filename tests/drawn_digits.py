@@ -43,6 +43,30 @@ STROKES = {
 }
 
 
+def digit_strokes(
+    digit: int, *, scale: float = 0.7, offset: tuple[float, float] = (0.0, 0.0)
+) -> list[np.ndarray]:
+    """The digit's strokes as (N, 2) x, y points on the pad's canvas."""
+    margin = (1 - scale) / 2
+    return [
+        (margin + np.asarray(offset) + scale * np.asarray(stroke)) * PAD_SIZE
+        for stroke in STROKES[digit]
+    ]
+
+
+def render_strokes(strokes: list[np.ndarray], brush: int) -> np.ndarray:
+    """(PAD_SIZE, PAD_SIZE) float32 in [0, 1]: the strokes drawn with a round brush."""
+    pad = Image.new("L", (PAD_SIZE, PAD_SIZE), 0)
+    draw = ImageDraw.Draw(pad)
+    for stroke in strokes:
+        points = [(float(x), float(y)) for x, y in stroke]
+        draw.line(points, fill=255, width=brush, joint="curve")
+        for x, y in (points[0], points[-1]):  # round pen ends, like a brush
+            r = brush / 2
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(pad, dtype=np.float32) / 255.0
+
+
 def draw_digit(
     digit: int,
     *,
@@ -51,22 +75,7 @@ def draw_digit(
     brush: int = 22,
 ) -> np.ndarray:
     """(PAD_SIZE, PAD_SIZE) float32 in [0, 1]: the digit drawn on the pad."""
-    pad = Image.new("L", (PAD_SIZE, PAD_SIZE), 0)
-    draw = ImageDraw.Draw(pad)
-    margin = (1 - scale) / 2
-    for stroke in STROKES[digit]:
-        points = [
-            (
-                (margin + offset[0] + scale * x) * PAD_SIZE,
-                (margin + offset[1] + scale * y) * PAD_SIZE,
-            )
-            for x, y in stroke
-        ]
-        draw.line(points, fill=255, width=brush, joint="curve")
-        for x, y in (points[0], points[-1]):  # round pen ends, like a brush
-            r = brush / 2
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    return np.asarray(pad, dtype=np.float32) / 255.0
+    return render_strokes(digit_strokes(digit, scale=scale, offset=offset), brush)
 
 
 def to_input(pad: np.ndarray, size: int) -> np.ndarray:

@@ -6,6 +6,11 @@
 
 White strokes on a black background, values in [0, 1]: the convention of the
 bundled digits and the digit data set the bundled weights were trained on.
+Those digits fill their frame's height and sit in its middle, so by default
+the pad emits the drawing moved and scaled the same way
+(cnnviz.core.digit_framing), redrawn with the same brush: a small digit drawn
+in a corner reaches the network as the network learnt digits. The pad shows
+the tensor the network then gets beside the buttons.
 While a stroke is drawn the image is emitted at most every ``throttle_ms``
 (25 times a second by default), immediately when a stroke starts and ends,
 and after clear or undo.
@@ -26,12 +31,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnnviz.core.digit_framing import frame_strokes
+
 Qt = QtCore.Qt
 
 DEFAULT_SIZE = 280  # canvas pixels: ten times a 28×28 digit
 DEFAULT_BRUSH = 26
 MIN_BRUSH, MAX_BRUSH = 2, 80
 DEFAULT_THROTTLE_MS = 40
+PREVIEW_SIZE = 84  # screen pixels of the network-input preview
 
 
 @dataclass
@@ -56,6 +64,13 @@ def _paint_stroke(painter: QtGui.QPainter, stroke: Stroke, start: int = 0) -> No
         painter.drawPoint(points[0])
     elif len(points) - start >= 1:
         painter.drawPolyline(points[max(start - 1, 0) :])
+
+
+def _grey_array(image: QtGui.QImage) -> np.ndarray:
+    """A Grayscale8 QImage as (height, width) float32 in [0, 1]; a copy."""
+    rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+    rows = rows.reshape(image.height(), image.bytesPerLine())[:, : image.width()]
+    return rows.astype(np.float32) / 255.0
 
 
 class DrawCanvas(QtWidgets.QWidget):
@@ -95,10 +110,24 @@ class DrawCanvas(QtWidgets.QWidget):
 
     def array(self) -> np.ndarray:
         """The canvas as (size, size) float32 in [0, 1]; a copy."""
-        image = self._image
-        rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
-        rows = rows.reshape(image.height(), image.bytesPerLine())[:, : image.width()]
-        return rows.astype(np.float32) / 255.0
+        return _grey_array(self._image)
+
+    def framed_array(self) -> np.ndarray:
+        """The strokes moved and scaled to fill the frame like the training digits,
+        drawn again with their own brush widths: (size, size) float32 in [0, 1]."""
+        strokes = self.strokes()
+        paths = [np.array([(p.x(), p.y()) for p in s.points]) for s in strokes]
+        widths = [s.width for s in strokes]
+        framing = frame_strokes(list(zip(paths, widths, strict=True)), self._size)
+        image = QtGui.QImage(self._size, self._size, QtGui.QImage.Format.Format_Grayscale8)
+        image.fill(0)
+        painter = QtGui.QPainter(image)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        for xy, stroke in zip(paths, strokes, strict=True):
+            moved = [QtCore.QPointF(x, y) for x, y in framing.apply(xy)]
+            _paint_stroke(painter, Stroke(stroke.width, moved))
+        painter.end()
+        return _grey_array(image)
 
     def can_undo(self) -> bool:
         return bool(self._history) and self._current is None
@@ -257,9 +286,12 @@ class DrawPad(QtWidgets.QWidget):
         size: int = DEFAULT_SIZE,
         brush: int = DEFAULT_BRUSH,
         throttle_ms: int = DEFAULT_THROTTLE_MS,
+        frame: bool = True,
     ):
         super().__init__(parent)
         self.canvas = DrawCanvas(size)
+        self.frame_box = QtWidgets.QCheckBox("Centre and scale like the training digits")
+        self.frame_box.setChecked(frame)
         self._throttle = QtCore.QTimer(self, singleShot=True, interval=throttle_ms)
         self._throttle.timeout.connect(self._emit_image)
         self.canvas.changed.connect(self._on_canvas_changed)
@@ -283,6 +315,17 @@ class DrawPad(QtWidgets.QWidget):
             "Erase everything (Delete on the pad; Undo stroke brings it back)"
         )
         self.clear_button.clicked.connect(self.clear)
+        self.frame_box.setToolTip(
+            "The training digits fill their frame from top to bottom and sit in its middle.\n"
+            "On: the drawing is moved and scaled the same way (brush width kept)\n"
+            "before the network sees it, so a small digit in a corner is read as well.\n"
+            "Off: the network sees the pad exactly as drawn."
+        )
+        self.frame_box.toggled.connect(lambda _on: self._emit_image())
+        self.preview = QtWidgets.QLabel()
+        self.preview.setFixedSize(PREVIEW_SIZE, PREVIEW_SIZE)
+        self.preview.setFrameShape(QtWidgets.QFrame.Shape.Box)
+        self.preview_caption = QtWidgets.QLabel("The network gets:\n(no result yet)")
         brush_row = QtWidgets.QHBoxLayout()
         brush_row.addWidget(QtWidgets.QLabel("Brush"))
         brush_row.addWidget(self.brush_slider, 1)
@@ -291,18 +334,43 @@ class DrawPad(QtWidgets.QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.undo_button)
         buttons.addWidget(self.clear_button)
+        tensor_row = QtWidgets.QHBoxLayout()
+        tensor_row.addWidget(self.preview)
+        tensor_row.addWidget(self.preview_caption, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.canvas, 1)
         layout.addLayout(brush_row)
         layout.addLayout(buttons)
+        layout.addWidget(self.frame_box)
+        layout.addLayout(tensor_row)
         self._update_buttons()
 
     # ----- public API -------------------------------------------------------
 
     def image(self) -> np.ndarray:
-        """The drawing now: (size, size) float32, white strokes on black, in [0, 1]."""
-        return self.canvas.array()
+        """What the pad hands on: (size, size) float32, white strokes on black, in
+        [0, 1]; centred and scaled like the training digits when that is on."""
+        return self.canvas.framed_array() if self.frame_box.isChecked() else self.canvas.array()
+
+    def show_network_input(self, tensor: np.ndarray) -> None:
+        """Show the tensor the network got from the drawing: (C, H, W) or (H, W), any range."""
+        tensor = np.asarray(tensor, dtype=np.float32)
+        grey = tensor.mean(axis=0) if tensor.ndim == 3 else tensor
+        low, high = float(grey.min()), float(grey.max())
+        scaled = (grey - low) / (high - low) if high > low else np.zeros_like(grey)
+        pixels = np.ascontiguousarray((scaled * 255).round().astype(np.uint8))
+        h, w = pixels.shape
+        image = QtGui.QImage(pixels.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8)
+        picture = QtGui.QPixmap.fromImage(image.copy()).scaled(
+            PREVIEW_SIZE, PREVIEW_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation,
+        )  # fmt: skip
+        self.preview.setPixmap(picture)  # nearest neighbour: each network pixel a block
+        shape = "×".join(str(n) for n in tensor.shape)
+        self.preview_caption.setText(
+            f"The network gets:\n{shape}, values {low:.2f} to {high:.2f}\n(Input tab: exact values)"
+        )
 
     def brush_size(self) -> int:
         return self.brush_slider.value()
@@ -335,7 +403,7 @@ class DrawPad(QtWidgets.QWidget):
             self._throttle.start()
 
     def _emit_image(self) -> None:
-        self.image_changed.emit(self.canvas.array())
+        self.image_changed.emit(self.image())
 
     def _update_buttons(self) -> None:
         self.undo_button.setEnabled(self.canvas.can_undo())

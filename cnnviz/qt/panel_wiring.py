@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DRAWING = "drawing"  # the input's label while it is the draw pad's picture
+
 
 def _panel_input(view: ComputedView, layer_index: int, classes):
     from cnnviz.qt.panels.base import PanelInput
@@ -104,7 +106,7 @@ class PanelWiring:
         doc.undo_stack.push(commands.set_kernel(doc, edit))
 
     def drawing_changed(self, image: np.ndarray) -> None:
-        self.window.files.use_array(np.asarray(image, dtype=np.float32), "drawing")
+        self.window.files.use_array(np.asarray(image, dtype=np.float32), DRAWING)
 
     def preprocessing_changed(self, prep) -> None:
         settings = prep.to_json() if hasattr(prep, "to_json") else dict(prep)
@@ -131,6 +133,9 @@ class PanelWiring:
         self._feed_conv_stepper(view, index)
 
     def _feed_input_panel(self, view: ComputedView) -> None:
+        pad = self.widget("draw_pad")
+        if self.window.doc.image_label == DRAWING and hasattr(pad, "show_network_input"):
+            pad.show_network_input(view.result.input)  # the tensor beside the drawing
         panel = self.widget("input_image")
         if panel is None or not hasattr(panel, "set_input"):
             return

@@ -9,11 +9,19 @@ import torch
 from cnnviz.compute.datasets import load_digits, to_network_input
 from cnnviz.compute.model import build_model
 from cnnviz.compute.weights import load_weights
+from cnnviz.core.digit_framing import frame_strokes
 from cnnviz.core.images import load_image
 from cnnviz.core.preprocess import to_network_input as to_image_input
 from cnnviz.core.presets import load_preset, preset_path, weights_path
 from cnnviz.core.samples import list_samples
-from tests.drawn_digits import VARIANTS, drawn_set
+from tests.drawn_digits import (
+    PAD_SIZE,
+    VARIANTS,
+    digit_strokes,
+    drawn_set,
+    render_strokes,
+    to_input,
+)
 
 PRESETS_WITH_WEIGHTS = ("lenet5", "interview")
 
@@ -62,3 +70,23 @@ def test_the_bundled_digit_samples_are_read(name):
     with torch.no_grad():
         predicted = model(torch.from_numpy(images)).argmax(dim=1).tolist()
     assert predicted == [int(s.name.removeprefix("digit_")) for s in digits]
+
+
+@pytest.mark.parametrize("name", PRESETS_WITH_WEIGHTS)
+def test_small_digits_drawn_off_centre_are_read_once_framed(name):
+    """The pad frames a drawing like the training digits (core.digit_framing):
+    digits a quarter to a third of the pad's height, in its corners, are read."""
+    arch, model = trained(name)
+    images, labels = [], []
+    for scale in (0.25, 0.35):
+        for corner in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
+            offset = (0.3 * (1 - scale) * corner[0], 0.3 * (1 - scale) * corner[1])
+            for digit in range(10):
+                strokes = digit_strokes(digit, scale=scale, offset=offset)
+                framing = frame_strokes([(points, 26) for points in strokes], PAD_SIZE)
+                framed = render_strokes([framing.apply(points) for points in strokes], 26)
+                images.append(to_input(framed, arch.input.height))
+                labels.append(digit)
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(np.stack(images))).argmax(dim=1).numpy()
+    assert (predicted == np.array(labels)).mean() >= 0.85, predicted

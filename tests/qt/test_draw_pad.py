@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnnviz.core.digit_framing import FILL
 from cnnviz.core.images import array_to_image, to_network_input
 from cnnviz.qt.draw_pad import DrawPad
 
@@ -16,8 +17,9 @@ NO_MODIFIER = QtCore.Qt.KeyboardModifier.NoModifier
 @pytest.fixture
 def pad(qtbot):
     # A long throttle: during a stroke nothing is emitted until the stroke ends,
-    # so the tests see exactly the press and release emissions.
-    widget = DrawPad(brush=20, throttle_ms=60_000)
+    # so the tests see exactly the press and release emissions. Unframed: the
+    # strokes reach the network where they were drawn (framing is tested below).
+    widget = DrawPad(brush=20, throttle_ms=60_000, frame=False)
     qtbot.addWidget(widget)
     widget.resize(320, 380)
     widget.show()
@@ -89,7 +91,7 @@ def test_moves_between_press_and_release_are_throttled_then_flushed(qtbot, pad):
 
 
 def test_the_throttle_emits_during_a_long_stroke(qtbot):
-    pad = DrawPad(throttle_ms=10)
+    pad = DrawPad(throttle_ms=10, frame=False)
     qtbot.addWidget(pad)
     pad.resize(300, 340)
     pad.show()
@@ -187,3 +189,50 @@ def test_drawing_maps_through_a_non_square_widget(qtbot, pad):
     image = draw(qtbot, pad, [(140, 20), (140, 260)])
     assert image[20:261, 140].min() > 0.95
     assert image[:, :120].max() == 0.0 and image[:, 161:].max() == 0.0
+
+
+# ----- framing: the drawing as the training digits were framed --------------
+
+
+def ink_box(image: np.ndarray, level: float = 0.5) -> tuple[int, int, int, int]:
+    rows = np.flatnonzero((image > level).any(axis=1))
+    cols = np.flatnonzero((image > level).any(axis=0))
+    return rows[0], rows[-1], cols[0], cols[-1]
+
+
+def test_a_small_digit_in_a_corner_reaches_the_network_filling_the_frame(qtbot):
+    pad = DrawPad(brush=20, throttle_ms=60_000)  # framing on, as the app opens
+    qtbot.addWidget(pad)
+    pad.resize(320, 420)
+    pad.show()
+    qtbot.waitExposed(pad)
+    # A small "1" in the top-left corner: 60 px tall on the 280 px canvas.
+    image = draw(qtbot, pad, [(30, 35), (40, 25), (40, 85)])
+    top, bottom, left, right = ink_box(image)
+    assert abs((bottom - top + 1) - FILL * 280) <= 4  # as tall as the training digits
+    assert abs((top + bottom) / 2 - 139.5) <= 3 and abs((left + right) / 2 - 139.5) <= 3
+    # Redrawn with the same brush, not fattened by the ~4.5× enlargement.
+    assert 17 <= np.count_nonzero(image[140] > 0.5) <= 23
+    # The canvas itself still shows the stroke where it was drawn.
+    assert ink_box(pad.canvas.array())[0] > 10 and ink_box(pad.canvas.array())[1] < 100
+
+
+def test_framing_can_be_switched_off_and_the_drawing_is_sent_again(qtbot, pad):
+    image = draw(qtbot, pad, [(30, 30), (90, 30)])
+    assert ink_box(image)[1] < 50  # unframed: where it was drawn
+    with qtbot.waitSignal(pad.image_changed) as blocker:
+        pad.frame_box.setChecked(True)
+    left, right = ink_box(blocker.args[0])[2:]
+    assert abs((right - left + 1) - FILL * 280) <= 4  # a horizontal line: the width instead
+
+
+def test_the_pad_shows_the_tensor_the_network_gets(qtbot, pad):
+    tensor = np.zeros((1, 32, 32), np.float32)
+    tensor[0, 4:28, 14:18] = 1.0
+    pad.show_network_input(tensor)
+    assert "1×32×32" in pad.preview_caption.text()
+    picture = pad.preview.pixmap().toImage()
+    # The bright column of the tensor is bright in the preview, the rest dark.
+    middle = picture.pixelColor(picture.width() // 2, picture.height() // 2).value()
+    side = picture.pixelColor(2, picture.height() // 2).value()
+    assert middle > 200 and side < 50
