@@ -196,7 +196,9 @@ class ChannelStatistics:
     maximum: np.ndarray
     mean: np.ndarray
     zero_fraction: np.ndarray
-    dead: np.ndarray  # (C,) bool: every value exactly zero
+    # (C,) bool: every value exactly zero for this image. Inactive here, not
+    # necessarily a dead unit (zero for every input), which one image cannot show.
+    dead: np.ndarray
 
     @property
     def dead_channels(self) -> list[int]:
@@ -204,8 +206,8 @@ class ChannelStatistics:
 
 
 def channel_statistics(maps: np.ndarray) -> ChannelStatistics:
-    """Per-channel statistics of (C, H, W) maps. A dead channel is all zeros:
-    after a ReLU it means every input to that unit was ≤ 0 for this image."""
+    """Per-channel statistics of (C, H, W) maps. `dead` marks channels that are
+    all zeros: after a ReLU, every input to that unit was ≤ 0 for this image."""
     flat = np.asarray(maps).reshape(maps.shape[0], -1)
     zero_fraction = (flat == 0).mean(axis=1)
     return ChannelStatistics(

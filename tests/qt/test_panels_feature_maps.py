@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from panel_inputs import click, move_mouse, panel_input, shown_panel, with_output
 
+from cnnviz.core.analysis import analyze
+from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.qt import colormaps
+from cnnviz.qt.panels._field_view import describe_field
 from cnnviz.qt.panels.feature_maps import FeatureMapPanel
 
 # 1×32×32 → conv k3 → ReLU → maxpool 2 → conv k3 s2 p1 (8×8 output)
@@ -123,17 +126,31 @@ def test_clicking_a_tile_shows_that_channel_large(qtbot, panel):
     assert panel.stats_label.text().startswith("channel 4: min")
 
 
-def test_dead_channels_are_marked(panel):
+def test_all_zero_channels_are_marked_but_not_called_dead(panel):
+    # All zero for one image is "inactive for this image"; a dead unit is zero for
+    # every input, which one image cannot show.
     data = panel_input(STACK, 1, size=32)
     maps = data.activation().output.copy()
     maps[[1, 3]] = 0.0
     panel.show(with_output(data, 1, maps))
     assert panel.stats.dead_channels == [1, 3]
     assert panel.tile_labels._dead.tolist() == [False, True, False, True, False]
-    assert "2 dead" in panel.stats_label.text() and ": 1, 3" in panel.stats_label.text()
+    text = panel.stats_label.text()
+    assert "2 all zero</b> for this image" in text and ": 1, 3" in text
+    assert "not necessarily dead" in text and "2 dead" not in text
     panel.select_channel(3)
-    assert panel.side.channel_caption.text == "channel 3 · DEAD"
-    assert "(dead: all zero)" in panel.stats_label.text()
+    assert panel.side.channel_caption.text == "channel 3 · all zero for this image"
+    assert "(all zero for this image)" in panel.stats_label.text()
+
+
+def test_an_invalid_layer_gives_its_own_reason(panel):
+    stack = [*STACK[:2], {"type": "MaxPool2d", "kernel_size": 64}, {"type": "ReLU"}]
+    panel.show(panel_input(stack, 2, size=32))
+    assert panel.showing_hint
+    assert "this layer is invalid; kernel 64x64 is larger" in panel.hint.text()
+    assert "above it" not in panel.hint.text()
+    panel.show(panel_input(stack, 3, size=32))
+    assert "layer 2 MaxPool2d above it is invalid" in panel.hint.text()
 
 
 def test_layers_without_maps_get_a_hint(panel):
@@ -166,3 +183,15 @@ def test_arrows_ask_for_the_next_layer_with_maps(qtbot, panel):
     with qtbot.waitSignal(panel.layer_selected) as signal:
         panel.previous_button.click()
     assert signal.args == [2]
+
+
+def test_field_sentence_of_an_uneven_adaptive_window_names_its_own_size():
+    # AdaptiveAvgPool2d 7×5 → 4×3: output (0, 0) averages rows 0–1, cols 0–1 (torch's
+    # [0, 2) windows), a 2×2 field inside the image, though the largest field is 3×3.
+    arch = Architecture(
+        "t", InputShape(1, 7, 5), (Layer.make("AdaptiveAvgPool2d", output_size=(4, 3)),)
+    )
+    field = analyze(arch).receptive_field_at(0)
+    text = describe_field(0, 0, 0, 0, field, (7, 5))
+    assert text == "layer 0, channel 0, (0, 0) sees input rows 0–1, cols 0–1 (2×2)"
+    assert describe_field(0, 0, 1, 1, field, (7, 5)).endswith("rows 1–3, cols 1–3 (3×3)")

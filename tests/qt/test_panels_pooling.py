@@ -101,3 +101,15 @@ def test_tied_windows_are_marked_as_ties(panel):
 def test_other_layers_get_a_hint(panel):
     panel.show(panel_input([{"type": "ReLU"}], 0))
     assert panel.showing_hint and "Select a pooling layer" in panel.hint.text()
+
+
+def test_an_invalid_pooling_layer_gives_its_own_reason(panel):
+    stack = [
+        {"type": "Conv2d", "out_channels": 3, "kernel_size": 3},
+        {"type": "MaxPool2d", "kernel_size": 40},
+        {"type": "AvgPool2d", "kernel_size": 2},
+    ]
+    panel.show(panel_input(stack, 1, size=15))
+    assert panel.showing_hint and "this layer is invalid; kernel 40x40" in panel.hint.text()
+    panel.show(panel_input(stack, 2, size=15))
+    assert "layer 1 MaxPool2d above it is invalid; fix that one first" in panel.hint.text()

@@ -26,9 +26,12 @@ def describe_field(
     if field.is_global:
         return f"{where} sees the whole input ({input_hw[0]}×{input_hw[1]}): its field is global"
     top, left, bottom, right = field.box(row, col, input_hw)
-    size = f"{field.size[0]}×{field.size[1]}"
+    # This position's own field: after uneven adaptive pooling sizes differ.
+    u_top, u_left, u_bottom, u_right = field.unclipped_box(row, col)
+    full = (u_bottom - u_top, u_right - u_left)
+    size = f"{full[0]}×{full[1]}"
     text = f"{where} sees input rows {top}–{bottom - 1}, cols {left}–{right - 1} ({size})"
-    if (bottom - top, right - left) != tuple(field.size):
+    if (bottom - top, right - left) != full:
         text += f"; {bottom - top}×{right - left} of it inside the image, the rest is padding"
     return text
 
@@ -75,7 +78,7 @@ class FieldView(pg.GraphicsLayoutWidget):
         set_picture(self.channel_view, self.channel_item, float_c(values), **options)
         self.channel_item.setLookupTable(colormaps.lookup_table(colormap_name))
         self.channel_marker.hide()
-        text = title + (" · DEAD" if dead else "")
+        text = title + (" · all zero for this image" if dead else "")
         self.channel_caption.setText(text, color=DEAD if dead else None, size="10pt")
 
     def show_field(self, box: Box, input_hw, unclipped: Box | None) -> None:

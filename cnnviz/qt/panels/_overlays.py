@@ -1,6 +1,6 @@
 """Graphics items drawn over the panels' images: one item each, however many tiles.
 
-* ``TileLabels``: channel numbers, dead-channel marks and the selected tile's
+* ``TileLabels``: channel numbers, all-zero-channel marks and the selected tile's
   border over a whole mosaic, painted in screen pixels so the text stays
   readable at any zoom (one item instead of one text item per channel).
 * ``Spotlight``: a bright outline around a region of a picture with the rest
@@ -39,7 +39,7 @@ def fit_caption(text: str, width: float, text_width: Callable[[str], float]) -> 
 
 
 class TileLabels(QtWidgets.QGraphicsObject):
-    """Numbers on tiles, red marks on dead ones, a border on the selected one."""
+    """Numbers on tiles, red marks on all-zero ones, a border on the selected one."""
 
     def __init__(self, parent: QtWidgets.QGraphicsItem | None = None, captions_below=False):
         super().__init__(parent)
@@ -163,7 +163,7 @@ class TileLabels(QtWidgets.QGraphicsObject):
         if rect.width() >= 40:
             painter.setPen(QtGui.QColor(DEAD))
             text_box = QtCore.QRectF(rect.left(), rect.bottom() - 16, rect.width(), 14)
-            painter.drawText(text_box, QtCore.Qt.AlignmentFlag.AlignCenter, "dead")
+            painter.drawText(text_box, QtCore.Qt.AlignmentFlag.AlignCenter, "all 0")
 
 
 class Spotlight:

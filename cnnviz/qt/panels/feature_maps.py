@@ -1,6 +1,6 @@
 """Feature maps: every channel of the selected layer in one mosaic, and what each pixel sees.
 
-Left, the mosaic (one image, numbered tiles, dead channels marked, a colour
+Left, the mosaic (one image, numbered tiles, all-zero channels marked, a colour
 bar with the value range). Right, the network input with the receptive field
 of the hovered position outlined and the rest dimmed, and the clicked
 channel drawn large. Hover anywhere on a map: the panel says which input
@@ -148,7 +148,8 @@ class FeatureMapPanel(Panel):
         if layer is None:
             if data.info() is None:
                 return "Select a layer in the stack to see its feature maps."
-            return f"{data.layer_title()} was not computed: fix the first invalid layer above it."
+            reason = data.analysis.not_computed_reason(data.layer_index)
+            return f"{data.layer_title()} was not computed: {reason}."
         if layer.output.ndim != 3:
             return (
                 f"{data.layer_title()} outputs a vector of {layer.output.size} values, not "
@@ -158,7 +159,7 @@ class FeatureMapPanel(Panel):
         self.stats = channel_statistics(self.maps)
         new_layer = data.layer_index != self._layer_index
         if new_layer or self.selected_channel >= self.maps.shape[0]:
-            # A new layer opens on its most active channel, not on a dead one.
+            # A new layer opens on its most active channel, not on an all-zero one.
             self.selected_channel = strongest_channel(self.maps)
             self._layer_index = data.layer_index
         self.title.setText(f"{data.layer_title()} · output {shape_text(self.maps.shape)}")
@@ -258,7 +259,8 @@ class FeatureMapPanel(Panel):
         self._show_statistics()
 
     def _show_statistics(self) -> None:
-        """The selected channel's numbers, then the layer's: size and dead channels."""
+        """The selected channel's numbers, then the layer's: size and all-zero channels.
+        All zero for this image is not dead (zero for every input): one image cannot tell."""
         assert self.stats is not None and self.maps is not None
         stats, channel = self.stats, self.selected_channel
         text = (
@@ -267,7 +269,7 @@ class FeatureMapPanel(Panel):
             f"mean {format_value(float(stats.mean[channel]))}, "
             f"{stats.zero_fraction[channel]:.0%} zeros"
             + (
-                f" <span style='color:{DEAD}'><b>(dead: all zero)</b></span>"
+                f" <span style='color:{DEAD}'><b>(all zero for this image)</b></span>"
                 if stats.dead[channel]
                 else ""
             )
@@ -278,11 +280,11 @@ class FeatureMapPanel(Panel):
         if dead:
             listed = ", ".join(str(c) for c in dead[:20]) + (" …" if len(dead) > 20 else "")
             text += (
-                f"  ·  <span style='color:{DEAD}'><b>{len(dead)} dead</b> (all zero for "
-                f"this image): {listed}</span>"
+                f"  ·  <span style='color:{DEAD}'><b>{len(dead)} all zero</b> for this "
+                f"image (inactive here, not necessarily dead): {listed}</span>"
             )
         else:
-            text += "  ·  no dead channels"
+            text += "  ·  no all-zero channels"
         self.stats_label.setText(text)
 
     # ----- interaction -----------------------------------------------------

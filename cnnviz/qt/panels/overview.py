@@ -3,8 +3,8 @@
 The whole network's effect on the picture at a glance: the input, then each
 layer as the mean of its channels (or its strongest channel), shrinking as
 pooling halves it, ending in the vectors of the classifier. Hover a layer
-for its statistics (min, max, mean, share of zeros: where values vanish or
-ReLUs die); click it to select it.
+for its statistics (min, max, mean, share of zeros: after a ReLU, how much
+of it is off for this image); click it to select it.
 
 Standalone: ``python -m cnnviz.qt.panels.overview``.
 """

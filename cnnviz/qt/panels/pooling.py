@@ -118,7 +118,8 @@ class PoolingPanel(Panel):
         layer = data.activation()
         source = data.layer_input()
         if layer is None or source is None:
-            return f"{data.layer_title()} was not computed: fix the first invalid layer above it."
+            reason = data.analysis.not_computed_reason(data.layer_index)
+            return f"{data.layer_title()} was not computed: {reason}."
         self.kind = info.layer.type
         channels = source.shape[0]
         if data.layer_index != self._layer_index:
