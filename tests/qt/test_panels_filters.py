@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from panel_inputs import click, panel_input, shown_panel
+from panel_inputs import click, move_mouse, panel_input, shown_panel
 from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core import kernels
@@ -31,7 +31,7 @@ def test_grid_tiles_are_the_kernels(panel):
     grid = panel.grid_item.image
     for o in range(5):
         for i in range(4):
-            y, x = panel.layout_.origin(o * 4 + i)
+            y, x = panel.layout_.origin(o, i)
             np.testing.assert_array_equal(grid[y : y + 5, x : x + 5], weight[o, i])
     bound = np.abs(weight).max()
     assert panel.bar.levels() == pytest.approx((-bound, bound))  # centred on 0
@@ -43,16 +43,19 @@ def test_first_layer_of_a_colour_network_has_rgb_composites_and_biases(panel):
     panel.show(data)
     QtWidgets.QApplication.processEvents()  # let the linked views settle
     weight, bias = data.result.filters[0]
-    assert panel.rgb_item.isVisible()
-    assert panel.rgb.shape[2] == 4
+    grid = panel.layout_
+    assert panel.rgb_item.isVisible() and grid.extra == 1
+    assert panel.rgb.shape == (*panel.grid.shape, 4)
     expected = np.clip(kernels.rgb_composite(weight) * 255 + 0.5, 0, 255).astype(np.uint8)
-    pitch = panel.layout_.pitch[0]
-    for o in range(4):
-        np.testing.assert_array_equal(panel.rgb[o * pitch : o * pitch + 3, :, :3], expected[o])
+    for o in range(4):  # each filter's composite in the slot after its kernels
+        y, x = grid.origin(o, 3)
+        np.testing.assert_array_equal(panel.rgb[y : y + 3, x : x + 3, :3], expected[o])
+        assert (panel.grid[y : y + 3, x : x + 3] < weight.min()).all()  # gap: transparent
     np.testing.assert_allclose(panel.bias_bars.opts["width"], bias)
-    # Each bias bar sits level with its filter's row of kernels.
+    # One filter per row here: each bias bar sits level with its filter's row of kernels.
+    assert grid.block_cols == 1 and panel.bias_beside
     for o in range(4):
-        centre = QtCore.QPointF(0, o * pitch + 1.5)
+        centre = QtCore.QPointF(0, grid.origin(o, 0)[0] + 1.5)
         grid_y = panel.plot.getViewBox().mapViewToScene(centre).y()
         bar_y = panel.bias_plot.getViewBox().mapViewToScene(centre).y()
         assert bar_y == pytest.approx(grid_y, abs=1.0)
@@ -110,7 +113,7 @@ def test_typed_numbers_are_applied(qtbot, panel):
 def test_clicking_a_kernel_loads_it_into_the_editor(qtbot, panel):
     data = panel_input(STACK, 2, channels=1)
     panel.show(data)
-    y, x = panel.layout_.origin(3 * 4 + 1)  # filter 3, input 1
+    y, x = panel.layout_.origin(3, 1)  # filter 3, input 1
     click(qtbot, panel.widget, panel.grid_item, x + 1.5, y + 2.5)
     assert panel.editor.out_spin.value() == 3
     assert panel.editor.input_box.currentData() == 1
@@ -134,3 +137,35 @@ def test_non_conv_layers_get_a_hint(panel):
     panel.show(panel_input(STACK, 1))
     assert panel.showing_hint
     assert panel.hint.text() == "Select a Conv2d layer to see its filters."
+
+
+def test_a_wide_layer_wraps_its_filters_and_charts_the_biases_by_filter(qtbot):
+    """64 filters × 3 channels in a wide panel: strips of kernels side by side."""
+    panel = shown_panel(qtbot, FiltersPanel, (1300, 600))
+    stack = [{"type": "Conv2d", "out_channels": 64, "kernel_size": 3}]
+    data = panel_input(stack, 0, channels=3, size=8)
+    panel.show(data)
+    qtbot.waitUntil(lambda: not panel._replan.isActive())
+    weight, bias = data.result.filters[0]
+    grid = panel.layout_
+    assert grid.block_cols > 1
+    for o in (0, grid.block_cols, 63):
+        for i in range(3):
+            y, x = grid.origin(o, i)
+            np.testing.assert_array_equal(panel.grid[y : y + 3, x : x + 3], weight[o, i])
+    # No row of the grid is one filter's: the biases are a chart by filter number.
+    assert not panel.bias_beside and panel.bias_widget.isVisible()
+    assert panel.bias_plot not in panel.widget.ci.items
+    np.testing.assert_allclose(panel.bias_chart_bars.opts["height"], bias)
+    # Hovering and clicking find the filter in its column of strips.
+    o = grid.block_cols + 1  # second row, second strip
+    y, x = grid.origin(o, 2)
+    move_mouse(qtbot, panel.widget, panel.grid_item, x + 1.5, y + 0.5)
+    assert f"filter {o}, input 2, tap (0, 1)" in panel.hover_label.text()
+    click(qtbot, panel.widget, panel.grid_item, x + 1.5, y + 0.5)
+    assert panel.editor.out_spin.value() == o
+    # Many input channels make a square table already: one filter per row, biases beside.
+    square = [{"type": "Conv2d", "out_channels": 16, "kernel_size": 3}] * 2
+    panel.show(panel_input(square, 1, size=8))
+    assert panel.layout_.block_cols == 1 and panel.bias_beside
+    assert panel.bias_plot in panel.widget.ci.items and not panel.bias_widget.isVisible()

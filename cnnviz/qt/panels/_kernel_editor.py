@@ -72,7 +72,7 @@ class KernelEditor(QtWidgets.QGroupBox):
         column.addWidget(self.description)
         column.addWidget(self.table, 1)
         column.addWidget(self.note)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(260)  # the kernels beside it need the width more
         self.setMaximumWidth(460)
 
     def configure(self, out_channels: int, in_channels: int, kernel_size: tuple[int, int]) -> None:

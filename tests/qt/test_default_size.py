@@ -1,0 +1,67 @@
+"""Working at the default window size: panels fit the docks the window opens with.
+
+Each test builds the main window with its default layout (as ``cnnviz
+--screenshot`` does), raises one panel and measures it with the widgets' own
+geometry and font metrics, so the expectations hold for other fonts and
+screens too.
+"""
+
+from __future__ import annotations
+
+import pytest
+from panel_inputs import panel_input
+from PySide6 import QtCore, QtWidgets
+from PySide6.QtCore import QStandardPaths
+
+from cnnviz.qt import settings
+from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.panels.filters import kernel_pixels
+
+READABLE_KERNEL_PX = 16  # a 3×3 kernel narrower than this is a smudge of 5-pixel weights
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    QStandardPaths.setTestModeEnabled(True)
+    settings.use_settings_folder(tmp_path / "settings")
+    settings.init_application_names()
+    win = MainWindow(start_compute=False, saved_layout=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown()
+
+
+def raised(qtbot, window: MainWindow, key: str) -> QtWidgets.QWidget:
+    """The panel `key`, its dock tab raised and laid out at the default size."""
+    dock = window.panels.docks[key]
+    dock.dock.raise_()
+    qtbot.waitUntil(lambda: not dock.widget.visibleRegion().isEmpty())
+    QtWidgets.QApplication.processEvents()
+    return dock.widget
+
+
+def settle(qtbot, timer: QtCore.QTimer) -> None:
+    QtWidgets.QApplication.processEvents()
+    qtbot.waitUntil(lambda: not timer.isActive())
+    QtWidgets.QApplication.processEvents()
+
+
+def test_a_wide_first_layer_shows_readable_kernels(qtbot, window):
+    """VGG-16's first conv: 64 filters × 3 channels of 3×3, in the Filters tab."""
+    panel = raised(qtbot, window, "filters")
+    stack = [{"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}]
+    panel.show(panel_input(stack, 0, channels=3, size=8))
+    settle(qtbot, panel._replan)
+    box = panel.plot.getViewBox().size()
+    grid = panel.layout_
+    # As one row per filter, 64 rows of kernels would get box.height / 64 pixels each.
+    column_kernel = box.height() / (64 * grid.pitch[0]) * grid.kernel_height
+    assert column_kernel < READABLE_KERNEL_PX  # the problem this layout solves
+    assert grid.block_cols > 1
+    assert kernel_pixels(panel) >= READABLE_KERNEL_PX
+    # The whole grid is in view: the kernels are large because they use the width.
+    (x0, x1), (y0, y1) = panel.plot.getViewBox().viewRange()
+    height, width = grid.shape
+    assert x0 <= 0 and y0 <= 0 and x1 >= width and y1 >= height
