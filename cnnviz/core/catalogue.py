@@ -62,11 +62,12 @@ _CONV = LayerType(
     "convolution",
     "▦",
     "slides learned filters over the input; each filter makes one output channel.",
-    "A convolution slides each of its out_channels filters (in_channels × kh × kw "
-    "weights plus one bias) over the input, multiplying and summing at every "
-    "position. The same weights are used at every position (parameter sharing), "
-    "so a conv layer has far fewer parameters than a dense layer of the same "
-    "output size. Output size per axis: floor((W + 2P - D(K-1) - 1) / S) + 1.",
+    "A convolution slides each of its out_channels filters (in_channels/groups × "
+    "kh × kw weights, plus one bias if bias is on) over the input, multiplying and "
+    "summing at every position: C_out · C_in/groups · kH · kW weights + C_out biases. "
+    "The same weights are used at every position (parameter sharing), so a conv "
+    "layer has far fewer parameters than a dense layer of the same output size. "
+    "Output size per axis: floor((W + 2P - D(K-1) - 1) / S) + 1.",
     (
         Param(
             "out_channels",
@@ -151,8 +152,9 @@ _AVGPOOL = LayerType(
     "replaces each window by its mean.",
     "Average pooling slides a window and outputs the mean of the values in it. "
     "It smooths rather than selects: every cell of the window contributes and "
-    "receives an equal share of the gradient. LeNet-5 used it; modern networks "
-    "mostly use max pooling inside and global average pooling at the end.",
+    "receives an equal share of the gradient. LeNet-5's subsampling was close (a 2×2 "
+    "sum times a learned weight, plus a bias, then a sigmoid); modern networks mostly "
+    "use max pooling inside and global average pooling at the end.",
     (
         _POOL_KERNEL,
         _POOL_STRIDE,
@@ -172,8 +174,10 @@ _ADAPTIVE = LayerType(
     "averages into a fixed output size, whatever the input size.",
     "Adaptive average pooling picks its windows so that the output has exactly "
     "output_size (h, w), whatever the input size. With output 1×1 it is global "
-    "average pooling: one number per channel. AlexNet and VGG use it (6×6 and 7×7) "
-    "so the classifier works for any input size.",
+    "average pooling: one number per channel. The windows start at ⌊i·in/out⌋ and "
+    "end at ⌈(i+1)·in/out⌉, so they differ in size and overlap when out does not "
+    "divide in. torchvision's AlexNet and VGG add it (6×6, 7×7) so their classifiers "
+    "take any input size; the papers have no adaptive pooling.",
     (_pair("output_size", None, 1, "Output height and width.", required=True, key=True),),
     needs_spatial=True,
 )
@@ -301,9 +305,11 @@ _ACTIVATIONS = (
         "⌐",
         "max(0, x): passes positives, zeroes negatives.",
         "ReLU keeps positive values and zeroes negative ones. Its gradient is 1 for "
-        "positive inputs, so gradients do not shrink layer after layer (unlike "
-        "sigmoid and tanh); that made deep networks trainable. A unit whose inputs "
-        "are always negative outputs 0 forever and stops learning: a dead ReLU.",
+        "positive inputs, so it does not shrink gradients layer after layer as "
+        "saturated sigmoid and tanh do; with good initialisation, normalisation and "
+        "residual connections it helps deep networks train. A negative input just "
+        "switches the unit off for that input (sparsity). A unit whose input is "
+        "negative for every input it gets never activates and stops learning: a dead ReLU.",
         [_INPLACE],
     ),
     _activation(
