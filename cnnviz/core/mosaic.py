@@ -10,7 +10,7 @@ behind that picture so tests can check it without Qt:
 * ``normalise``: per-channel or per-layer scaling and the levels to show;
 * ``assemble``: the tiles written into one float32 image, with a gap value
   between them that is drawn transparent;
-* ``channel_statistics``: min/max/mean/zero share per channel and dead channels.
+* ``channel_statistics``: min/max/mean/zero share per channel and all-zero channels.
 """
 
 from __future__ import annotations

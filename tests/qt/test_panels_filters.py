@@ -139,6 +139,17 @@ def test_non_conv_layers_get_a_hint(panel):
     assert panel.hint.text() == "Select a Conv2d layer to see its filters."
 
 
+def test_an_invalid_conv_gives_its_own_reason(panel):
+    stack = [
+        {"type": "Conv2d", "out_channels": 2, "kernel_size": 40},
+        {"type": "Conv2d", "out_channels": 2, "kernel_size": 3},
+    ]
+    panel.show(panel_input(stack, 0))
+    assert panel.showing_hint and "has no weights yet: this layer is invalid" in panel.hint.text()
+    panel.show(panel_input(stack, 1))
+    assert "layer 0 Conv2d above it is invalid; fix that one first" in panel.hint.text()
+
+
 def test_a_wide_layer_wraps_its_filters_and_charts_the_biases_by_filter(qtbot):
     """64 filters × 3 channels in a wide panel: strips of kernels side by side."""
     panel = shown_panel(qtbot, FiltersPanel, (1300, 600))

@@ -212,7 +212,8 @@ class FiltersPanel(Panel):
         if info is None or info.layer.type != "Conv2d":
             return "Select a Conv2d layer to see its filters."
         if data.layer_index not in data.result.filters:
-            return f"{data.layer_title()} has no weights yet: fix the first invalid layer."
+            reason = data.analysis.not_computed_reason(data.layer_index)
+            return f"{data.layer_title()} has no weights yet: {reason}."
         weight, bias = data.result.filters[data.layer_index]
         self.weight, self.bias = weight, bias
         self._colour = is_colour_input_layer(data)
