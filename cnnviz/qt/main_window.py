@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
-from cnnviz import __version__
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.presets import load_preset, weights_path
 from cnnviz.core.project import Project, ProjectError
@@ -24,6 +23,7 @@ from cnnviz.qt import commands, docks, icons, menus, settings, undo_keys
 from cnnviz.qt.controller import ComputeController, ComputedView, make_compute_thread
 from cnnviz.qt.document import Document
 from cnnviz.qt.file_ops import FileOps
+from cnnviz.qt.help import HelpDialogs
 from cnnviz.qt.palette import Palette
 from cnnviz.qt.panel_wiring import PanelWiring
 from cnnviz.qt.properties import PropertiesPanel
@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.statusbar = StatusBar(self)
         self.setStatusBar(self.statusbar)
         self._build_editor()
+        self.help = HelpDialogs(self)
         self.menu_actions = menus.Actions(self)
         menus.build_menus(self, self.menu_actions)
         self.toolbar = menus.build_toolbar(self, self.menu_actions)
@@ -335,14 +336,6 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(docks.QDockWidget):
             dock.setFloating(False)
         self._tab_fix.start()
-
-    def about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About cnnviz",
-            f"<h3>cnnviz {__version__}</h3><p>See inside a convolutional network: build a "
-            "stack, load an image, and watch what every layer does to it.</p>",
-        )
 
     # -- drops onto the window -------------------------------------------------------
 

@@ -79,7 +79,11 @@ ACTION_TABLE = (
      "Draw new random weights for layers without loaded weights", None),
     ("reset_layout", "&Reset Layout", "reset_layout", None,
      "Put every panel back where it started", None),
-    ("about", "&About cnnviz", "about", None, "", None),
+    ("guide", "&Getting Started", "help.show_guide", std.HelpContents,
+     "How to build a network, load an image and read the panels", None),
+    ("shortcuts", "&Keyboard Shortcuts", "help.show_shortcuts", "Ctrl+/",
+     "Every key of the window", None),
+    ("about", "&About cnnviz", "help.about", None, "", None),
 )  # fmt: skip
 
 
@@ -208,6 +212,8 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
 
     window.view_menu = bar.addMenu("&View")
     help_menu = bar.addMenu("&Help")
+    help_menu.addActions([actions.guide, actions.shortcuts])
+    help_menu.addSeparator()
     help_menu.addAction(actions.about)
 
 
