@@ -65,3 +65,34 @@ def test_a_wide_first_layer_shows_readable_kernels(qtbot, window):
     (x0, x1), (y0, y1) = panel.plot.getViewBox().viewRange()
     height, width = grid.shape
     assert x0 <= 0 and y0 <= 0 and x1 >= width and y1 >= height
+
+
+def forty_layers() -> list[dict]:
+    """As long as VGG-16 (40 layers), small enough to compute at once."""
+    return [{"type": "Conv2d", "out_channels": 2, "kernel_size": 3, "padding": 1},
+            {"type": "ReLU"}] * 20  # fmt: skip
+
+
+def test_forty_layers_keep_readable_thumbnails_and_the_selection_in_view(qtbot, window):
+    panel = raised(qtbot, window, "overview")
+    panel.show(panel_input(forty_layers(), 35, size=12))
+    QtWidgets.QApplication.processEvents()
+    strip, box = panel.strip, panel.view
+    assert len(strip.widths) == 41  # the input and 40 layers
+
+    def on_screen(index: int) -> QtCore.QRectF:
+        top, left, height, width = panel._tile_rect(index)
+        corner = box.mapViewToScene(QtCore.QPointF(left, top))  # scene: widget pixels
+        return QtCore.QRectF(corner, box.mapViewToScene(QtCore.QPointF(left + width, top + height)))
+
+    # Fitting all 41 into the dock's width would leave slivers: the strip scrolls.
+    assert box.width() / len(strip.widths) < panel.min_thumb_pixels()
+    for index in range(len(strip.widths)):
+        assert on_screen(index).width() >= panel.min_thumb_pixels() - 0.5
+    assert panel.scroll.isVisible() and panel.scroll.maximum() > 0
+    # The selected layer (35) was scrolled into view, whole.
+    selected = on_screen(panel.layer_indices.index(35))
+    assert box.sceneBoundingRect().contains(selected)
+    # The end of the strip can be reached.
+    panel.scroll.setValue(panel.scroll.maximum())
+    assert box.sceneBoundingRect().contains(on_screen(len(strip.widths) - 1))

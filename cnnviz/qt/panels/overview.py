@@ -11,9 +11,11 @@ Standalone: ``python -m cnnviz.qt.panels.overview``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.mosaic import image_for_display
 from cnnviz.core.thumbnails import (
@@ -42,6 +44,11 @@ from cnnviz.qt.panels.base import (
 THUMB_HEIGHT = 64
 GAP = 10
 CAPTION_BAND = 30  # strip pixels kept free under the thumbnails for the captions
+# A thumbnail is at least as wide on screen as a typical caption line (a layer's
+# name, its output shape): narrower, VGG's 40 layers become slivers with cut
+# captions, and the strip scrolls instead.
+READABLE_CAPTIONS = ("00 Conv2d", "64×224×224")
+PADDING = 0.02  # of the strip, around it when it fits whole
 _MODES = {MEAN: "mean of channels", STRONGEST: "strongest channel"}
 
 
@@ -57,6 +64,7 @@ class OverviewPanel(Panel):
         self.strip: StripLayout | None = None
         self.layer_indices: list[int] = []  # thumbnail → layer index (-1 = input)
         self.picture: np.ndarray | None = None
+        self._revealed: tuple | None = None  # (selected thumbnail, strip) last revealed
         self._build()
 
     def _build(self) -> None:
@@ -73,8 +81,19 @@ class OverviewPanel(Panel):
         top.addWidget(self.mode_box)
         self.widget = graphics_widget()
         self.view = image_view_box()
-        self.view.setMouseEnabled(x=True, y=False)
+        # The strip is placed by _fit (scale and scroll position), not by the mouse.
+        self.view.setAspectLocked(False)
+        self.view.setMouseEnabled(x=False, y=False)
+        self.view.sigResized.connect(lambda *_: self._fit())
         self.widget.addItem(self.view)
+        self.widget.viewport().installEventFilter(self)
+        self.scroll = QtWidgets.QScrollBar(QtCore.Qt.Orientation.Horizontal)
+        self.scroll.setToolTip("Scroll along the layers (or turn the mouse wheel over them)")
+        policy = self.scroll.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # showing it must not resize the strip
+        self.scroll.setSizePolicy(policy)
+        self.scroll.hide()
+        self.scroll.valueChanged.connect(lambda _: self._fit())
         self.item = pg.ImageItem()
         self.view.addItem(self.item)
         self.captions = TileLabels(captions_below=True)
@@ -89,6 +108,7 @@ class OverviewPanel(Panel):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addWidget(self.widget, 1)
+        layout.addWidget(self.scroll)
         layout.addWidget(self.note)
 
     def draw(self, data: PanelInput) -> str | None:
@@ -110,13 +130,69 @@ class OverviewPanel(Panel):
         self.captions.set_selected(selected)
         self.captions.caption_y = self.strip.height
         self.captions.caption_gap = GAP
-        self.view.setRange(
-            xRange=(0, self.strip.width),
-            yRange=(0, self.strip.height + CAPTION_BAND),
-            padding=0.02,
-        )
+        self._fit()
+        if selected is not None and (selected, self.strip) != self._revealed:
+            self.reveal(selected)  # a new selection (or strip): bring it into view, once
+        self._revealed = (selected, self.strip)
         self.note.setText(self._summary())
         return None
+
+    # ----- scale and scrolling ---------------------------------------------
+
+    def min_thumb_pixels(self) -> float:
+        """The narrowest a square thumbnail may be on screen: its caption's width."""
+        metrics = QtGui.QFontMetricsF(self.captions.font)
+        return max(metrics.horizontalAdvance(text) for text in READABLE_CAPTIONS) + 4
+
+    def strip_scale(self) -> float:
+        """Screen pixels per strip pixel: the whole strip when it fits readably; else
+        thumbnails at their readable width (or as large as the height allows)."""
+        size = self.view.size()
+        height = self.strip.height + CAPTION_BAND
+        tall = size.height() / height
+        whole = min(size.width() / self.strip.width, tall) / (1 + 2 * PADDING)
+        return max(whole, min(self.min_thumb_pixels() / THUMB_HEIGHT, tall))
+
+    def _fit(self) -> None:
+        """Place the strip in the view: centred when it fits, else scrolled."""
+        if self.strip is None or self.view.width() < 1 or self.view.height() < 1:
+            return
+        scale = self.strip_scale()
+        shown_w, shown_h = self.view.width() / scale, self.view.height() / scale
+        overflow = self.strip.width - shown_w
+        self.scroll.blockSignals(True)
+        self.scroll.setRange(0, max(0, math.ceil(overflow)))
+        self.scroll.setPageStep(max(1, int(shown_w)))
+        self.scroll.setSingleStep(THUMB_HEIGHT // 2)
+        self.scroll.blockSignals(False)
+        self.scroll.setVisible(overflow > 0)
+        left = self.scroll.value() if overflow > 0 else overflow / 2
+        top = (self.strip.height + CAPTION_BAND - shown_h) / 2
+        self.view.setRange(xRange=(left, left + shown_w), yRange=(top, top + shown_h), padding=0)
+
+    def visible_strip(self) -> tuple[float, float]:
+        """The strip's x range now in view."""
+        (left, right), _ = self.view.viewRange()
+        return left, right
+
+    def reveal(self, index: int) -> None:
+        """Scroll so that thumbnail `index` is in view, with a neighbour's gap around it."""
+        if self.strip is None or not self.scroll.maximum():
+            return
+        left, right = self.visible_strip()
+        start = self.strip.lefts[index] - GAP
+        end = self.strip.lefts[index] + self.strip.widths[index] + GAP
+        if start < left:
+            self.scroll.setValue(int(start))
+        elif end > right:
+            self.scroll.setValue(math.ceil(end - (right - left)))
+
+    def eventFilter(self, watched, event) -> bool:
+        # The wheel over the strip scrolls along it (the view itself does not zoom).
+        if event.type() == QtCore.QEvent.Type.Wheel and self.scroll.isVisible():
+            QtWidgets.QApplication.sendEvent(self.scroll, event)
+            return True
+        return super().eventFilter(watched, event)
 
     def _summary(self) -> str:
         if self.current is None:
