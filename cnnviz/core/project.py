@@ -1,58 +1,75 @@
 """Project files: an architecture plus the weights, image and edits around it.
 
-A ``.cnnviz`` project is JSON (version 1)::
+A ``.cnnviz`` project is JSON::
 
-    {"format": "cnnviz-project", "version": 1,
+    {"format": "cnnviz-project", "version": 2,
      "architecture": {...the architecture file's object...},
-     "weights": "lenet5.safetensors" | null,
-     "image": "photos/cat.jpg" | null,
+     "weights": "lenet5.weights.safetensors" | null,
+     "image": "photos/cat.jpg" | {"array": "image"} | null,
+     "data": "lenet5.data.safetensors",
      "preprocessing": {"resize": "crop", ...},
      "kernel_edits": [{"layer": 0, "out_channel": 3,
-                       "kernel": [[[...]]], "bias": 0.0 | null}]}
+                       "kernel": [[[...]]] | {"array": "kernel_edit.0"},
+                       "bias": 0.0 | null}]}
+
+``{"array": key}`` is an array in the project's data file (``data``, see
+`cnnviz.core.project_files`): an image that is no file (drawn, pasted) and
+kernels too large to be readable JSON. Version 1 has neither, and a project
+without them is still written as version 1, so older cnnviz reads it.
 
 Paths are written relative to the project's folder when the file lies inside
 it (so a project folder can be moved), absolute otherwise, and are always
 absolute in memory. A plain architecture file opens as a project too.
-Writing is left to the caller for atomicity (the GUI uses QSaveFile); `save`
-here writes a temporary file and renames it, for callers without Qt.
+`write` saves the project with its sidecar files, each all or nothing.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cnnviz.core import architecture as arch_file
+from cnnviz.core import project_files as files
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.jobs import KernelEdit
+from cnnviz.core.project_files import (
+    ArrayRefs,
+    DataFile,
+    ProjectError,
+    image_array,
+)
 from cnnviz.core.shapes import as_pair
 
 FORMAT = "cnnviz-project"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".cnnviz"
-# A hand-set kernel is for teaching: a few small kernels, never a weight dump.
-MAX_KERNEL_VALUES = 4096
-
-
-class ProjectError(ValueError):
-    """A project file that cannot be used, with a readable one-line reason."""
+IMAGE_KEY = "image"
 
 
 @dataclass(frozen=True)
 class Project:
     architecture: Architecture
     weights: str | None = None
-    image: str | None = None
+    image: str | None = None  # an image file
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     kernel_edits: tuple[KernelEdit, ...] = ()
+    # The input image when it is no file (drawn, pasted): (H, W[, C]) float32.
+    image_data: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A project as the bytes of its files: the JSON, and the data file if needed."""
+
+    text: str
+    data: bytes | None
 
 
 # -- writing ---------------------------------------------------------------
@@ -71,37 +88,97 @@ def _portable_path(path: str | None, base_dir: Path | None) -> str | None:
     return str(absolute)
 
 
-def kernel_edit_to_json(edit: KernelEdit) -> dict[str, Any]:
+def kernel_edit_to_json(edit: KernelEdit, arrays: ArrayRefs | None = None, index: int = 0) -> dict:
+    kernel = np.asarray(edit.kernel, dtype=np.float32)
     return {
         "layer": edit.layer,
         "out_channel": edit.out_channel,
-        "kernel": np.asarray(edit.kernel, dtype=np.float32).tolist(),
+        "kernel": kernel.tolist() if arrays is None else arrays.kernel(index, kernel),
         "bias": None if edit.bias is None else float(edit.bias),
     }
 
 
-def to_json(project: Project, base_dir: Path | None = None) -> dict[str, Any]:
+def _to_json(project: Project, base_dir: Path | None, arrays: ArrayRefs) -> dict[str, Any]:
+    if project.image_data is not None:
+        image: Any = arrays.ref(IMAGE_KEY, image_array(project.image_data))
+    else:
+        image = _portable_path(project.image, base_dir)
+    edits = [kernel_edit_to_json(e, arrays, i) for i, e in enumerate(project.kernel_edits)]
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": 2 if arrays.arrays else 1,
         "architecture": project.architecture.to_json(),
         "weights": _portable_path(project.weights, base_dir),
-        "image": _portable_path(project.image, base_dir),
+        "image": image,
         "preprocessing": dict(project.preprocessing),
-        "kernel_edits": [kernel_edit_to_json(e) for e in project.kernel_edits],
+        "kernel_edits": edits,
     }
+
+
+def to_json(project: Project, base_dir: Path | None = None) -> dict[str, Any]:
+    """The JSON object of a project that needs no data file (ProjectError if it does)."""
+    arrays = ArrayRefs()
+    data = _to_json(project, base_dir, arrays)
+    if arrays.arrays:
+        raise ProjectError("this project has arrays for a data file: write it with `encode`")
+    return data
+
+
+def encode(project: Project, path: str | Path) -> Encoded:
+    """The files of `project` saved as `path`; ProjectError if it could not be read back."""
+    path = Path(path)
+    arrays = ArrayRefs()
+    data = _to_json(project, path.parent, arrays)
+    blob = None
+    if arrays.arrays:
+        data["data"] = files.sidecar(path, files.DATA_SUFFIX).name
+        try:
+            blob = files.encode_data(arrays.arrays)
+        except ProjectError as exc:
+            raise ProjectError(f"cannot save {path.name}: {exc}") from None
+    text = json.dumps(data, indent=2) + "\n"
+    if len(text.encode("utf-8")) > files.MAX_JSON_BYTES:
+        # Never write what could not be opened again.
+        raise ProjectError(f"cannot save {path.name}: the project is too large for its JSON file")
+    return Encoded(text, blob)
 
 
 def dumps(project: Project, base_dir: Path | None = None) -> str:
     return json.dumps(to_json(project, base_dir), indent=2) + "\n"
 
 
-def save(project: Project, path: str | Path) -> None:
-    """Write via a temporary file and a rename, so a crash never leaves half a file."""
+def write(
+    project: Project, path: str | Path, weights: Mapping[str, np.ndarray] | None = None
+) -> Project:
+    """Save `project` as `path` with its sidecars, each file all or nothing.
+
+    With `weights` (a state dict), they are written as ``<name>.weights.safetensors``
+    and the project refers to that file. Returns the project as written.
+    OSError when a file cannot be written, ProjectError when the project could
+    not be read back (nothing is written then).
+    """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(project, path.parent), encoding="utf-8")
-    os.replace(tmp, path)
+    weights_file = files.sidecar(path, files.WEIGHTS_SUFFIX)
+    if weights is not None:
+        project = replace(project, weights=str(weights_file))
+    encoded = encode(project, path)
+    if weights is not None:
+        files.write_weights(weights, weights_file)
+    data_file = files.sidecar(path, files.DATA_SUFFIX)
+    if encoded.data is not None:
+        files.write_atomically(data_file, encoded.data)
+    files.write_atomically(path, encoded.text.encode("utf-8"))
+    # Sidecars left by an earlier save that nothing refers to now.
+    if encoded.data is None:
+        data_file.unlink(missing_ok=True)
+    if project.weights is None or Path(project.weights).resolve() != weights_file.resolve():
+        weights_file.unlink(missing_ok=True)
+    return project
+
+
+def save(project: Project, path: str | Path) -> None:
+    """Write the project (without new weights); see `write`."""
+    write(project, path)
 
 
 # -- reading ---------------------------------------------------------------
@@ -129,7 +206,16 @@ def _check_preprocessing(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _kernel_array(index: int, raw: Any) -> np.ndarray:
+def _image(raw: Any, base_dir: Path | None, data: DataFile) -> tuple[str | None, Any]:
+    """(file path, array): an image file, an array of the data file, or neither."""
+    if isinstance(raw, dict):
+        return None, image_array(data.array(raw, "the image"))
+    return _resolve(raw, "image", base_dir), None
+
+
+def _kernel_array(index: int, raw: Any, data: DataFile) -> np.ndarray:
+    if isinstance(raw, dict):
+        raw = data.array(raw, f"kernel edit {index}")
     try:
         kernel = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
@@ -138,18 +224,16 @@ def _kernel_array(index: int, raw: Any) -> np.ndarray:
         raise ProjectError(
             f"kernel edit {index}: the kernel must be (in_channels, height, width) numbers"
         )
-    if kernel.size > MAX_KERNEL_VALUES:
-        raise ProjectError(f"kernel edit {index}: the kernel is too large ({kernel.size} values)")
-    if not np.all(np.isfinite(kernel)):
-        raise ProjectError(f"kernel edit {index}: the kernel holds a value that is not finite")
-    return np.ascontiguousarray(kernel, dtype=np.float32)
+    # No limit on the size here: the layer's shape decides (kernel_edit_problem),
+    # and the files holding the numbers are bounded.
+    return files.finite(kernel, f"kernel edit {index}: the kernel")
 
 
 def _is_index(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _kernel_edit(index: int, raw: Any) -> KernelEdit:
+def _kernel_edit(index: int, raw: Any, data: DataFile) -> KernelEdit:
     if not isinstance(raw, dict):
         raise ProjectError(f"kernel edit {index}: must be an object")
     layer, channel = raw.get("layer"), raw.get("out_channel")
@@ -160,7 +244,7 @@ def _kernel_edit(index: int, raw: Any) -> KernelEdit:
         isinstance(bias, bool) or not isinstance(bias, int | float) or not math.isfinite(bias)
     ):
         raise ProjectError(f'kernel edit {index}: "bias" must be a number or null')
-    kernel = _kernel_array(index, raw.get("kernel"))
+    kernel = _kernel_array(index, raw.get("kernel"), data)
     return KernelEdit(layer, channel, kernel, None if bias is None else float(bias))
 
 
@@ -184,12 +268,12 @@ def kernel_edit_problem(arch: Architecture, edit: KernelEdit) -> str | None:
     return None
 
 
-def _kernel_edits(raw: Any, arch: Architecture) -> tuple[KernelEdit, ...]:
+def _kernel_edits(raw: Any, arch: Architecture, data: DataFile) -> tuple[KernelEdit, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise ProjectError('"kernel_edits" must be a list')
-    edits = tuple(_kernel_edit(i, item) for i, item in enumerate(raw))
+    edits = tuple(_kernel_edit(i, item, data) for i, item in enumerate(raw))
     for i, edit in enumerate(edits):
         problem = kernel_edit_problem(arch, edit)
         if problem:
@@ -204,12 +288,15 @@ def from_json(data: Any, base_dir: Path | None = None) -> Project:
         architecture = arch_file.from_json(data.get("architecture"))
     except ArchitectureError as exc:
         raise ProjectError(f"architecture: {exc}") from None
+    arrays = DataFile(_resolve(data.get("data"), "data", base_dir))
+    image, image_data = _image(data.get("image"), base_dir, arrays)
     return Project(
         architecture,
         weights=_resolve(data.get("weights"), "weights", base_dir),
-        image=_resolve(data.get("image"), "image", base_dir),
+        image=image,
         preprocessing=_check_preprocessing(data.get("preprocessing")),
-        kernel_edits=_kernel_edits(data.get("kernel_edits"), architecture),
+        kernel_edits=_kernel_edits(data.get("kernel_edits"), architecture, arrays),
+        image_data=image_data,
     )
 
 
@@ -225,23 +312,41 @@ def _from_architecture(data: Any, base_dir: Path | None) -> Project:
     return Project(architecture, weights=weights_file)
 
 
-def loads(text: str, base_dir: Path | None = None) -> Project:
-    """A project or plain architecture from JSON text."""
+def _parse(text: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProjectError(f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if isinstance(data, dict) and data.get("format") == arch_file.FORMAT:
-        return _from_architecture(data, base_dir)
-    if isinstance(data, dict) and "format" not in data:
-        raise ProjectError('not a cnnviz file: it has no "format" key')
-    return from_json(data, base_dir)
+    except RecursionError:
+        raise ProjectError("the JSON is nested too deeply") from None
+
+
+def loads(text: str, base_dir: Path | None = None) -> Project:
+    """A project or plain architecture from JSON text (its data file read from `base_dir`)."""
+    data = _parse(text)
+    try:
+        if isinstance(data, dict) and data.get("format") == arch_file.FORMAT:
+            return _from_architecture(data, base_dir)
+        if isinstance(data, dict) and "format" not in data:
+            raise ProjectError('not a cnnviz file: it has no "format" key')
+        return from_json(data, base_dir)
+    except RecursionError:
+        raise ProjectError("the architecture is nested too deeply") from None
+
+
+def read_text(path: Path) -> str:
+    """A project file's text, bounded; ProjectError naming the file."""
+    data = files.read_bounded(path, files.MAX_JSON_BYTES, "a cnnviz project")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProjectError(f"{path.name}: not a text file") from None
 
 
 def load(path: str | Path) -> Project:
     """Read a project or architecture file; ProjectError names the file and the problem."""
     path = Path(path)
-    text = arch_file.read_text_file(path, "project", ProjectError)
+    text = read_text(path)
     try:
         return loads(text, path.parent.resolve())
     except ProjectError as exc:

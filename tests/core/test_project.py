@@ -98,7 +98,7 @@ def valid_json() -> dict:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d | {"version": 2}, "newer cnnviz (project format version 2"),
+        (lambda d: d | {"version": 3}, "newer cnnviz (project format version 3"),
         (lambda d: d | {"version": "1"}, 'bad "version"'),
         (lambda d: d | {"format": "something"}, "not a cnnviz project"),
         (lambda d: d | {"weights": 3}, '"weights" must be a file path'),
