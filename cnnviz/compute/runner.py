@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,13 @@ from cnnviz.compute.device import (
 )
 from cnnviz.compute.forward import CancelCheck, LayerFailure, class_probabilities, record_forward
 from cnnviz.compute.model import ModelKeeper, build_model
-from cnnviz.compute.weights import WeightsError, load_fitting_layers, load_into, read_weights
+from cnnviz.compute.weights import (
+    WeightsError,
+    load_fitting_layers,
+    load_into,
+    read_weights,
+    state_as_numpy,
+)
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.jobs import ForwardRequest, ForwardResult, KernelEdit
 
@@ -144,6 +151,12 @@ class ForwardRunner:
         self._mode: tuple[nn.Module, bool] | None = None
         self._devices: dict[str, tuple[torch.device, str | None]] = {}
         self._names: dict[torch.device, str] = {}
+        # Which model the last weights snapshot was of: weights change only by
+        # a new model (built, loaded, trained), never in place between requests.
+        self._snapshot_of: weakref.ref | None = None
+        self._snapshot_token = 0
+        self._snapshot_fresh = False
+        self._installed = False  # weights installed (trained) since the last file or reset
 
     # -- the model ---------------------------------------------------------
     def model_for(self, request: ForwardRequest) -> nn.Sequential:
@@ -165,6 +178,7 @@ class ForwardRunner:
         # Build and fill a new model before adopting it: if the file does not
         # fit, the current model (perhaps trained) stays as it was.
         model = build_model(arch, seed)
+        self._installed = False
         if path:
             try:
                 load_into(model, read_weights(path), Path(path).name)
@@ -190,6 +204,43 @@ class ForwardRunner:
         except (ArchitectureError, WeightsError) as exc:
             raise ComputeError(str(exc)) from None
         self.keeper.adopt(arch, seed, model)
+        self._installed = True
+
+    def forget(self) -> None:
+        """Drop the current model: the next request builds or loads its own (a new document)."""
+        self.keeper.reset()
+        self._weights_token = None
+        self._installed = False
+
+    def weights_snapshot(
+        self, request: ForwardRequest, known: int | None = None
+    ) -> tuple[int, dict[str, np.ndarray] | None, bool]:
+        """(token, state, fresh): the weights of the request's stack, for saving.
+
+        The token changes whenever the weights may have; with ``known`` equal to
+        it, nothing has changed and no copy is made (state None). ``fresh``: they
+        are what a new network of this stack gets (seed 0, no weights file), so
+        there is nothing to save (state None). Hand-set kernels are not in it:
+        they are applied for each run only.
+        """
+        model = self.model_for(request)
+        if self._snapshot_of is None or self._snapshot_of() is not model:
+            self._snapshot_of = weakref.ref(model)
+            self._snapshot_token += 1
+            self._snapshot_fresh = self._is_fresh(model, request.architecture)
+        token, fresh = self._snapshot_token, self._snapshot_fresh
+        if known == token or fresh:
+            return token, None, fresh
+        return token, state_as_numpy(model), False
+
+    def _is_fresh(self, model: nn.Sequential, arch: Architecture) -> bool:
+        if self._weights_token is not None or self._installed:
+            return False  # a file's or trained weights: never a new network's
+        fresh = build_model(arch, 0).state_dict()
+        state = model.state_dict()
+        return state.keys() == fresh.keys() and all(
+            torch.equal(value.cpu(), fresh[key]) for key, value in state.items()
+        )
 
     # -- one request -------------------------------------------------------
     def run(self, request: ForwardRequest, should_cancel: CancelCheck = None) -> ForwardResult:

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
-from cnnviz.qt.mailbox import Mailbox
+from cnnviz.qt.mailbox import Call, Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,9 @@ class _Worker(QThread):
             job = self.mailbox.wait_for_job(self._set_idle)
             if job is None:
                 break
+            if isinstance(job, Call):
+                job(self._runner)
+                continue
             self._set_busy(True)
             if self._runner is None:
                 self.failure.emit(
@@ -168,6 +171,8 @@ class _Worker(QThread):
         mailbox = self.mailbox
         if mailbox.stopping or mailbox.training_cancelled or mailbox.training is not None:
             return True
+        while (call := mailbox.take_call()) is not None:
+            call(self._runner)  # e.g. a save waiting for the weights
         # Between training steps, serve the newest forward so the panels follow edits.
         request = mailbox.take_forward()
         if request is not None:
@@ -263,6 +268,30 @@ class ComputeThread(QObject):
     def cancel_training(self) -> None:
         """Stop the running training at its next step (it keeps its best weights)."""
         self._mailbox.cancel_training()
+
+    def weights_snapshot(
+        self, request: ForwardRequest, known: int | None = None, timeout_s: float = 60.0
+    ) -> tuple[int, dict | None, bool] | None:
+        """(token, numpy state dict, fresh) of the model for `request`: the weights
+        the network holds now, for saving (see ForwardRunner.weights_snapshot);
+        None without a running engine. Blocks until the compute thread hands them
+        over (between forwards or training steps); RuntimeError with a plain
+        reason when it cannot within `timeout_s`."""
+        if self._stopped or not self._worker.isRunning():
+            return None  # no model, nothing beyond the document's own references
+        call = Call(lambda runner: runner and runner.weights_snapshot(request, known))
+        self._mailbox.put_call(call)
+        if not call.done.wait(timeout_s):
+            raise RuntimeError(f"the compute engine did not answer within {timeout_s:g} s")
+        if call.error is not None:
+            raise RuntimeError(_first_line(call.error))
+        return call.result
+
+    def forget_model(self) -> None:
+        """A new document: the next forward builds or loads its own model, keeping
+        nothing of the last one (whose weights may have been trained)."""
+        if not self._stopped:
+            self._mailbox.put_call(Call(lambda runner: runner and runner.forget()))
 
     def shutdown(self) -> None:
         """Stop the thread and wait for it; safe to call more than once."""

@@ -1,4 +1,5 @@
-"""The compute thread's mailbox: one slot for the newest forward, one for training.
+"""The compute thread's mailbox: one slot for the newest forward, one for training,
+and a queue of calls (e.g. "hand me the weights") that run before either.
 
 The GUI thread puts requests in; the worker thread takes them out. A forward
 put in replaces one that has not started (latest wins), and ``superseded``
@@ -10,9 +11,29 @@ may stop. Plain ``threading``: no Qt, so it is tested on its own
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from cnnviz.core.jobs import ForwardRequest, TrainRequest
+
+
+class Call:
+    """A function of the worker's runner, run on the compute thread; the caller may wait."""
+
+    def __init__(self, function: Callable[[Any], Any]):
+        self.function = function
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def __call__(self, runner: Any) -> None:
+        try:
+            self.result = self.function(runner)  # runner None: torch did not start
+        except Exception as exc:  # handed to the caller, never ends the thread
+            self.error = exc
+        finally:
+            self.done.set()
 
 
 class Mailbox:
@@ -24,6 +45,17 @@ class Mailbox:
         self.training: TrainRequest | None = None
         self.training_cancelled = False
         self.stopping = False
+        # Functions of the worker's runner, in order; never replaced by newer ones.
+        self.calls: deque[Callable[[Any], None]] = deque()
+
+    def put_call(self, call: Callable[[Any], None]) -> None:
+        with self.condition:
+            self.calls.append(call)
+            self.condition.notify()
+
+    def take_call(self) -> Callable[[Any], None] | None:
+        with self.condition:
+            return self.calls.popleft() if self.calls else None
 
     def put_forward(self, request: ForwardRequest) -> None:
         with self.condition:
@@ -55,15 +87,18 @@ class Mailbox:
             request, self.forward = self.forward, None
             return request
 
-    def wait_for_job(self, on_idle: Callable[[], None]) -> ForwardRequest | TrainRequest | None:
-        """The next job (forwards first: they are quick and someone is looking), or None to stop."""
+    def wait_for_job(self, on_idle: Callable[[], None]) -> ForwardRequest | TrainRequest | Any:
+        """The next job, or None to stop: calls first (someone may be waiting for
+        one), then forwards (they are quick and someone is looking), then training."""
         with self.condition:
-            if not (self.stopping or self.forward or self.training):
+            if not (self.stopping or self.calls or self.forward or self.training):
                 on_idle()
-            while not (self.stopping or self.forward or self.training):
+            while not (self.stopping or self.calls or self.forward or self.training):
                 self.condition.wait()
             if self.stopping:
                 return None
+            if self.calls:
+                return self.calls.popleft()
             if self.forward is not None:
                 request, self.forward = self.forward, None
                 return request
