@@ -95,8 +95,7 @@ def _start_autosave(window) -> bool:
     text = offer_restore(window)
     restored = bool(text) and window.restore_snapshot(text)
     window.autosaver = Autosaver(window.doc.snapshot, parent=window)
-    window.doc.changed.connect(window.autosaver.schedule)
-    window.doc.modified_changed.connect(lambda _m: window.autosaver.schedule())
+    window.autosaver.follow(window.doc)
     window.autosaver.start()
     return restored
 

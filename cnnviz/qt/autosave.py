@@ -2,20 +2,28 @@
 
 Each running cnnviz is a *session* in ``<app data>/autosave``: it holds a
 ``QLockFile`` ``<session>.lock`` for as long as it runs and writes its latest
-snapshot (the project text the window provides) to ``<session>.cnnviz`` with
-``QSaveFile``, so a crash during a write never leaves half a file. A clean
-shutdown removes both, so the lock doubles as the "did not shut down cleanly"
-marker. At the next start a snapshot whose lock no running process holds
-(QLockFile checks that the owner process is gone) belongs to a crashed
+snapshot of the unsaved work to ``<session>.cnnviz``, with the same sidecars a
+saved project has (``<session>.data.safetensors`` for a drawn image or large
+kernels, ``<session>.weights.safetensors`` for trained weights), each file all
+or nothing, so a crash during a write never leaves half a file. A clean
+shutdown removes them all, so the lock doubles as the "did not shut down
+cleanly" marker. At the next start a snapshot whose lock no running process
+holds (QLockFile checks that the owner process is gone) belongs to a crashed
 session, and ``offer_restore`` asks whether to bring it back. Either way the
 snapshot is moved to ``autosave/recovered`` (the last few are kept), so
 saying "Discard" by mistake loses nothing.
 
-Wiring (two calls)::
+When: on the next turn of the event loop after every edit (a small project
+is written in about a millisecond, and only when it changed), so a crash right
+after an edit still finds it on disk; and every ``interval`` as a safety net.
+Weights are large and change only when trained: they are asked of the compute
+thread a moment after a change, and written only when they differ.
 
-    text = offer_restore(window)            # at start-up, before the first edit
-    autosaver = Autosaver(document.snapshot) # str | None; None = nothing unsaved
-    document.changed.connect(autosaver.schedule)
+Wiring::
+
+    text = offer_restore(window)             # at start-up, before the first edit
+    autosaver = Autosaver(document.snapshot) # str | Snapshot | None; None = nothing unsaved
+    autosaver.follow(document)               # every kind of edit schedules a save
     autosaver.start()                        # stops cleanly on aboutToQuit
 """
 
@@ -26,20 +34,17 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import (
-    QCoreApplication,
-    QIODevice,
-    QLockFile,
-    QObject,
-    QSaveFile,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import QCoreApplication, QLockFile, QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from cnnviz.core import project as project_file
+from cnnviz.core import project_files
+from cnnviz.core.project import ProjectError
+from cnnviz.core.project_files import DATA_SUFFIX, WEIGHTS_SUFFIX, sidecar
 from cnnviz.qt.crash import app_data_dir
 
 LOG = logging.getLogger(__name__)
@@ -48,9 +53,14 @@ SNAPSHOT_SUFFIX = ".cnnviz"
 LOCK_SUFFIX = ".lock"
 RECOVERED_DIR_NAME = "recovered"
 KEEP_RECOVERED = 10
-MAX_SNAPSHOT_BYTES = 50 * 1024 * 1024
+SIDECARS = (DATA_SUFFIX, WEIGHTS_SUFFIX)
 DEFAULT_INTERVAL_MS = 20_000
-DEBOUNCE_MS = 1_500
+# After the weights changed (a training epoch), ask for them this much later:
+# an epoch's end comes with other work, and a burst of changes becomes one write.
+WEIGHTS_DELAY_MS = 1_000
+# The compute thread answers between forwards or training steps; waiting longer
+# than this would freeze the window, so the weights wait for the next try.
+WEIGHTS_TIMEOUT_S = 2.0
 # Environment: seconds between periodic autosaves, and an answer to the restore
 # question ("restore" or "discard") for scripted starts and tests.
 INTERVAL_ENV = "CNNVIZ_AUTOSAVE_SECONDS"
@@ -71,14 +81,15 @@ def _session_lock(path: Path) -> QLockFile:
 
 
 class Autosaver(QObject):
-    """Writes ``snapshot()`` to this session's autosave file when it changes."""
+    """Writes ``snapshot()`` (project text, or a document `Snapshot`) to this
+    session's autosave files when it changes."""
 
     saved = Signal(str)  # the file written
     failed = Signal(str)  # why it could not be written, in plain words
 
     def __init__(
         self,
-        snapshot: Callable[[], str | None],
+        snapshot: Callable[[], Any],
         folder: Path | None = None,
         interval_ms: int | None = None,
         parent: QObject | None = None,
@@ -89,16 +100,24 @@ class Autosaver(QObject):
         self.folder.mkdir(parents=True, exist_ok=True)
         self.session_id = f"{int(time.time() * 1000)}-{os.getpid()}"
         self.snapshot_path = self.folder / f"{self.session_id}{SNAPSHOT_SUFFIX}"
+        self.data_path = sidecar(self.snapshot_path, DATA_SUFFIX)
+        self.weights_path = sidecar(self.snapshot_path, WEIGHTS_SUFFIX)
         self._lock = _session_lock(self.folder / f"{self.session_id}{LOCK_SUFFIX}")
-        self._last_written: str | None = None
+        self._last_written: tuple[str, bytes | None] | None = None
         self._failure_reported = False
+        self._weights_source: Callable | None = None
+        self._weights_token: int | None = None  # of the weights in weights_path
         self._periodic = QTimer(self)
         self._periodic.setInterval(interval_ms or _interval_from_env())
         self._periodic.timeout.connect(self.save_now)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.save_now)
+        self._soon = QTimer(self)  # the next turn of the event loop
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(0)
+        self._soon.timeout.connect(self.save_now)
+        self._weights_timer = QTimer(self)
+        self._weights_timer.setSingleShot(True)
+        self._weights_timer.setInterval(WEIGHTS_DELAY_MS)
+        self._weights_timer.timeout.connect(self.refresh_weights)
 
     @property
     def running(self) -> bool:
@@ -113,61 +132,122 @@ class Autosaver(QObject):
         if app is not None:
             app.aboutToQuit.connect(self.stop)
 
+    def follow(self, document: QObject) -> None:
+        """Save after every change of `document`: edits, image, weights, modified flag."""
+        for name in ("changed", "image_changed", "weights_changed", "weights_trained"):
+            signal = getattr(document, name, None)
+            if signal is not None:
+                signal.connect(self.schedule)
+        document.modified_changed.connect(self.schedule)
+
     def schedule(self, *_args: object) -> None:
-        """Save soon (after a short pause in the edits); connect to 'document changed'."""
-        self._debounce.start()
+        """Save on the next turn of the event loop (edits in one turn: one write)."""
+        self._soon.start()
 
     def save_now(self) -> bool:
-        """Write the snapshot if it changed; True if the file on disk is now current."""
+        """Write the snapshot if it changed; True if the files on disk are now current."""
+        self._soon.stop()
         try:
-            text = self._snapshot()
+            snapshot = self._snapshot()
+            files = None if snapshot is None else self._encode(snapshot)
+        except ProjectError as exc:
+            return self._failed(str(exc))
         except Exception:
             LOG.exception("Autosave: the snapshot could not be taken")
             return False
-        if text is None:
+        if files is None:
             # Nothing unsaved: after a crash there would be nothing to restore.
-            self._remove_snapshot()
+            self._remove_files()
             return True
-        if text == self._last_written:
+        if files == self._last_written:
             return True
-        error = _write_atomically(self.snapshot_path, text)
+        error = _write_files(self.snapshot_path, self.data_path, files, self._last_written)
         if error:
-            if not self._failure_reported:
-                LOG.warning("Autosave failed: %s", error)
-                self._failure_reported = True
-            self.failed.emit(error)
-            return False
-        self._last_written = text
+            self._last_written = None  # unsure what is on disk now: write all next time
+            return self._failed(error)
+        self._last_written = files
         self._failure_reported = False
         self.saved.emit(str(self.snapshot_path))
         return True
 
+    def _encode(self, snapshot: Any) -> tuple[str, bytes | None]:
+        if isinstance(snapshot, str):
+            return snapshot, None
+        project = snapshot.project
+        self._weights_source = snapshot.weights
+        if snapshot.weights is not None:
+            # Trained weights in no file yet: refer to this session's copy once
+            # written, and bring that copy up to date soon.
+            if not self._weights_timer.isActive():
+                self._weights_timer.start()
+            if self._weights_token is not None:
+                project = replace(project, weights=str(self.weights_path))
+        encoded = project_file.encode(project, self.snapshot_path)
+        return encoded.text, encoded.data
+
+    def refresh_weights(self) -> bool:
+        """Write the network's weights if they changed since the last time; True if current."""
+        source = self._weights_source
+        if source is None:
+            return True
+        try:
+            current = source(self._weights_token, WEIGHTS_TIMEOUT_S)
+        except RuntimeError as exc:
+            LOG.info("Autosave: the weights are not available now (%s)", exc)
+            return False
+        if current is None or current[1] is None:
+            return True  # unchanged, or a new network's: nothing (more) to write
+        token, state = current[:2]
+        try:
+            project_files.write_weights(state, self.weights_path)
+        except OSError as exc:
+            return self._failed(f"{exc.strerror or exc} ({self.folder})")
+        first = self._weights_token is None
+        self._weights_token = token
+        return self.save_now() if first else True
+
+    def _failed(self, error: str) -> bool:
+        if not self._failure_reported:
+            LOG.warning("Autosave failed: %s", error)
+            self._failure_reported = True
+        self.failed.emit(error)
+        return False
+
     def stop(self, clean: bool = True) -> None:
         """End autosaving; a clean stop removes the snapshot and the running marker."""
         self._periodic.stop()
-        self._debounce.stop()
+        self._soon.stop()
+        self._weights_timer.stop()
         if clean:
-            self._remove_snapshot()
+            self._remove_files()
             self._lock.unlock()
 
-    def _remove_snapshot(self) -> None:
+    def _remove_files(self) -> None:
         self._last_written = None
-        self.snapshot_path.unlink(missing_ok=True)
+        self._weights_token = None
+        for path in (self.snapshot_path, self.data_path, self.weights_path):
+            path.unlink(missing_ok=True)
 
 
-def _write_atomically(path: Path, text: str) -> str | None:
-    """Write via QSaveFile (all or nothing); the reason on failure, else None."""
-    out = QSaveFile(str(path))
-    if not out.open(QIODevice.OpenModeFlag.WriteOnly):
-        return f"cannot write {path}: {out.errorString()}"
-    data = text.encode("utf-8")
-    if out.write(data) != len(data):
-        reason = out.errorString()
-        out.cancelWriting()
-        out.commit()
-        return f"cannot write {path}: {reason}"
-    if not out.commit():
-        return f"cannot write {path}: {out.errorString()}"
+def _write_files(
+    path: Path,
+    data_path: Path,
+    files: tuple[str, bytes | None],
+    last: tuple[str, bytes | None] | None,
+) -> str | None:
+    """The data file, then the JSON (which refers to it), each all or nothing and
+    only if it changed (a stroke on the draw pad changes only the data); the
+    reason on failure, else None."""
+    text, data = files
+    try:
+        if data is not None and (last is None or last[1] != data):
+            project_files.write_atomically(data_path, data, durable=False)
+        if last is None or last[0] != text:
+            project_files.write_atomically(path, text.encode("utf-8"), durable=False)
+    except OSError as exc:
+        return f"{exc.strerror or exc} ({path.parent})"
+    if data is None:
+        data_path.unlink(missing_ok=True)
     return None
 
 
@@ -189,11 +269,13 @@ class CrashedSession:
     saved_at: float  # seconds since the epoch
 
     def text(self) -> str:
-        with self.snapshot_path.open("rb") as stream:
-            data = stream.read(MAX_SNAPSHOT_BYTES + 1)
-        if len(data) > MAX_SNAPSHOT_BYTES:
-            raise ValueError(f"autosave {self.snapshot_path} is larger than expected")
-        return data.decode("utf-8")
+        """The snapshot's project text (bounded), its paths absolute: its sidecars
+        lie beside it, wherever it has been moved."""
+        try:
+            text = project_file.read_text(self.snapshot_path)
+        except ProjectError as exc:
+            raise ValueError(str(exc)) from None
+        return project_files.with_absolute_paths(text, self.snapshot_path.parent)
 
     def describe(self) -> str:
         """E.g. "TinyVGG (5 layers), autosaved on 2025-05-01 at 14:02"."""
@@ -201,22 +283,30 @@ class CrashedSession:
         what = _describe_snapshot(self.snapshot_path)
         return f"{what}, autosaved {when}" if what else f"Work autosaved {when}"
 
-    def archive(self, recovered_dir: Path) -> None:
-        """Move out of the way of the next start, keeping a copy."""
+    def archive(self, recovered_dir: Path) -> CrashedSession:
+        """Move out of the way of the next start, keeping a copy (with its sidecars)."""
         recovered_dir.mkdir(parents=True, exist_ok=True)
-        self.snapshot_path.replace(recovered_dir / self.snapshot_path.name)
+        for path in _session_files(self.snapshot_path):
+            if path.exists():
+                path.replace(recovered_dir / path.name)
         kept = sorted(recovered_dir.glob(f"*{SNAPSHOT_SUFFIX}"), key=lambda p: p.stat().st_mtime)
         for old in kept[:-KEEP_RECOVERED]:
-            old.unlink(missing_ok=True)
+            for path in _session_files(old):
+                path.unlink(missing_ok=True)
+        return CrashedSession(recovered_dir / self.snapshot_path.name, self.saved_at)
+
+
+def _session_files(snapshot: Path) -> list[Path]:
+    return [snapshot] + [sidecar(snapshot, suffix) for suffix in SIDECARS]
 
 
 def _describe_snapshot(path: Path) -> str | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(project_file.read_text(path))
         arch = data.get("architecture", data)
         layers = len(arch["layers"])
         name = arch.get("name") or "Untitled network"
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
         return None
     return f"{name} ({layers} layer{'s' if layers != 1 else ''})"
 
@@ -272,13 +362,18 @@ def offer_restore(
     newest = sessions[0]
     answer = os.environ.get(RESTORE_ENV, "").strip().lower()
     wanted = answer == "restore" if answer in ("restore", "discard") else ask(parent, newest)
+    archived = []
+    for session in sessions:
+        try:
+            archived.append(session.archive(folder / RECOVERED_DIR_NAME))
+        except OSError as exc:
+            LOG.warning("The autosave %s could not be set aside: %s", session.snapshot_path, exc)
+            archived.append(session)
     text = None
     if wanted:
         try:
-            text = newest.text()
+            text = archived[0].text()
         except (OSError, ValueError) as exc:
             LOG.warning("The autosave could not be read: %s", exc)
-    for session in sessions:
-        session.archive(folder / RECOVERED_DIR_NAME)
     LOG.info("Autosave %s %s", newest.snapshot_path.name, "restored" if text else "set aside")
     return text

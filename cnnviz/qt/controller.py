@@ -124,6 +124,8 @@ class ComputeController(QObject):
         self._analysis = doc.analysis  # of the stack before the latest change
         doc.changed.connect(self._stack_changed)
         doc.reset_done.connect(self._new_network)
+        doc.reset_done.connect(self._forget_model)
+        doc.weights_provider = self.weights_snapshot  # what Save writes as the weights
         if thread is not None:
             self.attach(thread)
 
@@ -277,11 +279,13 @@ class ComputeController(QObject):
         # At an epoch's end the compute thread has installed the weights learnt so
         # far: a fresh forward shows the feature maps as the network learns.
         if getattr(progress, "weights", None) is not None:
+            self.doc.mark_weights_changed()  # unsaved work, in no file yet
             self.trained_here = self.trained_here or self._training_counts
             self.schedule()
 
     def _on_training_finished(self, result) -> None:
         if getattr(result, "state_dict", None):
+            self.doc.mark_weights_changed()
             self.trained_state = result.state_dict
             self.trained_here = self.trained_here or self._training_counts
         self.training_finished.emit(result)
@@ -304,6 +308,34 @@ class ComputeController(QObject):
 
     def _on_training_failure(self, failure) -> None:
         self.training_failed.emit(getattr(failure, "message", str(failure)))
+
+    # -- the weights the network holds ---------------------------------------------
+
+    def weights_snapshot(self, known: int | None = None, timeout_s: float = 60.0):
+        """(token, numpy state dict or None, fresh) of the network as it is now, from
+        the compute thread (see ComputeThread.weights_snapshot); None when no
+        compute thread holds a model. RuntimeError with a plain reason when they
+        cannot be had."""
+        thread = self.thread
+        if thread is None or not hasattr(thread, "weights_snapshot"):
+            return None
+        first = self.doc.analysis.first_error
+        if first is not None:
+            raise RuntimeError(f"layer {first.index} is invalid ({first.error})")
+        request = ForwardRequest(
+            request_id=0,
+            architecture=self.doc.architecture,
+            image=np.zeros((0,), np.float32),  # no forward: only the model is wanted
+            seed=self.seed,
+            weights_path=self.doc.weights_path,
+            device=self.device,
+        )
+        return thread.weights_snapshot(request, known, timeout_s)
+
+    def _forget_model(self) -> None:
+        # A new document: its weights are its own, never what the last one had learnt.
+        if self.thread is not None and hasattr(self.thread, "forget_model"):
+            self.thread.forget_model()
 
     def cancel_training(self) -> None:
         if self.thread is not None and hasattr(self.thread, "cancel_training"):

@@ -5,20 +5,27 @@ kernels goes through `undo_stack` (see `cnnviz.qt.commands`), which calls
 `apply_state`; `changed` then tells the stack, the properties panel and the
 compute controller. The modified flag is the undo stack's clean state plus
 changes that are not undoable (a new image, new weights).
+
+Saving writes what the network holds now: the weights come from the compute
+thread (`weights_provider`, set by the controller), so trained weights are
+saved, not the file they started from; a drawn or pasted image is saved as an
+array. Reopening gives the same forward, value for value.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QIODevice, QObject, QSaveFile, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from cnnviz.core import project as project_file
+from cnnviz.core import project_files
 from cnnviz.core.analysis import Analysis, analyze
 from cnnviz.core.architecture import Architecture, InputShape
 from cnnviz.core.jobs import KernelEdit
@@ -28,6 +35,10 @@ from cnnviz.core.resources import resources_dir
 log = logging.getLogger(__name__)
 
 UNTITLED = "untitled"
+
+# (known token, timeout) → (token, state dict or None when unchanged or fresh, fresh),
+# or None without a model; see ForwardRunner.weights_snapshot.
+WeightsProvider = Callable[..., "tuple[int, dict[str, np.ndarray] | None, bool] | None"]
 
 
 def default_architecture() -> Architecture:
@@ -40,6 +51,15 @@ def default_architecture() -> Architecture:
         Layer.make("MaxPool2d", kernel_size=2),
     )
     return Architecture(UNTITLED, InputShape(3, 64, 64), layers)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Unsaved work for autosave: the project, and where its current weights come from
+    when they are in no file yet (trained since the last save)."""
+
+    project: Project
+    weights: WeightsProvider | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,9 @@ class Document(QObject):
     selection_requested = Signal(list)
     # The network input's source changed: a new image, drawing or none.
     image_changed = Signal()
-    weights_changed = Signal()
+    weights_changed = Signal()  # the weights file (or none) the document refers to
+    # The network's weights changed outside any file (an epoch of training).
+    weights_trained = Signal()
     path_changed = Signal()
     modified_changed = Signal(bool)
     # A whole new document (new, open, restore): views reload everything.
@@ -76,6 +98,11 @@ class Document(QObject):
         self.image: np.ndarray | None = None  # (H, W, 3) or (H, W) float32 in [0, 1]
         self.image_label = ""
         self.preprocessing: dict[str, Any] = {}
+        # Asks the compute thread for the weights the network holds (the controller sets it).
+        self.weights_provider: WeightsProvider | None = None
+        # The network's weights changed in a way no file holds (a training) since the last save.
+        self.weights_dirty = False
+        self._saved_weights: tuple[int, str, int, int] | None = None  # token, file, mtime, size
 
     # -- the state edits change ----------------------------------------------
 
@@ -135,8 +162,15 @@ class Document(QObject):
     def _emit_modified(self, _clean: bool = True) -> None:
         self.modified_changed.emit(self.modified)
 
+    def mark_weights_changed(self) -> None:
+        """The network's weights changed outside any file (training): unsaved work."""
+        self.weights_dirty = True
+        self.mark_dirty()
+        self.weights_trained.emit()
+
     def _mark_saved(self, path: Path | None) -> None:
         self._dirty = False
+        self.weights_dirty = False
         self.undo_stack.setClean()
         if path != self._path:
             self._path = path
@@ -154,6 +188,7 @@ class Document(QObject):
         self._analysis = analyze(self._state.architecture)
         self.image_path = project.image
         self.preprocessing = dict(project.preprocessing)
+        self._saved_weights = None
         self.changed.emit()
         self.weights_changed.emit()
         self.selection_requested.emit([0] if self.architecture.layers else [])
@@ -167,6 +202,8 @@ class Document(QObject):
             image=self.image_path,
             preprocessing=dict(self.preprocessing),
             kernel_edits=self.kernel_edits,
+            # Drawn or pasted: no file holds it, so the project does.
+            image_data=self.image if self.image_path is None else None,
         )
 
     def open(self, path: str | Path) -> Project:
@@ -177,35 +214,81 @@ class Document(QObject):
         self.reset(project, None if _is_bundled(path) else path)
         return project
 
-    def serialise(self, path: Path) -> str:
-        """The file text for `path`: a project, or a plain architecture for .json."""
-        if _is_json(path):
-            return self.architecture.dumps()
-        return project_file.dumps(self.to_project(), path.parent.resolve())
-
     def save(self, path: str | Path) -> None:
-        """Write atomically (QSaveFile: all or nothing); OSError with the reason."""
+        """Write the project (or a plain architecture for .json) with the weights the
+        network holds now; each file all or nothing. OSError with the reason."""
         path = Path(path).resolve()
-        data = self.serialise(path).encode("utf-8")
-        out = QSaveFile(str(path))
-        if not out.open(QIODevice.OpenModeFlag.WriteOnly):
-            raise OSError(f"cannot write {path.name}: {out.errorString()}")
-        if out.write(data) != len(data) or not out.commit():
-            reason = out.errorString()
-            out.cancelWriting()
-            raise OSError(f"cannot write {path.name}: {reason}")
+        if _is_json(path):
+            project_files.write_atomically(path, self.architecture.dumps().encode("utf-8"))
+        else:
+            project, weights, token = self._weights_for(path)
+            try:
+                project_file.write(project, path, weights)
+            except ProjectError as exc:
+                raise OSError(str(exc)) from None
+            if token is not None:
+                self._remember_weights(token, project_files.sidecar(path, WEIGHTS))
         log.info("saved %s", path)
         self._mark_saved(path)
 
-    def snapshot(self) -> str | None:
-        """The project text for autosave, or None when there is nothing unsaved."""
+    def _weights_for(self, path: Path) -> tuple[Project, dict | None, int | None]:
+        """(project, weights to write or None, their token): the network's weights now.
+
+        Without a model (nothing computed yet) the document's weights file is what
+        the network holds, and so it is when the weights are a new network's.
+        Unchanged weights already in the sidecar are not written again (a large
+        network's file is only rewritten after it changed)."""
+        project = self.to_project()
+        target = project_files.sidecar(path, WEIGHTS)
+        try:
+            current = self.current_weights(self._written_token(target))
+        except RuntimeError as exc:
+            if not self.weights_dirty:
+                log.warning("saving the weights file reference only: %s", exc)
+                return project, None, None
+            raise OSError(f"the network's weights cannot be saved: {exc}") from None
+        if current is None:
+            return project, None, None
+        token, state, fresh = current
+        if fresh:  # a new network's random weights: the project needs no file for them
+            return project, None, None
+        if state is None:
+            return replace(project, weights=str(target)), None, token
+        return project, state, token
+
+    def current_weights(self, known: int | None = None, timeout_s: float = 60.0):
+        """(token, state or None if unchanged since `known`), or None without a model."""
+        if self.weights_provider is None:
+            return None
+        return self.weights_provider(known, timeout_s)
+
+    def _written_token(self, target: Path) -> int | None:
+        """The token of the weights last written to `target`, if the file is still theirs."""
+        if self._saved_weights is None or self._saved_weights[1] != str(target):
+            return None
+        try:
+            stat = target.stat()
+        except OSError:
+            return None
+        same = self._saved_weights[2:] == (stat.st_mtime_ns, stat.st_size)
+        return self._saved_weights[0] if same else None
+
+    def _remember_weights(self, token: int, target: Path) -> None:
+        stat = target.stat()
+        self._saved_weights = (token, str(target), stat.st_mtime_ns, stat.st_size)
+
+    def snapshot(self) -> Snapshot | None:
+        """The unsaved work for autosave, or None when there is nothing unsaved."""
         if not self.modified:
             return None
-        return project_file.dumps(self.to_project(), self._path.parent if self._path else None)
+        return Snapshot(self.to_project(), self.weights_provider if self.weights_dirty else None)
 
-    def restore_snapshot(self, text: str) -> Project:
+    def restore_snapshot(self, snapshot: str | Snapshot) -> Project:
         """Bring back autosaved work as an unsaved document; ProjectError if unusable."""
-        project = project_file.loads(text)
+        if isinstance(snapshot, Snapshot):
+            project = snapshot.project
+        else:
+            project = project_file.loads(snapshot)
         self.reset(project, None)
         self.mark_dirty()
         return project
@@ -235,8 +318,11 @@ def _is_bundled(path: Path) -> bool:
         return False
 
 
+WEIGHTS = project_files.WEIGHTS_SUFFIX
+
+
 def _is_json(path: Path) -> bool:
     return path.suffix.lower() == ".json"
 
 
-__all__ = ["Document", "DocumentState", "ProjectError", "default_architecture"]
+__all__ = ["Document", "DocumentState", "ProjectError", "Snapshot", "default_architecture"]

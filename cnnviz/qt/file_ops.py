@@ -78,6 +78,11 @@ class FileOps(QObject):
 
     # -- documents -------------------------------------------------------------------
 
+    def confirm_replacing_weights(self) -> bool:
+        """Before the network's weights are replaced (a preset, a weights file): the
+        unsaved-changes question when they were trained and not saved since."""
+        return not self.doc.weights_dirty or self.maybe_save()
+
     def new(self) -> bool:
         if not self.maybe_save():
             return False
@@ -109,6 +114,10 @@ class FileOps(QObject):
         return True
 
     def load_project_image(self, project: Project) -> None:
+        if project.image_data is not None:
+            # A drawing saved with the project: exactly the array the network saw.
+            self.doc.set_image(project.image_data, None, "saved drawing")
+            return
         if project.image is None:
             self.doc.set_image(None, None)
             return
@@ -156,7 +165,7 @@ class FileOps(QObject):
     def save_to(self, path: str | Path) -> bool:
         try:
             self.doc.save(path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.show_error("Cannot save", str(exc))
             return False
         self._remember(path)
@@ -186,7 +195,7 @@ class FileOps(QObject):
         return True
 
     def use_array(self, image: np.ndarray, label: str) -> None:
-        """A pasted or drawn picture (not a file, so not saved in the project)."""
+        """A pasted or drawn picture (no file: the project saves the array itself)."""
         self.doc.set_image(image, None, label)
         self.problem.emit("")
 
@@ -220,9 +229,12 @@ class FileOps(QObject):
             return False
         settings.remember_folder("weights", path)
         self.message.emit(f"Saved weights {Path(path).name}")
-        return self.use_weights(str(Path(path).resolve()))
+        # The file holds the trained weights: nothing is lost by switching to it.
+        return self.use_weights(str(Path(path).resolve()), confirm=False)
 
-    def use_weights(self, path: str | None) -> bool:
+    def use_weights(self, path: str | None, *, confirm: bool = True) -> bool:
+        if confirm and not self.confirm_replacing_weights():
+            return False
         text = f"Load weights {Path(path).name}" if path else "Use random weights"
         command = commands.set_weights(self.doc, path, text)
         if command is not None:

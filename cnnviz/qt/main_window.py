@@ -246,7 +246,10 @@ class MainWindow(QMainWindow):
         return arch, str(found) if found else None
 
     def load_preset(self, key: str) -> bool:
-        """Presets menu: replace the stack, undoably."""
+        """Presets menu: replace the stack, undoably (trained weights are not undoable:
+        when they are unsaved, the unsaved-changes question comes first)."""
+        if not self.files.confirm_replacing_weights():
+            return False
         preset = self._read_preset(key)
         if preset is None:
             return False

@@ -3,11 +3,12 @@
 Used by test_crash_restore.py in a child process:
 
     python crash_restore_driver.py edit OUT.json [cnnviz arguments...]
-        appends a Dropout layer once the window is up and writes the stack it
-        then shows to OUT.json; the test kills the process afterwards.
+        appends a Dropout layer and draws a digit once the window is up, and
+        two turns of the event loop later writes what the window then shows to
+        OUT.json; the test kills the process as soon as it sees the file.
     python crash_restore_driver.py report OUT.json [cnnviz arguments...]
-        writes the stack the window shows (and whether it is unsaved) to
-        OUT.json, then quits normally.
+        writes the stack and drawing the window shows (and whether they are
+        unsaved) to OUT.json, then quits normally.
 
 The QApplication is made here first so that a timer can find the window;
 cnnviz's own start-up (cnnviz.cli.main → cnnviz.app.main) does the rest.
@@ -32,8 +33,20 @@ def _main_window(app: QApplication):
     return shown[0] if shown else None
 
 
+def drawing():
+    """A digit as the draw pad makes it: whole steps of 1/255."""
+    import numpy as np
+
+    return (np.add.outer(np.arange(28), 3 * np.arange(28)) % 256).astype(np.float32) / 255.0
+
+
 def _write(out: Path, window) -> None:
-    state = {"architecture": window.doc.architecture.to_json(), "modified": window.doc.modified}
+    image = window.doc.image
+    state = {
+        "architecture": window.doc.architecture.to_json(),
+        "modified": window.doc.modified,
+        "image": None if image is None else image.tolist(),
+    }
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(state), encoding="utf-8")
     tmp.replace(out)  # the test polls for the file: it must appear complete
@@ -50,7 +63,9 @@ def main() -> int:
             return
         if mode == "edit":
             window.append_layer("Dropout")
-            _write(out, window)
+            window.files.use_array(drawing(), "drawing")
+            # No waiting for the autosave: the test kills the process right after this.
+            QTimer.singleShot(0, lambda: QTimer.singleShot(0, lambda: _write(out, window)))
         else:
             _write(out, window)
             app.exit(0)

@@ -1,9 +1,10 @@
 """Kill cnnviz in the middle of work; the next start brings the work back.
 
 Two real cnnviz processes (offscreen, with their own HOME and XDG folders):
-the first opens LeNet-5 and adds a layer, autosaves, and is killed with
-SIGKILL; the second starts with the restore question answered "restore"
-($CNNVIZ_RESTORE) and must show the edited stack, unsaved.
+the first opens LeNet-5, adds a layer and draws a digit, and is killed with
+SIGKILL two turns of its event loop later, without waiting for anything; the
+second starts with the restore question answered "restore" ($CNNVIZ_RESTORE)
+and must show the edited stack and the drawing, unsaved.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from cnnviz.core.resources import resource_path
 from cnnviz.qt.autosave import RECOVERED_DIR_NAME, RESTORE_ENV
+from tests.qt.crash_restore_driver import drawing
 
 DRIVER = Path(__file__).with_name("crash_restore_driver.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -82,20 +84,15 @@ def test_killed_during_work_then_the_next_start_restores_the_stack(tmp_path):
     first = _start("edit", edited, env, str(resource_path("presets", "lenet5.json")))
     try:
         _wait_for(edited.exists, "the edit", first)
-        expected = json.loads(edited.read_text(encoding="utf-8"))["architecture"]
-        edited_types = [layer["type"] for layer in expected["layers"]]
-        assert edited_types.count("Dropout") == _lenet5_types().count("Dropout") + 1
-
-        def autosaved() -> bool:
-            return any(
-                '"Dropout"' in p.read_text(encoding="utf-8") for p in _autosaves(autosave_dir)
-            )
-
-        _wait_for(autosaved, "autosave of the edit", first)
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=TIMEOUT_S)  # reaped: the pid no longer exists
     assert first.returncode == -signal.SIGKILL
+    shown = json.loads(edited.read_text(encoding="utf-8"))
+    expected = shown["architecture"]
+    edited_types = [layer["type"] for layer in expected["layers"]]
+    assert edited_types.count("Dropout") == _lenet5_types().count("Dropout") + 1
+    assert shown["image"] == drawing().tolist()
 
     reported = tmp_path / "reported.json"
     second = _start("report", reported, {**env, RESTORE_ENV: "restore"})
@@ -104,6 +101,7 @@ def test_killed_during_work_then_the_next_start_restores_the_stack(tmp_path):
 
     state = json.loads(reported.read_text(encoding="utf-8"))
     assert state["architecture"] == expected
+    assert state["image"] == shown["image"]  # the drawing, value for value
     assert state["modified"] is True  # restored work is unsaved work
     # The crashed session's autosave was set aside (a copy kept), and the
     # second session quit cleanly, leaving nothing to offer next time.

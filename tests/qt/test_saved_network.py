@@ -1,0 +1,175 @@
+"""A saved project holds the network as it is: trained weights, hand-set kernels and
+the drawing; opened in a fresh window it computes the same outputs, value for value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtWidgets import QMessageBox
+
+from cnnviz.core.jobs import ForwardRequest, KernelEdit, TrainConfig, TrainResult
+from cnnviz.core.project import Project
+from cnnviz.qt import commands, settings
+from cnnviz.qt.compute_thread import ComputeThread
+from cnnviz.qt.main_window import MainWindow
+from tests.tiny_net import TINY
+
+Discard, Cancel = QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Cancel
+QUICK = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01, augment=False)
+# A drawn digit: the pad's values are whole steps of 1/255.
+DRAWING = (np.add.outer(np.arange(20), np.arange(20)) % 256).astype(np.float32) / 255.0
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    QStandardPaths.setTestModeEnabled(True)
+    settings.use_settings_folder(tmp_path / "settings")
+    settings.init_application_names()
+
+
+def real_window(qtbot, project: Project | None = None) -> MainWindow:
+    win = MainWindow(saved_layout=False)  # with the real compute thread
+    qtbot.addWidget(win)
+    win.files.ask_to_save = lambda: Discard
+    if project is not None:
+        win.doc.reset(project, None)
+    win.show()
+    win.controller.ensure_thread()  # now, not on the next turn of the event loop
+    return win
+
+
+def outputs(qtbot, win: MainWindow) -> list[np.ndarray]:
+    """Every layer's output for the document as it is now, computed by the window."""
+    request_id = win.controller.submit_now()
+    qtbot.waitUntil(
+        lambda: (
+            win.controller.latest is not None
+            and win.controller.latest.result.request_id == request_id
+        ),
+        timeout=60_000,
+    )
+    return [layer.output.copy() for layer in win.controller.latest.result.layers]
+
+
+def assert_equal(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_trained_edited_and_drawn_network_reopens_with_the_same_outputs(qtbot, tmp_path):
+    win = real_window(qtbot, Project(TINY))
+    other = None
+    try:
+        win.files.use_array(DRAWING, "drawing")
+        untrained = outputs(qtbot, win)
+        with qtbot.waitSignal(win.controller.training_finished, timeout=120_000):
+            assert win.controller.start_training(QUICK)
+        assert win.doc.modified and win.doc.weights_dirty  # trained weights are unsaved work
+        sobel = np.array([[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]], np.float32)
+        win.doc.undo_stack.push(commands.set_kernel(win.doc, KernelEdit(0, 1, sobel, 0.5)))
+        trained = outputs(qtbot, win)
+        assert not np.array_equal(trained[-1], untrained[-1])  # training changed the network
+
+        path = tmp_path / "digits.cnnviz"
+        assert win.files.save_to(path)
+        assert not win.doc.modified and not win.doc.weights_dirty
+        weights = path.with_name("digits.weights.safetensors")
+        written = weights.stat().st_mtime_ns
+        assert win.files.save_to(path)
+        assert weights.stat().st_mtime_ns == written  # unchanged weights: not written again
+
+        other = real_window(qtbot)
+        assert other.files.open_path(path)
+        np.testing.assert_array_equal(other.doc.image, DRAWING)
+        assert_equal(outputs(qtbot, other), trained)
+    finally:
+        win.shutdown()
+        if other is not None:
+            other.shutdown()
+
+
+def test_opening_a_saved_project_replaces_weights_trained_since(qtbot, tmp_path):
+    win = real_window(qtbot, Project(TINY))
+    try:
+        path = tmp_path / "tiny.cnnviz"
+        assert win.files.save_to(path)
+        assert win.files.open_path(path)  # the compute thread loads the saved weights
+        saved = outputs(qtbot, win)
+        with qtbot.waitSignal(win.controller.training_finished, timeout=120_000):
+            assert win.controller.start_training(QUICK)
+        assert not np.array_equal(outputs(qtbot, win)[-1], saved[-1])
+        assert win.files.open_path(path)  # the same window: nothing of the training stays
+        assert_equal(outputs(qtbot, win), saved)
+    finally:
+        win.shutdown()
+
+
+class FakeCompute(QObject):
+    """Stands in for the compute thread: takes requests, trains when told to."""
+
+    result_ready = Signal(object)
+    failed = Signal(object)
+    busy_changed = Signal(bool)
+    device_changed = Signal(str)
+    training_progress = Signal(object)
+    training_finished = Signal(object)
+    training_failed = Signal(object)
+
+    def submit(self, request) -> None:
+        pass
+
+    def start_training(self, request) -> None:
+        self.training = request
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_after_training_a_preset_or_new_asks_first(qtbot):
+    fake = FakeCompute()
+    win = MainWindow(fake, start_compute=False)
+    qtbot.addWidget(win)
+    asked = []
+    win.files.ask_to_save = lambda: asked.append(True) or Cancel
+    win.doc.reset(Project(TINY), None)
+    try:
+        assert win.load_preset("lenet5") and asked == []  # random weights: undoable, no question
+        win.doc.undo_stack.undo()
+        assert win.controller.start_training(QUICK)
+        state = {"0.weight": np.zeros((4, 1, 3, 3), np.float32)}
+        fake.training_finished.emit(
+            TrainResult(fake.training.request_id, state, 0.9, 0.9, 1, False, 1)
+        )
+        assert win.doc.modified and win.doc.weights_dirty
+        assert not win.load_preset("lenet5") and asked == [True]
+        assert win.doc.architecture == TINY
+        assert not win.files.new() and len(asked) == 2
+        assert not win.files.use_weights(None) and len(asked) == 3
+        assert win.doc.architecture == TINY
+    finally:
+        win.shutdown()
+
+
+def test_the_compute_thread_hands_over_its_weights_and_forgets_them(qtbot):
+    from cnnviz.compute.model import build_model
+    from cnnviz.compute.weights import state_as_numpy
+
+    thread = ComputeThread()
+    try:
+        request = ForwardRequest(1, TINY, np.zeros((1, 8, 8), np.float32), seed=3)
+        token, state, fresh = thread.weights_snapshot(request)
+        expected = state_as_numpy(build_model(TINY, 3))
+        assert state.keys() == expected.keys() and not fresh
+        for key, value in expected.items():
+            np.testing.assert_array_equal(state[key], value)
+        assert thread.weights_snapshot(request, known=token) == (token, None, False)
+        thread.forget_model()
+        again, state, _ = thread.weights_snapshot(request, known=token)
+        assert again != token and state is not None
+        # What a new network gets (seed 0, no file) needs no saving: it comes back by itself.
+        new = ForwardRequest(2, TINY, np.zeros((1, 8, 8), np.float32))
+        assert thread.weights_snapshot(new)[1:] == (None, True)
+    finally:
+        thread.shutdown()
