@@ -59,8 +59,9 @@ DEFAULT_INTERVAL_MS = 20_000
 # an epoch's end comes with other work, and a burst of changes becomes one write.
 WEIGHTS_DELAY_MS = 1_000
 # The compute thread answers between forwards or training steps; waiting longer
-# than this would freeze the window, so the weights wait for the next try.
-WEIGHTS_TIMEOUT_S = 2.0
+# than this would freeze the window, so the weights wait for the next try (the
+# next change, or the periodic save).
+WEIGHTS_TIMEOUT_S = 0.5
 # Environment: seconds between periodic autosaves, and an answer to the restore
 # question ("restore" or "discard") for scripted starts and tests.
 INTERVAL_ENV = "CNNVIZ_AUTOSAVE_SECONDS"
