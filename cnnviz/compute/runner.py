@@ -219,24 +219,25 @@ class ForwardRunner:
 
         The token changes whenever the weights may have; with ``known`` equal to
         it, nothing has changed and no copy is made (state None). ``fresh``: they
-        are what a new network of this stack gets (seed 0, no weights file), so
-        there is nothing to save (state None). Hand-set kernels are not in it:
+        are the request seed's random initialisation of this stack (no weights
+        file, no training), which the project keeps as its seed: there is
+        nothing to save (state None). Hand-set kernels are not in it:
         they are applied for each run only.
         """
         model = self.model_for(request)
         if self._snapshot_of is None or self._snapshot_of() is not model:
             self._snapshot_of = weakref.ref(model)
             self._snapshot_token += 1
-            self._snapshot_fresh = self._is_fresh(model, request.architecture)
+            self._snapshot_fresh = self._is_fresh(model, request.architecture, request.seed)
         token, fresh = self._snapshot_token, self._snapshot_fresh
         if known == token or fresh:
             return token, None, fresh
         return token, state_as_numpy(model), False
 
-    def _is_fresh(self, model: nn.Sequential, arch: Architecture) -> bool:
+    def _is_fresh(self, model: nn.Sequential, arch: Architecture, seed: int) -> bool:
         if self._weights_token is not None or self._installed:
             return False  # a file's or trained weights: never a new network's
-        fresh = build_model(arch, 0).state_dict()
+        fresh = build_model(arch, seed).state_dict()
         state = model.state_dict()
         return state.keys() == fresh.keys() and all(
             torch.equal(value.cpu(), fresh[key]) for key, value in state.items()

@@ -51,6 +51,7 @@ FORMAT = "cnnviz-project"
 VERSION = 2
 SUFFIX = ".cnnviz"
 IMAGE_KEY = "image"
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class Project:
     kernel_edits: tuple[KernelEdit, ...] = ()
     # The input image when it is no file (drawn, pasted): (H, W[, C]) float32.
     image_data: np.ndarray | None = None
+    # The seed of the random initialisation (Compute > New Random Initialisation):
+    # random weights are saved as their seed, never as a file that would pass
+    # for trained weights when the project is opened again.
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ def _to_json(project: Project, base_dir: Path | None, arrays: ArrayRefs) -> dict
         "image": image,
         "preprocessing": dict(project.preprocessing),
         "kernel_edits": edits,
+        **({"seed": project.seed} if project.seed else {}),
     }
 
 
@@ -297,7 +303,14 @@ def from_json(data: Any, base_dir: Path | None = None) -> Project:
         preprocessing=_check_preprocessing(data.get("preprocessing")),
         kernel_edits=_kernel_edits(data.get("kernel_edits"), architecture, arrays),
         image_data=image_data,
+        seed=_seed(data.get("seed", 0)),
     )
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ProjectError(f"seed: expected a whole number from 0 to {MAX_SEED}, got {value!r}")
+    return value
 
 
 def _from_architecture(data: Any, base_dir: Path | None) -> Project:

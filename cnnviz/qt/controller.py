@@ -101,7 +101,6 @@ class ComputeController(QObject):
         self.thread = None
         self._thread_factory = thread_factory
         self.device = "auto"
-        self.seed = 0
         self.train_mode = False
         self.latest: ComputedView | None = None
         self.trained_state: dict | None = None  # best weights of the last training
@@ -212,7 +211,7 @@ class ComputeController(QObject):
             request_id=self._request_id,
             architecture=computed,
             image=image,
-            seed=self.seed,
+            seed=self.doc.seed,
             train_mode=self.train_mode,
             weights_path=None if withheld else weights,
             kernel_edits=tuple(e for e in self.doc.kernel_edits if e.layer < len(computed.layers)),
@@ -256,8 +255,7 @@ class ComputeController(QObject):
 
     def reseed(self) -> None:
         """New random weights for layers without loaded weights."""
-        self.seed += 1
-        self.schedule()
+        self.doc.set_seed(self.doc.seed + 1)
 
     # -- training ------------------------------------------------------------------
 
@@ -326,7 +324,7 @@ class ComputeController(QObject):
             request_id=0,
             architecture=self.doc.architecture,
             image=np.zeros((0,), np.float32),  # no forward: only the model is wanted
-            seed=self.seed,
+            seed=self.doc.seed,
             weights_path=self.doc.weights_path,
             device=self.device,
         )

@@ -98,6 +98,7 @@ class Document(QObject):
         self.image: np.ndarray | None = None  # (H, W, 3) or (H, W) float32 in [0, 1]
         self.image_label = ""
         self.preprocessing: dict[str, Any] = {}
+        self.seed = 0  # of the random initialisation of layers without loaded weights
         # Asks the compute thread for the weights the network holds (the controller sets it).
         self.weights_provider: WeightsProvider | None = None
         # The network's weights changed in a way no file holds (a training) since the last save.
@@ -188,6 +189,7 @@ class Document(QObject):
         self._analysis = analyze(self._state.architecture)
         self.image_path = project.image
         self.preprocessing = dict(project.preprocessing)
+        self.seed = project.seed
         self._saved_weights = None
         self.changed.emit()
         self.weights_changed.emit()
@@ -204,6 +206,7 @@ class Document(QObject):
             kernel_edits=self.kernel_edits,
             # Drawn or pasted: no file holds it, so the project does.
             image_data=self.image if self.image_path is None else None,
+            seed=self.seed,
         )
 
     def open(self, path: str | Path) -> Project:
@@ -303,6 +306,13 @@ class Document(QObject):
             self.image_path = path
             self.mark_dirty()
         self.image_changed.emit()
+
+    def set_seed(self, seed: int) -> None:
+        """Another random initialisation (not undoable, like a new weights file)."""
+        if seed != self.seed:
+            self.seed = seed
+            self.mark_dirty()
+            self.weights_changed.emit()
 
     def set_preprocessing(self, settings: dict[str, Any]) -> None:
         if settings != self.preprocessing:

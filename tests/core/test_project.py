@@ -183,3 +183,18 @@ def test_kernel_edit_problem_follows_the_layer():
     smaller = arch.with_layers([arch.layers[0].with_params(kernel_size=5), *arch.layers[1:]])
     assert "needs 3×5×5" in kernel_edit_problem(smaller, sobel_edit())
     assert "does not exist" in kernel_edit_problem(arch.with_layers([]), sobel_edit())
+
+
+def test_the_seed_of_a_random_initialisation_round_trips_and_is_checked(tmp_path):
+    path = tmp_path / "p.cnnviz"
+    project_file.save(Project(load_preset("tinyvgg"), seed=7), path)
+    assert project_file.load(path).seed == 7
+    data = json.loads(path.read_text())
+    for bad in (-1, 2**31, 1.5, "7", True):
+        data["seed"] = bad
+        path.write_text(json.dumps(data))
+        with pytest.raises(ProjectError, match="seed"):
+            project_file.load(path)
+    del data["seed"]  # files from before the seed was saved: seed 0
+    path.write_text(json.dumps(data))
+    assert project_file.load(path).seed == 0

@@ -106,6 +106,30 @@ def test_opening_a_saved_project_replaces_weights_trained_since(qtbot, tmp_path)
         win.shutdown()
 
 
+def test_a_new_random_initialisation_is_saved_as_its_seed_not_as_trained_weights(qtbot, tmp_path):
+    win = real_window(qtbot, Project(TINY))
+    other = None
+    try:
+        first = outputs(qtbot, win)
+        win.controller.reseed()  # Compute > New Random Initialisation
+        assert win.doc.modified
+        reseeded = outputs(qtbot, win)
+        assert not np.array_equal(reseeded[0], first[0])
+        assert not win.controller.latest.trained
+        path = tmp_path / "random.cnnviz"
+        assert win.files.save_to(path)
+        assert not path.with_name("random.weights.safetensors").exists()
+
+        other = real_window(qtbot)
+        assert other.files.open_path(path)
+        assert_equal(outputs(qtbot, other), reseeded)  # the same random weights
+        assert not other.controller.latest.trained  # and still said to be random
+    finally:
+        win.shutdown()
+        if other is not None:
+            other.shutdown()
+
+
 class FakeCompute(QObject):
     """Stands in for the compute thread: takes requests, trains when told to."""
 
@@ -152,15 +176,21 @@ def test_after_training_a_preset_or_new_asks_first(qtbot):
         win.shutdown()
 
 
-def test_the_compute_thread_hands_over_its_weights_and_forgets_them(qtbot):
+def test_the_compute_thread_hands_over_its_weights_and_forgets_them(qtbot, tmp_path):
+    from safetensors.torch import save_file
+
     from cnnviz.compute.model import build_model
     from cnnviz.compute.weights import state_as_numpy
 
+    model = build_model(TINY, 3)
+    weights = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     thread = ComputeThread()
     try:
-        request = ForwardRequest(1, TINY, np.zeros((1, 8, 8), np.float32), seed=3)
+        image = np.zeros((1, 8, 8), np.float32)
+        request = ForwardRequest(1, TINY, image, weights_path=str(weights))
         token, state, fresh = thread.weights_snapshot(request)
-        expected = state_as_numpy(build_model(TINY, 3))
+        expected = state_as_numpy(model)
         assert state.keys() == expected.keys() and not fresh
         for key, value in expected.items():
             np.testing.assert_array_equal(state[key], value)
@@ -168,8 +198,9 @@ def test_the_compute_thread_hands_over_its_weights_and_forgets_them(qtbot):
         thread.forget_model()
         again, state, _ = thread.weights_snapshot(request, known=token)
         assert again != token and state is not None
-        # What a new network gets (seed 0, no file) needs no saving: it comes back by itself.
-        new = ForwardRequest(2, TINY, np.zeros((1, 8, 8), np.float32))
-        assert thread.weights_snapshot(new)[1:] == (None, True)
+        # A seed's own random weights need no saving: the project keeps the seed.
+        for seed in (0, 3):
+            new = ForwardRequest(2 + seed, TINY, image, seed=seed)
+            assert thread.weights_snapshot(new)[1:] == (None, True)
     finally:
         thread.shutdown()
