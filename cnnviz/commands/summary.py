@@ -52,6 +52,8 @@ def _field(info: LayerInfo) -> tuple[str, str]:
     if rf.is_global:
         return "all", "-"
     size = str(rf.size[0]) if rf.size[0] == rf.size[1] else _shape(rf.size)
+    if rf.flattened:  # a vector: each value its own position's field, no grid of them
+        return size, "-"
     jump = str(rf.jump[0]) if rf.jump[0] == rf.jump[1] else _shape(rf.jump)
     return size, jump
 

@@ -17,19 +17,23 @@ size and overlap unevenly. From there on each output row and column keeps its
 own input span, composed window by window, and ``size`` is the largest field.
 
 A Linear applied to maps mixes only the last (width) axis: every output of a row
-sees that whole row of its input, not the whole input. After a Flatten the
-output is a vector and the field is "global" (a Linear after it sees every
-position before the Flatten).
+sees that whole row of its input, not the whole input. A Flatten only lays
+the maps out as a vector: each value is one position of the maps and keeps
+that position's field (``flattened``). A Linear or Softmax on the vector mixes
+every value, so from there on the field is "global": the whole input.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cnnviz.core.architecture import Layer
 from cnnviz.core.pooling_view import adaptive_windows
 from cnnviz.core.shapes import as_pair, conv_padding
+
+# Layers whose every output on a vector reads every value of it.
+VECTOR_MIXERS = ("Linear", "Softmax")
 
 Span = tuple[int, int]  # input coordinates (lo, hi), half-open, not clipped
 
@@ -40,6 +44,8 @@ class ReceptiveField:
     jump: tuple[int, int] = (1, 1)
     start: tuple[float, float] = (0.0, 0.0)
     is_global: bool = False
+    # A vector (after Flatten) whose values each keep their position's field.
+    flattened: bool = False
     # Per axis, every output index's span; None while one size and jump place
     # every field (see the module docstring: uneven adaptive windows, Linear).
     spans: tuple[tuple[Span, ...], tuple[Span, ...]] | None = None
@@ -74,6 +80,11 @@ class ReceptiveField:
         neighbours 1 px apart"; "up to" where fields differ in size."""
         if self.is_global:
             return "receptive field: the whole input"
+        if self.flattened:
+            return (
+                "receptive field: each value is one position of the maps before the "
+                f"Flatten and sees up to {self.size[0]}×{self.size[1]} input pixels"
+            )
         sizes, steps = self._sizes_and_steps()
         even = all(len(axis) == 1 for axis in sizes)
         text = (
@@ -198,7 +209,13 @@ def _whole_rows(rf: ReceptiveField, in_hw, out_width: int) -> ReceptiveField:
 
 def step(rf: ReceptiveField, layer: Layer, in_shape, out_shape) -> ReceptiveField:
     """The field after `layer`, given the field before it."""
-    if rf.is_global or len(out_shape) != 3 or len(in_shape) != 3:
+    if rf.is_global:
+        return rf
+    if len(in_shape) == 3 and len(out_shape) == 1:  # Flatten: the same values, laid flat
+        return replace(rf, flattened=True)
+    if len(out_shape) != 3 or len(in_shape) != 3:
+        if rf.flattened and layer.type not in VECTOR_MIXERS:
+            return rf  # element by element (an activation, dropout): each value its own field
         return ReceptiveField(rf.size, rf.jump, rf.start, is_global=True)
     if layer.type == "Linear":
         return _whole_rows(rf, in_shape[1:], out_shape[2])

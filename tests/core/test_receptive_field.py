@@ -86,6 +86,8 @@ def positive_model(arch: Architecture) -> nn.Sequential:
         elif layer.type == "Linear":
             m = nn.Linear(shape[-1], layer.get("out_features"), bias=False)
             nn.init.constant_(m.weight, 1.0)
+        elif layer.type == "Flatten":
+            m = nn.Flatten()
         else:
             m = nn.Identity()  # ReLU would cut gradients at zero inputs
         modules.append(m)
@@ -157,17 +159,37 @@ def test_textbook_values():
     assert a.receptive_field_at(-1) == ReceptiveField()
 
 
-def test_flatten_makes_the_field_global():
-    arch = Architecture(
-        "t",
-        InputShape(1, 8, 8),
-        (
-            Layer.make("Conv2d", out_channels=1, kernel_size=3),
-            Layer.make("Flatten"),
-        ),
+def test_flatten_keeps_each_values_field_and_a_linear_after_it_sees_everything():
+    layers = (
+        Layer.make("Conv2d", out_channels=2, kernel_size=3),
+        Layer.make("AvgPool2d", kernel_size=2),
+        Layer.make("Flatten"),
+        Layer.make("ReLU"),
+        Layer.make("Linear", out_features=3, bias=False),
     )
-    rf = analyze(arch).receptive_field_at(1)
-    assert rf.is_global and rf.box(0, 0, (8, 8)) == (0, 0, 8, 8)
+    arch = Architecture("t", InputShape(1, 12, 12), layers)
+    analysis = analyze(arch)
+    flat, after_relu, dense = (analysis.receptive_field_at(i) for i in (2, 3, 4))
+    assert flat.flattened and not flat.is_global and flat.size == (4, 4)
+    assert after_relu == flat
+    assert dense.is_global and dense.describe() == "receptive field: the whole input"
+    assert "4×4" in flat.describe()
+    model = positive_model(arch)
+    pooled = analysis.receptive_field_at(1)
+    _, h, w = analysis.layers[1].output_shape
+    x = torch.ones(1, 1, 12, 12, requires_grad=True)
+    values = model[:3](x)  # the flattened vector, value (channel, row, col) at c·h·w order
+    for channel, row, col in ((0, 0, 0), (1, 2, 3), (1, 4, 4)):
+        x.grad = None
+        values[0, (channel * h + row) * w + col].backward(retain_graph=True)
+        touched = x.grad[0, 0].nonzero()
+        (top, left), (bottom, right) = touched.min(0).values, touched.max(0).values
+        box = (int(top), int(left), int(bottom) + 1, int(right) + 1)
+        assert box == pooled.box(row, col, (12, 12))
+        assert (box[2] - box[0], box[3] - box[1]) == flat.size
+    x.grad = None
+    model(x)[0, 0].backward()
+    assert bool((x.grad[0, 0] != 0).all())  # a Linear output reads the whole input
 
 
 def torch_windows(in_hw, out_hw) -> list[list[tuple[int, int, int, int]]]:
@@ -261,7 +283,17 @@ def test_linear_on_maps_sees_its_row_not_the_whole_input():
             "receptive field: 1×32 input pixels, neighbours 1 px apart down, "
             "0 (they see the same pixels) across",
         ),
-        ((Layer.make("Flatten"),), (1, 4, 4), "receptive field: the whole input"),
+        (
+            (Layer.make("Flatten"),),
+            (1, 4, 4),
+            "receptive field: each value is one position of the maps before the Flatten "
+            "and sees up to 1×1 input pixels",
+        ),
+        (
+            (Layer.make("Flatten"), Layer.make("Linear", out_features=2)),
+            (1, 4, 4),
+            "receptive field: the whole input",
+        ),
     ],
 )
 def test_describe(layers, shape, line):
