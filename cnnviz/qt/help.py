@@ -36,7 +36,8 @@ Drag rows to reorder them; Delete removes, Ctrl+D duplicates. Or start from
 a classic network in <b>Presets</b>. The stack shows every layer's output shape
 and parameter count; a layer that cannot take its input turns red and says why.</p>
 <p><b>Load an image.</b> File &gt; Open Image, File &gt; Samples, drag a picture
-onto the window, paste one, or draw a digit in the <b>Draw</b> tab. The
+onto the window, paste one, or draw a digit in the <b>Draw</b> tab (it is
+centred and scaled like the training digits before the network sees it). The
 <b>Input</b> panel shows the exact tensor the network sees.</p>
 <p><b>Select a layer</b> in the stack. <b>Properties</b> edits its parameters
 and writes out the output-size formula with its numbers. Every edit can be
@@ -45,7 +46,7 @@ undone (Ctrl+Z) and recomputes the network at once.</p>
 bring each to the front): <b>Feature maps</b> shows every channel (hover for
 the receptive field), <b>Filters</b> the kernels (set one by hand: Sobel, blur,
 your own numbers), <b>Pooling</b> what each window keeps, <b>Activation</b>
-where the function bends and how many inputs it kills. <b>Prediction</b> and
+where the function bends and which of this image's values fall where it is flat. <b>Prediction</b> and
 the <b>Overview</b> of every layer stay in view.</p>
 <p><b>Step through a convolution</b> (Ctrl+5): one output cell at a time, with
 the window, the products and their sum. Space plays and pauses, the arrow
