@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.qt.panels.conv_stepper import CLASSROOM, REAL, ConvStepperPanel
 
@@ -272,3 +272,30 @@ def test_export_gif_has_one_frame_per_output_cell(panel, tmp_path, monkeypatch):
     assert "25 frames" in panel.message.text()
     assert panel.export_gif(str(tmp_path / "missing" / "x.gif")) == 0
     assert "Could not export the GIF" in panel.message.text()
+
+
+def test_the_layout_keeps_the_sums_readable_in_any_view_shape(panel):
+    """Narrow view: sums under the products; wide: beside them. Either way the terms
+    reach the minimum size on screen, with text no larger than needed."""
+    from cnnviz.qt.panels.conv_stepper_scene import StepScene
+    from cnnviz.qt.panels.conv_stepper_view import choose_layout
+
+    walk, minimum = panel.walk, 11.0
+    scene = StepScene()
+    for (width, height), below in (((600, 500), True), ((2400, 420), False)):
+        text, chosen_below = choose_layout(walk, width, height, minimum)
+        assert chosen_below == below
+        scene.build(walk, text, chosen_below)
+        rect = scene.sceneRect()
+        scale = min(width / rect.width(), height / rect.height())
+        _, terms, total = scene.sum_lines[0]
+        assert terms.font().pixelSize() * scale >= minimum - 0.5
+        products = scene.products[0].sceneBoundingRect()
+        if below:
+            assert total.sceneBoundingRect().top() >= products.bottom() - 1
+        else:
+            assert total.sceneBoundingRect().left() >= products.right()
+    # The panel itself: resized narrow, it lays the scene out again, readable.
+    panel.resize(700, 640)
+    QtWidgets.QApplication.processEvents()
+    assert panel.view.text_pixels() >= 0.9 * QtGui.QFontInfo(panel.font()).pixelSize() - 0.5

@@ -8,9 +8,10 @@ screens too.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from panel_inputs import panel_input
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QStandardPaths
 
 from cnnviz.qt import settings
@@ -96,3 +97,47 @@ def test_forty_layers_keep_readable_thumbnails_and_the_selection_in_view(qtbot, 
     # The end of the strip can be reached.
     panel.scroll.setValue(panel.scroll.maximum())
     assert box.sceneBoundingRect().contains(on_screen(len(strip.widths) - 1))
+
+
+def readable_pixels() -> float:
+    """Nine tenths of the application's font: the smallest text worth drawing."""
+    return 0.9 * QtGui.QFontInfo(QtWidgets.QApplication.font()).pixelSize()
+
+
+def real_layer(panel) -> None:
+    """The first conv of a colour network, as the window hands it over."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((10, 3, 3, 3)).astype(np.float32)
+    panel.set_real_layer(
+        weight, np.zeros(10, np.float32), rng.random((3, 64, 64)).astype(np.float32)
+    )
+
+
+def in_sight(widget: QtWidgets.QWidget, area: QtWidgets.QWidget) -> bool:
+    """The whole widget lies inside `area` (a scroll area's viewport: what can be seen)."""
+    corner = widget.mapTo(area, QtCore.QPoint(0, 0))
+    return widget.isVisible() and area.rect().contains(QtCore.QRect(corner, widget.size()))
+
+
+@pytest.mark.parametrize("source", ["classroom", "real layer"])
+def test_the_stepper_shows_everything_and_readable_sums(qtbot, window, source):
+    panel = raised(qtbot, window, "conv_stepper")
+    if source == "real layer":
+        real_layer(panel)
+        QtWidgets.QApplication.processEvents()
+    seen = window.panels.docks["conv_stepper"].dock.widget().viewport()
+    bar = panel.player_bar
+    for widget in (panel.export_button, bar.speed, bar.slider, bar.play, bar.label, panel.formula):
+        assert in_sight(widget, seen), widget
+    assert in_sight(panel.view, seen)
+    # The output maps are inside the view, whole.
+    view = panel.view
+    for grid in panel.scene.output_grids:
+        shown = view.mapFromScene(grid.sceneBoundingRect()).boundingRect()
+        assert view.viewport().rect().contains(shown)
+    # The running sums: their smallest text (the terms) and the Σ total readable.
+    scale = view.transform().m11()
+    assert panel.scene.sum_lines
+    for _label, terms, total in panel.scene.sum_lines:
+        assert terms.font().pixelSize() * scale >= readable_pixels() - 0.5
+        assert total.font().pixelSize() * scale >= readable_pixels()

@@ -28,37 +28,13 @@ from cnnviz.qt.panels.conv_stepper_controls import (
 from cnnviz.qt.panels.conv_stepper_player import Player, PlayerBar
 from cnnviz.qt.panels.conv_stepper_scene import StepScene
 from cnnviz.qt.panels.conv_stepper_sources import CONV, Classroom, RealLayer
+from cnnviz.qt.panels.conv_stepper_view import StepView
 
 log = logging.getLogger(__name__)
 
 CLASSROOM, REAL = "classroom", "real"
 ERROR_STYLE = "color: #d03030;"
 OK_STYLE = "color: #1f9a4a;"
-
-
-class StepView(QtWidgets.QGraphicsView):
-    """The scene, always scaled to fit; keys go to the panel."""
-
-    def __init__(self, scene: QtWidgets.QGraphicsScene, keys, parent=None):
-        super().__init__(scene, parent)
-        self._keys = keys
-        self.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing
-                            | QtGui.QPainter.RenderHint.TextAntialiasing)  # fmt: skip
-        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
-        self.setMinimumSize(320, 200)
-
-    def fit(self) -> None:
-        self.fitInView(self.sceneRect(), QtCore.Qt.AspectRatioMode.KeepAspectRatio)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.fit()
-
-    def keyPressEvent(self, event) -> None:
-        if not self._keys(event):
-            super().keyPressEvent(event)
 
 
 class ConvStepperPanel(QtWidgets.QWidget):
@@ -97,6 +73,7 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.editors = MatrixEditors()
         self.formula = QtWidgets.QLabel()
         self.formula.setStyleSheet("font-size: 13px;")
+        self.formula.setWordWrap(True)  # the numbers wrap in a narrow dock
         self.formula.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QtWidgets.QLabel()
         self.message.setWordWrap(True)
@@ -234,8 +211,8 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.walk = walk
         self.show_problem("")
         self._show_controls()
-        self.scene.build(walk)
-        self.view.fit()
+        self.scene.build(walk, *self.scene.layout_choice())
+        self.view.fit_scene()
         self._show_formula(walk)
         self.player.set_count(len(walk.steps), min(keep, len(walk.steps) - 1))
 
@@ -348,7 +325,7 @@ class ConvStepperPanel(QtWidgets.QWidget):
     def changeEvent(self, event: QtCore.QEvent) -> None:
         # Light/dark switched while running: the scene's text takes the palette at build.
         if event.type() == QtCore.QEvent.Type.PaletteChange and self.walk is not None:
-            self.scene.build(self.walk)
+            self.scene.build(self.walk, *self.scene.layout_choice())
             self.scene.show_step(self.player.index)
         super().changeEvent(event)
 

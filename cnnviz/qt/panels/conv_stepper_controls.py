@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.conv_steps import PADDING_MODES
 from cnnviz.core.conv_text import MatrixFileError, format_matrices, parse_matrices
+from cnnviz.qt.panels._flow_layout import FlowLayout
 from cnnviz.qt.panels.conv_stepper_sources import AVG, CONV, LIMITS, MAX, Classroom, RealLayer
 
 MODES = ((CONV, "Convolution"), (MAX, "Max pooling"), (AVG, "Average pooling"))
@@ -36,6 +37,15 @@ def _row(*widgets) -> QtWidgets.QHBoxLayout:
         row.addWidget(widget)
     row.addStretch(1)
     return row
+
+
+def _group(*widgets) -> QtWidgets.QWidget:
+    """Widgets (and strings, as labels) that stay together on one line of a flow."""
+    group = QtWidgets.QWidget()
+    row = _row(*widgets)
+    row.takeAt(row.count() - 1)  # no stretch: the group is as wide as its contents
+    group.setLayout(row)
+    return group
 
 
 class ClassroomControls(QtWidgets.QWidget):
@@ -68,20 +78,18 @@ class ClassroomControls(QtWidgets.QWidget):
         self.relu.setToolTip("Apply ReLU after the bias")
         self.ceil_mode = QtWidgets.QCheckBox("ceil mode")
         self.ceil_mode.setToolTip("Pooling: round the output size up (torch's ceil_mode)")
-        grid = QtWidgets.QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(14)
-        grid.addLayout(_row(self.mode), 0, 0)
-        grid.addLayout(
-            _row("input", self.height_, "×", self.width_, "×", self.channels, "ch"), 0, 1
-        )
-        grid.addLayout(_row("kernel", self.kernel_h, "×", self.kernel_w), 0, 2)
-        self.out_row = _row("filters", self.out_channels)
-        grid.addLayout(self.out_row, 0, 3)
-        grid.addLayout(_row("stride", self.stride, "padding", self.padding), 1, 1)
-        grid.addLayout(_row("dilation", self.dilation, self.padding_mode), 1, 2)
-        grid.addLayout(_row("bias", self.bias, self.relu, self.ceil_mode), 1, 3)
-        grid.setColumnStretch(4, 1)
+        # Groups wrap onto more lines in a narrow dock rather than widening it.
+        flow = FlowLayout(self)
+        for group in (
+            (self.mode,),
+            ("input", self.height_, "×", self.width_, "×", self.channels, "ch"),
+            ("kernel", self.kernel_h, "×", self.kernel_w),
+            ("filters", self.out_channels),
+            ("stride", self.stride, "padding", self.padding),
+            ("dilation", self.dilation, self.padding_mode),
+            ("bias", self.bias, self.relu, self.ceil_mode),
+        ):
+            flow.addWidget(_group(*group))
         self._connect()
 
     def _connect(self) -> None:
@@ -287,13 +295,18 @@ class RealLayerControls(QtWidgets.QWidget):
         self.mapping.setStyleSheet("color: palette(placeholder-text);")
         self.match = QtWidgets.QLabel()
         self.picker = PatchPicker()
+        self.title.setWordWrap(True)
+        for label in (self.mapping, self.match):
+            label.setWordWrap(True)  # long sentences: wrapped, not widening the dock
+        spins = QtWidgets.QWidget()
+        flow = FlowLayout(spins)
+        flow.addWidget(_group("filter", self.channel))
+        flow.addWidget(_group("feature-map cells from row", self.row0, "col", self.col0))
+        flow.addWidget(_group("size", self.rows, "×", self.cols))
         column = QtWidgets.QVBoxLayout()
         column.setSpacing(2)
-        spins = ("  filter", self.channel, "  feature-map cells from row", self.row0, "col",
-                 self.col0, "  size", self.rows, "×", self.cols)  # fmt: skip
-        column.addLayout(_row(self.title, *spins))
-        column.addWidget(self.mapping)
-        column.addWidget(self.match)
+        for widget in (self.title, spins, self.mapping, self.match):
+            column.addWidget(widget)
         column.addStretch(1)
         outer = QtWidgets.QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

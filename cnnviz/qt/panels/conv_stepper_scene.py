@@ -10,16 +10,28 @@ channel: the window is a stack), kernel, products, sums, output maps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.conv_gif import shade
 from cnnviz.core.conv_steps import INPUT, OUTSIDE, Step, Walkthrough
 from cnnviz.core.conv_text import format_value, result_lines, sum_terms, window_text
+from cnnviz.qt.panels.conv_stepper_layout import (
+    ARROW,
+    INDEX,
+    LABEL,
+    NOTE,
+    RESULT,
+    SIGN,
+    TERMS,
+    TITLE,
+    TOTAL,
+    SceneLayout,
+    _font,
+    line_height,
+    text_width,
+)
 
-MAX_CHANNEL_ROWS = 4  # more input channels are summed but not drawn
 WINDOW = QtGui.QColor(230, 120, 0)
 CHOSEN = QtGui.QColor(20, 150, 60)
 PAD_FILL = QtGui.QColor(232, 232, 232)
@@ -29,19 +41,16 @@ DARK_TEXT, LIGHT_TEXT = QtGui.QColor(25, 25, 25), QtGui.QColor(255, 255, 255)
 PAD_TEXT = QtGui.QColor(125, 125, 125)
 
 
-def _font(pixels: float, bold: bool = False) -> QtGui.QFont:
-    font = QtGui.QFont()
-    font.setPixelSize(max(1, round(pixels)))
-    font.setBold(bold)
-    return font
-
-
 class GridItem(QtWidgets.QGraphicsItem):
     """A matrix of shaded cells with their values; NaN cells are empty (not computed yet)."""
 
-    def __init__(self, cell: float, parent=None):
+    def __init__(self, cell: float, text: float = 1.0, parent=None):
         super().__init__(parent)
         self.cell = cell
+        # Row and column numbers beside the grid, as large as the scene's other text.
+        self._label_font = _font(INDEX * text)
+        self._margin = text_width("000", INDEX * text) + 6
+        self._label_height = line_height(INDEX * text)
         self.values = np.zeros((0, 0))
         self._colours: list[QtGui.QColor] = []
         self._texts: list[str] = []
@@ -74,9 +83,8 @@ class GridItem(QtWidgets.QGraphicsItem):
 
     def boundingRect(self) -> QtCore.QRectF:
         rows, cols = self.values.shape
-        margin = 30 if self._labels is not None else 2
-        return QtCore.QRectF(-margin, -margin * 0.7, cols * self.cell + margin + 2,
-                             rows * self.cell + margin * 0.7 + 2)  # fmt: skip
+        left, top = (self._margin, self._label_height + 2) if self._labels is not None else (2, 2)
+        return QtCore.QRectF(-left, -top, cols * self.cell + left + 2, rows * self.cell + top + 2)
 
     def cell_rect(self, i: int, j: int) -> QtCore.QRectF:
         return QtCore.QRectF(j * self.cell, i * self.cell, self.cell, self.cell)
@@ -89,7 +97,7 @@ class GridItem(QtWidgets.QGraphicsItem):
         for n, text in enumerate(self._texts):
             i, j = divmod(n, cols)
             self._paint_cell(painter, i, j, text if show_text else "")
-        if self._labels is not None and lod * 10 >= 6:
+        if self._labels is not None and lod * self._label_font.pixelSize() >= 6:
             self._paint_labels(painter)
 
     def _paint_cell(self, painter: QtGui.QPainter, i: int, j: int, text: str) -> None:
@@ -119,14 +127,17 @@ class GridItem(QtWidgets.QGraphicsItem):
 
     def _paint_labels(self, painter: QtGui.QPainter) -> None:
         rows, cols = self._labels
-        painter.setFont(_font(12))
+        painter.setFont(self._label_font)
         painter.setPen(PAD_TEXT)
         right = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
+        width, height = self._margin - 4, self._label_height
         for i, label in enumerate(rows):
-            painter.drawText(QtCore.QRectF(-30, i * self.cell, 26, self.cell), right, str(label))
+            painter.drawText(QtCore.QRectF(-width - 4, i * self.cell, width, self.cell), right,
+                             str(label))  # fmt: skip
         bottom = QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignBottom
         for j, label in enumerate(cols):
-            painter.drawText(QtCore.QRectF(j * self.cell, -20, self.cell, 18), bottom, str(label))
+            painter.drawText(QtCore.QRectF(j * self.cell, -height - 2, self.cell, height), bottom,
+                             str(label))  # fmt: skip
 
 
 class WindowItem(QtWidgets.QGraphicsItem):
@@ -159,48 +170,6 @@ class WindowItem(QtWidgets.QGraphicsItem):
                                                cell - 3, cell - 3))  # fmt: skip
 
 
-@dataclass(frozen=True)
-class SceneLayout:
-    """Where things go, in scene units (the view scales the whole scene to fit)."""
-
-    cell: float
-    kcell: float
-    box: tuple[int, int, int, int]  # padded cells drawn: row_lo, row_hi, col_lo, col_hi
-    rows: int  # input channel rows drawn
-    row_height: float
-    input_x: float
-    kernel_x: float
-    products_x: float
-    sums_x: float
-    output_x: float
-
-    @classmethod
-    def of(cls, walk: Walkthrough) -> SceneLayout:
-        box = walk.window_box()
-        span = max(box[1] - box[0], box[3] - box[2])
-        cell = float(np.clip(480 // span, 18, 48))
-        (kh, kw), conv = walk.kernel_size, walk.kind == "conv"
-        kcell = float(np.clip(220 // max(kh, kw), 18, 48))
-        rows = min(len(walk.steps[0].channels), MAX_CHANNEL_ROWS)
-        grid_h = max((box[1] - box[0]) * cell, kh * kcell if conv else 0)
-        input_x = 34.0
-        kernel_x = input_x + (box[3] - box[2]) * cell + 56
-        products_x = kernel_x + (kw * kcell + 56 if conv else 0)
-        sums_x = products_x + (kw * kcell + 36 if conv else 0)
-        output_x = sums_x + (220 if conv else 190)
-        return cls(cell, kcell, box, rows, grid_h + 56, input_x, kernel_x, products_x,
-                   sums_x, output_x)  # fmt: skip
-
-    def row_y(self, row: int) -> float:
-        return 26 + row * self.row_height
-
-    def cell_pos(self, row: int, padded_row: int, padded_col: int) -> QtCore.QPointF:
-        return QtCore.QPointF(
-            self.input_x + (padded_col - self.box[2]) * self.cell,
-            self.row_y(row) + (padded_row - self.box[0]) * self.cell,
-        )
-
-
 def _ease(t: float) -> float:
     """Smoothstep: the window accelerates away and settles into its next place."""
     t = min(max(t, 0.0), 1.0)
@@ -222,9 +191,15 @@ class StepScene(QtWidgets.QGraphicsScene):
         self.geo: SceneLayout | None = None
         self.index = 0
 
+    def layout_choice(self) -> tuple[float, bool]:
+        """(text scale, sums below) of the current layout (see conv_stepper_view)."""
+        geo = self.geo
+        return (geo.text, geo.sums_below) if geo is not None else (1.0, False)
+
     # -- building ------------------------------------------------------------------
-    def _text(self, text: str, x: float, y: float, size: float = 13, bold=False, colour=None):
-        item = self.addSimpleText(text, _font(size, bold))
+    def _text(self, text: str, x: float, y: float, size: float, bold=False, colour=None):
+        """A text item at scene size `size` × the layout's text scale."""
+        item = self.addSimpleText(text, _font(self.geo.px(size), bold))
         item.setBrush(
             colour or QtWidgets.QApplication.palette().color(QtGui.QPalette.ColorRole.Text)
         )
@@ -232,14 +207,20 @@ class StepScene(QtWidgets.QGraphicsScene):
         return item
 
     def _grid(self, cell: float, x: float, y: float) -> GridItem:
-        item = GridItem(cell)
+        item = GridItem(cell, self.geo.text)
         item.setPos(x, y)
         self.addItem(item)
         return item
 
-    def build(self, walk: Walkthrough) -> None:
+    def _title(self, text: str, x: float, y: float, size: float = TITLE, colour=None):
+        """A grid's title above it, clear of its column numbers."""
+        return self._text(text, x, y - self.geo.band + 2, size, colour=colour)
+
+    def build(self, walk: Walkthrough, text: float = 1.0, sums_below: bool = False) -> None:
+        """Lay out `walk` with every text size × `text`, the running sums beside the
+        products or under them (see conv_stepper_layout)."""
         self.clear()
-        self.walk, self.geo = walk, SceneLayout.of(walk)
+        self.walk, self.geo = walk, SceneLayout.of(walk, text, sums_below)
         self.windows: list[WindowItem] = []
         self.kernels: list[GridItem] = []
         self.products: list[GridItem] = []
@@ -262,24 +243,30 @@ class StepScene(QtWidgets.QGraphicsScene):
         first = walk.steps[0]
         for row in range(geo.rows):
             channel, y = int(first.channels[row]), geo.row_y(row)
-            self._text(f"input channel {channel}", geo.input_x, y - 44, 15)
+            self._title(f"input channel {channel}", geo.input_x, y)
             self._grid(geo.cell, geo.input_x, y).set_data(
                 walk.padded[channel, r0:r1, c0:c1], scale, kinds, labels
             )
             window = WindowItem(walk.kernel_size, walk.config.dilation, geo.cell)
             self.addItem(window)
             self.windows.append(window)
-        bottom = geo.row_y(geo.rows) - 50
+        bottom = geo.row_y(geo.rows - 1) + (r1 - r0) * geo.cell + 6
         notes = []
         if (kinds != INPUT).any():
             notes.append(walk.padding_note())
         hidden = len(first.channels) - geo.rows
         if hidden > 0:
             notes.append(f"+ {hidden} more input channels: not drawn, but in the sum")
-        self.where = self._text("", geo.input_x, bottom + 4, 14, colour=WINDOW)
-        self.notes = self._text("\n".join(notes), geo.input_x, bottom + 24, 14, colour=PAD_TEXT)
+        self.where = self._text("", geo.input_x, bottom, NOTE, colour=WINDOW)
+        below = bottom + line_height(geo.px(NOTE)) + 2
+        self.notes = self._text("\n".join(notes), geo.input_x, below, NOTE, colour=PAD_TEXT)
         self.chosen = self.addEllipse(QtCore.QRectF(), QtGui.QPen(CHOSEN, 4))
         self.chosen.setZValue(11)
+
+    def _sign(self, sign: str, size: float, right: float, middle: float) -> None:
+        """× or = (or →) centred in the gap that ends at `right`, level with `middle`."""
+        x = right - 16 - text_width(sign, self.geo.px(size))
+        self._text(sign, x, middle - line_height(self.geo.px(size)) / 2, size)
 
     def _build_conv_columns(self) -> None:
         walk, geo = self.walk, self.geo
@@ -291,12 +278,18 @@ class StepScene(QtWidgets.QGraphicsScene):
             middle = y + kh * geo.kcell / 2
             self.kernels.append(self._grid(geo.kcell, geo.kernel_x, y))
             self.products.append(self._grid(geo.kcell, geo.products_x, y))
-            self._text("×", geo.kernel_x - 38, middle - 16, 24)
-            self._text("=", geo.products_x - 38, middle - 16, 24)
-            self._text("products", geo.products_x, y - 24, 14, colour=PAD_TEXT)
-            label = self._text("", geo.kernel_x, y - 24, 14, colour=PAD_TEXT)
-            terms = self._text("", geo.sums_x, middle - 10, 13, colour=PAD_TEXT)
-            total = self._text("", geo.sums_x, middle - 36, 19, bold=True)
+            self._sign("×", SIGN, geo.kernel_x, middle)
+            self._sign("=", SIGN, geo.products_x, middle)
+            self._title("products", geo.products_x, y, LABEL, colour=PAD_TEXT)
+            label = self._title("", geo.kernel_x, y, LABEL, colour=PAD_TEXT)
+            # The total just above the middle of its row (or under the products), the
+            # terms just below it.
+            top = middle - line_height(geo.px(TOTAL))
+            if geo.sums_below:
+                top = y + kh * geo.kcell + 6
+            total = self._text("", geo.sums_x, top, TOTAL, bold=True)
+            below = top + line_height(geo.px(TOTAL))
+            terms = self._text("", geo.sums_x, below, TERMS, colour=PAD_TEXT)
             self.sum_lines.append((label, terms, total))
 
     def _build_outputs(self) -> None:
@@ -307,15 +300,15 @@ class StepScene(QtWidgets.QGraphicsScene):
         self.output_grids: list[GridItem] = []
         self._filled = [-1] * len(walk.out_channels)
         for k, o in enumerate(walk.out_channels):
-            y = 26 + k * (rows * geo.cell + 56)
-            self._text(f"output channel {o}", geo.output_x, y - 44, 15)
+            y = geo.output_y(k, rows)
+            self._title(f"output channel {o}", geo.output_x, y)
             self.output_grids.append(self._grid(geo.cell, geo.output_x, y))
-        first_mid = 26 + rows * geo.cell / 2
-        self._text("→", geo.output_x - 44, first_mid - 18, 26)
+        arrow_right = geo.sums_x + geo.sums_width + text_width("→", geo.px(ARROW)) + 24
+        self._sign("→", ARROW, arrow_right, geo.output_y(0, rows) + rows * geo.cell / 2)
         self.cursor = self.addRect(QtCore.QRectF(), QtGui.QPen(WINDOW, 4))
         self.cursor.setZValue(11)
-        below = 26 + len(walk.out_channels) * (rows * geo.cell + 56) - 30
-        self.result = self._text("", geo.output_x, below, 18)
+        below = geo.output_y(len(walk.out_channels) - 1, rows) + rows * geo.cell + 8
+        self.result = self._text("", geo.output_x, below, RESULT)
 
     # -- per step and per frame ----------------------------------------------------
     def show_step(self, index: int) -> None:
@@ -335,15 +328,14 @@ class StepScene(QtWidgets.QGraphicsScene):
         self.glide(index, 0.0)
 
     def _fits_sums(self, text: str) -> bool:
-        width = self.geo.output_x - self.geo.sums_x - 50
-        return QtGui.QFontMetricsF(_font(13)).horizontalAdvance(text) <= width
+        return text_width(text, self.geo.px(TERMS)) <= self.geo.sums_width
 
     def _show_conv_rows(self, step: Step) -> None:
         walk, o = self.walk, step.out[0]
         for row, (label, terms, total) in enumerate(self.sum_lines):
             if self._kernel_shown != o:
                 self.kernels[row].set_data(walk.kernel[o, row], self._kernel_scale)
-                label.setText(f"kernel {o}, channel {int(step.channels[row])}")
+                label.setText(f"kernel {o}\nchannel {int(step.channels[row])}")
             self.products[row].set_data(step.products[row], self._product_scale)
             terms.setText(sum_terms(step.products[row], self._fits_sums))
             total.setText(f"Σ = {format_value(step.partial_sums[row])}")
