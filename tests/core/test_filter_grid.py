@@ -89,7 +89,10 @@ def test_the_plan_is_the_best_scale_of_all_column_counts():
         return min(area[0] / grid.shape[0], area[1] / grid.shape[1])
 
     others = [FilterGrid(10, 2, 5, 5, cols, 0, plan.gap) for cols in range(1, 11)]
-    assert scale(plan) == pytest.approx(max(scale(g) for g in others))
+    best = max(scale(g) for g in others)
+    assert scale(plan) >= best / 1.05
+    # Near ties go to fewer columns: nothing narrower is within 5 % of the best.
+    assert all(scale(g) < best / 1.05 for g in others[: plan.block_cols - 1])
 
 
 def test_bad_inputs_are_refused():

@@ -48,7 +48,7 @@ _MAX_TICKS = 16
 _POSITIVE, _NEGATIVE = "#c0392b", "#2f62d8"  # the ends of the blue–white–red scale
 _RGB = 1  # extra slot per filter for the colour composite of a colour layer
 _BIAS_CHART_HEIGHT = 130  # pixels of the chart of biases by filter number
-_REPLAN_GAIN = 1.05  # a resize changes the grid only for kernels 5 % larger (no flicker)
+_REPLAN_GAIN = 1.05  # a resize adds columns only for kernels 5 % larger (no flicker)
 
 
 def is_colour_input_layer(data: PanelInput) -> bool:
@@ -119,7 +119,8 @@ class FiltersPanel(Panel):
         self.rgb: np.ndarray | None = None
         self._colour = False
         self._levels = (-1.0, 1.0)
-        self._replan = QtCore.QTimer(self, singleShot=True, interval=30)
+        # After the resize has been laid out (axes settle first), in the same event loop turn.
+        self._replan = QtCore.QTimer(self, singleShot=True, interval=0)
         self._replan.timeout.connect(self._resized)
         self._build()
 
@@ -240,9 +241,14 @@ class FiltersPanel(Panel):
     def _resized(self) -> None:
         if self.weight is None or self.layout_ is None or self.showing_hint:
             return
-        plan = self._plan()
+        plan, now = self._plan(), self.layout_
         size = self.plot.getViewBox().size()
-        if plan != self.layout_ and _scale(plan, size) > _REPLAN_GAIN * _scale(self.layout_, size):
+        gain = _scale(plan, size) / _scale(now, size)
+        # More columns only for clearly larger kernels, fewer when no smaller: a change
+        # of axis labels (a few pixels) can never switch the grid back and forth.
+        wider = plan.block_cols > now.block_cols and gain > _REPLAN_GAIN
+        narrower = plan.block_cols < now.block_cols and gain >= 1.0
+        if wider or narrower:
             self._lay_out(plan)
 
     def _lay_out(self, grid: FilterGrid, force: bool = False) -> None:

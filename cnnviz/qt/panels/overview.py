@@ -44,10 +44,10 @@ from cnnviz.qt.panels.base import (
 THUMB_HEIGHT = 64
 GAP = 10
 CAPTION_BAND = 30  # strip pixels kept free under the thumbnails for the captions
-# A thumbnail is at least as wide on screen as a typical caption line (a layer's
-# name, its output shape): narrower, VGG's 40 layers become slivers with cut
-# captions, and the strip scrolls instead.
-READABLE_CAPTIONS = ("00 Conv2d", "64×224×224")
+# A thumbnail is at least as wide on screen as a typical line of the captions
+# (a layer's name, its output shape): narrower, VGG's 40 layers would become
+# slivers with cut captions, and the strip scrolls instead.
+SHORTEST_CAPTION = "00 Conv2d"
 PADDING = 0.02  # of the strip, around it when it fits whole
 _MODES = {MEAN: "mean of channels", STRONGEST: "strongest channel"}
 
@@ -65,6 +65,7 @@ class OverviewPanel(Panel):
         self.layer_indices: list[int] = []  # thumbnail → layer index (-1 = input)
         self.picture: np.ndarray | None = None
         self._revealed: tuple | None = None  # (selected thumbnail, strip) last revealed
+        self._captions: list[str] = []
         self._build()
 
     def _build(self) -> None:
@@ -118,6 +119,7 @@ class OverviewPanel(Panel):
         sizes = [p.shape[:2] for p in pictures]
         self.strip = plan_strip(sizes, GAP)
         self.layer_indices = indices
+        self._captions = captions
         self.picture = self._compose(pictures)
         self.item.setImage(self.picture, autoLevels=False)
         selected = indices.index(data.layer_index) if data.layer_index in indices else None
@@ -140,9 +142,11 @@ class OverviewPanel(Panel):
     # ----- scale and scrolling ---------------------------------------------
 
     def min_thumb_pixels(self) -> float:
-        """The narrowest a square thumbnail may be on screen: its caption's width."""
+        """The narrowest a square thumbnail may be on screen: as wide as the median
+        caption's longer line (or a short layer name), so most captions fit whole."""
         metrics = QtGui.QFontMetricsF(self.captions.font)
-        return max(metrics.horizontalAdvance(text) for text in READABLE_CAPTIONS) + 4
+        widths = [max(map(metrics.horizontalAdvance, text.split("\n"))) for text in self._captions]
+        return float(np.median([*widths, metrics.horizontalAdvance(SHORTEST_CAPTION)])) + 4
 
     def strip_scale(self) -> float:
         """Screen pixels per strip pixel: the whole strip when it fits readably; else
