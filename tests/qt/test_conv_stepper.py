@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from cnnviz.qt.panels.conv_stepper import CLASSROOM, REAL, ConvStepperPanel
 
@@ -277,6 +277,7 @@ def test_export_gif_has_one_frame_per_output_cell(panel, tmp_path, monkeypatch):
 def test_the_layout_keeps_the_sums_readable_in_any_view_shape(panel):
     """Narrow view: sums under the products; wide: beside them. Either way the terms
     reach the minimum size on screen, with text no larger than needed."""
+    from cnnviz.qt.panels.conv_stepper_layout import readable_pixels
     from cnnviz.qt.panels.conv_stepper_scene import StepScene
     from cnnviz.qt.panels.conv_stepper_view import choose_layout
 
@@ -298,4 +299,4 @@ def test_the_layout_keeps_the_sums_readable_in_any_view_shape(panel):
     # The panel itself: resized narrow, it lays the scene out again, readable.
     panel.resize(700, 640)
     QtWidgets.QApplication.processEvents()
-    assert panel.view.text_pixels() >= 0.9 * QtGui.QFontInfo(panel.font()).pixelSize() - 0.5
+    assert panel.view.text_pixels() >= readable_pixels() - 0.5

@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from cnnviz.core.conv_steps import Walkthrough
 
 MAX_CHANNEL_ROWS = 4  # more input channels are summed but not drawn
+READABLE_POINTS = 8.0  # the smallest text the scene shows on screen, in points
 MAX_TEXT_SCALE = 3.0  # beyond this the text would crowd out the grids it explains
 TEXT_SCALES = (1.0, 1.25, 1.5, 1.75, 2.0, 2.4, MAX_TEXT_SCALE)  # the ones tried
 
@@ -43,9 +44,11 @@ def line_height(pixels: float) -> float:
 
 
 def readable_pixels() -> float:
-    """The smallest text the scene may show, on screen: nine tenths of the
-    application's own font (whatever font and screen this is)."""
-    return 0.9 * QtGui.QFontInfo(QtWidgets.QApplication.font()).pixelSize()
+    """The smallest text the scene may show, on screen: READABLE_POINTS on this
+    screen (the same whatever font the application uses)."""
+    screen = QtWidgets.QApplication.primaryScreen()
+    dpi = screen.logicalDotsPerInchY() if screen is not None else 96.0
+    return READABLE_POINTS * dpi / 72
 
 
 @dataclass(frozen=True)
