@@ -32,12 +32,17 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
-from cnnviz.qt.mailbox import Call, Mailbox
+from cnnviz.qt.mailbox import Call, HeldForward, Mailbox
 
 log = logging.getLogger(__name__)
+
+# How long a newer request waits for the running forward before stopping it.
+# Without the wait, each edit of a burst (slower on the GUI than the debounce)
+# started its own forward: 100 edits, ~100 forwards, each stopped by the next.
+HOLD_MS = 500
 
 # Workers that are still running, kept alive even if their ComputeThread is
 # collected: destroying a running QThread aborts the whole process.
@@ -54,6 +59,7 @@ class _Worker(QThread):
     trained = Signal(object)
     busy = Signal(bool)
     device = Signal(str)
+    forward_done = Signal(int)  # a forward's id once it ended: result, failure or cancelled
 
     def __init__(self, mailbox: Mailbox, num_threads: int, runner_factory, train_function):
         super().__init__()
@@ -87,6 +93,8 @@ class _Worker(QThread):
                 self.failure.emit(
                     ComputeFailure(job.request_id, "the compute engine is not running")
                 )
+                if isinstance(job, ForwardRequest):
+                    self.forward_done.emit(job.request_id)
             elif isinstance(job, TrainRequest):
                 self._train(job)
             else:
@@ -114,26 +122,37 @@ class _Worker(QThread):
 
     # -- forwards ----------------------------------------------------------------
     def _forward(self, request: ForwardRequest) -> None:
+        self.forwards_started += 1
+        try:
+            result = self._run_forward(request)
+        finally:
+            # Before the result: whoever waits for the result may submit at once,
+            # and must find this forward ended (no longer holding the next).
+            self.forward_done.emit(request.request_id)
+        if result is not None and result is not False:
+            if result.device != self._device:
+                self._device = result.device
+                self.device.emit(result.device)
+            self.result.emit(result)
+        if result is not False:
+            self.forwards_finished += 1
+
+    def _run_forward(self, request: ForwardRequest):
+        """The result; None after a failure (reported); False when cancelled."""
         from cnnviz.compute.forward import Cancelled
         from cnnviz.compute.runner import ComputeError
 
-        self.forwards_started += 1
         try:
-            result = self._runner.run(request, self.mailbox.superseded)
+            return self._runner.run(request, self.mailbox.superseded)
         except Cancelled:
             self.forwards_cancelled += 1
-            return
+            return False
         except ComputeError as exc:
             self.failure.emit(ComputeFailure(request.request_id, str(exc)))
         except Exception as exc:  # a bug must not end the thread
             log.exception("forward %s failed", request.request_id)
             self.failure.emit(ComputeFailure(request.request_id, _unexpected(exc)))
-        else:
-            if result.device != self._device:
-                self._device = result.device
-                self.device.emit(result.device)
-            self.result.emit(result)
-        self.forwards_finished += 1
+        return None
 
     # -- training ----------------------------------------------------------------
     def _train(self, request: TrainRequest) -> None:
@@ -230,10 +249,18 @@ class ComputeThread(QObject):
         num_threads: int = 1,
         runner_factory: Callable[[], Any] | None = None,
         train_function: Callable[..., Any] | None = None,
+        hold_ms: int | None = HOLD_MS,
     ):
-        """``runner_factory`` and ``train_function`` replace the real compute (tests)."""
+        """``runner_factory`` and ``train_function`` replace the real compute (tests).
+        ``hold_ms``: how long a request waits for the running forward before it
+        stops it (0: at once; None: never, it waits for the end)."""
         super().__init__(parent)
         self._mailbox = Mailbox()
+        self._held = HeldForward()
+        self._hold_ms = hold_ms
+        self._hold_timer = QTimer(self)
+        self._hold_timer.setSingleShot(True)
+        self._hold_timer.timeout.connect(self._stop_waiting)
         self._latest_forward_id: int | None = None
         self._stopped = False
         self.stale_dropped = 0
@@ -245,6 +272,7 @@ class ComputeThread(QObject):
         self._worker.trained.connect(self._on_trained)
         self._worker.busy.connect(self._on_busy)
         self._worker.device.connect(self._on_device)
+        self._worker.forward_done.connect(self._on_forward_done)
         self._worker.finished.connect(self._forget_worker)
         app = QCoreApplication.instance()
         if app is not None:
@@ -255,11 +283,30 @@ class ComputeThread(QObject):
 
     # -- GUI thread API ----------------------------------------------------------
     def submit(self, request: ForwardRequest) -> None:
-        """Compute ``request``, superseding every earlier one."""
+        """Compute ``request``, superseding every earlier one. While a forward
+        runs, the newest request waits (see HOLD_MS) instead of stopping it."""
         if self._stopped:
             return
         self._latest_forward_id = request.request_id
-        self._mailbox.put_forward(request)
+        ready = self._held.offer(request, hold=self._hold_ms != 0)
+        if ready is not None:
+            self._mailbox.put_forward(ready)
+        elif self._hold_ms is not None and not self._hold_timer.isActive():
+            self._hold_timer.start(self._hold_ms)
+
+    @Slot(int)
+    def _on_forward_done(self, request_id: int) -> None:
+        ready = self._held.done(request_id)
+        if ready is not None and not self._stopped:
+            self._hold_timer.stop()
+            self._mailbox.put_forward(ready)
+
+    @Slot()
+    def _stop_waiting(self) -> None:
+        """The running forward took too long: the held request supersedes it."""
+        ready = self._held.release()
+        if ready is not None and not self._stopped:
+            self._mailbox.put_forward(ready)
 
     def start_training(self, request: TrainRequest) -> None:
         if not self._stopped:
@@ -298,6 +345,7 @@ class ComputeThread(QObject):
         if self._stopped:
             return
         self._stopped = True
+        self._hold_timer.stop()
         app = QCoreApplication.instance()
         if app is not None:
             with contextlib.suppress(RuntimeError, TypeError):  # already disconnected

@@ -105,3 +105,37 @@ class Mailbox:
             request, self.training = self.training, None
             self.training_cancelled = False
             return request
+
+
+class HeldForward:
+    """The GUI side's record of the forward in flight and the newest one waiting.
+
+    At most one forward is handed to the mailbox at a time: a request offered
+    while one runs is held (a newer one replaces it) until that forward ends
+    or the caller stops waiting (``release``)."""
+
+    def __init__(self) -> None:
+        self.in_flight: int | None = None
+        self.held: ForwardRequest | None = None
+
+    def offer(self, request: ForwardRequest, *, hold: bool = True) -> ForwardRequest | None:
+        """The request to hand over now, or None while it is held."""
+        if hold and self.in_flight is not None:
+            self.held = request
+            return None
+        self.held = None
+        self.in_flight = request.request_id
+        return request
+
+    def done(self, request_id: int) -> ForwardRequest | None:
+        """The forward `request_id` ended: the held request to hand over, if any."""
+        if request_id != self.in_flight:
+            return None  # one that was superseded; the newer one is still running
+        self.in_flight = None
+        return self.release()
+
+    def release(self) -> ForwardRequest | None:
+        request, self.held = self.held, None
+        if request is not None:
+            self.in_flight = request.request_id
+        return request

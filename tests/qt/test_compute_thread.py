@@ -124,7 +124,9 @@ class GatedRunner(ForwardRunner):
 
 def test_a_running_forward_stops_between_layers_when_superseded(qtbot, make_thread):
     runners = []
-    thread = make_thread(runner_factory=lambda: runners.append(GatedRunner()) or runners[-1])
+    thread = make_thread(
+        runner_factory=lambda: runners.append(GatedRunner()) or runners[-1], hold_ms=0
+    )
     results = collect(thread.result_ready)
     thread.submit(request(1))
     qtbot.waitUntil(lambda: bool(runners) and runners[0].entered.is_set(), timeout=WAIT_MS)
@@ -142,7 +144,9 @@ def test_100_submissions_in_a_burst_give_one_result_the_last(qtbot, make_thread)
     # held one, then cancelled, and the last). How many start without the hold
     # depends on timing: tests/benchmarks/bench_gui_responsiveness.py reports it.
     runners = []
-    thread = make_thread(runner_factory=lambda: runners.append(GatedRunner()) or runners[-1])
+    thread = make_thread(
+        runner_factory=lambda: runners.append(GatedRunner()) or runners[-1], hold_ms=0
+    )
     results = collect(thread.result_ready)
     thread.submit(request(1))
     qtbot.waitUntil(lambda: bool(runners) and runners[0].entered.is_set(), timeout=WAIT_MS)
@@ -153,6 +157,65 @@ def test_100_submissions_in_a_burst_give_one_result_the_last(qtbot, make_thread)
     settle(qtbot, thread)
     assert [r.request_id for r in results] == [100]
     assert (thread.forwards_started, thread.forwards_cancelled) == (2, 1)
+
+
+class HoldingRunner(ForwardRunner):
+    """Holds every forward at its first layer boundary until released, as a slow
+    network would; a newer request still stops a held forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def run(self, request, should_cancel=None):
+        def gate() -> bool:
+            self.entered.set()
+            while not self.release.is_set() and not should_cancel():
+                time.sleep(0.001)
+            return should_cancel()
+
+        return super().run(request, gate)
+
+
+def holding_thread(make_thread, **kwargs) -> tuple[ComputeThread, list]:
+    runners = []
+    thread = make_thread(
+        runner_factory=lambda: runners.append(HoldingRunner()) or runners[-1], **kwargs
+    )
+    return thread, runners
+
+
+def test_a_burst_of_edits_while_a_forward_runs_starts_two_forwards(qtbot, make_thread):
+    # Each submission comes after the worker could take the last one, as edits
+    # do when the GUI spends longer on each than the debounce. Stopping the
+    # running forward for each started 100 forwards; held, the newest waits for
+    # the running one to end: two forwards, and the result is the last request's.
+    thread, runners = holding_thread(make_thread, hold_ms=None)
+    results = collect(thread.result_ready)
+    thread.submit(request(1))
+    qtbot.waitUntil(lambda: bool(runners) and runners[0].entered.is_set(), timeout=WAIT_MS)
+    for request_id in range(2, 101):
+        thread.submit(request(request_id))
+        qtbot.waitUntil(lambda: thread._mailbox.forward is None, timeout=WAIT_MS)
+    runners[0].release.set()
+    qtbot.waitUntil(lambda: any(r.request_id == 100 for r in results), timeout=WAIT_MS)
+    settle(qtbot, thread)
+    assert [r.request_id for r in results] == [100]
+    assert (thread.forwards_started, thread.forwards_cancelled) == (2, 0)
+
+
+def test_a_held_request_stops_a_forward_that_runs_too_long(qtbot, make_thread):
+    thread, runners = holding_thread(make_thread, hold_ms=20)
+    results = collect(thread.result_ready)
+    thread.submit(request(1))
+    qtbot.waitUntil(lambda: bool(runners) and runners[0].entered.is_set(), timeout=WAIT_MS)
+    thread.submit(request(2))  # held 20 ms, then it stops forward 1
+    qtbot.waitUntil(lambda: thread.forwards_cancelled == 1, timeout=WAIT_MS)
+    runners[0].release.set()
+    qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS)
+    settle(qtbot, thread)
+    assert [r.request_id for r in results] == [2]
+    assert thread.forwards_started == 2
 
 
 def test_a_failing_layer_reports_and_the_next_request_works(qtbot, make_thread):

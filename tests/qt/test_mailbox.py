@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainRequest
-from cnnviz.qt.mailbox import Mailbox
+from cnnviz.qt.mailbox import HeldForward, Mailbox
 from tests.tiny_net import TINY
 
 
@@ -78,3 +78,16 @@ def test_an_idle_worker_waits_until_a_job_arrives_and_stop_ends_the_wait():
     thread.join(5)
     assert not thread.is_alive() and jobs == [5]
     assert box.superseded()  # a running forward stops when the thread stops
+
+
+def test_a_request_offered_while_one_runs_is_held_and_the_newest_goes_next():
+    held = HeldForward()
+    assert held.offer(forward(1)).request_id == 1
+    assert held.offer(forward(2)) is None
+    assert held.offer(forward(3)) is None  # replaces 2
+    assert held.done(99) is None  # not the one running
+    assert held.done(1).request_id == 3
+    assert held.done(3) is None and held.in_flight is None
+    assert held.offer(forward(4), hold=False).request_id == 4
+    assert held.offer(forward(5)) is None
+    assert held.release().request_id == 5 and held.in_flight == 5
