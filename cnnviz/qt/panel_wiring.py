@@ -40,6 +40,14 @@ class PanelWiring:
         self.docks: dict[str, docks.PanelDock] = docks.create_panel_docks(window)
         self.latest: ComputedView | None = None
         self._data = None
+        # The document changed since `latest` was computed: its pictures are stale,
+        # and the panels wait for the new result instead of redrawing the old one.
+        self._stale = False
+        self._row_waiting = False  # a layer chosen while stale, drawn with the result
+        doc = window.doc
+        for signal in (doc.changed, doc.image_changed, doc.weights_changed):
+            signal.connect(self._document_changed)
+        window.controller.failed.connect(self._no_result_coming)
         for panel in self.docks.values():
             panel.dock.visibilityChanged.connect(
                 lambda visible, p=panel: visible and self._panel_shown(p)
@@ -116,16 +124,36 @@ class PanelWiring:
 
     def show_result(self, view: ComputedView) -> None:
         self.latest = view
+        self._stale = self._row_waiting = False
         self._refresh()
 
     def layer_changed(self, _row: int) -> None:
-        if self.latest is not None:
+        """Another layer chosen: draw it from the latest result. The same layer
+        again (an edit reselects its row) draws nothing; while an edit's result
+        is on its way, the layer is drawn when it arrives, not from the old one."""
+        if self.latest is None or self._selected_index() == self._data.layer_index:
+            return
+        if self._stale:
+            self._row_waiting = True
+            return
+        self._refresh()
+
+    def _document_changed(self, *_args) -> None:
+        self._stale = True
+
+    def _no_result_coming(self, *_args) -> None:
+        # The request failed: a layer chosen meanwhile is drawn from what there is.
+        if self._row_waiting and self.latest is not None:
+            self._row_waiting = False
             self._refresh()
+
+    def _selected_index(self) -> int:
+        row = self.window.selected_layer
+        return row if row >= 0 else 0
 
     def _refresh(self) -> None:
         view, window = self.latest, self.window
-        row = window.selected_layer
-        index = row if row >= 0 else 0
+        index = self._selected_index()
         self._data = _panel_input(view, index, window.doc.architecture.classes)
         for panel in self.docks.values():
             docks.feed(panel, self._data)
