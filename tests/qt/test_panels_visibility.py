@@ -78,7 +78,7 @@ def window(qtbot, tmp_path):
 def compute(qtbot, win) -> None:
     """Run the document as it is now and hand the result to the window."""
     win.controller.submit_now()
-    with qtbot.waitSignal(win.result_shown):
+    with qtbot.waitSignal(win.result_shown, timeout=20_000):  # generous: a busy CI machine
         win.compute.answer(win.compute.requests[-1])
 
 
@@ -129,7 +129,7 @@ def test_a_tab_raised_after_the_network_changed_shows_the_new_network(qtbot, win
     compute(qtbot, window)
     assert channels_drawn(panel(window, key)) == 2  # hidden: not drawn (costs nothing)
     click_tab(qtbot, window, title)
-    qtbot.waitUntil(lambda: shows_latest(window, key))
+    qtbot.waitUntil(lambda: shows_latest(window, key), timeout=20_000)
     shown = panel(window, key)
     assert channels_drawn(shown) == 4
     assert not shown.showing_hint
@@ -148,7 +148,7 @@ def test_feature_maps_catch_up_with_layer_image_and_weights(qtbot, window):
     window.select_layer(2)  # ... and another layer (the edit had selected layer 0)
     compute(qtbot, window)
     click_tab(qtbot, window, "Feature maps")
-    qtbot.waitUntil(lambda: shows_latest(window, "feature_maps"))
+    qtbot.waitUntil(lambda: shows_latest(window, "feature_maps"), timeout=20_000)
     assert maps.title.text().startswith("layer 2 · MaxPool2d")
     assert maps.maps.shape == (2, 5, 5)
     np.testing.assert_allclose(maps.side.input_item.image, ramp, atol=1e-6)
@@ -167,7 +167,7 @@ def test_a_closed_panel_reopened_shows_the_current_network(qtbot, window, key):
     compute(qtbot, window)
     assert not shows_latest(window, key)
     dock.show()
-    qtbot.waitUntil(lambda: shows_latest(window, key))
+    qtbot.waitUntil(lambda: shows_latest(window, key), timeout=20_000)
     assert panel(window, key).current.result.layers[0].output.shape == (4, 10, 10)
 
 
