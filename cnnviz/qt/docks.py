@@ -1,8 +1,10 @@
 """The visual panels as docks: where each panel lives, and how it is fed.
 
-This is the one place that knows the panel modules. Each is imported when the
-window is built; a panel whose module is missing or broken gets a placeholder
-dock saying so, and the window still works. Panels that follow the common
+This is the one place that knows the panel modules. A dock starts with a light
+placeholder; its panel is imported and built when the dock is first shown or
+first needed (`PanelDock.ensure`), so start-up does not pay for tabs nobody has
+raised. A panel whose module is missing or broken gets a placeholder saying so,
+and the window still works. Panels that follow the common
 interface (`cnnviz.qt.panels.base.Panel`) are fed a PanelInput after every
 result, but only while they can be seen: a tab in the background is fed when
 it is raised, so hidden panels cost nothing.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, Qt
@@ -104,11 +107,39 @@ PANELS = (
 
 @dataclass
 class PanelDock:
+    """A dock and its panel, built on first use: `widget` and `real` build it,
+    `content` and `built` look without building."""
+
     spec: PanelSpec
     dock: QDockWidget
-    widget: QWidget
-    real: bool  # False: a placeholder because the panel could not be loaded
+    content: QWidget  # the light placeholder until built, then the panel
+    built: bool = False
     fed: object = field(default=None, repr=False)  # the PanelInput it last drew
+    # Called once with the built widget (the wiring connects its signals then).
+    on_built: Callable[[PanelSpec, QWidget, bool], None] | None = field(default=None, repr=False)
+    _real: bool = False  # False: a placeholder because the panel could not be loaded
+
+    def ensure(self) -> QWidget:
+        if not self.built:
+            self.built = True
+            self.content, self._real = make_panel(self.spec)
+            holder = self.dock.widget()
+            if isinstance(holder, QScrollArea):
+                holder.setWidget(self.content)  # deletes the placeholder
+            else:
+                self.dock.setWidget(self.content)
+            if self.on_built is not None:
+                self.on_built(self.spec, self.content, self._real)
+        return self.content
+
+    @property
+    def widget(self) -> QWidget:
+        return self.ensure()
+
+    @property
+    def real(self) -> bool:
+        self.ensure()
+        return self._real
 
 
 def _panel_class(spec: PanelSpec):
@@ -192,14 +223,19 @@ def make_dock(
     return dock
 
 
-def create_panel_docks(window: QMainWindow) -> dict[str, PanelDock]:
-    """One dock per panel (real or placeholder), not yet placed in the window."""
+def _not_built_yet() -> QWidget:
+    # Painted for one frame at most: a dock is built as soon as it is shown.
+    return QWidget()
+
+
+def create_panel_docks(window: QMainWindow, on_built=None) -> dict[str, PanelDock]:
+    """One dock per panel, each holding a placeholder until first used; not yet
+    placed in the window. `on_built(spec, widget, real)` runs as each is built."""
     docks = {}
     for spec in PANELS:
-        widget, real = make_panel(spec)
-        docks[spec.key] = PanelDock(
-            spec, make_dock(window, spec.title, spec.key, widget, scroll=True), widget, real
-        )
+        holder = _not_built_yet()
+        dock = make_dock(window, spec.title, spec.key, holder, scroll=True)
+        docks[spec.key] = PanelDock(spec, dock, holder, on_built=on_built)
     return docks
 
 
@@ -214,14 +250,14 @@ def is_common_panel(widget: QWidget) -> bool:
 
 def can_be_seen(panel: PanelDock) -> bool:
     """Visible and not hidden behind another tab (or a collapsed dock)."""
-    return panel.dock.isVisible() and not panel.widget.visibleRegion().isEmpty()
+    return panel.dock.isVisible() and not panel.content.visibleRegion().isEmpty()
 
 
 def feed(panel: PanelDock, data, *, force: bool = False) -> bool:
-    """Draw `data` in the panel if it can be seen; True when it drew."""
-    if not panel.real or data is None or not is_common_panel(panel.widget):
+    """Draw `data` in the panel if it can be seen (building it then); True when it drew."""
+    if data is None or panel.fed is data or (not force and not can_be_seen(panel)):
         return False
-    if panel.fed is data or (not force and not can_be_seen(panel)):
+    if not panel.real or not is_common_panel(panel.widget):
         return False
     panel.fed = data
     panel.widget.show(data)

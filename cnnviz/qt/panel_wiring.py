@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtCore import QTimer
 
 from cnnviz.qt import commands, docks
 from cnnviz.qt.controller import ComputedView
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DRAWING = "drawing"  # the input's label while it is the draw pad's picture
+LAYER_SELECTORS = ("feature_maps", "overview", "filters", "pooling", "activation")
 
 
 def _panel_input(view: ComputedView, layer_index: int, classes):
@@ -37,7 +39,10 @@ def _panel_input(view: ComputedView, layer_index: int, classes):
 class PanelWiring:
     def __init__(self, window: MainWindow):
         self.window = window
-        self.docks: dict[str, docks.PanelDock] = docks.create_panel_docks(window)
+        # Panels are built on first use; each is wired as it is built.
+        self.docks: dict[str, docks.PanelDock] = docks.create_panel_docks(
+            window, self._connect_special_panel
+        )
         self.latest: ComputedView | None = None
         self._data = None
         # The document changed since `latest` was computed: its pictures are stale,
@@ -48,41 +53,45 @@ class PanelWiring:
         for signal in (doc.changed, doc.image_changed, doc.weights_changed):
             signal.connect(self._document_changed)
         window.controller.failed.connect(self._no_result_coming)
+        self._settled = False  # see _panel_shown
+        self._shown_early: list[docks.PanelDock] = []
         for panel in self.docks.values():
             panel.dock.visibilityChanged.connect(
                 lambda visible, p=panel: visible and self._panel_shown(p)
             )
         self.docks["conv_stepper"].dock.visibilityChanged.connect(self._stepper_shown)
-        self._connect_special_panels()
         window.doc.reset_done.connect(self.sync_preprocessing)
 
     def widget(self, key: str):
+        """The panel `key` (built now if it was not yet), or None if it is not in this build."""
         panel = self.docks.get(key)
         return panel.widget if panel is not None and panel.real else None
 
+    def built_widget(self, key: str):
+        """The panel `key` if it has been built, else None (never builds it)."""
+        panel = self.docks.get(key)
+        return self.widget(key) if panel is not None and panel.built else None
+
     # -- outgoing signals ------------------------------------------------------------
 
-    def _connect_special_panels(self) -> None:
-        window = self.window
-        for key in ("feature_maps", "overview", "filters", "pooling", "activation"):
-            widget = self.widget(key)
-            if widget is not None and hasattr(widget, "layer_selected"):
-                widget.layer_selected.connect(window.select_layer)
-        filters = self.widget("filters")
-        if filters is not None and hasattr(filters, "kernel_edit_requested"):
-            filters.kernel_edit_requested.connect(self.kernel_edit)
-        pad = self.widget("draw_pad")
-        if pad is not None and hasattr(pad, "image_changed"):
-            pad.image_changed.connect(self.drawing_changed)
-        source = self.widget("input_image")
-        if source is not None and hasattr(source, "preprocessing_changed"):
-            source.preprocessing_changed.connect(self.preprocessing_changed)
-        self._connect_training()
-
-    def _connect_training(self) -> None:
-        panel, controller = self.widget("training"), self.window.controller
-        if panel is None:
+    def _connect_special_panel(self, spec: docks.PanelSpec, widget, real: bool) -> None:
+        """Wire a panel's signals as it is built (docks build panels on first use)."""
+        key = spec.key
+        if not real:
             return
+        if key in LAYER_SELECTORS and hasattr(widget, "layer_selected"):
+            widget.layer_selected.connect(self.window.select_layer)
+        if key == "filters" and hasattr(widget, "kernel_edit_requested"):
+            widget.kernel_edit_requested.connect(self.kernel_edit)
+        if key == "draw_pad" and hasattr(widget, "image_changed"):
+            widget.image_changed.connect(self.drawing_changed)
+        if key == "input_image" and hasattr(widget, "preprocessing_changed"):
+            widget.preprocessing_changed.connect(self.preprocessing_changed)
+        if key == "training":
+            self._connect_training(widget)
+
+    def _connect_training(self, panel) -> None:
+        controller = self.window.controller
         if hasattr(panel, "train_requested"):
             panel.train_requested.connect(controller.start_training)
         if hasattr(panel, "cancel_requested"):
@@ -161,7 +170,7 @@ class PanelWiring:
         self._feed_conv_stepper(view, index)
 
     def _feed_input_panel(self, view: ComputedView) -> None:
-        pad = self.widget("draw_pad")
+        pad = self.built_widget("draw_pad")  # a drawing as input means it was built
         if self.window.doc.image_label == DRAWING and hasattr(pad, "show_network_input"):
             pad.show_network_input(view.result.input)  # the tensor beside the drawing
         panel = self.widget("input_image")
@@ -186,8 +195,24 @@ class PanelWiring:
         clicked, Qt emits visibilityChanged(True) while the tab it replaces
         still lies over it, so can_be_seen() finds it covered, and the panel
         would keep what it drew before it was hidden (another network, image
-        or layer) until the next result."""
+        or layer) until the next result. Built now if this is its first time."""
+        if not self._settled:
+            # The window's first show makes the last tab of each group current for
+            # a moment, until the window raises its front tabs: build only the
+            # docks still visible once that is done.
+            self._shown_early.append(panel)
+            if len(self._shown_early) == 1:
+                QTimer.singleShot(0, self._settle)
+            return
+        panel.ensure()
         docks.feed(panel, self._data, force=True)
+
+    def _settle(self) -> None:
+        self._settled = True
+        for panel in self._shown_early:
+            if docks.can_be_seen(panel):  # a tab behind another is "visible" too
+                self._panel_shown(panel)
+        self._shown_early = []
 
     def _stepper_shown(self, visible: bool) -> None:
         if visible and self.latest is not None:
@@ -195,12 +220,12 @@ class PanelWiring:
             self._feed_conv_stepper(self.latest, index, force=True)  # see _panel_shown
 
     def _feed_conv_stepper(self, view: ComputedView, index: int, *, force: bool = False) -> None:
+        if not force and not docks.can_be_seen(self.docks["conv_stepper"]):
+            return  # before widget(): a stepper nobody has seen stays unbuilt
         stepper = self.widget("conv_stepper")
         if stepper is None or not hasattr(stepper, "set_real_layer"):
             return
         if index not in view.result.filters or index >= len(view.analysis.layers):
-            return
-        if not force and not docks.can_be_seen(self.docks["conv_stepper"]):
             return
         info = view.analysis.layers[index]
         layer = info.layer
