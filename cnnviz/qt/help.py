@@ -46,8 +46,8 @@ undone (Ctrl+Z) and recomputes the network at once.</p>
 bring each to the front): <b>Feature maps</b> shows every channel (hover for
 the receptive field), <b>Filters</b> the kernels (set one by hand: Sobel, blur,
 your own numbers), <b>Pooling</b> what each window keeps, <b>Activation</b>
-where the function bends and which of this image's values fall where it is flat. <b>Prediction</b> and
-the <b>Overview</b> of every layer stay in view.</p>
+where the function bends and which of this image's values fall where it is
+flat. <b>Prediction</b> and the <b>Overview</b> of every layer stay in view.</p>
 <p><b>Step through a convolution</b> (Ctrl+5): one output cell at a time, with
 the window, the products and their sum. Space plays and pauses, the arrow
 keys step. It uses a classroom example or the selected Conv2d with its real
