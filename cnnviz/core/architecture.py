@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cnnviz.core import safe_files, safe_json
 from cnnviz.core.catalogue import CATALOGUE, layer_type
 from cnnviz.core.params import ParamError, check_params
 
@@ -230,23 +231,21 @@ def _layer_from_json(index: int, raw: Any) -> Layer:
 
 
 def loads(text: str) -> Architecture:
+    """An Architecture from JSON text; ArchitectureError says what is wrong."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ArchitectureError(f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        data = safe_json.parse(text)
+    except safe_json.JsonError as exc:
+        raise ArchitectureError(str(exc)) from None
     return from_json(data)
 
 
 def read_text_file(path: Path, what: str, error: type[Exception]) -> str:
-    """A cnnviz file's text, or `error` naming the file: missing, too large, binary."""
+    """A cnnviz file's text, or `error` naming the file: missing, too large, binary,
+    or no regular file at all (a FIFO or device is refused before it is opened)."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise error(f"{path.name}: file too large for a cnnviz {what}")
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error(f"{path.name}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise error(f"{path.name}: not a text file") from None
+        return safe_files.read_text(path, MAX_FILE_BYTES, f"a cnnviz {what}")
+    except safe_files.UnreadableFile as exc:
+        raise error(str(exc)) from None
 
 
 def load(path: str | Path) -> Architecture:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnviz.core import safe_files
 from cnnviz.core.shapes import conv_out_size, pool_out_size
 
 MAX_FILE_BYTES = 1_000_000
@@ -235,20 +236,18 @@ def parse_matrices(text: str, source: str = "matrix") -> np.ndarray:
 
 
 def read_matrices(path) -> np.ndarray:
-    """A matrix file as (C, H, W); MatrixFileError with one line if it cannot be used."""
+    """A matrix file as (C, H, W); MatrixFileError with one line if it cannot be used.
+
+    Read within MAX_FILE_BYTES, and only a regular file: a FIFO or a device
+    (``--input /dev/zero``) is refused before it is opened.
+    """
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise MatrixFileError(f"{path}: no such file")
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise MatrixFileError(f"{path}: larger than {MAX_FILE_BYTES // 1000} kB")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MatrixFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise MatrixFileError(f"{path}: is a folder, not a matrix file") from None
-    except UnicodeDecodeError:
-        raise MatrixFileError(f"{path}: not a text file") from None
-    except OSError as exc:
-        raise MatrixFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        text = safe_files.read_text(path, MAX_FILE_BYTES, "a matrix file")
+    except safe_files.UnreadableFile as exc:
+        raise MatrixFileError(str(exc)) from None
     return parse_matrices(text, str(path))
 
 

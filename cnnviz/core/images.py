@@ -34,6 +34,7 @@ import io
 import logging
 import os
 import re
+import stat
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,7 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
 from cnnviz.core.preprocess import Preprocessing, resize_plane, to_network_input
+from cnnviz.core.safe_files import UnreadableFile, open_regular
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -104,8 +106,10 @@ def load_image(
     label = name or path.name or str(path)
     _check_file(path, label)
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             return _decode(handle, label)
+    except UnreadableFile:  # swapped for a FIFO or device since _check_file
+        raise ImageError(label, "is a pipe or device, not an image file") from None
     except OSError as exc:  # reading failed underneath Pillow (permissions, I/O)
         raise ImageError(label, f"cannot be read ({exc.strerror or exc})") from None
 
@@ -116,18 +120,22 @@ def looks_like_image_file(path: str | os.PathLike[str]) -> bool:
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return True
     try:
-        with path.open("rb") as handle:
+        # A FIFO would block open() and a device never end; only files are images.
+        with open_regular(path) as handle:
             head = handle.read(16)
-    except OSError:
+    except (OSError, UnreadableFile):
         return False
     return _format_from_magic(head) is not None
 
 
 def _check_file(path: Path, label: str) -> None:
     try:
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise ImageError(label, "is a folder, not an image file")
-        size = path.stat().st_size
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never ends
+            raise ImageError(label, "is a pipe or device, not an image file")
+        size = info.st_size
     except FileNotFoundError:
         raise ImageError(label, "no such file") from None
     except OSError as exc:
