@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.core.safe_files import UnreadableFile, check_regular
+
 log = logging.getLogger(__name__)
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
@@ -28,6 +33,8 @@ SAFETENSORS_SUFFIX = ".safetensors"
 # Buffers torch adds itself and that older files may lack.
 OPTIONAL_KEYS = ("num_batches_tracked",)
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "weights")
+# VGG-16's weights are 528 MB; a file far larger is no network cnnviz can show.
+MAX_WEIGHTS_BYTES = 4 * 1024**3
 
 
 class WeightsError(ValueError):
@@ -59,8 +66,13 @@ def save_weights(
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors in a weights file (on the CPU); WeightsError if unreadable."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
+    try:
+        # A FIFO or device would hang or never end inside safetensors or torch.
+        check_regular(path, MAX_WEIGHTS_BYTES, "a weights file")
+    except UnreadableFile as exc:
+        raise WeightsError(str(exc)) from None
     if path.suffix.lower() in TORCH_SUFFIXES:
         state = _read_torch(path)
     elif path.suffix.lower() == SAFETENSORS_SUFFIX:
@@ -86,12 +98,39 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
 def _read_torch(path: Path) -> Any:
     try:
-        # weights_only: a pickle can run code; only plain tensors and containers.
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it then refuses anyway; the
+            # refusal below says all there is to say, in one line.
+            warnings.simplefilter("ignore")
+            # weights_only: a pickle can run code; only plain tensors and containers.
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        raise WeightsError(
-            f"{path.name}: not a plain state dict that can be read safely ({_first_line(exc)})"
-        ) from None
+        raise WeightsError(f"{path.name}: {_torch_refusal(exc)}") from None
+
+
+# What to do instead, for files torch.load(weights_only=True) refuses. Never
+# torch's own advice: it suggests weights_only=False, which runs the pickle's code.
+SAVE_INSTEAD = (
+    "save a state dict instead: safetensors.torch.save_file(model.state_dict(), "
+    "'w.safetensors') or torch.save(model.state_dict(), 'w.pt')"
+)
+_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def _torch_refusal(exc: BaseException) -> str:
+    """Why torch refused the file, in one line without torch's unsafe advice."""
+    text = str(exc)
+    found = _GLOBAL.search(text)
+    if found:
+        return (
+            f"holds Python objects ({found.group(1)}) that cnnviz will not unpickle "
+            f"(unsafe); {SAVE_INSTEAD}"
+        )
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text:
+        return f"not a plain state dict that cnnviz can read safely; {SAVE_INSTEAD}"
+    if isinstance(exc, EOFError):
+        return "the file is empty or cut short"
+    return f"not a readable weights file ({_first_line(exc)})"
 
 
 def _first_line(exc: BaseException) -> str:

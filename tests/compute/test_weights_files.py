@@ -20,6 +20,12 @@ from cnnviz.compute.weights import (
 )
 from cnnviz.core.architecture import InputShape
 from cnnviz.core.presets import load_preset
+from tests.special_files import DEV_ZERO, make_fifo, needs_dev_zero, needs_fifo, within
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    return make_fifo(tmp_path)
 
 
 def interview(seed: int = 0) -> nn.Sequential:
@@ -81,7 +87,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     with path.open("wb") as handle:
         pickle.dump({"0.weight": _Payload(marker)}, handle, protocol=2)
-    with pytest.raises(WeightsError, match=r"^evil\.pth: not a plain state dict"):
+    with pytest.raises(WeightsError, match=r"^evil\.pth: holds Python objects \(io.open\)"):
         read_weights(path)
     assert not marker.exists()
 
@@ -89,8 +95,33 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 def test_a_whole_pickled_model_is_refused(tmp_path):
     path = tmp_path / "model.pt"
     torch.save(nn.Sequential(nn.Linear(2, 2)), path)
-    with pytest.raises(WeightsError, match="model.pt: not a plain state dict"):
+    with pytest.raises(WeightsError) as caught:
         read_weights(path)
+    message = str(caught.value)
+    assert message.startswith(
+        "model.pt: holds Python objects (torch.nn.modules.container.Sequential) that cnnviz "
+        "will not unpickle (unsafe); save a state dict instead: safetensors.torch.save_file("
+    )
+    # Never torch's own advice, which is to run the pickle's code.
+    assert "weights_only" not in message and "\n" not in message and "\x1b" not in message
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"xyz, not a pickle", "not a plain state dict that cnnviz can read safely; save a"),
+        (pickle.dumps({"a": pickle.PickleError()}), "not a plain state dict that cnnviz can"),
+        (b"", "the file is empty or cut short"),
+    ],
+)
+def test_unreadable_pt_files_say_what_to_do_in_one_line(tmp_path, content, reason):
+    path = tmp_path / "w.pt"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError) as caught:
+        read_weights(path)
+    message = str(caught.value)
+    assert message.startswith(f"w.pt: {reason}")
+    assert "weights_only" not in message and "\n" not in message
 
 
 @pytest.mark.parametrize(
@@ -167,3 +198,18 @@ def test_fitting_layers_load_where_the_shapes_agree():
     assert loaded == [0, 1, 4, 5]
     assert torch.equal(smaller[4].weight, source[4].weight)
     assert not torch.equal(smaller[10].bias, source[10].bias)
+
+
+@needs_fifo
+def test_weights_files_refuse_a_fifo(fifo):
+    for name in ("w.pt", "w.safetensors", "w.bin2"):
+        path = fifo.rename(fifo.with_name(name))
+        with pytest.raises(WeightsError, match="named pipe"):
+            within(10, lambda path=path: read_weights(path), path)
+        fifo = path
+
+
+@needs_dev_zero
+def test_weights_files_refuse_dev_zero():
+    with pytest.raises(WeightsError, match="/dev/zero: is a character device"):
+        read_weights(DEV_ZERO)
