@@ -9,12 +9,13 @@ separated by spaces or commas; a blank line starts the next channel.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 from typing import Any
 
 import numpy as np
 
 from cnnviz.commands import CommandError
+from cnnviz.core import safe_json
 from cnnviz.core.conv_steps import (
     CLASSROOM_IMAGE,
     CLASSROOM_KERNEL,
@@ -28,25 +29,63 @@ from cnnviz.core.conv_steps import (
     read_matrices,
     walkthrough,
 )
-from cnnviz.core.conv_text import format_value
+from cnnviz.core.conv_text import MAX_SIDE, format_value
 
 NAME = "animate"
 HELP = "Step through a convolution or pooling: an animated GIF, one frame per output cell."
 
 
-def pair(text: str) -> int | tuple[int, int]:
-    """'2' → 2, '2,1' → (2, 1), for --stride/--padding/--dilation/--pool-size."""
+# Every argument has a range, and the walkthrough a size, so no combination can
+# ask for gigabytes: --padding 100000 once tried to allocate 298 GiB.
+MAX_ARGUMENT = MAX_SIDE  # stride, dilation, pool size: up to the largest matrix side
+MAX_PADDING = MAX_SIDE
+MAX_STEPS = 65_536  # output cells stepped through (a 256x256 map): about 2 s, 100 MB
+MAX_PADDED_VALUES = 4 * 1024 * 1024  # the padded input: 32 MB of float64
+FRAME_MS = (20, 60_000)
+
+
+def _whole(text: str) -> list[int]:
     try:
-        parts = [int(p) for p in text.replace("x", ",").split(",")]
+        return [int(p) for p in text.replace("x", ",").split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected N or H,W (whole numbers), got {text!r}"
         ) from None
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    raise argparse.ArgumentTypeError(f"expected N or H,W, got {text!r}")
+
+
+def pair_in(low: int, high: int):
+    """An argparse type: 'N' → N, 'H,W' → (H, W), each from `low` to `high`."""
+
+    def pair(text: str) -> int | tuple[int, int]:
+        parts = _whole(text)
+        if len(parts) not in (1, 2):
+            raise argparse.ArgumentTypeError(f"expected N or H,W, got {text!r}")
+        if not all(low <= p <= high for p in parts):
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text!r}")
+        return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+    return pair
+
+
+def _frame_ms(text: str) -> int:
+    low, high = FRAME_MS
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,18 +95,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--input", metavar="FILE", help="input matrix (default: 5x5 classroom)")
     parser.add_argument("--kernel", metavar="FILE", help="kernel matrix (default: 3x3 X filter)")
-    parser.add_argument("--stride", type=pair, metavar="S", help="default 1 (pooling: its size)")
-    parser.add_argument("--padding", type=pair, default=0, metavar="P", help="default 0")
-    parser.add_argument("--dilation", type=pair, default=1, metavar="D", help="default 1")
+    steps = pair_in(1, MAX_ARGUMENT)
+    parser.add_argument(
+        "--stride", type=steps, metavar="S", help="default 1 (pooling: its size); 1 to 256"
+    )
+    parser.add_argument(
+        "--padding", type=pair_in(0, MAX_PADDING), default=0, metavar="P", help="0 to 256"
+    )
+    parser.add_argument("--dilation", type=steps, default=1, metavar="D", help="1 to 256")
     parser.add_argument("--padding-mode", choices=PADDING_MODES, default="zeros")
-    parser.add_argument("--bias", type=float, default=0.0, help="added to every sum (default 0)")
+    parser.add_argument("--bias", type=_finite, default=0.0, help="added to every sum (default 0)")
     parser.add_argument("--relu", action="store_true", help="apply ReLU after the bias")
     parser.add_argument("--pool", choices=("max", "avg"), help="step through pooling instead")
-    parser.add_argument("--pool-size", type=pair, default=2, metavar="K", help="default 2")
+    parser.add_argument("--pool-size", type=steps, default=2, metavar="K", help="1 to 256")
     parser.add_argument("--ceil-mode", action="store_true", help="pooling: round the size up")
     parser.add_argument("--out", metavar="ANIM.gif", help="write the animated GIF here")
-    parser.add_argument("--frame-ms", type=int, default=800, help="ms per frame (default 800)")
-    parser.add_argument("--json", action="store_true", help="print the output matrix as JSON")
+    parser.add_argument(
+        "--frame-ms", type=_frame_ms, default=800, help="ms per frame, 20 to 60000 (default 800)"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the output matrix as strict JSON (a value too large to be finite is null)",
+    )
 
 
 def _read(path: str | None, default: np.ndarray) -> np.ndarray:
@@ -141,11 +191,35 @@ def as_text(walk: Walkthrough) -> str:
     return "\n".join(lines).rstrip()
 
 
+def check_size(config: ConvConfig | PoolConfig, gif: bool) -> None:
+    """CommandError if the walkthrough (or its GIF) would be too large to make.
+
+    Checked on the layer's shapes alone, before any step is computed.
+    """
+    from cnnviz.core.conv_gif import MAX_FRAMES
+
+    steps = math.prod(config.output_shape)  # one per output cell, every output channel
+    limit = MAX_FRAMES if gif else MAX_STEPS
+    if steps > limit:
+        shape = "x".join(map(str, config.output_shape))
+        what = f"a GIF of at most {limit:,} frames" if gif else f"at most {limit:,} steps"
+        raise CommandError(
+            f"the output is {shape}, {steps:,} cells to step through; {what} "
+            "(use a smaller input or padding, or a larger stride)"
+        )
+    channels, height, width = config.input.shape
+    pads = config.padding if isinstance(config, ConvConfig) else [(p, p) for p in config.padding]
+    padded = channels * (height + sum(pads[0])) * (width + sum(pads[1]))
+    if padded > MAX_PADDED_VALUES:
+        raise CommandError(
+            f"the padded input would hold {padded:,} values; at most {MAX_PADDED_VALUES:,} "
+            "(use less padding or a smaller input)"
+        )
+
+
 def _write(walk: Walkthrough, path: str, frame_ms: int) -> int:
     from cnnviz.core.conv_gif import write_gif
 
-    if not 20 <= frame_ms <= 60_000:
-        raise CommandError(f"--frame-ms must be between 20 and 60000, got {frame_ms}")
     try:
         return write_gif(walk, path, frame_ms)
     except ValueError as exc:
@@ -155,10 +229,12 @@ def _write(walk: Walkthrough, path: str, frame_ms: int) -> int:
 
 
 def execute(args: argparse.Namespace) -> int:
-    walk = walkthrough(build_config(args))
+    config = build_config(args)
+    check_size(config, gif=bool(args.out))
+    walk = walkthrough(config)
     frames = _write(walk, args.out, args.frame_ms) if args.out else None
     if args.json:
-        print(json.dumps(as_json(walk, frames), ensure_ascii=False))
+        print(safe_json.dumps(as_json(walk, frames), ensure_ascii=False))
     elif frames is not None:
         print(f"wrote {args.out}: {frames} frames, one per output cell")
     else:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 MAX_FRAMES = 1024
 MAX_GRID_SIDE = 64  # cells of input drawn per side
 MAX_CHANNEL_ROWS = 4  # more input channels are summed but not drawn
+# All frames together: ~100 MB of palette pixels and about 10 s of drawing on
+# one core. The classroom example is 4 million; 1024 large frames would be 6000.
+MAX_GIF_PIXELS = 150_000_000
 SUMS_WIDTH = 270
 BACKGROUND, INK, FAINT = (255, 255, 255), (30, 30, 30), (150, 150, 150)
 WINDOW, CHOSEN, PAD_FILL = (230, 120, 0), (20, 150, 60), (236, 236, 236)
@@ -270,34 +273,59 @@ def render_frame(walk: Walkthrough, step_index: int, base: Image.Image | None = 
     return image
 
 
-def write_gif(walk: Walkthrough, path, frame_ms: int = 800) -> int:
-    """An animated GIF with one frame per step (the last one held longer); returns the count."""
-    if len(walk.steps) > MAX_FRAMES:
-        raise ValueError(
-            f"{len(walk.steps)} output cells would make {len(walk.steps)} frames; "
+def gif_problem(walk: Walkthrough) -> str | None:
+    """Why `walk` cannot be made into a GIF (too many frames, cells or pixels), or None."""
+    count = len(walk.steps)
+    if count > MAX_FRAMES:
+        return (
+            f"{count} output cells would make {count} frames; "
             f"at most {MAX_FRAMES} (choose a smaller input or a larger stride)"
         )
     r0, r1, c0, c1 = walk.window_box()
     if max(r1 - r0, c1 - c0) > MAX_GRID_SIDE:
-        raise ValueError(
+        return (
             f"the padded input is {r1 - r0}x{c1 - c0} cells; at most {MAX_GRID_SIDE} per side "
             "can be drawn readably"
         )
+    geo = layout(walk)
+    pixels = count * geo.width * geo.height
+    if pixels > MAX_GIF_PIXELS:
+        return (
+            f"{count} frames of {geo.width}x{geo.height} pixels would be {pixels / 1e6:,.0f} "
+            f"million pixels; at most {MAX_GIF_PIXELS // 1_000_000} million (choose a smaller "
+            "input or kernel, fewer channels, or a larger stride)"
+        )
+    return None
+
+
+def write_gif(walk: Walkthrough, path, frame_ms: int = 800) -> int:
+    """An animated GIF with one frame per step (the last one held longer); returns the count.
+
+    ValueError (one line) when `gif_problem` finds it too large to make.
+    """
+    problem = gif_problem(walk)
+    if problem:
+        raise ValueError(problem)
     base = _static(walk, layout(walk))
-    frames = [render_frame(walk, n, base) for n in range(len(walk.steps))]
+    count = len(walk.steps)
     # One palette for the whole film, taken from its first, middle and last frames:
     # faster than a palette per frame, and colours do not flicker between frames.
-    samples = [frames[0], frames[len(frames) // 2], frames[-1]]
+    samples = [render_frame(walk, n, base) for n in (0, count // 2, count - 1)]
     strip = Image.new("RGB", (base.width, base.height * len(samples)))
     for n, sample in enumerate(samples):
         strip.paste(sample, (0, base.height * n))
     palette = strip.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-    indexed = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-    durations = [frame_ms] * len(frames)
+    # Each frame is reduced to its palette as soon as it is drawn: one byte per
+    # pixel is kept, never three for the whole film.
+    indexed = [
+        render_frame(walk, n, base).quantize(palette=palette, dither=Image.Dither.NONE)
+        for n in range(count)
+    ]
+    durations = [frame_ms] * count
     durations[-1] = frame_ms * 3
     path = Path(path)
     indexed[0].save(
         path, "GIF", save_all=True, append_images=indexed[1:], duration=durations, loop=0
     )
-    log.info("wrote %d frames to %s", len(frames), path)
-    return len(frames)
+    log.info("wrote %d frames to %s", count, path)
+    return count
