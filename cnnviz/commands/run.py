@@ -3,9 +3,10 @@
 Prints the prediction (the most likely classes with their probabilities) when
 the last layer gives class scores. ``--out`` writes the network input under
 ``input`` and each layer's output under ``layer_00``, ``layer_01``, ... (one
-array per layer, without the batch axis). ``--json`` prints the report as JSON
-instead, with every layer's statistics (min, max, mean, share of zeros);
-``--stats`` prints those as a table. Weights come from ``--weights``, else from
+array per layer, without the batch axis). ``--json`` prints the report as
+strict JSON instead (a number that is NaN or infinite is null), with every
+layer's statistics (min, max, mean, share of zeros); ``--stats`` prints those
+as a table. Weights come from ``--weights``, else from
 the architecture file's own ``"weights"`` entry (the bundled presets have
 some), else a random initialisation from ``--seed``, which the output says
 plainly: an untrained network's prediction means nothing.
@@ -14,7 +15,6 @@ plainly: an untrained network's prediction means nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 
 from cnnviz.commands import CommandError
 from cnnviz.commands.summary import load_architecture
+from cnnviz.core import safe_json
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.presets import PRESETS, preset_path, weights_path
 
@@ -32,7 +33,8 @@ JSON_HELP = (
     "print the report as JSON: predicted_class, class_name, probabilities, top (the --top "
     "classes, most likely first), weights (the weights file, or null), trained (false when "
     "the weights are a random initialisation, whose predictions mean nothing), out (the "
-    ".npz written, or null), layer_stats"
+    ".npz written, or null), layer_stats. Strict JSON: a number that is not finite (NaN or "
+    "infinity, e.g. from NaN weights) is null"
 )
 UNTRAINED = (
     "random weights (untrained, seed {seed}): {what} mean nothing; "
@@ -199,7 +201,7 @@ def execute(args: argparse.Namespace) -> int:
         "layer_stats": [_layer_stats(layer) for layer in result.layers],
     }
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(safe_json.dumps(report, indent=2))
     else:
         print(_human(report))
         if args.stats:

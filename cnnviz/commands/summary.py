@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from cnnviz.commands import CommandError
+from cnnviz.core import safe_json
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, check_input
 from cnnviz.core.presets import PRESETS, load_any
@@ -17,7 +17,7 @@ HELP = "Print every layer's output shape, parameters, receptive field and MACs."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", help=f"architecture file or preset ({', '.join(PRESETS)})")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--json", action="store_true", help="print strict JSON instead of a table")
     parser.add_argument("--input", metavar="C,H,W", help="override the input shape")
 
 
@@ -131,7 +131,7 @@ def execute(args: argparse.Namespace) -> int:
     if analysis.first_error is not None:
         raise CommandError(analysis.first_error.error)
     if args.json:
-        print(json.dumps(as_json(arch, analysis), indent=2))
+        print(safe_json.dumps(as_json(arch, analysis), indent=2))
     else:
         print(as_table(arch, analysis))
     return 0

@@ -14,7 +14,6 @@ replaced.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import sys
@@ -24,7 +23,8 @@ from typing import Any
 
 from cnnviz.commands import CommandError
 from cnnviz.commands.summary import load_architecture
-from cnnviz.core.architecture import Architecture
+from cnnviz.core import safe_json
+from cnnviz.core.architecture import Architecture, read_text_file
 from cnnviz.core.jobs import RECOMMENDED_TRAINING, TrainConfig
 from cnnviz.core.presets import PRESETS, preset_path
 
@@ -83,7 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write the weights file name and the metrics into the architecture file",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as strict JSON on stdout (a number that is not finite is null)",
+    )
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
@@ -271,8 +275,8 @@ def _save(result, out: Path, args: argparse.Namespace) -> None:
 def update_architecture_file(path: Path, weights: Path, metrics: dict[str, Any]) -> None:
     """Set "weights" (relative to the file's folder when possible) and "metrics"; keep the rest."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = safe_json.parse(read_text_file(path, "architecture", ValueError))
+    except ValueError as exc:
         raise CommandError(f"cannot update {path}: {exc}") from None
     try:
         data["weights"] = str(weights.resolve().relative_to(path.resolve().parent))
@@ -280,7 +284,8 @@ def update_architecture_file(path: Path, weights: Path, metrics: dict[str, Any])
         data["weights"] = str(weights.resolve())
     data["metrics"] = metrics
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = safe_json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
@@ -305,4 +310,4 @@ def _report(result, out: Path, args: argparse.Namespace, replaced: bool) -> None
             "dataset": dataset_key(args.dataset),
             "seed": args.seed,
         }
-        print(json.dumps(record, indent=2))
+        print(safe_json.dumps(record, indent=2))
