@@ -154,7 +154,17 @@ def _adaptive(layer: Layer, shape: Shape) -> LayerCost:
 
 
 def _batchnorm(layer: Layer, shape: Shape) -> LayerCost:
-    c, _, _ = _spatial(layer, shape)
+    c, h, w = _spatial(layer, shape)
+    # Torch normalises with the batch's own statistics in training, and always
+    # without running statistics; it then needs N·H·W > 1 values per channel
+    # ("Expected more than 1 value per channel when training"). Here N is 1
+    # (one image). With running statistics, eval mode takes any map size.
+    if not layer.get("track_running_stats") and h * w == 1:
+        raise ShapeError(
+            f"with track_running_stats false it normalises each channel by its own "
+            f"statistics, which needs more than 1 value, but its input is {h}x{w} "
+            "for one image; set track_running_stats true or use a larger map"
+        )
     affine = layer.get("affine")
     return LayerCost(shape, c if affine else 0, c if affine else 0, math.prod(shape))
 

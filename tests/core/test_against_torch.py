@@ -14,7 +14,7 @@ import warnings
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cnnviz.core.analysis import analyze
@@ -75,7 +75,11 @@ any_layer = st.one_of(
     conv_layer(),
     pool_layer(),
     st.builds(lambda s: Layer.make("AdaptiveAvgPool2d", output_size=s), pair),
-    st.builds(lambda a: Layer.make("BatchNorm2d", affine=a), st.booleans()),
+    st.builds(
+        lambda a, t: Layer.make("BatchNorm2d", affine=a, track_running_stats=t),
+        st.booleans(),
+        st.booleans(),
+    ),
     st.builds(lambda n: Layer.make("LocalResponseNorm", size=n), st.integers(1, 5)),
     st.builds(lambda p: Layer.make("Dropout", p=p), st.floats(0, 1)),
     simple("Dropout2d", p=0.3),
@@ -152,8 +156,25 @@ def check_against_torch(arch: Architecture) -> None:
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stacks)
+@example(  # batch statistics of a 1x1 map of one image: one value per channel
+    Architecture("bn", InputShape(2, 1, 1), (Layer.make("BatchNorm2d", track_running_stats=False),))
+)
 def test_random_stacks_agree_with_torch(arch):
     check_against_torch(arch)
+
+
+@pytest.mark.parametrize("tracking", [True, False])
+@pytest.mark.parametrize("hw", [(1, 1), (1, 2), (2, 1), (3, 3)])
+@pytest.mark.parametrize("before", [(), ("AdaptiveAvgPool2d",)])
+def test_batchnorm_needs_two_values_per_channel_without_running_stats(tracking, hw, before):
+    """Torch (eval mode, batch 1) refuses batch statistics of one value per channel;
+    with running statistics any map size works. The core agrees in every case."""
+    layers = [Layer.make(name, output_size=1) for name in before]
+    layers.append(Layer.make("BatchNorm2d", track_running_stats=tracking))
+    arch = Architecture("bn", InputShape(3, *hw), tuple(layers))
+    check_against_torch(arch)
+    one_value = not tracking and (before or hw == (1, 1))
+    assert analyze(arch).valid is not one_value
 
 
 @pytest.mark.parametrize("name", ["interview", "lenet5", "tinyvgg"])
