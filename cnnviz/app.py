@@ -163,7 +163,7 @@ def main(args: argparse.Namespace) -> int:
         return _error(problem)
     app = _application()
     _install_robustness(app, interactive=not screenshot)
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.main_window import MainWindow, release_window
 
     # Screenshots use the default layout, whatever this person's settings say.
     window = MainWindow(saved_layout=not screenshot)
@@ -174,8 +174,11 @@ def main(args: argparse.Namespace) -> int:
         if problem:
             window.shutdown()
             return _error(problem)
-        return take_screenshot(app, window, screenshot)
-    restored = _start_autosave(window)
-    _open_inputs(window, args, restored=restored)
-    window.show()
-    return int(app.exec())
+        code = take_screenshot(app, window, screenshot)
+    else:
+        restored = _start_autosave(window)
+        _open_inputs(window, args, restored=restored)
+        window.show()
+        code = int(app.exec())
+    release_window(window)  # not at exit: see there
+    return code

@@ -370,3 +370,20 @@ class MainWindow(QMainWindow):
 
 def show_soon(window: MainWindow) -> None:
     QTimer.singleShot(0, window.show)
+
+def release_window(window: MainWindow) -> None:
+    """Stop the compute thread and delete the window now, while Python and the
+    QApplication are whole.
+
+    Signals connected to lambdas keep the window's Python wrapper alive after
+    the last reference to it is gone, so otherwise PySide deletes it in its exit
+    handler, with every other wrapper still alive, in no set order: pyqtgraph's
+    items then run their Python overrides half torn down, and shiboken crashes
+    (SIGSEGV at exit, in about 1 run in 6 once the panels have drawn)."""
+    import shiboken6
+
+    window.shutdown()
+    if shiboken6.isValid(window):
+        # Zero-timers already set (reveal the current row, ...) would find it gone.
+        QApplication.processEvents()
+        shiboken6.delete(window)

@@ -202,7 +202,7 @@ class PanelWiring:
             # docks still visible once that is done.
             self._shown_early.append(panel)
             if len(self._shown_early) == 1:
-                QTimer.singleShot(0, self._settle)
+                QTimer.singleShot(0, self.window, self._settle)  # not once it is deleted
             return
         panel.ensure()
         docks.feed(panel, self._data, force=True)

@@ -2,9 +2,10 @@
 
     QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_window.py
 
-1. start-up: from a fresh interpreter to the window painted, without and
-   with the compute thread (which loads torch alongside), then to the first
-   forward result;
+1. start-up: from a fresh interpreter to the window painted, beside a bare
+   PySide6 + pyqtgraph window and beside the window with every panel built at
+   start-up (as before panels were built on first use); then with the compute
+   thread (which loads torch alongside), to the first forward result;
 2. one edit of the VGG-16 stack (a parameter through the undo stack): the
    document's analysis, the stack rows, the properties panel and the title,
    painted; the median of many edits;
@@ -25,22 +26,37 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 STARTUP_CODE = r"""
 import time, sys
 t0 = time.perf_counter()
-compute = sys.argv[3] == "compute"
-from PySide6.QtWidgets import QApplication
+mode = sys.argv[3]  # bare | window | eager | compute
+compute = mode == "compute"
+from PySide6.QtWidgets import QApplication, QMainWindow
 from PySide6.QtCore import QEventLoop, QTimer
 app = QApplication(["cnnviz"])
+if mode == "bare":
+    import pyqtgraph as pg
+    window = QMainWindow()
+    window.setCentralWidget(pg.GraphicsLayoutWidget())
+    window.resize(1800, 1050)
+    window.show()
+    app.processEvents()
+    window.repaint()
+    print(f"{(time.perf_counter() - t0) * 1000:.0f} 0")
+    sys.exit(0)
 from cnnviz.qt import settings
 settings.use_settings_folder(sys.argv[1])
 settings.init_application_names()
-from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.main_window import MainWindow, release_window
 window = MainWindow(saved_layout=False, start_compute=compute)
 window.open_preset(sys.argv[2])
+if mode == "eager":  # as before issue 14: every panel built with the window
+    for panel in window.panels.docks.values():
+        panel.ensure()
 window.show()
 app.processEvents()
 window.repaint()
 painted = time.perf_counter() - t0
 if not compute:
     print(f"{painted * 1000:.0f} 0")
+    release_window(window)
     sys.exit(0)
 loop = QEventLoop()
 window.result_shown.connect(lambda _v: loop.quit())
@@ -49,18 +65,35 @@ QTimer.singleShot(120000, loop.quit)
 loop.exec()
 result = time.perf_counter() - t0
 print(f"{painted * 1000:.0f} {result * 1000:.0f}")
-window.shutdown()
+release_window(window)  # left to the exit handler, it crashed 2 runs in 12
 """
 
 
-def startup(preset: str, compute: bool) -> tuple[float, float]:
+def startup(preset: str, mode: str) -> tuple[float, float]:
+    """(window painted, first result) in ms, from a fresh interpreter."""
     with tempfile.TemporaryDirectory() as folder:
         out = subprocess.run(
-            [sys.executable, "-c", STARTUP_CODE, folder, preset, "compute" if compute else "-"],
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-X", "faulthandler", "-c", STARTUP_CODE, folder, preset, mode],
+            capture_output=True, text=True,
         )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"start-up child ({mode}) exited {out.returncode}:\n{out.stderr}")
     painted, result = out.stdout.split()
     return float(painted), float(result)
+
+
+def first_paint(preset: str = "vgg16", runs: int = 3) -> None:
+    """A bare PySide6 + pyqtgraph window, the window with panels built on first
+    use and with every panel built at start-up, interleaved; medians."""
+    times: dict[str, list[float]] = {"bare": [], "window": [], "eager": []}
+    for _ in range(runs):
+        for mode, found in times.items():
+            found.append(startup(preset, mode)[0])
+    bare = statistics.median(times["bare"])
+    print(f"first paint, median of {runs}: bare PySide6 + pyqtgraph window {bare:6.0f} ms")
+    for mode, label in (("window", "panels built on first use"), ("eager", "every panel built")):
+        median = statistics.median(times[mode])
+        print(f"  cnnviz {preset}, {label:26s} {median:6.0f} ms = {median / bare:.2f}× bare")
 
 
 def edit_latency(edits: int = 60) -> list[float]:
@@ -123,10 +156,9 @@ def edit_to_result(edits: int = 15) -> list[float]:
 def main() -> None:
     load = os.getloadavg()[0]
     print(f"load average {load:.2f} on {os.cpu_count()} cores (other jobs share this machine)")
-    alone, _ = startup("vgg16", compute=False)
-    print(f"start-up without the compute thread: window painted {alone:6.0f} ms")
+    first_paint()
     for preset in ("interview", "vgg16"):
-        painted, result = startup(preset, compute=True)
+        painted, result = startup(preset, "compute")
         print(
             f"start-up {preset:9s}: window painted {painted:6.0f} ms "
             f"(torch loading alongside), first result {result:6.0f} ms",
