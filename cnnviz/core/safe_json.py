@@ -13,7 +13,8 @@ Parsing a file nobody checked (an architecture, a project, an autosave):
 
 Errors are `JsonError`, one line. Writing (`dumps`) is strict JSON: NaN and
 ±infinity, which `json.dumps` writes as bare ``NaN``/``Infinity`` that strict
-parsers reject, become ``null``.
+parsers reject, become ``null``; a lone surrogate in text (a file name whose
+bytes are not UTF-8) becomes the visible text ``\\udcff``.
 """
 
 from __future__ import annotations
@@ -106,17 +107,29 @@ def _check_text(data: Any) -> None:
             pending.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
 
 
+def _unicode(text: str) -> str:
+    """`text` with any lone surrogate as a visible escape (a file name with bytes
+    that are not UTF-8 arrives so from the OS), so the JSON is valid UTF-8."""
+    if _lone_surrogate(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def finite_or_null(value: Any) -> Any:
-    """`value` with every NaN or ±infinity (Python or numpy float) replaced by None."""
+    """`value` with every NaN or ±infinity (Python or numpy float) replaced by None,
+    and lone surrogates in text written as backslash escapes."""
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _unicode(value)
     if isinstance(value, Mapping):
-        return {key: finite_or_null(item) for key, item in value.items()}
+        return {finite_or_null(key): finite_or_null(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [finite_or_null(item) for item in value]
     return value
 
 
 def dumps(value: Any, **options: Any) -> str:
-    """Strict JSON: non-finite numbers written as null (never bare NaN/Infinity)."""
+    """Strict JSON: non-finite numbers written as null (never bare NaN/Infinity),
+    text always Unicode (never a lone surrogate, escaped or not)."""
     return json.dumps(finite_or_null(value), allow_nan=False, **options)

@@ -111,3 +111,11 @@ def test_dumps_is_strict_json():
         "rows": [[1.5, None], [2.0]],
         "ok": 3,
     }
+
+
+def test_dumps_writes_text_that_is_not_unicode_as_visible_escapes():
+    # A file name with a byte that is not UTF-8 reaches Python as a lone surrogate.
+    text = safe_json.dumps({"image": "\udcfe.png", "\ud800": "ok"}, ensure_ascii=False)
+    text.encode("utf-8")  # valid UTF-8, no lone surrogate
+    assert json.loads(text) == {"image": "\\udcfe.png", "\\ud800": "ok"}
+    assert json.loads(safe_json.dumps(["😀"])) == ["😀"]
