@@ -87,6 +87,10 @@ class PanelWiring:
             widget.image_changed.connect(self.drawing_changed)
         if key == "input_image" and hasattr(widget, "preprocessing_changed"):
             widget.preprocessing_changed.connect(self.preprocessing_changed)
+        if key == "input_image":
+            self.sync_preprocessing()
+            if self.latest is not None:
+                self._feed_input_panel(self.latest)
         if key == "training":
             self._connect_training(widget)
 
@@ -173,7 +177,7 @@ class PanelWiring:
         pad = self.built_widget("draw_pad")  # a drawing as input means it was built
         if self.window.doc.image_label == DRAWING and hasattr(pad, "show_network_input"):
             pad.show_network_input(view.result.input)  # the tensor beside the drawing
-        panel = self.widget("input_image")
+        panel = self.built_widget("input_image")  # else it is fed when built
         if panel is None or not hasattr(panel, "set_input"):
             return
         try:
@@ -183,7 +187,7 @@ class PanelWiring:
 
     def sync_preprocessing(self) -> None:
         """Show the document's preprocessing (after opening a project) in the input panel."""
-        panel = self.widget("input_image")
+        panel = self.built_widget("input_image")  # else it is synced when built
         prep = make_preprocessing(self.window.doc.preprocessing)
         if panel is not None and prep is not None and hasattr(panel, "set_preprocessing"):
             panel.set_preprocessing(prep)
@@ -208,11 +212,23 @@ class PanelWiring:
         docks.feed(panel, self._data, force=True)
 
     def _settle(self) -> None:
+        """After the first paint: build the docks in sight, one per turn of the event
+        loop, so the window appears at once and stays responsive while they fill in."""
         self._settled = True
-        for panel in self._shown_early:
-            if docks.can_be_seen(panel):  # a tab behind another is "visible" too
-                self._panel_shown(panel)
-        self._shown_early = []
+        early, self._shown_early = self._shown_early, []
+        waiting = [p for p in early if docks.can_be_seen(p)]  # a tab behind is "visible" too
+        if waiting:
+            self._build_in_turn(waiting)
+
+    def _build_in_turn(self, waiting: list[docks.PanelDock]) -> None:
+        QTimer.singleShot(0, self.window, lambda: self._build_first(waiting))
+
+    def _build_first(self, waiting: list[docks.PanelDock]) -> None:
+        panel, rest = waiting[0], waiting[1:]
+        if not panel.built and docks.can_be_seen(panel):
+            self._panel_shown(panel)
+        if rest:
+            self._build_in_turn(rest)
 
     def _stepper_shown(self, visible: bool) -> None:
         if visible and self.latest is not None:

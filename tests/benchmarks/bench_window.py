@@ -55,7 +55,12 @@ app.processEvents()
 window.repaint()
 painted = time.perf_counter() - t0
 if not compute:
-    print(f"{painted * 1000:.0f} 0")
+    # The panels in sight are built after the first paint: until they are drawn.
+    in_sight = [p for p in window.panels.docks.values() if p.dock.isVisible()]
+    while not all(p.built for p in in_sight if not p.content.visibleRegion().isEmpty()):
+        app.processEvents()
+    window.repaint()
+    print(f"{painted * 1000:.0f} {(time.perf_counter() - t0) * 1000:.0f}")
     release_window(window)
     sys.exit(0)
 loop = QEventLoop()
@@ -85,15 +90,19 @@ def startup(preset: str, mode: str) -> tuple[float, float]:
 def first_paint(preset: str = "vgg16", runs: int = 3) -> None:
     """A bare PySide6 + pyqtgraph window, the window with panels built on first
     use and with every panel built at start-up, interleaved; medians."""
-    times: dict[str, list[float]] = {"bare": [], "window": [], "eager": []}
+    times: dict[str, list[tuple[float, float]]] = {"bare": [], "window": [], "eager": []}
     for _ in range(runs):
         for mode, found in times.items():
-            found.append(startup(preset, mode)[0])
-    bare = statistics.median(times["bare"])
+            found.append(startup(preset, mode))
+    bare = statistics.median(t[0] for t in times["bare"])
     print(f"first paint, median of {runs}: bare PySide6 + pyqtgraph window {bare:6.0f} ms")
     for mode, label in (("window", "panels built on first use"), ("eager", "every panel built")):
-        median = statistics.median(times[mode])
-        print(f"  cnnviz {preset}, {label:26s} {median:6.0f} ms = {median / bare:.2f}× bare")
+        median = statistics.median(t[0] for t in times[mode])
+        filled = statistics.median(t[1] for t in times[mode])
+        print(
+            f"  cnnviz {preset}, {label:26s} {median:6.0f} ms = {median / bare:.2f}× bare "
+            f"(panels in sight drawn at {filled:.0f} ms)"
+        )
 
 
 def edit_latency(edits: int = 60) -> list[float]:

@@ -49,8 +49,11 @@ def window(qtbot, tmp_path):
     win.shutdown()
 
 
-def test_hidden_tabs_are_not_built_at_start_up(window):
-    built = {key: panel.built for key, panel in window.panels.docks.items()}
+def test_hidden_tabs_are_not_built_at_start_up(window, qtbot):
+    docks = window.panels.docks
+    # The panels in sight are built just after the first paint, one by one.
+    qtbot.waitUntil(lambda: all(docks[key].built for key in SHOWN_AT_START))
+    built = {key: panel.built for key, panel in docks.items()}
     assert not any(built[key] for key in HIDDEN_AT_START), str(built)
     assert all(built[key] for key in SHOWN_AT_START), built
 
