@@ -9,7 +9,8 @@ Side by side in one run, in a 1200×760 panel:
 * one step (products, sums, output cell) and one parameter change (rebuild);
 * GIF export per frame; the walkthrough itself (core, numpy).
 Cases: the classroom example; 3 input channels × 2 filters; a real 64-channel
-layer on a 12×12 patch.
+layer on a 12×12 patch. Then the memory a 64×224×224 real layer costs the stepper,
+beside the whole-layer walkthrough it used to keep.
 """
 
 from __future__ import annotations
@@ -74,6 +75,39 @@ def gif_ms_per_frame(panel: ConvStepperPanel, path: Path) -> float:
     return (time.perf_counter() - start) * 1000 / frames
 
 
+def held_copies(panel: ConvStepperPanel, given: tuple[np.ndarray, ...]) -> int:
+    """Bytes of the arrays the stepper holds that are not the arrays it was given."""
+    layer, walk = panel.real, panel.walk
+    padded = getattr(walk.padded, "values", walk.padded)
+    held = [layer.config.input, layer.config.kernel, padded, walk.cell_kind]
+    for step in walk.steps:
+        held += [step.window, step.products, step.rows, step.cols, step.channels]
+    return sum(a.nbytes for a in held if not any(np.shares_memory(a, g) for g in given))
+
+
+def real_layer_224(panel: ConvStepperPanel) -> None:
+    """A VGG-sized layer (64 channels, 224×224): what the stepper keeps, beside what
+    a walkthrough of the whole layer (the way before issue 14) holds and costs."""
+    from cnnviz.core.conv_steps import ConvConfig, conv_walkthrough
+
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((64, 224, 224), dtype=np.float32)
+    weight = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+    start = time.perf_counter()
+    panel.set_real_layer(weight, None, image, 1, 1, 1, 1, "zeros", 2, None)
+    shown = (time.perf_counter() - start) * 1000
+    kept = held_copies(panel, (image,))
+    start = time.perf_counter()
+    whole = conv_walkthrough(ConvConfig(image, weight, None, 1, 1), [0], panel.real.region)
+    before = (time.perf_counter() - start) * 1000
+    old = whole.config.input.nbytes + whole.padded.nbytes
+    print("real layer 64→64 channels, 224×224 (the region of 4×4 output cells):")
+    print(f"  arrays kept beyond the given ones  {kept / 2**20:7.2f} MB   whole-layer way "
+          f"{old / 2**20:6.1f} MB ({old / max(kept, 1):.0f}×)")  # fmt: skip
+    print(f"  set_real_layer, shown              {shown:7.1f} ms   whole-layer walkthrough "
+          f"alone {before:.1f} ms")  # fmt: skip
+
+
 def main() -> None:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     panel = ConvStepperPanel()
@@ -97,6 +131,7 @@ def main() -> None:
     panel.real_controls.rows.setValue(10)
     panel.real_controls.cols.setValue(10)
     measure(panel, "real layer, 64 input channels (4 drawn), 10×10 output cells", app)
+    real_layer_224(panel)
     panel.close()
 
 

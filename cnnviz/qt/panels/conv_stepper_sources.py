@@ -16,7 +16,8 @@ whole padded image, so each stepped value is exactly ``feature_map[o, r, c]``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from cnnviz.core.conv_steps import (
     CLASSROOM_IMAGE,
     CLASSROOM_KERNEL,
     CLASSROOM_POOL_INPUT,
+    INPUT,
+    PADDING,
     ConvConfig,
     PoolConfig,
     StepError,
@@ -32,6 +35,7 @@ from cnnviz.core.conv_steps import (
     normalize_padding,
     walkthrough,
 )
+from cnnviz.core.conv_text import conv_formula
 from cnnviz.core.shapes import as_pair, same_padding
 
 CONV, MAX, AVG = "conv", "max", "avg"
@@ -195,11 +199,56 @@ def real_padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]):
     return normalize_padding(as_pair(tuple(padding) if isinstance(padding, list) else padding))
 
 
+def _source_index(lo: int, hi: int, before: int, size: int, mode: str):
+    """For padded positions lo…hi-1 of one axis: the image position each shows (as
+    torch pads in `mode`), and whether it is inside the image (else zero padding)."""
+    i = np.arange(lo, hi) - before
+    inside = (i >= 0) & (i < size)
+    if mode == "reflect":  # padding < size, so one reflection is enough
+        i = np.abs(i)
+        return np.where(i >= size, 2 * (size - 1) - i, i), inside
+    if mode == "circular":
+        return i % size, inside
+    return np.clip(i, 0, size - 1), inside  # replicate; zeros are masked by `inside`
+
+
+class PaddedWindow:
+    """The padded input read only where the windows of one walkthrough fall:
+    indexed like the whole padded array ([:, r0:r1, c0:c1], [c, r0:r1, c0:c1]) inside
+    that box. A 64×224×224 layer keeps 64×12×12 values, not a float64 copy of all."""
+
+    def __init__(self, values: np.ndarray, origin: tuple[int, int], shape: tuple[int, ...]):
+        self.values, self.origin, self.shape = values, origin, shape
+        self.ndim, self.nbytes = len(shape), values.nbytes
+
+    def __getitem__(self, key):
+        channel, rows, cols = key
+        return self.values[channel, self._shift(rows, 0), self._shift(cols, 1)]
+
+    def _shift(self, part: slice, axis: int) -> slice:
+        lo, hi = part.start or 0, self.shape[1 + axis] if part.stop is None else part.stop
+        box = self.values.shape[1 + axis]
+        start, stop = lo - self.origin[axis], hi - self.origin[axis]
+        if part.step not in (None, 1) or start < 0 or stop > box:
+            raise IndexError(f"padded cells {lo}…{hi - 1} lie outside the cells this step reads")
+        return slice(start, stop)
+
+
+def _view_config(config: ConvConfig, image: np.ndarray) -> ConvConfig:
+    """`config` holding the image as given instead of its float64 copy."""
+    view = copy.copy(config)
+    object.__setattr__(view, "input", image)
+    return view
+
+
 @dataclass
 class RealLayer:
-    """A Conv2d of the stack with its weights and its real input and output."""
+    """A Conv2d of the stack with its weights and its real input and output.
 
-    config: ConvConfig  # the whole image: values equal the real feature map
+    Holds the arrays it was given (float32 views of the result), never a copy of
+    the whole input: a walkthrough reads only the patch its windows cover."""
+
+    config: ConvConfig  # the whole image (as given): values equal the real feature map
     layer_index: int
     feature_map: np.ndarray | None  # (O, H', W') as torch computed it
     out_channel: int = 0
@@ -215,6 +264,8 @@ class RealLayer:
             image, weight, bias, as_pair(stride if stride is not None else 1), pads, dilation,
             int(groups or 1), padding_mode or "zeros",
         )  # fmt: skip
+        # Checked on the float64 copy above, kept as the float32 array given.
+        config = _view_config(config, np.asarray(image))
         if feature_map is not None and np.shape(feature_map) != config.output_shape:
             raise StepError(
                 f"the feature map has shape {np.shape(feature_map)} but this layer makes "
@@ -251,7 +302,47 @@ class RealLayer:
         return row0, col0, rows, cols
 
     def walkthrough(self) -> Walkthrough:
-        return conv_walkthrough(self.config, [self.out_channel], self.region)
+        """The steps of the region, computed on the padded patch its windows read and
+        given back in the whole layer's coordinates."""
+        config, (row0, col0, rows, cols) = self.config, self.region
+        height, width = config.input.shape[1:]
+        top, left = config.padding[0][0], config.padding[1][0]
+        box, src = [], []
+        for axis, (first, count, before, size) in enumerate(
+            ((row0, rows, top, height), (col0, cols, left, width))
+        ):
+            k, s, d = config.kernel_size[axis], config.stride[axis], config.dilation[axis]
+            lo, hi = first * s, (first + count - 1) * s + d * (k - 1) + 1
+            box.append(lo)
+            src.append(_source_index(lo, hi, before, size, config.padding_mode))
+        (rows_from, rows_in), (cols_from, cols_in) = src
+        patch = np.asarray(config.input[:, rows_from][:, :, cols_from], dtype=np.float64)
+        if config.padding_mode == "zeros":
+            patch *= rows_in[:, None] & cols_in[None, :]
+        small = replace(config, input=patch, padding=0)  # the patch is padded already
+        walk = conv_walkthrough(small, [self.out_channel], (0, 0, rows, cols))
+        return self._in_layer(walk, patch, (box[0], box[1]))
+
+    def _in_layer(self, walk: Walkthrough, patch: np.ndarray, origin) -> Walkthrough:
+        config, (row0, col0, _, _) = self.config, self.region
+        (top, bottom), (left, right) = config.padding
+        height, width = config.input.shape[1:]
+        padded_hw = (height + top + bottom, width + left + right)
+        kinds = np.full(padded_hw, PADDING, dtype=np.int8)
+        kinds[top : top + height, left : left + width] = INPUT
+        steps = tuple(
+            replace(step, out=(step.out[0], step.out[1] + row0, step.out[2] + col0),
+                    rows=step.rows + origin[0], cols=step.cols + origin[1])
+            for step in walk.steps
+        )  # fmt: skip
+        formula = conv_formula(
+            (height, width), config.kernel_size, config.stride, config.padding, config.dilation
+        )
+        return replace(
+            walk, config=config, padded=PaddedWindow(patch, origin, (patch.shape[0], *padded_hw)),
+            cell_kind=kinds, pad_before=(top, left), output_shape=config.output_shape,
+            region=self.region, steps=steps, formula=formula,
+        )  # fmt: skip
 
     def compare(self, walk: Walkthrough) -> tuple[float, bool] | None:
         """(largest |stepped − real|, equal within float32 rounding) or None without a map."""
