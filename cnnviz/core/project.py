@@ -36,6 +36,7 @@ import numpy as np
 
 from cnnviz.core import architecture as arch_file
 from cnnviz.core import project_files as files
+from cnnviz.core import safe_json
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.jobs import KernelEdit
@@ -327,11 +328,9 @@ def _from_architecture(data: Any, base_dir: Path | None) -> Project:
 
 def _parse(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProjectError(f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except RecursionError:
-        raise ProjectError("the JSON is nested too deeply") from None
+        return safe_json.parse(text)  # bounded nesting and numbers, no lone surrogates
+    except safe_json.JsonError as exc:
+        raise ProjectError(str(exc)) from None
 
 
 def loads(text: str, base_dir: Path | None = None) -> Project:

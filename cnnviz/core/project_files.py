@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnviz.core import safe_files, safe_json
+
 WEIGHTS_SUFFIX = ".weights.safetensors"
 DATA_SUFFIX = ".data.safetensors"
 # The JSON holds structure and small kernels only; arrays go to the data file.
@@ -126,8 +128,8 @@ def with_absolute_paths(text: str, base_dir: Path) -> str:
     """Project text whose relative paths are made absolute against `base_dir`
     (a snapshot moved away from its sidecars' folder); unparsable text unchanged."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
+        data = safe_json.parse(text)
+    except ValueError:  # safe_json.JsonError among them
         return text
     if not isinstance(data, dict) or data.get("format") != "cnnviz-project":
         return text
@@ -212,17 +214,12 @@ def _reraise(exc: BaseException, path: Path) -> None:
 
 
 def read_bounded(path: Path, limit: int, what: str) -> bytes:
-    """At most `limit` bytes of `path`; ProjectError (naming the file) otherwise."""
+    """At most `limit` bytes of the regular file `path` (never a pipe or a device,
+    which could block or never end); ProjectError (naming the file) otherwise."""
     try:
-        if path.stat().st_size > limit:
-            raise ProjectError(f"{path.name}: file too large for {what} ({_over(limit)})")
-        with path.open("rb") as stream:
-            data = stream.read(limit + 1)
-    except OSError as exc:
-        raise ProjectError(f"{path.name}: {exc.strerror or exc}") from None
-    if len(data) > limit:  # it grew while being read
-        raise ProjectError(f"{path.name}: file too large for {what} ({_over(limit)})")
-    return data
+        return safe_files.read_bytes(path, limit, what)
+    except safe_files.UnreadableFile as exc:
+        raise ProjectError(str(exc)) from None
 
 
 def read_data(path: str | Path) -> dict[str, np.ndarray]:

@@ -29,7 +29,6 @@ Wiring::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -42,7 +41,7 @@ from PySide6.QtCore import QCoreApplication, QLockFile, QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from cnnviz.core import project as project_file
-from cnnviz.core import project_files
+from cnnviz.core import project_files, safe_json
 from cnnviz.core.project import ProjectError
 from cnnviz.core.project_files import DATA_SUFFIX, WEIGHTS_SUFFIX, sidecar
 from cnnviz.qt.crash import app_data_dir
@@ -303,7 +302,7 @@ def _session_files(snapshot: Path) -> list[Path]:
 
 def _describe_snapshot(path: Path) -> str | None:
     try:
-        data = json.loads(project_file.read_text(path))
+        data = safe_json.parse(project_file.read_text(path))
         arch = data.get("architecture", data)
         layers = len(arch["layers"])
         name = arch.get("name") or "Untitled network"

@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt
 
+from cnnviz.core import safe_json
 from cnnviz.core.analysis import LayerInfo
 from cnnviz.core.architecture import ArchitectureError, Layer
 from cnnviz.core.catalogue import CATALOGUE
@@ -166,7 +167,7 @@ class StackModel(QAbstractListModel):
 
     def _drop_rows(self, raw: bytes, position: int) -> bool:
         try:
-            payload = json.loads(raw)
+            payload = safe_json.parse(bytes(raw).decode("utf-8"))
             rows = [int(r) for r in payload["rows"]]
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a drop with unreadable rows")

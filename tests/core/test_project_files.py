@@ -157,7 +157,7 @@ def test_reading_is_bounded_with_one_line_each(tmp_path, monkeypatch):
     deep = tmp_path / "deep.cnnviz"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     monkeypatch.setattr(project_files, "MAX_JSON_BYTES", 1024 * 1024)
-    with pytest.raises(ProjectError, match="nested too deeply"):
+    with pytest.raises(ProjectError, match=r"^deep.cnnviz: nested 100,000 levels deep; at most"):
         project_file.load(deep)
 
 
