@@ -132,6 +132,11 @@ def _run_command(module: ModuleType, argv: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A file name that is not valid UTF-8 reaches Python as lone surrogates; with a
+    # strict stdout (PYTHONIOENCODING=utf-8:strict) printing it would raise.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     modules = _command_modules()
     try:
         if argv and argv[0] in modules:

@@ -136,3 +136,17 @@ def test_no_display_exits_2_with_one_line_instead_of_aborting(tmp_path):
         timeout=120,
     )
     assert summary.returncode == 0 and "61,706" in summary.stdout
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_even_on_a_strict_stdout(tmp_path):
+    out = os.fsencode(tmp_path) + b"/\xff.gif"
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnviz", "animate", "--out", out],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"wrote " in done.stdout and b"\\udcff.gif" in done.stdout
+    assert os.path.exists(out)
