@@ -9,7 +9,9 @@ TrainProgress → panel), while a 5 ms QTimer ticks on the GUI thread. Reported:
 the longest gap between ticks (target under 30 ms, as for forwards), the 99th
 percentile, the idle baseline measured the same way, progress reports per
 second and the run's time and accuracy. With --screenshot the panel is saved
-half-way through the run.
+half-way through the run. First, side by side: the GUI thread's time per
+progress report (synthetic reports, no worker), with the loss axis refitted at
+each report (before issue 14) and kept.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from ticks import TickRecorder
 
-from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainRequest
+from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainProgress, TrainRequest
 from cnnviz.core.presets import load_preset
 from cnnviz.qt.compute_thread import ComputeThread
 from cnnviz.qt.panels.training import TrainingPanel
@@ -68,6 +70,50 @@ def warm_up(app: QApplication, compute: ComputeThread, arch, train_first: bool) 
     if train_first:
         compute.start_training(TrainRequest(0, arch, TrainConfig(epochs=1)))
         wait_for(app, compute.training_finished)
+
+
+def report_cost(app: QApplication, refit_loss_axis: bool, reports: int = 240) -> np.ndarray:
+    """GUI-thread ms per progress report (the panel's handler and the paint it
+    causes), with synthetic reports and no worker competing. `refit_loss_axis`:
+    the loss axis fitted to the data at every report, as before issue 14."""
+    panel = TrainingPanel()
+    panel.resize(1000, 520)
+    panel.show()
+    panel.start(TrainConfig(epochs=12))
+    if refit_loss_axis:
+        panel.curves.fit_loss = lambda _loss: None
+        panel.curves.loss.enableAutoRange(axis="y", enable=True)
+    app.processEvents()
+    rng = np.random.default_rng(0)
+    times = []
+    for n in range(reports):
+        epoch, step = n // 20 + 1, n % 20 + 1
+        end = step == 20
+        filters = {0: (rng.standard_normal((6, 1, 5, 5)).astype(np.float32), None)}
+        progress = TrainProgress(
+            1, epoch, 12, step, 20, 2.3 / (1 + n / 30) + 0.1 * rng.random(), min(0.99, n / 200),
+            0.5 if end else None, 0.8 if end else None, filters,
+        )  # fmt: skip
+        start = time.perf_counter()
+        panel.on_progress(progress)
+        app.processEvents()
+        times.append((time.perf_counter() - start) * 1000)
+    panel.close()
+    return np.asarray(times)
+
+
+def report_costs(app: QApplication) -> None:
+    """Before and after, interleaved, so both see the same load."""
+    found: dict[bool, list[np.ndarray]] = {True: [], False: []}
+    for _ in range(2):
+        for refit in (True, False):
+            found[refit].append(report_cost(app, refit))
+    for refit, label in ((True, "loss axis refitted each report"), (False, "loss axis kept")):
+        times = np.concatenate(found[refit])
+        print(
+            f"GUI time per report, {label:30s} median {np.median(times):5.2f} ms  "
+            f"p99 {np.percentile(times, 99):5.1f} ms  max {times.max():5.1f} ms"
+        )
 
 
 def training(app: QApplication, args: argparse.Namespace) -> dict:
@@ -131,6 +177,7 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{os.cpu_count()} CPU cores, load average {load:.2f} at the start")
     describe("idle (nothing running)", idle(app, 2.0))
+    report_costs(app)
     run = training(app, args)
     label = f"{'first ' if args.cold else ''}training {args.preset}, {args.threads} thread(s)"
     describe(label, run["gaps"])

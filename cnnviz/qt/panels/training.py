@@ -87,6 +87,7 @@ class _FilterGrid:
         self.layout: MosaicLayout | None = None
         self.image: np.ndarray | None = None
         self.layer: int | None = None
+        self._fitted: tuple[int, ...] | None = None  # the mosaic shape the view fits
         self.item.clear()
 
     def show(self, filters: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> bool:
@@ -104,7 +105,9 @@ class _FilterGrid:
         levels, gap = colormaps.gapped_levels((-1.001, 1.001))
         self.image = assemble(tiles, self.layout, out=self.image, gap=gap)
         self.item.setImage(float_c(self.image), autoLevels=False, levels=levels)
-        self.box.autoRange(padding=0.02)
+        if self.image.shape != self._fitted:  # the same mosaic keeps its fit
+            self._fitted = self.image.shape
+            self.box.autoRange(padding=0.02)
         return True
 
 
@@ -211,7 +214,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.curve_note.hide()
         self.filters.clear()
         self.filter_title.setText(FILTERS_HINT)
-        self.progress_bar.setValue(0)
+        self._set_progress(0)
         self.progress_label.setText(NOT_TRAINED)
         self.status.setText("")
         self.title.setText("Training")
@@ -236,12 +239,24 @@ class TrainingPanel(QtWidgets.QWidget):
         self.curves.name_training(config.augment)
         self.curve_note.setVisible(config.augment)
         self.curves.set_epochs(config.epochs)
-        self.progress_bar.setValue(0)
+        self._set_progress(0)
         self.progress_label.setText(f"Preparing {config.dataset} and the network…")
         self.status.setText("")
         self.status.setStyleSheet("font-size: 12px;")
         self.title.setText(f"Training on {self.form.dataset_title()}")
         self._set_controls(running=True)
+
+    def _set_progress(self, value: int) -> None:
+        """QProgressBar.setValue repaints at once, and that repaint draws every
+        region of the window waiting to be painted: the plots were drawn twice per
+        report, once here and once more after the new points. Posted instead."""
+        bar = self.progress_bar
+        if value == bar.value():
+            return
+        bar.setUpdatesEnabled(False)
+        bar.setValue(value)
+        bar.setUpdatesEnabled(True)
+        bar.update()
 
     def _set_controls(self, running: bool) -> None:
         self.train_button.setEnabled(not running)
@@ -254,7 +269,7 @@ class TrainingPanel(QtWidgets.QWidget):
         if not self.running:  # a late report after finishing or failing
             return
         done = fraction_done(progress)
-        self.progress_bar.setValue(round(done * PROGRESS_STEPS))
+        self._set_progress(round(done * PROGRESS_STEPS))
         elapsed = time.monotonic() - self._started
         left = elapsed * (1 - done) / done if done > 0 else 0.0
         text = (
@@ -289,7 +304,7 @@ class TrainingPanel(QtWidgets.QWidget):
                 f"{result.best_val_accuracy:.1%}); they are now the network's."
             )
             return
-        self.progress_bar.setValue(PROGRESS_STEPS)
+        self._set_progress(PROGRESS_STEPS)
         self.progress_label.setText(
             f"Done: {result.epochs_run} epochs in {format_duration(result.seconds)}."
         )
@@ -306,7 +321,7 @@ class TrainingPanel(QtWidgets.QWidget):
             return
         self.running = False
         self._set_controls(running=False)
-        self.progress_bar.setValue(0)
+        self._set_progress(0)
         self.progress_label.setText("Training did not run.")
         self.status.setText(message)
         self.status.setStyleSheet(f"color: {DEAD}; font-size: 12px;")

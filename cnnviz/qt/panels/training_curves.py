@@ -34,7 +34,8 @@ class TrainingCurves:
         style_plot(self.loss, "epoch", "loss")
         style_plot(self.accuracy, "epoch", "accuracy (%)")
         self.accuracy.setYRange(0, 100, padding=0.02)
-        self.accuracy.enableAutoRange(axis="y", enable=False)
+        for plot in (self.loss, self.accuracy):
+            plot.enableAutoRange(axis="y", enable=False)  # see fit_loss
         for plot in (self.loss, self.accuracy):
             plot.showGrid(x=False, y=False)
             plot.setMouseEnabled(x=False, y=False)
@@ -73,9 +74,9 @@ class TrainingCurves:
         for plot in (self.loss, self.accuracy):
             plot.setXRange(0, 1, padding=0.02)
         self.loss.setYRange(0, 1, padding=0.02)
-        self.loss.enableAutoRange(axis="y", enable=True)  # the next run's loss fits
 
     def clear(self) -> None:
+        self.loss_top: float | None = None  # the loss axis's top (see fit_loss)
         self.points: dict[str, list[tuple[float, float]]] = {
             "train_loss": [],
             "train_acc": [],
@@ -88,13 +89,33 @@ class TrainingCurves:
     def add(self, progress: TrainProgress) -> None:
         x = progress.epoch - 1 + progress.step / max(1, progress.steps)
         self._append("train_loss", self.train_loss, x, progress.train_loss)
+        self.fit_loss(progress.train_loss if progress.val_loss is None else
+                      max(progress.train_loss, progress.val_loss))  # fmt: skip
         self._append("train_acc", self.train_acc, x, 100 * progress.train_accuracy)
         if progress.val_accuracy is not None and progress.val_loss is not None:
             self._append("val_loss", self.val_loss, progress.epoch, progress.val_loss)
             self._append("val_acc", self.val_acc, progress.epoch, 100 * progress.val_accuracy)
+
+    def fit_loss(self, loss: float) -> None:
+        """The loss axis runs from 0 to a round number above the highest loss so far,
+        and moves only when a loss passes it. Fitted to the data at every report,
+        it changed with each new point, and both of its axes were laid out and
+        drawn again: the longest step of the GUI thread while a network trains."""
+        if not np.isfinite(loss) or (self.loss_top is not None and loss <= self.loss_top):
+            return
+        self.loss_top = nice_ceiling(loss * 1.05)
+        self.loss.setYRange(0, self.loss_top, padding=0.02)
 
     def _append(self, key: str, item: pg.PlotDataItem, x: float, y: float) -> None:
         points = self.points[key]
         points.append((x, y))
         xs, ys = zip(*points, strict=True)
         item.setData(np.asarray(xs), np.asarray(ys))
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × a power of ten that is at least `value` (> 0)."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(next(power * m for m in (1, 2, 2.5, 5, 10) if power * m >= value * (1 - 1e-9)))
