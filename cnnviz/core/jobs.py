@@ -92,6 +92,16 @@ class LayerActivation:
         """
         return LayerStats.of(self.output)
 
+    @functools.cached_property
+    def pictures(self):
+        """A (C, H, W) output's channel statistics and screen-sized pictures
+        (cnnviz.core.display_maps.LayerPictures; None for other shapes). The
+        compute thread prepares them right after the forward, so the GUI thread
+        finds them ready however large the output."""
+        from cnnviz.core.display_maps import prepare
+
+        return prepare(self.output)
+
 
 @dataclass(frozen=True, init=False)
 class ForwardResult:

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
+from cnnviz.core.display_maps import prepare_result
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
 from cnnviz.qt.mailbox import Call, HeldForward, Mailbox
 
@@ -143,16 +144,21 @@ class _Worker(QThread):
         from cnnviz.compute.runner import ComputeError
 
         try:
-            return self._runner.run(request, self.mailbox.superseded)
+            result = self._runner.run(request, self.mailbox.superseded)
         except Cancelled:
             self.forwards_cancelled += 1
             return False
         except ComputeError as exc:
             self.failure.emit(ComputeFailure(request.request_id, str(exc)))
+            return None
         except Exception as exc:  # a bug must not end the thread
             log.exception("forward %s failed", request.request_id)
             self.failure.emit(ComputeFailure(request.request_id, _unexpected(exc)))
-        return None
+            return None
+        # Every pass over all values is done here, so that the GUI thread finds the
+        # statistics and screen-sized pictures ready however large the result.
+        prepare_result(result, self.mailbox.superseded)
+        return result
 
     # -- training ----------------------------------------------------------------
     def _train(self, request: TrainRequest) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from panel_inputs import click, move_mouse, panel_input, shown_panel, with_output
+from PySide6 import QtCore
 
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.qt import colormaps
 from cnnviz.qt.panels._field_view import describe_field
+from cnnviz.qt.panels.base import format_value
 from cnnviz.qt.panels.feature_maps import FeatureMapPanel
 
 # 1×32×32 → conv k3 → ReLU → maxpool 2 → conv k3 s2 p1 (8×8 output)
@@ -195,3 +197,25 @@ def test_field_sentence_of_an_uneven_adaptive_window_names_its_own_size():
     text = describe_field(0, 0, 0, 0, field, (7, 5))
     assert text == "layer 0, channel 0, (0, 0) sees input rows 0–1, cols 0–1 (2×2)"
     assert describe_field(0, 0, 1, 1, field, (7, 5)).endswith("rows 1–3, cols 1–3 (3×3)")
+
+
+def test_large_maps_are_drawn_screen_sized_and_hover_reads_the_exact_values(qtbot):
+    from cnnviz.core.display_maps import SCREEN_PIXELS
+
+    panel = shown_panel(qtbot, FeatureMapPanel, (900, 600))
+    big = np.random.default_rng(3).standard_normal((5, 700, 700)).astype(np.float32)
+    panel.show(with_output(panel_input(STACK, 0, size=32), 0, big))
+    stride = panel.pictures.stride
+    assert stride == 2 and panel.mosaic_item.image.size <= SCREEN_PIXELS
+    channel, row, col = 3, 301, 457  # a value the mosaic does not sample
+    y, x = panel.layout_.origin(channel)
+    point = QtCore.QPointF((x + col + 0.5) / stride, (y + row + 0.5) / stride)  # image pixel
+    qtbot.wait(20)  # the view takes its new range on the next turn of the event loop
+    scene = panel.mosaic_item.mapToScene(point)
+    assert panel._mosaic_position(scene) == (channel, row, col)
+    # A real hover (a screen pixel spans several values here): the value under it, exact.
+    move_mouse(qtbot, panel.mosaic_widget, panel.mosaic_item, point.x(), point.y())
+    qtbot.waitUntil(lambda: (panel._highlighted or (0,))[0] == channel)
+    _, row, col = panel._highlighted
+    assert abs(row - 301) < 10 and abs(col - 457) < 10
+    assert f"<b>{format_value(float(big[channel, row, col]))}</b>" in panel.hover_label.text()

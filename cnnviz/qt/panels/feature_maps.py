@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from cnnviz.core.display_maps import LayerPictures, normalise_tiles, scaled_layout
 from cnnviz.core.mosaic import (
     PER_CHANNEL,
     PER_LAYER,
@@ -22,11 +23,8 @@ from cnnviz.core.mosaic import (
     MosaicLayout,
     Normalised,
     assemble,
-    channel_statistics,
-    normalise,
     plan_layout,
 )
-from cnnviz.core.thumbnails import strongest_channel
 from cnnviz.qt import colormaps
 from cnnviz.qt.panels._field_view import FieldView, describe_field
 from cnnviz.qt.panels._overlays import TileLabels, cell_marker
@@ -58,7 +56,11 @@ class FeatureMapPanel(Panel):
         super().__init__(parent)
         self.colormap_name = colormaps.DEFAULT
         self.normalisation = PER_CHANNEL
+        # Where the full maps' values lie in the mosaic (hover, labels, markers) ...
         self.layout_: MosaicLayout | None = None
+        # ... and the grid of the sampled tiles the mosaic image is made of.
+        self._grid: MosaicLayout | None = None
+        self.pictures: LayerPictures | None = None
         self.normalised: Normalised | None = None
         self.stats: ChannelStatistics | None = None
         self.maps: np.ndarray | None = None
@@ -155,12 +157,14 @@ class FeatureMapPanel(Panel):
                 f"{data.layer_title()} outputs a vector of {layer.output.size} values, not "
                 "feature maps: select a layer before the Flatten to see its maps."
             )
-        self.maps = layer.output
-        self.stats = channel_statistics(self.maps)
+        pictures = layer.pictures  # prepared with the result (core/display_maps)
+        if pictures is None:
+            return f"{data.layer_title()} has no values to show."
+        self.maps, self.pictures, self.stats = layer.output, pictures, pictures.statistics
         new_layer = data.layer_index != self._layer_index
         if new_layer or self.selected_channel >= self.maps.shape[0]:
             # A new layer opens on its most active channel, not on an all-zero one.
-            self.selected_channel = strongest_channel(self.maps)
+            self.selected_channel = pictures.strongest
             self._layer_index = data.layer_index
         self.title.setText(f"{data.layer_title()} · output {shape_text(self.maps.shape)}")
         self._draw_mosaic()
@@ -174,15 +178,19 @@ class FeatureMapPanel(Panel):
         return None
 
     def _draw_mosaic(self) -> None:
-        """Normalise, assemble into the one mosaic image and set it (no item is created)."""
-        assert self.maps is not None and self.stats is not None
-        channels, height, width = self.maps.shape
+        """Normalise the screen-sized tiles, assemble them into the one mosaic image
+        and set it (no item is created). Large maps are drawn from every stride-th
+        value, the image stretched over the full maps' extent so that positions
+        on it are the full maps' (hover reads exact values from `maps`)."""
+        assert self.pictures is not None and self.stats is not None
+        tiles, stride = self.pictures.tiles, self.pictures.stride
         diverging = colormaps.is_diverging(self.colormap_name)
-        self.normalised = normalise(self.maps, self.normalisation, symmetric=diverging)
-        layout = self._plan(channels, (height, width))
-        self.layout_ = layout
+        self.normalised = normalise_tiles(tiles, self.stats, self.normalisation, diverging)
+        grid = self._plan(tiles.shape[0], tiles.shape[1:])
+        self._grid, self.layout_ = grid, scaled_layout(grid, stride)
         levels, gap = colormaps.gapped_levels(self.normalised.levels)
-        self._mosaic_buffer = assemble(self.normalised.values, layout, self._mosaic_buffer, gap=gap)
+        self._mosaic_buffer = assemble(self.normalised.values, grid, self._mosaic_buffer, gap=gap)
+        height, width = grid.shape
         # A new size (another layer, a re-planned grid) is fitted; else the zoom stays.
         set_picture(
             self.mosaic_view,
@@ -191,21 +199,24 @@ class FeatureMapPanel(Panel):
             padding=0.01,
             autoLevels=False,
             levels=levels,
+            rect=QtCore.QRectF(0, 0, width * stride, height * stride),
         )
         self.mosaic_item.setLookupTable(colormaps.gapped_lookup_table(self.colormap_name))
-        self.tile_labels.set_tiles(self._tile_rect, channels, layout.shape, dead=self.stats.dead)
+        channels, shape = grid.channels, self.layout_.shape
+        self.tile_labels.set_tiles(self._tile_rect, channels, shape, dead=self.stats.dead)
         self.tile_labels.set_selected(self.selected_channel)
         self._update_colour_bar()
 
     def _plan(self, channels: int, tile_hw: tuple[int, int]) -> MosaicLayout:
         """Keep the current layout for the same shape (so the view does not jump
         on every edit); otherwise fit the grid to the view's shape."""
+        grid = self._grid
         if (
-            self.layout_ is not None
-            and self.layout_.channels == channels
-            and (self.layout_.tile_height, self.layout_.tile_width) == tile_hw
+            grid is not None
+            and grid.channels == channels
+            and (grid.tile_height, grid.tile_width) == tuple(tile_hw)
         ):
-            return self.layout_
+            return grid
         width, height = self.mosaic_view.width(), self.mosaic_view.height()
         aspect = width / height if width > 50 and height > 50 else 1.6
         return plan_layout(channels, tile_hw, aspect=aspect)
@@ -213,17 +224,15 @@ class FeatureMapPanel(Panel):
     def _view_resized(self) -> None:
         """Re-plan the grid when the view's shape now suits another column count
         (e.g. the dock was made wide): the same tiles, better use of the space."""
-        if self.layout_ is None or self.maps is None or self.showing_hint:
+        if self._grid is None or self.maps is None or self.showing_hint:
             return
         width, height = self.mosaic_view.width(), self.mosaic_view.height()
         if width <= 50 or height <= 50:
             return
-        layout = self.layout_
-        ideal = plan_layout(
-            layout.channels, (layout.tile_height, layout.tile_width), aspect=width / height
-        )
-        if ideal.cols != layout.cols:
-            self.layout_ = None
+        grid = self._grid
+        ideal = plan_layout(grid.channels, (grid.tile_height, grid.tile_width), width / height)
+        if ideal.cols != grid.cols:
+            self._grid = None
             self._draw_mosaic()
 
     def _tile_rect(self, channel: int) -> tuple[int, int, int, int]:
@@ -247,11 +256,17 @@ class FeatureMapPanel(Panel):
             axis.setLabel("value")
 
     def _draw_channel(self) -> None:
-        assert self.normalised is not None and self.stats is not None
+        assert self.maps is not None and self.stats is not None
         channel = self.selected_channel
+        # Whole, at full resolution: one channel is never more than a screen can show.
+        picked = slice(channel, channel + 1)
+        diverging = colormaps.is_diverging(self.colormap_name)
+        full = normalise_tiles(
+            self.maps[picked], self.stats, self.normalisation, diverging, channels=picked
+        )
         self.side.show_channel(
-            self.normalised.values[channel],
-            self.normalised.levels,
+            full.values[0],
+            full.levels,
             self.colormap_name,
             f"channel {channel}",
             dead=bool(self.stats.dead[channel]),
@@ -354,7 +369,7 @@ class FeatureMapPanel(Panel):
     def _mosaic_position(self, scene_pos) -> tuple[int, int, int] | None:
         if self.layout_ is None or not self.mosaic_view.sceneBoundingRect().contains(scene_pos):
             return None
-        point = self.mosaic_item.mapFromScene(scene_pos)
+        point = self.mosaic_view.mapSceneToView(scene_pos)  # the full maps' units
         tile = self.layout_.locate(point.y(), point.x())
         return None if tile is None else (tile.channel, tile.row, tile.col)
 

@@ -215,7 +215,7 @@ class OverviewPanel(Panel):
         indices = [-1]
         for layer in data.result.layers:
             is_vector = layer.output.ndim != 3
-            picture = representative(layer.output, self.mode)
+            picture = layer_picture(layer, self.mode)
             size = thumbnail_size(picture.shape, THUMB_HEIGHT, is_vector)
             if is_vector:
                 picture = reduce_vector(picture, size[1])
@@ -288,6 +288,15 @@ class OverviewPanel(Panel):
         self.captions.set_selected(found)
         self.layer_selected.emit(index)
         return index
+
+
+def layer_picture(layer, mode: str) -> np.ndarray:
+    """The layer's thumbnail picture in [0, 1], from the pictures the compute thread
+    prepared with the result (a pass over all values is too slow for the GUI)."""
+    pictures = layer.pictures if layer.output.ndim == 3 and mode in _MODES else None
+    if pictures is None:
+        return representative(layer.output, mode)
+    return pictures.mean_picture if mode == MEAN else pictures.strongest_picture(layer.output)
 
 
 def _statistics_text(layer) -> str:
