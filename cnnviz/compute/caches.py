@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.core.memory import REUSED_BUFFER_UP_TO
+
 
 class BufferPool:
     """Float32 buffers for results, reused once no result refers to them any more.
@@ -18,11 +20,18 @@ class BufferPool:
     two buffers alternate: the one the GUI shows, and the one being filled.
     A buffer is reused only when nothing but this pool refers to it (every
     result array is a view of it, and a view holds a reference to it).
+
+    Memory comes first, though: a free buffer that does not fit is let go
+    before a new one is made (never two sizes resident at once), and buffers
+    above ``retain_up_to`` values are never kept: for them the page faults
+    are a small part of the forward, and a kept one would hold that much
+    memory while idle and alongside the next (tests/benchmarks/bench_memory.py).
     """
 
-    def __init__(self, keep: int = 2) -> None:
+    def __init__(self, keep: int = 2, retain_up_to: int = REUSED_BUFFER_UP_TO // 4) -> None:
         self._buffers: list[np.ndarray] = []
         self._keep = keep
+        self._retain_up_to = retain_up_to  # values (float32), as the memory estimate assumes
         # What getrefcount reports for a buffer only the pool holds (the list's
         # reference plus the interpreter's own), measured rather than assumed.
         self._buffers.append(np.empty(0, np.float32))
@@ -43,12 +52,19 @@ class BufferPool:
             fits = size <= self._buffers[index].size <= 2 * size + 65536
             if fits and self._free(index):
                 return self._buffers[index][:size]
+        # Nothing free fits: let the free ones go before allocating anew.
+        for index in reversed([i for i in range(len(self._buffers)) if self._free(i)]):
+            del self._buffers[index]
         fresh = np.empty(size, np.float32)
+        if size > self._retain_up_to:
+            return fresh
         self._buffers.append(fresh)
         if len(self._buffers) > self._keep:
-            free = [i for i in range(len(self._buffers) - 1) if self._free(i)]
-            self._buffers.pop(free[0] if free else 0)
+            self._buffers.pop(0)  # all in use: stop tracking the oldest
         return fresh[:size]
+
+    def __len__(self) -> int:
+        return len(self._buffers)
 
 
 class FilterCache:

@@ -15,8 +15,13 @@ in-place layer and no later forward can change them. Three ways to get there:
 * on a GPU the recorded outputs are concatenated there and brought over in
   one transfer;
 * large networks (sizes known from the analysis) copy each output into one
-  pooled buffer the moment it is made, so torch reuses activation memory as
-  in a plain forward.
+  result buffer the moment it is made and go on from that copy, so torch
+  frees its own output at once: a layer computes with one fresh output
+  alive beyond what is kept, and the peak stays near a plain forward that
+  keeps every output (tests/benchmarks/bench_memory.py).
+
+A failed allocation (torch's, numpy's, a GPU's) is ``OutOfMemory``, one line
+naming the layer; cnnviz.core.memory estimates beforehand what a forward needs.
 
 Each LayerActivation computes its statistics when first asked for them
 (LayerStats.of): done here for every layer, they cost as much as the whole
@@ -38,8 +43,8 @@ import torch
 from torch import nn
 
 from cnnviz.compute.caches import BufferPool
-from cnnviz.compute.device import is_out_of_memory
 from cnnviz.compute.layer_calls import layer_calls
+from cnnviz.compute.memory_check import failure_message, is_allocation_failure
 from cnnviz.core.jobs import LayerActivation
 
 log = logging.getLogger(__name__)
@@ -87,11 +92,24 @@ def _run_layers(
     return outputs
 
 
+class OutOfMemory(RuntimeError):
+    """An allocation failed while a layer computed; one line naming the layer.
+
+    Its message says "out of memory", so the runner's check for a GPU that ran
+    out (device.is_out_of_memory) still sees it and retries on the CPU.
+    """
+
+    def __init__(self, where: str, exc: BaseException, index: int | None = None):
+        super().__init__(failure_message(exc, where))
+        self.index = index
+
+
 def _raise_named(model: nn.Sequential, index: int, exc: Exception) -> NoReturn:
-    """Out of memory as it is (the runner retries on the CPU), else a LayerFailure."""
-    if is_out_of_memory(exc):
-        raise exc
-    raise LayerFailure(index, type(model[index]).__name__, exc) from exc
+    """OutOfMemory for a failed allocation, else a LayerFailure; both name the layer."""
+    name = type(model[index]).__name__
+    if is_allocation_failure(exc):
+        raise OutOfMemory(f"layer {index} {name}", exc, index) from exc
+    raise LayerFailure(index, name, exc) from exc
 
 
 def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel: CancelCheck):
@@ -273,7 +291,8 @@ COPY_AS_MADE_FROM = 1 << 20
 
 
 class _PlanMismatch(Exception):
-    """An output larger than the analysis said: fall back to recording tensors."""
+    """An output larger than the analysis said, or a layer that wrote into its input:
+    fall back to recording tensors (which copies where a layer writes in place)."""
 
 
 def record_forward(
@@ -298,22 +317,28 @@ def record_forward(
     if sizes is not None and len(sizes) == len(model) and sum(sizes) >= COPY_AS_MADE_FROM:
         try:
             return _copy_as_made(model, x, image, sizes, pool, should_cancel, seed)
-        except _PlanMismatch:
-            log.warning("layer outputs differ from the analysis; recording them instead")
+        except _PlanMismatch as exc:
+            log.warning("%s; recording the outputs instead", exc)
     outputs = layer_outputs(model, x, should_cancel=should_cancel, seed=seed)
     return gather(model, outputs, image, pool)
 
 
 def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
     capacity = sum(sizes)
-    buffer = _take(pool, capacity)
+    try:
+        buffer = _take(pool, capacity)
+    except MemoryError as exc:
+        raise OutOfMemory("the result (every layer's output)", exc) from exc
     target = torch.from_numpy(buffer)
     seg = _Segments()
     previous, previous_version = None, -1
     with torch.no_grad(), _seeded(x, seed):
         h = x
         for index, step in enumerate(layer_calls(model)):
+            version = target._version
             h = _one_layer(model, index, step, h, should_cancel)
+            if target._version != version:
+                raise _PlanMismatch(f"layer {index} wrote into its input, a recorded output")
             # Shared only if unchanged since copied: an in-place layer returns
             # its input tensor, but with new values (and a new version).
             shared = (
@@ -322,8 +347,13 @@ def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
             start = seg.add(h.shape, shared)
             if start >= 0:
                 if start + h.numel() > capacity:
-                    raise _PlanMismatch
-                target[start : start + h.numel()].view(h.shape).copy_(h)
+                    raise _PlanMismatch("layer outputs differ from the analysis")
+                kept = target[start : start + h.numel()].view(h.shape)
+                kept.copy_(h)
+                if h.is_cpu and h.dtype is torch.float32:
+                    # Go on from the copy: torch frees its own output now, so a
+                    # layer computes with one fresh output alive, not two.
+                    h = kept
             previous, previous_version = h, h._version
     unique = tuple(seg.owner.index(u) for u in range(len(seg.starts)))
     return _assemble(model, buffer[: seg.end], _Layout(seg, unique), image)

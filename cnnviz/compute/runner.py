@@ -8,12 +8,18 @@ the device (falling back to the CPU, with a notice, when the GPU runs out of
 memory or the requested device is absent), applies teaching kernel edits for
 the one run, and turns every problem the user can fix into a ``ComputeError``
 with one line of plain words.
+
+Before building or running anything it estimates the memory the request needs
+(cnnviz.core.memory, from the analysis) and refuses above the budget with
+``MemoryRefused``, unless the request says to run anyway; an allocation that
+still fails is a ComputeError of one line too, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import weakref
 from collections.abc import Iterator, Mapping
@@ -33,7 +39,14 @@ from cnnviz.compute.device import (
     release_memory,
     resolve_device,
 )
-from cnnviz.compute.forward import CancelCheck, LayerFailure, class_probabilities, record_forward
+from cnnviz.compute.forward import (
+    CancelCheck,
+    LayerFailure,
+    OutOfMemory,
+    class_probabilities,
+    record_forward,
+)
+from cnnviz.compute.memory_check import failure_message, is_allocation_failure, placement
 from cnnviz.compute.model import ModelKeeper, build_model
 from cnnviz.compute.weights import (
     WeightsError,
@@ -42,8 +55,10 @@ from cnnviz.compute.weights import (
     read_weights,
     state_as_numpy,
 )
+from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.jobs import ForwardRequest, ForwardResult, KernelEdit
+from cnnviz.core.memory import BUDGET_ENV, MemoryEstimate, estimate
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +67,15 @@ _FLOAT32 = np.dtype(np.float32)
 
 class ComputeError(ValueError):
     """A request that cannot be computed, for a reason the user can act on."""
+
+
+class MemoryRefused(ComputeError):
+    """The request needs more memory than the budget; nothing was allocated."""
+
+
+# Below this a request is not checked against the budget: reading what the
+# system has free costs more than a small forward (unless a budget is set).
+CHECK_MEMORY_FROM = 64_000_000
 
 
 def _shape(shape) -> str:
@@ -151,6 +175,7 @@ class ForwardRunner:
         self._mode: tuple[nn.Module, bool] | None = None
         self._devices: dict[str, tuple[torch.device, str | None]] = {}
         self._names: dict[torch.device, str] = {}
+        self._estimate: tuple[Architecture, bool, MemoryEstimate] | None = None
         # Which model the last weights snapshot was of: weights change only by
         # a new model (built, loaded, trained), never in place between requests.
         self._snapshot_of: weakref.ref | None = None
@@ -245,10 +270,22 @@ class ForwardRunner:
 
     # -- one request -------------------------------------------------------
     def run(self, request: ForwardRequest, should_cancel: CancelCheck = None) -> ForwardResult:
-        """The result for ``request``; ComputeError for problems, Cancelled if superseded."""
+        """The result for ``request``; ComputeError for problems (MemoryRefused above
+        the memory budget, before anything is allocated), Cancelled if superseded."""
+        try:
+            return self._run(request, should_cancel)
+        except OutOfMemory as exc:
+            raise ComputeError(str(exc)) from None
+        except (MemoryError, RuntimeError) as exc:
+            if not is_allocation_failure(exc):
+                raise
+            raise ComputeError(failure_message(exc, why=self._why(request))) from None
+
+    def _run(self, request: ForwardRequest, should_cancel: CancelCheck) -> ForwardResult:
         started = time.perf_counter()
         notices: list[str] = []
         device = self._device(request.device, notices)
+        device = self._check_memory(request, device, notices)
         model = self.model_for(request)
         image = self._checked_image(request)
         edits = request.kernel_edits
@@ -266,6 +303,53 @@ class ForwardRunner:
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             notice="; ".join(notices) or None,
         )
+
+    # -- memory ------------------------------------------------------------
+    def memory_estimate(self, arch: Architecture, train_mode: bool = False) -> MemoryEstimate:
+        """The core's estimate for ``arch``, kept while the same stack comes again."""
+        cached = self._estimate
+        # Identity first: the app sends the same stack object until it is edited.
+        if (
+            cached is not None
+            and cached[1] == train_mode
+            and (cached[0] is arch or cached[0] == arch)
+        ):
+            return cached[2]
+        result = estimate(analyze(arch), train_mode)
+        self._estimate = (arch, train_mode, result)
+        return result
+
+    def _held(self, request: ForwardRequest, est: MemoryEstimate) -> int:
+        """What the request reuses instead of allocating: the current model's weights
+        and their filter copies, when stack, seed and weights file are unchanged."""
+        keeper = self.keeper
+        same = (
+            keeper.model is not None
+            and keeper.seed == request.seed
+            and keeper.architecture == request.architecture
+            and _file_token(request.weights_path) == self._weights_token
+        )
+        return est.weights + est.filters if same else 0
+
+    def _check_memory(self, request: ForwardRequest, device, notices) -> torch.device:
+        """The device to compute on; MemoryRefused when the request does not fit."""
+        est = self.memory_estimate(request.architecture, request.train_mode)
+        if request.ignore_memory_limit:
+            return device
+        if est.total < CHECK_MEMORY_FROM and not os.environ.get(BUDGET_ENV):
+            return device
+        device, notice, refused = placement(est, est.total - self._held(request, est), device)
+        if refused:
+            raise MemoryRefused(refused)
+        if notice:
+            notices.append(notice)
+        return device
+
+    def _why(self, request: ForwardRequest) -> str | None:
+        try:
+            return self.memory_estimate(request.architecture, request.train_mode).dominant_phrase()
+        except Exception:  # an unusable stack says so elsewhere
+            return None
 
     def _device(self, preference: str, notices: list[str]) -> torch.device:
         # Devices do not come and go while the app runs: resolve each choice once.

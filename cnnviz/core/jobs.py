@@ -38,6 +38,8 @@ class ForwardRequest:
     weights_path: str | None = None  # safetensors / .pt state dict to load
     kernel_edits: tuple[KernelEdit, ...] = ()
     device: str = "auto"  # auto | cpu | cuda | mps
+    # Run even above the memory budget (the user said "run anyway").
+    ignore_memory_limit: bool = False
 
 
 @dataclass(frozen=True)
