@@ -41,6 +41,7 @@ UNTRAINED = (
     "give --weights FILE, or make one with cnnviz train"
 )
 RESIZE_CHOICES = ("stretch", "crop", "letterbox")
+OVERRIDE = "--ignore-memory-limit runs it anyway"
 NORMALIZE_CHOICES = ("none", "imagenet", "mean_std")
 
 
@@ -79,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help=JSON_HELP)
     parser.add_argument(
         "--stats", action="store_true", help="print each layer's min, max, mean and zeros"
+    )
+    parser.add_argument(
+        "--ignore-memory-limit",
+        action="store_true",
+        help="run even when the network needs more memory than cnnviz allows itself "
+        "(by default it refuses, naming the layer that needs most)",
     )
 
 
@@ -152,7 +159,7 @@ def _prediction(result, arch: Architecture, top: int) -> dict[str, Any]:
 
 def _forward(args: argparse.Namespace, arch: Architecture, image, weights: str | None):
     from cnnviz.compute.device import DeviceError, resolve_device
-    from cnnviz.compute.runner import ComputeError, ForwardRunner
+    from cnnviz.compute.runner import ComputeError, ForwardRunner, MemoryRefused
     from cnnviz.core.jobs import ForwardRequest
 
     try:
@@ -167,9 +174,12 @@ def _forward(args: argparse.Namespace, arch: Architecture, image, weights: str |
         train_mode=args.train_mode,
         weights_path=weights,
         device=str(device),
+        ignore_memory_limit=args.ignore_memory_limit,
     )
     try:
         return ForwardRunner().run(request)
+    except MemoryRefused as exc:
+        raise CommandError(f"{exc}; {OVERRIDE}") from None
     except ComputeError as exc:
         raise CommandError(str(exc)) from None
 

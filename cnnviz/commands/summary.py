@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from cnnviz.commands import CommandError
 from cnnviz.core import safe_json
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, check_input
+from cnnviz.core.memory import estimate, memory_budget, refusal
 from cnnviz.core.presets import PRESETS, load_any
 
 NAME = "summary"
@@ -85,6 +87,19 @@ def as_json(arch: Architecture, analysis: Analysis) -> dict[str, Any]:
         "output_shape": list(analysis.output_shape),
         "total_params": analysis.total_params,
         "total_macs": analysis.total_macs,
+        **_memory_record(analysis),
+    }
+
+
+def _memory_record(analysis: Analysis) -> dict[str, Any]:
+    """What a forward needs in memory, in bytes: the total, its parts, and the layer
+    that costs most (cnnviz.core.memory)."""
+    memory = estimate(analysis)
+    dominant = memory.dominant
+    return {
+        "memory_bytes": memory.total,
+        "memory_dominant_layer": None if dominant is None else dominant.index,
+        "memory_breakdown": memory.breakdown(),
     }
 
 
@@ -121,8 +136,21 @@ def as_table(arch: Architecture, analysis: Analysis) -> str:
         f"total parameters: {analysis.total_params:,}",
         f"total MACs: {analysis.total_macs:,} (conv, linear, batch norm)",
         f"output: {_shape(analysis.output_shape)}",
+        _memory_line(analysis),
     ]
     return "\n".join(out)
+
+
+def _memory_line(analysis: Analysis) -> str:
+    memory = estimate(analysis)
+    return f"memory for a forward: {memory.describe()}; most: {memory.dominant_phrase()}"
+
+
+def warn_if_too_big(analysis: Analysis) -> None:
+    """One line on stderr when a forward would be refused for lack of memory."""
+    memory, budget = estimate(analysis), memory_budget()
+    if not budget.allows(memory.total):
+        print(f"cnnviz summary: warning: {refusal(memory, budget)}", file=sys.stderr)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -134,4 +162,5 @@ def execute(args: argparse.Namespace) -> int:
         print(safe_json.dumps(as_json(arch, analysis), indent=2))
     else:
         print(as_table(arch, analysis))
+    warn_if_too_big(analysis)
     return 0

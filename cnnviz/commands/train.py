@@ -79,6 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and on a busy machine extra threads slow training down many times)",
     )
     parser.add_argument(
+        "--ignore-memory-limit",
+        action="store_true",
+        help="train even when the network needs more memory than cnnviz allows itself",
+    )
+    parser.add_argument(
         "--update-preset",
         action="store_true",
         help="write the weights file name and the metrics into the architecture file",
@@ -217,6 +222,12 @@ def _train(arch: Architecture, args: argparse.Namespace, printer: _Printer):
         )
     except ValueError as exc:  # TrainingError, WeightsError, DatasetError: the user's
         raise CommandError(str(exc)) from None
+    except (MemoryError, RuntimeError) as exc:
+        from cnnviz.compute.memory_check import failure_message, is_allocation_failure
+
+        if not is_allocation_failure(exc):
+            raise
+        raise CommandError(failure_message(exc, "training")) from None
     finally:
         torch.set_num_threads(previous_threads)
         signal.signal(signal.SIGINT, previous_handler)
@@ -235,6 +246,7 @@ def execute(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if problem:
         raise CommandError(problem)
+    _check_memory(arch, args)
     printer = _Printer()
     _prepare_data(args.dataset, printer)
     result = _train(arch, args, printer)
@@ -243,6 +255,22 @@ def execute(args: argparse.Namespace) -> int:
         update_architecture_file(_architecture_file(args.arch), out, _metrics(result, args))
     _report(result, out, args, replaced)
     return 0
+
+
+def _check_memory(arch: Architecture, args: argparse.Namespace) -> None:
+    """Refuse before anything is built when training would not fit (a rough estimate:
+    weights, gradients, optimizer state and a batch's activations)."""
+    if args.ignore_memory_limit:
+        return
+    from cnnviz.core.analysis import analyze
+    from cnnviz.core.memory import estimate, memory_budget, refusal, training_estimate
+
+    memory = estimate(analyze(arch), train_mode=True)
+    needed = training_estimate(memory, args.batch_size, args.optimizer)
+    budget = memory_budget()
+    if not budget.allows(needed):
+        line = refusal(memory, budget, needed, "training")
+        raise CommandError(f"{line}; --ignore-memory-limit trains it anyway")
 
 
 def _metrics(result, args: argparse.Namespace) -> dict[str, Any]:
