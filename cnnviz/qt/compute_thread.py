@@ -176,8 +176,8 @@ class _Worker(QThread):
         except Exception as exc:
             if not isinstance(exc, ValueError):  # ValueErrors are the user's: one line
                 log.exception("training %s failed", request.request_id)
-            failure = ComputeFailure(request.request_id, _first_line(exc))
-            self.training_failure.emit(failure)
+            message = _out_of_memory(exc) or _first_line(exc)
+            self.training_failure.emit(ComputeFailure(request.request_id, message))
             return
         superseded = self.mailbox.training is not None or self.mailbox.stopping
         if result.state_dict and not superseded:
@@ -231,7 +231,16 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _out_of_memory(exc: BaseException) -> str | None:
+    """A failed allocation in plain words (torch's own is an enforce trace), else None."""
+    from cnnviz.compute.memory_check import failure_message, is_allocation_failure
+
+    return failure_message(exc) if is_allocation_failure(exc) else None
+
+
 def _unexpected(exc: BaseException) -> str:
+    if (message := _out_of_memory(exc)) is not None:
+        return message
     return f"unexpected error ({type(exc).__name__}: {_first_line(exc)}); details are in the log"
 
 

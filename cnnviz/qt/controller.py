@@ -102,6 +102,8 @@ class ComputeController(QObject):
         self._thread_factory = thread_factory
         self.device = "auto"
         self.train_mode = False
+        # "Run anyway" after a refusal for lack of memory; a new network asks again.
+        self.ignore_memory_limit = False
         self.latest: ComputedView | None = None
         self.trained_state: dict | None = None  # best weights of the last training
         self._request_id = 0
@@ -216,6 +218,7 @@ class ComputeController(QObject):
             weights_path=None if withheld else weights,
             kernel_edits=tuple(e for e in self.doc.kernel_edits if e.layer < len(computed.layers)),
             device=self.device,
+            ignore_memory_limit=self.ignore_memory_limit,
         )
         # The whole stack's analysis: the panels say which layers were not computed.
         self._pending = {self._request_id: (self.doc.analysis, computed, request, withheld)}
@@ -252,6 +255,11 @@ class ComputeController(QObject):
         if on != self.train_mode:
             self.train_mode = on
             self.schedule()
+
+    def run_anyway(self) -> None:
+        """Compute this network even above the memory budget (until a new network)."""
+        self.ignore_memory_limit = True
+        self.schedule()
 
     def reseed(self) -> None:
         """New random weights for layers without loaded weights."""
@@ -301,6 +309,7 @@ class ComputeController(QObject):
             self._new_network()
 
     def _new_network(self) -> None:
+        self.ignore_memory_limit = False
         self._weights_replaced()
         self.network_replaced.emit()
 

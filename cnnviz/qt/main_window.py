@@ -206,6 +206,9 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._compute_failed)
         self.controller.busy_changed.connect(self.statusbar.set_busy)
         self.controller.device_changed.connect(self.statusbar.set_device)
+        self.statusbar.run_anyway.connect(self.controller.run_anyway)
+        self.doc.changed.connect(lambda: self.statusbar.show_memory(self.doc.analysis))
+        self.statusbar.show_memory(self.doc.analysis)
 
     # -- title, selection ------------------------------------------------------------
 
@@ -370,6 +373,7 @@ class MainWindow(QMainWindow):
 
 def show_soon(window: MainWindow) -> None:
     QTimer.singleShot(0, window.show)
+
 
 def release_window(window: MainWindow) -> None:
     """Stop the compute thread and delete the window now, while Python and the

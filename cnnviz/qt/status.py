@@ -1,14 +1,28 @@
-"""The status bar: messages and errors in plain words, compute time, device."""
+"""The status bar: messages and errors in plain words, memory, compute time, device.
+
+The memory a forward of the stack needs (cnnviz.core.memory, from the analysis)
+is shown beside the compute time. When the compute side refuses a network
+that does not fit in memory, a "Run anyway" button follows the message.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
+from cnnviz.core.analysis import Analysis
+from cnnviz.core.memory import estimate, format_bytes, is_refusal
 from cnnviz.qt.glyphs import ERROR_COLOR
+
+RUN_ANYWAY_TIP = (
+    "Compute this network although it needs more memory than cnnviz allows itself: "
+    "the computer may slow down or the run fail"
+)
 
 
 class StatusBar(QStatusBar):
+    run_anyway = Signal()  # the user overrides a refusal for lack of memory
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("status")
@@ -20,8 +34,16 @@ class StatusBar(QStatusBar):
         self.problem.setObjectName("status_problem")
         self.problem.setStyleSheet(f"QLabel#status_problem {{ color: {ERROR_COLOR}; }}")
         self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.run_anyway_button = QToolButton(self)
+        self.run_anyway_button.setObjectName("status_run_anyway")
+        self.run_anyway_button.setText("Run anyway")
+        self.run_anyway_button.setToolTip(RUN_ANYWAY_TIP)
+        self.run_anyway_button.clicked.connect(self._run_anyway)
+        self.run_anyway_button.hide()
         self.busy = QLabel("", self)
         self.busy.setObjectName("status_busy")
+        self.memory = QLabel("", self)
+        self.memory.setObjectName("status_memory")
         self.timing = QLabel("", self)
         self.timing.setObjectName("status_timing")
         self.timing.setToolTip("Time of the last forward pass (all layers, with hooks)")
@@ -29,7 +51,8 @@ class StatusBar(QStatusBar):
         self.device.setObjectName("status_device")
         self.device.setToolTip("Where torch computes (Compute > Device to change)")
         self.addWidget(self.problem, 1)
-        for label in (self.busy, self.timing, self.device):
+        self.addWidget(self.run_anyway_button)
+        for label in (self.busy, self.memory, self.timing, self.device):
             label.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(label)
 
@@ -56,6 +79,11 @@ class StatusBar(QStatusBar):
             self.problem.setText(self._message)
             self.problem.setStyleSheet("")
         self.problem.setToolTip(self._problem)
+        self.run_anyway_button.setVisible(is_refusal(self._problem))
+
+    def _run_anyway(self) -> None:
+        self.run_anyway_button.hide()
+        self.run_anyway.emit()
 
     def clear_problem(self) -> None:
         self.show_problem("")
@@ -73,3 +101,16 @@ class StatusBar(QStatusBar):
 
     def set_device(self, name: str) -> None:
         self.device.setText(f"Device: {name}")
+
+    def show_memory(self, analysis: Analysis) -> None:
+        """What a forward of the stack needs in memory (its computable layers)."""
+        memory = estimate(analysis)
+        self.memory.setText(f"memory ≈ {format_bytes(memory.total)}")
+        parts = "\n".join(
+            f"  {name.replace('_', ' ')}: {format_bytes(size)}"
+            for name, size in memory.breakdown().items()
+        )
+        self.memory.setToolTip(
+            f"Memory a forward of this network needs, about {format_bytes(memory.total)}:\n"
+            f"{parts}\nMost: {memory.dominant_phrase()}"
+        )
