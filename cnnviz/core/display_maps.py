@@ -29,9 +29,10 @@ from cnnviz.core.mosaic import (
 
 log = logging.getLogger(__name__)
 
-# About a full-HD screen's pixels: a mosaic bigger than this is more than any
-# panel can show at one map value per screen pixel.
-SCREEN_PIXELS = 2_000_000
+# About half a full-HD screen (1920 × 1080 = 2 M pixels): the most a dock beside
+# the stack shows; a mosaic bigger than this cannot be seen at one map value per
+# screen pixel. Each mosaic pixel costs the GUI thread on every draw and paint.
+SCREEN_PIXELS = 1_000_000
 
 
 def display_stride(shape: tuple[int, ...], screen_pixels: int = SCREEN_PIXELS) -> int:

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 # How long a newer request waits for the running forward before stopping it.
 # Without the wait, each edit of a burst (slower on the GUI than the debounce)
 # started its own forward: 100 edits, ~100 forwards, each stopped by the next.
-HOLD_MS = 500
+HOLD_MS = 1000
 
 # Workers that are still running, kept alive even if their ComputeThread is
 # collected: destroying a running QThread aborts the whole process.

@@ -40,7 +40,7 @@ def test_the_tiles_fit_a_screen_and_are_the_maps_own_values(shape):
 
 
 def test_vgg_maps_at_896_px_are_sampled_and_small_maps_are_whole():
-    assert prepare(maps((64, 896, 896))).stride == 6
+    assert prepare(maps((64, 896, 896))).stride == 8
     assert prepare(maps((8, 10, 10))).stride == 1
 
 
