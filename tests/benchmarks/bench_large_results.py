@@ -96,8 +96,12 @@ def run_loop(_app: QApplication, seconds: float) -> None:
     loop.exec()
 
 
-def result_stall(app: QApplication, size: int, prepared: bool) -> tuple[float, float]:
-    """(longest timer gap in ms while the result is drawn, preparing in ms)."""
+def result_stall(
+    app: QApplication, size: int, prepared: bool, arrives: bool = True
+) -> tuple[float, float, float]:
+    """(longest timer gap in ms while a result of a new input size is drawn, the
+    same for the next result of that input, preparing in ms); with `arrives`
+    False the same waits without a result: the machine's noise floor."""
     fake = FakeCompute()
     window = window_with("vgg11", fake, 224)
     window.controller.submit_now()  # a first result builds what is built once
@@ -113,13 +117,26 @@ def result_stall(app: QApplication, size: int, prepared: bool) -> tuple[float, f
     preparing = (time.perf_counter() - start) * 1000
     ticks = TickRecorder()
     ticks.timer.start()
-    QTimer.singleShot(100, lambda: fake.result_ready.emit(result))
+    if arrives:
+        QTimer.singleShot(100, lambda: fake.result_ready.emit(result))
     run_loop(app, 1.5 + size / 224)
     ticks.timer.stop()
-    assert window.panels.latest is not None and window.panels.latest.result is result
+    assert (window.panels.latest.result is result) == arrives
+    first = float(ticks.gaps_ms().max())
+    # The next result of the same input, as after an edit of a layer.
+    window.controller.submit_now()
+    result = random_result(fake.requests[-1])
+    if prepared:
+        prepare_result(result)
+    ticks = TickRecorder()
+    ticks.timer.start()
+    if arrives:
+        QTimer.singleShot(100, lambda: fake.result_ready.emit(result))
+    run_loop(app, 1.0 + size / 448)
+    ticks.timer.stop()
     window.shutdown()
     window.deleteLater()
-    return float(ticks.gaps_ms().max()), preparing
+    return first, float(ticks.gaps_ms().max()), preparing
 
 
 def edit_latency(app: QApplication, stale_redraw: bool, edits: int = 40) -> list[float]:
@@ -192,11 +209,14 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"load average {load:.2f} on {os.cpu_count()} cores (other jobs share this machine)")
     for size in (224, 448, 896):
-        before, _ = result_stall(app, size, prepared=False)
-        after, preparing = result_stall(app, size, prepared=True)
+        before, before_next, _ = result_stall(app, size, prepared=False)
+        after, after_next, preparing = result_stall(app, size, prepared=True)
+        idle, idle_next, _ = result_stall(app, size, prepared=True, arrives=False)
         print(
-            f"VGG-11 {size} px result arrives: longest GUI stall {before:6.0f} ms not prepared"
-            f" → {after:4.0f} ms prepared ({preparing:.0f} ms preparing, off the GUI thread)",
+            f"VGG-11 {size} px, longest GUI stall as a result arrives (new input size; next"
+            f" result): not prepared {before:4.0f}; {before_next:4.0f} ms → prepared"
+            f" {after:3.0f}; {after_next:3.0f} ms ({preparing:.0f} ms preparing, off the GUI"
+            f" thread; {idle:.0f}; {idle_next:.0f} ms with no result: the machine's noise)",
             flush=True,
         )
     old = edit_latency(app, stale_redraw=True)
