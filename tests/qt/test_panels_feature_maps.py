@@ -219,3 +219,19 @@ def test_large_maps_are_drawn_screen_sized_and_hover_reads_the_exact_values(qtbo
     _, row, col = panel._highlighted
     assert abs(row - 301) < 10 and abs(col - 457) < 10
     assert f"<b>{format_value(float(big[channel, row, col]))}</b>" in panel.hover_label.text()
+
+
+def test_a_large_channel_beside_the_mosaic_is_screen_sized_and_positions_are_exact(qtbot):
+    from cnnviz.qt.panels.feature_maps import CHANNEL_PIXELS
+
+    panel = shown_panel(qtbot, FeatureMapPanel, (900, 600))
+    big = np.random.default_rng(4).standard_normal((5, 700, 700)).astype(np.float32)
+    panel.show(with_output(panel_input(STACK, 0, size=32), 0, big))
+    panel.select_channel(2)
+    item = panel.side.channel_item
+    assert item.image.size <= CHANNEL_PIXELS < big[2].size
+    qtbot.wait(20)  # the view takes its new range on the next turn of the event loop
+    scene = item.mapToScene(QtCore.QPointF(457.5 / 2, 301.5 / 2))  # image pixel
+    assert panel.side.channel_cell(scene) == (301, 457)
+    panel._hover_channel(scene)
+    assert f"<b>{format_value(float(big[2, 301, 457]))}</b>" in panel.hover_label.text()

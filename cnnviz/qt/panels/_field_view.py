@@ -71,10 +71,22 @@ class FieldView(pg.GraphicsLayoutWidget):
         set_picture(self.input_view, self.input_item, float_c(picture), **options)
         self._shown_input = image
 
-    def show_channel(self, values: np.ndarray, levels, colormap_name: str, title: str, dead: bool):
-        """One channel large, in the mosaic's colours; `title` names it."""
+    def show_channel(
+        self,
+        values: np.ndarray,
+        levels,
+        colormap_name: str,
+        title: str,
+        dead: bool,
+        stride: int = 1,
+    ):
+        """One channel large, in the mosaic's colours; `title` names it. `values`
+        may be every stride-th value of a large channel: the picture is stretched
+        over the whole channel, so positions on it are the channel's own."""
         # Fitted to a new size only: stepping through channels keeps the zoom.
-        options = {"autoLevels": False, "levels": levels}
+        height, width = values.shape[:2]
+        rect = QtCore.QRectF(0, 0, width * stride, height * stride)
+        options = {"autoLevels": False, "levels": levels, "rect": rect}
         set_picture(self.channel_view, self.channel_item, float_c(values), **options)
         self.channel_item.setLookupTable(colormaps.lookup_table(colormap_name))
         self.channel_marker.hide()
@@ -98,5 +110,5 @@ class FieldView(pg.GraphicsLayoutWidget):
         """(row, col) of the large channel under a scene position, or None."""
         if not self.channel_view.sceneBoundingRect().contains(scene_pos):
             return None
-        point = self.channel_item.mapFromScene(scene_pos)
+        point = self.channel_view.mapSceneToView(scene_pos)  # the channel's own units
         return int(np.floor(point.y())), int(np.floor(point.x()))

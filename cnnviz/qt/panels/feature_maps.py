@@ -15,7 +15,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from cnnviz.core.display_maps import LayerPictures, normalise_tiles, scaled_layout
+from cnnviz.core.display_maps import (
+    SCREEN_PIXELS,
+    LayerPictures,
+    display_stride,
+    normalise_tiles,
+    scaled_layout,
+)
 from cnnviz.core.mosaic import (
     PER_CHANNEL,
     PER_LAYER,
@@ -43,6 +49,7 @@ from cnnviz.qt.panels.base import (
     title_label,
 )
 
+CHANNEL_PIXELS = SCREEN_PIXELS // 4  # the side view's share of the screen
 _NORMALISATION_LABELS = {PER_CHANNEL: "per channel", PER_LAYER: "per layer"}
 
 
@@ -258,18 +265,20 @@ class FeatureMapPanel(Panel):
     def _draw_channel(self) -> None:
         assert self.maps is not None and self.stats is not None
         channel = self.selected_channel
-        # Whole, at full resolution: one channel is never more than a screen can show.
+        # The side view is a fraction of the panel: a channel larger than that is
+        # drawn from every stride-th value (hover still reads `maps`).
+        stride = display_stride((1, *self.maps.shape[1:]), CHANNEL_PIXELS)
         picked = slice(channel, channel + 1)
         diverging = colormaps.is_diverging(self.colormap_name)
-        full = normalise_tiles(
-            self.maps[picked], self.stats, self.normalisation, diverging, channels=picked
-        )
+        sampled = self.maps[picked, ::stride, ::stride]
+        shown = normalise_tiles(sampled, self.stats, self.normalisation, diverging, picked)
         self.side.show_channel(
-            full.values[0],
-            full.levels,
+            shown.values[0],
+            shown.levels,
             self.colormap_name,
             f"channel {channel}",
             dead=bool(self.stats.dead[channel]),
+            stride=stride,
         )
         self._show_statistics()
 
