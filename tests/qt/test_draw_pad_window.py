@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import QMessageBox
 
-from cnnviz.core.project import Project
-from cnnviz.qt import settings
-from cnnviz.qt.main_window import MainWindow
+from tests.qt.numpy_window import compute, numpy_window
 from tests.qt.test_draw_pad import draw
-from tests.qt.test_panels_visibility import STACK, NumpyCompute, compute
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
-    numpy_compute = NumpyCompute()
-    win = MainWindow(numpy_compute, start_compute=False, saved_layout=False)
-    qtbot.addWidget(win)
-    win.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
-    win.compute = numpy_compute
-    win.doc.reset(Project(STACK), None)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.shutdown()
+def window(qtbot):
+    with numpy_window(qtbot) as win:
+        yield win
 
 
 def test_a_drawing_becomes_the_input_and_the_pad_shows_that_tensor(qtbot, window):

@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QModelIndex, QPoint, QPointF, QStandardPaths, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import Project
-from cnnviz.qt import commands, settings
+from cnnviz.qt import commands
 from cnnviz.qt.glyphs import LAYER_MIME
 from cnnviz.qt.main_window import MainWindow
 from cnnviz.qt.palette import TYPE_ROLE, layer_mime
 from cnnviz.qt.stack_model import ERROR_ROLE, INFO_ROLE
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
 
 
 def four_layers() -> Architecture:

@@ -5,21 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from cnnviz.qt import help, settings
+from cnnviz.qt import help
 from cnnviz.qt.main_window import MainWindow
 
 NATIVE = QKeySequence.SequenceFormat.NativeText
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
 
 
 @pytest.fixture

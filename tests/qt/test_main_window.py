@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QObject, QStandardPaths, QUrl, Signal
+from PySide6.QtCore import QMimeData, QObject, QUrl, Signal
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from cnnviz.core.analysis import analyze
@@ -18,13 +18,6 @@ from cnnviz.qt import commands, settings
 from cnnviz.qt.main_window import MainWindow
 
 Discard, Cancel = QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Cancel
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
 
 
 class FakeCompute(QObject):

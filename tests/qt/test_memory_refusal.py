@@ -4,14 +4,11 @@ allocation failure in the compute thread is one line, not "unexpected error"."""
 
 from __future__ import annotations
 
-import pytest
-from PySide6.QtCore import QStandardPaths
-
 from cnnviz.compute.runner import ForwardRunner
 from cnnviz.core.jobs import ComputeFailure
 from cnnviz.core.memory import BUDGET_ENV, estimate, format_bytes
 from cnnviz.core.project import Project
-from cnnviz.qt import commands, settings
+from cnnviz.qt import commands
 from cnnviz.qt.compute_thread import ComputeThread
 from cnnviz.qt.main_window import MainWindow
 from cnnviz.qt.status import StatusBar
@@ -22,13 +19,6 @@ REFUSAL = (
     "not enough free memory: layer 7 Linear needs 411 MB of weights, the whole run "
     "about 660 MB; about 500 MB is free (cnnviz may use 375 MB)"
 )
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
 
 
 def test_the_status_bar_offers_run_anyway_for_a_refusal_only(qtbot):

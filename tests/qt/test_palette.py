@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from PySide6.QtCore import QStandardPaths
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QMessageBox, QStyle
 
-from cnnviz.qt import settings
 from cnnviz.qt.main_window import MainWindow
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
 
 
 def test_no_palette_name_is_cut_at_the_default_size(qtbot):

@@ -5,30 +5,15 @@ already chosen draws nothing."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import QMessageBox
 
-from cnnviz.core.project import Project
-from cnnviz.qt import commands, docks, settings
-from cnnviz.qt.main_window import MainWindow
-from tests.qt.test_panels_visibility import STACK, NumpyCompute, compute
+from cnnviz.qt import commands, docks
+from tests.qt.numpy_window import compute, numpy_window
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
-    fake = NumpyCompute()
-    win = MainWindow(fake, start_compute=False, saved_layout=False)
-    qtbot.addWidget(win)
-    win.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
-    win.compute = fake
-    win.doc.reset(Project(STACK), None)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.shutdown()
+def window(qtbot):
+    with numpy_window(qtbot) as win:
+        yield win
 
 
 @pytest.fixture

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QStandardPaths, Signal
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Signal
 
 from cnnviz.core.jobs import KernelEdit, TrainConfig
-from cnnviz.core.project import Project
-from cnnviz.qt import settings
-from cnnviz.qt.main_window import MainWindow
-from tests.qt.test_panels_visibility import STACK, NumpyCompute, click_tab, compute
+from tests.qt.numpy_window import NumpyCompute, click_tab, compute, numpy_window
 
 HIDDEN_AT_START = ("filters", "pooling", "activation", "conv_stepper", "training", "draw_pad")
 SHOWN_AT_START = ("feature_maps", "input_image", "prediction", "overview")
@@ -34,19 +30,9 @@ class TrainingCompute(NumpyCompute):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
-    win = MainWindow(TrainingCompute(), start_compute=False, saved_layout=False)
-    qtbot.addWidget(win)
-    win.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
-    win.compute = win.controller.thread
-    win.doc.reset(Project(STACK), None)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.shutdown()
+def window(qtbot):
+    with numpy_window(qtbot, TrainingCompute()) as win:
+        yield win
 
 
 def test_hidden_tabs_are_not_built_at_start_up(window, qtbot):

@@ -4,13 +4,12 @@ the drawing; opened in a fresh window it computes the same outputs, value for va
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from cnnviz.core.jobs import ForwardRequest, KernelEdit, TrainConfig, TrainResult
 from cnnviz.core.project import Project
-from cnnviz.qt import commands, settings
+from cnnviz.qt import commands
 from cnnviz.qt.compute_thread import ComputeThread
 from cnnviz.qt.main_window import MainWindow
 from tests.tiny_net import TINY
@@ -19,13 +18,6 @@ Discard, Cancel = QMessageBox.StandardButton.Discard, QMessageBox.StandardButton
 QUICK = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01, augment=False)
 # A drawn digit: the pad's values are whole steps of 1/255.
 DRAWING = (np.add.outer(np.arange(20), np.arange(20)) % 256).astype(np.float32) / 255.0
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
 
 
 def real_window(qtbot, project: Project | None = None) -> MainWindow:

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QMessageBox, QToolButton
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.project import Project
-from cnnviz.qt import commands, settings
+from cnnviz.qt import commands
 from cnnviz.qt.main_window import MainWindow
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QStandardPaths.setTestModeEnabled(True)
-    settings.use_settings_folder(tmp_path / "settings")
-    settings.init_application_names()
 
 
 @pytest.fixture
