@@ -181,14 +181,15 @@ def clear_kernels(doc: Document, layer: int | None = None) -> StateCommand | Non
 
 
 def _layer_with(layer: Layer, name: str, value: Any) -> Layer:
-    """`layer` with one parameter set; a default value is dropped from the file."""
+    """`layer` with one parameter set; a default value is dropped from the file.
+
+    The value is checked before it is compared with the default: 1 equals True
+    and 1.0 equals 1, yet neither is a value of that parameter."""
     param = layer_type(layer.type).param(name)
-    params = dict(layer.params)
-    if not param.required and value == param.default:
-        params.pop(name, None)
-    else:
-        params[name] = value
-    return Layer.make(layer.type, **params)
+    checked = layer.with_params(**{name: value})
+    if param.required or checked.params[name] != param.default:
+        return checked
+    return Layer.make(layer.type, **{k: v for k, v in checked.params.items() if k != name})
 
 
 class SetParamCommand(StateCommand):
