@@ -1,0 +1,109 @@
+"""Does an analysis agree with torch? Cheap enough to ask after every edit.
+
+The same question as tests/core/test_against_torch.py, for stacks of any
+size: torch runs the stack on the meta device (shapes and parameters without
+memory or arithmetic: VGG-16 at 224×224 in well under a second), and on the
+CPU with real tensors when that is cheap. The meta device does not check
+Softmax's `dim`, so there a Softmax also runs on a CPU tensor of one element
+per axis, which fails exactly when the real one would.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import torch
+
+from cnnviz.core.analysis import Analysis
+from tests.core.test_against_torch import core_is_deliberately_stricter
+from tests.torch_modules import torch_module
+
+# Above these, torch runs on the meta device only.
+CPU_ACTIVATIONS = 200_000
+CPU_PARAMETERS = 500_000
+CPU_MACS = 20_000_000
+
+
+class Trace(NamedTuple):
+    # (output shape without batch, weights, biases) of each layer torch ran.
+    results: list[tuple[tuple[int, ...], int, int]]
+    failed_at: int | None
+    # Parameters of every module built, the failing one included (it is built
+    # before it fails: a Conv2d after a Flatten takes thousands of in_channels).
+    parameters: int
+
+
+def run_torch(input_shape: tuple[int, ...], layers, device: str) -> Trace:
+    """What torch does with the stack on `device`, until it fails."""
+    results, parameters = [], 0
+    with torch.device(device), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = torch.zeros(1, *input_shape)
+        for index, layer in enumerate(layers):
+            try:
+                module = torch_module(layer, x).eval()
+                parameters += sum(p.numel() for p in module.parameters())
+                with torch.no_grad():
+                    if device == "meta" and layer.type == "Softmax":
+                        module(torch.zeros((1,) * x.dim(), device="cpu"))
+                    x = module(x)
+            except (RuntimeError, ValueError, IndexError):
+                return Trace(results, index, parameters)
+            named = dict(module.named_parameters())
+            weights, bias = named.get("weight"), named.get("bias")
+            results.append(
+                (
+                    tuple(x.shape[1:]),
+                    0 if weights is None else weights.numel(),
+                    0 if bias is None else bias.numel(),
+                )
+            )
+    return Trace(results, None, parameters)
+
+
+def _cheap_on_cpu(analysis: Analysis, meta: Trace) -> bool:
+    activations = sum(math.prod(shape) for shape, _, _ in meta.results)
+    return (
+        activations <= CPU_ACTIVATIONS
+        and meta.parameters <= CPU_PARAMETERS
+        and analysis.total_macs <= CPU_MACS
+    )
+
+
+def torch_trace(analysis: Analysis) -> tuple[Trace, str]:
+    """What torch does with the analysed stack, and on which device it was asked."""
+    layers = [info.layer for info in analysis.layers]
+    meta = run_torch(analysis.input_shape, layers, "meta")
+    if _cheap_on_cpu(analysis, meta):
+        return run_torch(analysis.input_shape, layers, "cpu"), "cpu"
+    return meta, "meta"
+
+
+def assert_agrees_with_torch(analysis: Analysis) -> str:
+    """Shapes and parameter counts per layer as torch has them, and the first invalid
+    layer where torch fails; returns the device torch ran on."""
+    (results, torch_failed_at, _), device = torch_trace(analysis)
+    infos = analysis.layers
+    first_error = analysis.first_error
+    if first_error is not None and core_is_deliberately_stricter(first_error):
+        # Only what comes before the stricter layer is compared.
+        infos = infos[: first_error.index]
+        results = results[: first_error.index]
+        if torch_failed_at is not None and torch_failed_at >= first_error.index:
+            torch_failed_at = None
+        first_error = None
+    core_failed_at = first_error.index if first_error else None
+    stack = [info.layer for info in infos]
+    assert core_failed_at == torch_failed_at, (
+        f"on {device}: the analysis fails at {core_failed_at}"
+        f" ({first_error and first_error.error}), torch at {torch_failed_at};"
+        f" input {analysis.input_shape}, layers {stack}"
+    )
+    for info, (shape, weights, biases) in zip(infos, results, strict=False):
+        assert (info.output_shape, info.weights, info.biases) == (shape, weights, biases), (
+            f"on {device}, layer {info.index} {info.layer}: analysis"
+            f" {(info.output_shape, info.weights, info.biases)}, torch {(shape, weights, biases)}"
+        )
+    return device
