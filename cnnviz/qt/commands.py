@@ -122,10 +122,16 @@ def remove_rows(doc: Document, rows: Iterable[int]) -> StateCommand | None:
     return _structural(doc, f"Delete {what}", edit, rows)
 
 
+def _stays_put(edit: stack_edits.StackEdit) -> bool:
+    """No row changes place. Not "the layers are equal": swapping two identical
+    layers still moves a hand-set kernel with its layer."""
+    return all(old == new for old, new in edit.index_map.items())
+
+
 def move_rows(doc: Document, rows: Iterable[int], position: int) -> StateCommand | None:
     rows = sorted(set(rows))
     edit = stack_edits.move(doc.architecture.layers, rows, position)
-    if not rows or edit.items == doc.architecture.layers:
+    if not rows or _stays_put(edit):
         return None
     return _structural(doc, f"Move {_plural(len(rows), 'layer')}", edit, rows)
 
@@ -133,7 +139,7 @@ def move_rows(doc: Document, rows: Iterable[int], position: int) -> StateCommand
 def move_rows_by(doc: Document, rows: Iterable[int], step: int) -> StateCommand | None:
     rows = sorted(set(rows))
     edit = stack_edits.move_by(doc.architecture.layers, rows, step)
-    if not rows or edit.items == doc.architecture.layers:
+    if not rows or _stays_put(edit):
         return None
     return _structural(doc, f"Move {_plural(len(rows), 'layer')}", edit, rows)
 

@@ -385,3 +385,24 @@ def test_palette_drags_copy_so_the_entry_stays(window, monkeypatch):
     tree.startDrag(Qt.DropAction.CopyAction | Qt.DropAction.MoveAction)
     assert started == [(b"AvgPool2d", Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)]
     assert len(tree.type_items()) == count
+
+
+@pytest.mark.parametrize("move", ["by", "to"])
+def test_a_hand_set_kernel_moves_with_its_layer_past_an_identical_one(qapp, move):
+    from cnnviz.qt.document import Document
+
+    conv = Layer.make("Conv2d", out_channels=2, kernel_size=3, padding=1)
+    # Two channels in, two out: the same layer twice, with the same input shape.
+    doc = Document(Architecture("twins", InputShape(2, 8, 8), (conv, conv)))
+    edit = KernelEdit(0, 1, np.ones((2, 3, 3), np.float32))
+    doc.undo_stack.push(commands.set_kernel(doc, edit))
+    # The layers are equal, so the stack looks the same after the move, but the
+    # hand-set kernel belongs to the layer that moved.
+    command = (
+        commands.move_rows_by(doc, [0], 1) if move == "by" else commands.move_rows(doc, [0], 2)
+    )
+    assert command is not None
+    doc.undo_stack.push(command)
+    assert [(e.layer, e.out_channel) for e in doc.kernel_edits] == [(1, 1)]
+    doc.undo_stack.undo()
+    assert [(e.layer, e.out_channel) for e in doc.kernel_edits] == [(0, 1)]
