@@ -25,6 +25,7 @@ from cnnviz.core.mosaic import (
     ChannelStatistics,
     MosaicLayout,
     Normalised,
+    levels_of_range,
 )
 
 log = logging.getLogger(__name__)
@@ -153,13 +154,7 @@ def _layer_levels(statistics: ChannelStatistics, symmetric: bool) -> tuple[float
     ends = ends[np.isfinite(ends)]
     if ends.size == 0:
         return (0.0, 1.0)
-    low, high = float(ends.min()), float(ends.max())
-    if symmetric:
-        bound = max(abs(low), abs(high))
-        low, high = -bound, bound
-    if high <= low:
-        return (low - 0.5, high + 0.5)
-    return (low, high)
+    return levels_of_range(float(ends.min()), float(ends.max()), symmetric)
 
 
 def scaled_layout(layout: MosaicLayout, stride: int) -> MosaicLayout:

@@ -114,7 +114,12 @@ def layer_levels(maps: np.ndarray, symmetric: bool = False) -> tuple[float, floa
     finite = maps[np.isfinite(maps)] if not np.isfinite(maps).all() else maps
     if finite.size == 0:
         return (0.0, 1.0)
-    low, high = float(finite.min()), float(finite.max())
+    return levels_of_range(float(finite.min()), float(finite.max()), symmetric)
+
+
+def levels_of_range(low: float, high: float, symmetric: bool = False) -> tuple[float, float]:
+    """The colormap's (low, high) for values from `low` to `high`: ±max|v| when
+    centred on zero, and a range of 1 around a constant."""
     if symmetric:
         bound = max(abs(low), abs(high))
         low, high = -bound, bound
