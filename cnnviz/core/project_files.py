@@ -156,19 +156,11 @@ def write_atomically(path: str | Path, data: bytes, durable: bool = True) -> Non
     `durable` also waits for the disk (fsync), so a power cut cannot undo the
     save; autosave, written after every edit, guards against a crashed process
     (the written file outlives it) and skips that wait, most of a write's time."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as stream:
-            stream.write(data)
-            stream.flush()
-            if durable:
-                os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        _reraise(exc, path)
+    with _replacing(Path(path)) as tmp, tmp.open("wb") as stream:
+        stream.write(data)
+        stream.flush()
+        if durable:
+            os.fsync(stream.fileno())
 
 
 def encode_data(arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -185,14 +177,21 @@ def write_weights(state: Mapping[str, np.ndarray], path: str | Path) -> None:
     """A state dict (name → numpy array) as a safetensors file, all or nothing; OSError."""
     from safetensors.numpy import save_file
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
-    try:
+    with _replacing(Path(path)) as tmp:
         # Written straight to the file: a large model's bytes never sit in memory twice.
         save_file(arrays, str(tmp), metadata={"format": "pt"})
         with tmp.open("rb+") as stream:
             os.fsync(stream.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """A temporary file beside `path` to write; it replaces `path` when the block
+    ends, and is removed if the block fails (then OSError naming `path`)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
