@@ -195,3 +195,15 @@ def test_autosaved_text_points_at_its_moved_sidecars(tmp_path):
     untouched = json.dumps({"format": "cnnviz-project", "weights": "/abs/w.safetensors"})
     assert project_files.with_absolute_paths(untouched, tmp_path) == untouched
     assert project_files.with_absolute_paths("{broken", Path("/x")) == "{broken"
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_temporary_file(tmp_path):
+    target = tmp_path / "w.weights.safetensors"
+    project_files.write_weights({"0.weight": np.ones((2, 2), np.float32)}, target)
+    before = target.read_bytes()
+    with pytest.raises(Exception):  # noqa: B017 - safetensors refuses object arrays its own way
+        project_files.write_weights({"0.weight": np.array([object()])}, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    project_files.write_atomically(tmp_path / "p.cnnviz", b"{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.cnnviz", target.name]
