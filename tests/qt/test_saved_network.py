@@ -4,7 +4,6 @@ the drawing; opened in a fresh window it computes the same outputs, value for va
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from cnnviz.core.jobs import ForwardRequest, KernelEdit, TrainConfig, TrainResult
@@ -12,6 +11,7 @@ from cnnviz.core.project import Project
 from cnnviz.qt import commands
 from cnnviz.qt.compute_thread import ComputeThread
 from cnnviz.qt.main_window import MainWindow
+from tests.qt.fake_compute import FakeCompute
 from tests.tiny_net import TINY
 
 Discard, Cancel = QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Cancel
@@ -122,27 +122,6 @@ def test_a_new_random_initialisation_is_saved_as_its_seed_not_as_trained_weights
             other.shutdown()
 
 
-class FakeCompute(QObject):
-    """Stands in for the compute thread: takes requests, trains when told to."""
-
-    result_ready = Signal(object)
-    failed = Signal(object)
-    busy_changed = Signal(bool)
-    device_changed = Signal(str)
-    training_progress = Signal(object)
-    training_finished = Signal(object)
-    training_failed = Signal(object)
-
-    def submit(self, request) -> None:
-        pass
-
-    def start_training(self, request) -> None:
-        self.training = request
-
-    def shutdown(self) -> None:
-        pass
-
-
 def test_after_training_a_preset_or_new_asks_first(qtbot):
     fake = FakeCompute()
     win = MainWindow(fake, start_compute=False)
@@ -156,7 +135,7 @@ def test_after_training_a_preset_or_new_asks_first(qtbot):
         assert win.controller.start_training(QUICK)
         state = {"0.weight": np.zeros((4, 1, 3, 3), np.float32)}
         fake.training_finished.emit(
-            TrainResult(fake.training.request_id, state, 0.9, 0.9, 1, False, 1)
+            TrainResult(fake.trainings[-1].request_id, state, 0.9, 0.9, 1, False, 1)
         )
         assert win.doc.modified and win.doc.weights_dirty
         assert not win.load_preset("lenet5") and asked == [True]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Signal
 
 from cnnviz.core.jobs import ForwardResult, KernelEdit, TrainConfig, TrainProgress, TrainResult
 from cnnviz.core.presets import load_preset, preset_path, weights_path
@@ -17,32 +16,8 @@ from cnnviz.core.project import Project
 from cnnviz.qt import commands
 from cnnviz.qt.controller import ComputeController, keeps_weights
 from cnnviz.qt.document import Document
+from tests.qt.fake_compute import FakeCompute
 from tests.tiny_net import TINY
-
-
-class FakeCompute(QObject):
-    """Stands in for the compute thread: records requests, answers when told to."""
-
-    result_ready = Signal(object)
-    failed = Signal(object)
-    busy_changed = Signal(bool)
-    device_changed = Signal(str)
-    training_progress = Signal(object)
-    training_finished = Signal(object)
-    training_failed = Signal(object)
-
-    def __init__(self):
-        super().__init__()
-        self.requests, self.trainings = [], []
-
-    def submit(self, request) -> None:
-        self.requests.append(request)
-
-    def start_training(self, request) -> None:
-        self.trainings.append(request)
-
-    def shutdown(self) -> None:
-        pass
 
 
 @pytest.fixture
