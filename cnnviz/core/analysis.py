@@ -3,13 +3,23 @@
 `analyze` never raises for a bad stack: the first layer that cannot take its
 input carries an error naming the layer, the parameter and the reason, and the
 layers after it are marked not computable.
+
+Blocks (blocks.py) are walked depth first: ``Analysis.layers`` holds every
+layer in pre-order, a block before the layers inside it, each with its
+``address`` ("3", "3.body.0", "5.branches.1.2": torch's module names) and its
+position in that list as ``index``. A network without blocks has one entry per
+layer with ``index`` = its position in the stack, as before blocks existed.
+A block's own entry has the merged output, the merge's MACs and no weights of
+its own (the layers inside count theirs), so totals are plain sums.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnnviz.core import blocks
 from cnnviz.core.architecture import Architecture, Layer
+from cnnviz.core.merge_fields import union
 from cnnviz.core.receptive_field import ReceptiveField, step
 from cnnviz.core.shapes import LayerCost, Shape, ShapeError, layer_cost
 
@@ -26,6 +36,26 @@ class LayerInfo:
     receptive_field: ReceptiveField | None = None
     # The reason this layer is invalid, naming layer, parameter and cause.
     error: str | None = None
+    # Where it sits: torch's module name ("3", "3.body.0"), the index of the
+    # block holding it (None at the top level), its depth, and the position
+    # in the stack of the top-level entry it belongs to.
+    address: str = ""
+    parent: int | None = None
+    depth: int = 0
+    top: int = 0
+
+    @property
+    def name(self) -> str:
+        """How the layer is named to a person: "layer 3" or "layer 3.body.0"."""
+        return f"layer {self.address}"
+
+    @property
+    def path(self) -> str | None:
+        """The path of the block this layer is in ("body", "branches.1"), or None."""
+        if self.parent is None:
+            return None
+        parts = self.address.split(".")
+        return ".".join(parts[-3:-1]) if parts[-3] == "branches" else parts[-2]
 
     @property
     def params(self) -> int:
@@ -66,7 +96,35 @@ class Analysis:
 
     @property
     def output_shape(self) -> Shape | None:
-        return self.layers[-1].output_shape if self.layers else self.input_shape
+        top = self.top_level
+        return top[-1].output_shape if top else self.input_shape
+
+    @property
+    def top_level(self) -> tuple[LayerInfo, ...]:
+        """One entry per item of the stack (a block's merged output for a block)."""
+        return tuple(info for info in self.layers if info.parent is None)
+
+    @property
+    def has_blocks(self) -> bool:
+        return any(info.parent is not None or info.layer.is_block for info in self.layers)
+
+    def at(self, address: str) -> LayerInfo:
+        """The layer at a torch module name such as "3.body.0"; KeyError if none."""
+        for info in self.layers:
+            if info.address == address:
+                return info
+        raise KeyError(f"no layer {address}")
+
+    def children(self, index: int) -> tuple[LayerInfo, ...]:
+        """The layers directly inside block `index`, path by path."""
+        return tuple(info for info in self.layers if info.parent == index)
+
+    def params_within(self, index: int) -> int:
+        """The parameters of a layer, or of a block and everything inside it."""
+        prefix = self.layers[index].address + "."
+        return self.layers[index].params + sum(
+            info.params for info in self.layers if info.address.startswith(prefix)
+        )
 
     def not_computed_reason(self, index: int) -> str:
         """Why layer `index` has no output, for a panel's hint: the layer's own
@@ -77,7 +135,7 @@ class Analysis:
             return f"this layer is invalid; {info.error.split(': ', 1)[-1]}"
         first = self.first_error
         if first is not None and first.index < index:
-            return f"layer {first.index} {first.layer.type} above it is invalid; fix that one first"
+            return f"{first.name} {first.layer.type} above it is invalid; fix that one first"
         return "no forward result for it yet"
 
     def receptive_field_at(self, index: int) -> ReceptiveField:
@@ -91,24 +149,79 @@ class Analysis:
 
 
 def analyze(arch: Architecture) -> Analysis:
+    walker = _Walker()
     shape: Shape | None = arch.input.as_tuple()
     rf: ReceptiveField | None = ReceptiveField()
-    infos = []
-    for index, layer in enumerate(arch.layers):
+    for top, layer in enumerate(arch.layers):
+        shape, rf = walker.layer(layer, str(top), shape, rf, None, 0, top)
+    return Analysis(arch.input.as_tuple(), tuple(walker.infos))
+
+
+class _Walker:
+    """Collects every layer's LayerInfo in pre-order while walking the tree."""
+
+    def __init__(self) -> None:
+        self.infos: list[LayerInfo] = []
+
+    def layer(self, layer: Layer, address: str, shape, rf, parent, depth, top):
+        """Append `layer` (and, for a block, everything inside it); return the
+        shape and field after it, None when it cannot be computed."""
+        where = dict(address=address, parent=parent, depth=depth, top=top)
+        index = len(self.infos)
         if shape is None:
-            infos.append(LayerInfo(index, layer, None))
-            continue
+            self.infos.append(LayerInfo(index, layer, None, **where))
+            if layer.is_block:
+                self._paths(layer, address, None, None, index, depth, top)
+            return None, None
+        if layer.is_block:
+            return self._block(layer, shape, rf, index, where)
         try:
             cost: LayerCost = layer_cost(layer, shape)
         except ShapeError as exc:
-            infos.append(LayerInfo(index, layer, shape, error=f"layer {index} {layer.type}: {exc}"))
-            shape = rf = None
-            continue
+            error = f"layer {address} {layer.type}: {exc}"
+            self.infos.append(LayerInfo(index, layer, shape, error=error, **where))
+            return None, None
         rf = step(rf, layer, shape, cost.output_shape)
-        infos.append(
+        self.infos.append(
             LayerInfo(
-                index, layer, shape, cost.output_shape, cost.weights, cost.biases, cost.macs, rf
+                index,
+                layer,
+                shape,
+                cost.output_shape,
+                cost.weights,
+                cost.biases,
+                cost.macs,
+                rf,
+                **where,
             )
         )
-        shape = cost.output_shape
-    return Analysis(arch.input.as_tuple(), tuple(infos))
+        return cost.output_shape, rf
+
+    def _paths(self, layer, address, shape, rf, index, depth, top) -> dict:
+        """Walk each path of block `index` from (shape, rf); name → (shape, rf)."""
+        ends = {}
+        for name, path in zip(layer.path_names, layer.paths, strict=True):
+            end_shape, end_rf = shape, rf
+            for i, inner in enumerate(path):
+                end_shape, end_rf = self.layer(
+                    inner, f"{address}.{name}.{i}", end_shape, end_rf, index, depth + 1, top
+                )
+            ends[name] = (end_shape, end_rf)
+        return ends
+
+    def _block(self, layer: Layer, shape, rf, index: int, where: dict):
+        self.infos.append(LayerInfo(index, layer, shape, **where))  # completed below
+        ends = self._paths(layer, where["address"], shape, rf, index, where["depth"], where["top"])
+        if any(end_shape is None for end_shape, _ in ends.values()):
+            return None, None  # a layer inside is invalid and says so
+        outputs = {name: end_shape for name, (end_shape, _) in ends.items()}
+        try:
+            out = blocks.merged_shape(layer.type, layer.params, outputs)
+        except ValueError as exc:
+            error = f"layer {where['address']} {layer.type}: {exc}"
+            self.infos[index] = LayerInfo(index, layer, shape, error=error, **where)
+            return None, None
+        macs = blocks.merge_macs(layer.type, layer.params, len(ends), out)
+        field = union([end_rf for _, end_rf in ends.values()], out[1:] if len(out) == 3 else None)
+        self.infos[index] = LayerInfo(index, layer, shape, out, 0, 0, macs, field, **where)
+        return out, field

@@ -6,6 +6,14 @@ Also the architecture file (DESIGN.md contract, version 1)::
      "input": {"channels": 3, "height": 64, "width": 64},
      "layers": [{"type": "Conv2d", "out_channels": 10, "kernel_size": 3}, ...]}
 
+Version 2 adds blocks (see blocks.py), which nest::
+
+    {"type": "Residual", "body": [...layers...], "shortcut": [...layers...]}
+    {"type": "Parallel", "merge": "concat", "branches": [[...], [...]]}
+
+A file is written as version 2 only when it holds a block, so a network
+without blocks stays readable by every cnnviz; every version-1 file loads.
+
 Optional top-level keys kept as metadata: "description", "classes" (class
 names for the last layer's outputs), "weights" (a safetensors file next to the
 architecture file) and "metrics" (e.g. the test accuracy of those weights).
@@ -19,12 +27,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cnnviz.core import safe_files, safe_json
+from cnnviz.core import blocks, safe_files, safe_json
 from cnnviz.core.catalogue import CATALOGUE, layer_type
 from cnnviz.core.params import ParamError, check_params
 
 FORMAT = "cnnviz-architecture"
-VERSION = 1
+VERSION = 2  # the newest this cnnviz reads; files without blocks are written as 1
 METADATA_KEYS = ("description", "classes", "weights", "metrics")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -35,10 +43,46 @@ class ArchitectureError(ValueError):
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer: a torch.nn class name and the parameters given explicitly."""
+    """One layer: a torch.nn class name and the parameters given explicitly.
+
+    A block (Residual, Parallel) also holds ``paths``: for a Residual (body,
+    shortcut), for a Parallel one stack per branch.
+    """
 
     type: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    paths: tuple[tuple[Layer, ...], ...] = ()
+
+    @property
+    def is_block(self) -> bool:
+        return blocks.is_block(self.type)
+
+    @property
+    def path_names(self) -> tuple[str, ...]:
+        """ "body"/"shortcut" or "branches.K": the names in torch's state_dict keys."""
+        return blocks.path_names(self.type, len(self.paths)) if self.is_block else ()
+
+    @classmethod
+    def block(cls, type_name: str, paths, **params: Any) -> Layer:
+        """A checked block holding `paths` (sequences of layers)."""
+        layer = cls.make(type_name, **params)
+        paths = tuple(tuple(p) for p in paths)
+        if type_name == blocks.RESIDUAL and len(paths) != 2:
+            raise ArchitectureError("Residual: needs exactly two paths, body and shortcut")
+        if type_name == blocks.PARALLEL and not paths:
+            raise ArchitectureError("Parallel: needs at least one branch")
+        return replace(layer, paths=paths)
+
+    def with_paths(self, paths) -> Layer:
+        """A copy holding other paths (same number for a Residual)."""
+        return Layer.block(self.type, paths, **self.params)
+
+    def walk(self, address: str):
+        """(address, layer) for this layer and, depth first, every layer inside it."""
+        yield address, self
+        for name, path in zip(self.path_names, self.paths, strict=True):
+            for i, inner in enumerate(path):
+                yield from inner.walk(f"{address}.{name}.{i}")
 
     @classmethod
     def make(cls, type_name: str, **params: Any) -> Layer:
@@ -62,9 +106,9 @@ class Layer:
         return {p.name: self.get(p.name) for p in layer_type(self.type).params}
 
     def with_params(self, **changes: Any) -> Layer:
-        """A checked copy with some parameters changed."""
+        """A checked copy with some parameters changed (a block keeps its paths)."""
         merged = {**self.params, **changes}
-        return Layer.make(self.type, **merged)
+        return replace(Layer.make(self.type, **merged), paths=self.paths)
 
     def describe(self) -> str:
         """A short line of the key parameters, e.g. ``10, k3, s1, p1``."""
@@ -82,6 +126,11 @@ class Layer:
         out: dict[str, Any] = {"type": self.type}
         for name, value in self.params.items():
             out[name] = list(value) if isinstance(value, tuple) else value
+        if self.type == blocks.RESIDUAL:
+            out["body"] = [layer.to_json() for layer in self.paths[0]]
+            out["shortcut"] = [layer.to_json() for layer in self.paths[1]]
+        elif self.type == blocks.PARALLEL:
+            out["branches"] = [[layer.to_json() for layer in path] for path in self.paths]
         return out
 
 
@@ -151,10 +200,20 @@ class Architecture:
         classes = self.metadata.get("classes")
         return list(classes) if classes else None
 
+    @property
+    def has_blocks(self) -> bool:
+        return any(layer.is_block for layer in self.layers)
+
+    def walk(self):
+        """(address, layer) for every layer, blocks and the layers inside them,
+        depth first: "3", "3.body.0", "3.shortcut.0", "4", "5.branches.1.0", ..."""
+        for index, layer in enumerate(self.layers):
+            yield from layer.walk(str(index))
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": 2 if self.has_blocks else 1,
             "name": self.name,
             "input": {
                 "channels": self.input.channels,
@@ -202,7 +261,9 @@ def from_json(data: Any) -> Architecture:
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list):
         raise ArchitectureError('"layers" must be a list')
-    layers = tuple(_layer_from_json(i, raw) for i, raw in enumerate(raw_layers))
+    layers = tuple(_layer_from_json(str(i), raw) for i, raw in enumerate(raw_layers))
+    if layers and any(layer.is_block for layer in layers) and data["version"] < 2:
+        raise ArchitectureError('blocks (Residual, Parallel) need "version": 2')
     name = data.get("name", "untitled")
     if not isinstance(name, str):
         raise ArchitectureError('"name" must be text')
@@ -215,19 +276,62 @@ def from_json(data: Any) -> Architecture:
     return Architecture(name, input_shape, layers, metadata)
 
 
-def _layer_from_json(index: int, raw: Any) -> Layer:
+def _layer_from_json(address: str, raw: Any, depth: int = 0) -> Layer:
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-        raise ArchitectureError(f'layer {index}: must be an object with a "type"')
+        raise ArchitectureError(f'layer {address}: must be an object with a "type"')
+    if blocks.is_block(raw["type"]):
+        return _block_from_json(address, raw, depth)
     if raw["type"] not in CATALOGUE:
-        known = ", ".join(CATALOGUE)
+        known = ", ".join([*CATALOGUE, *blocks.BLOCK_TYPES])
         raise ArchitectureError(
-            f"layer {index}: unknown layer type {raw['type']!r} (known: {known})"
+            f"layer {address}: unknown layer type {raw['type']!r} (known: {known})"
         )
     params = {k: v for k, v in raw.items() if k != "type"}
     try:
         return Layer.make(raw["type"], **params)
     except ArchitectureError as exc:
-        raise ArchitectureError(f"layer {index} {exc}") from None
+        raise ArchitectureError(f"layer {address} {exc}") from None
+
+
+# The keys of each block that hold stacks of layers rather than parameters.
+_PATH_KEYS = {blocks.RESIDUAL: ("body", "shortcut"), blocks.PARALLEL: ("branches",)}
+
+
+def _path_from_json(address: str, raw: Any, depth: int) -> tuple[Layer, ...]:
+    if not isinstance(raw, list):
+        raise ArchitectureError(f"layer {address}: must be a list of layers")
+    return tuple(_layer_from_json(f"{address}.{i}", r, depth) for i, r in enumerate(raw))
+
+
+def _block_from_json(address: str, raw: dict, depth: int) -> Layer:
+    type_name = raw["type"]
+    if depth >= blocks.MAX_NESTING:
+        raise ArchitectureError(
+            f"layer {address} {type_name}: blocks nest at most {blocks.MAX_NESTING} deep"
+        )
+    path_keys = _PATH_KEYS[type_name]
+    params = {k: v for k, v in raw.items() if k != "type" and k not in path_keys}
+    if type_name == blocks.RESIDUAL:
+        if "body" not in raw:
+            raise ArchitectureError(f'layer {address} Residual: missing "body": [...layers...]')
+        paths = [
+            _path_from_json(f"{address}.{key}", raw.get(key, []), depth + 1) for key in path_keys
+        ]
+    else:
+        branches = raw.get("branches")
+        if not isinstance(branches, list) or not branches:
+            raise ArchitectureError(
+                f'layer {address} Parallel: "branches" must be a list of one or more '
+                "lists of layers"
+            )
+        paths = [
+            _path_from_json(f"{address}.branches.{k}", branch, depth + 1)
+            for k, branch in enumerate(branches)
+        ]
+    try:
+        return Layer.block(type_name, paths, **params)
+    except ArchitectureError as exc:
+        raise ArchitectureError(f"layer {address} {exc}") from None
 
 
 def loads(text: str) -> Architecture:

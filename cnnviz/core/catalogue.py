@@ -402,10 +402,12 @@ CATALOGUE: dict[str, LayerType] = {
 
 def layer_type(name: str) -> LayerType:
     """The catalogue entry for a torch class name, or KeyError naming the choices."""
+    from cnnviz.core.blocks import BLOCK_TYPES  # blocks are types too (blocks.py)
+
     try:
-        return CATALOGUE[name]
+        return CATALOGUE[name] if name in CATALOGUE else BLOCK_TYPES[name]
     except KeyError:
-        known = ", ".join(CATALOGUE)
+        known = ", ".join([*CATALOGUE, *BLOCK_TYPES])
         raise KeyError(f"unknown layer type {name!r} (known: {known})") from None
 
 
