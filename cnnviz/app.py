@@ -60,7 +60,7 @@ def _application():
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "cnnviz"])
-    from cnnviz.qt import settings
+    from cnnviz.qt.window import settings
 
     settings.init_application_names()
     import pyqtgraph as pg
@@ -70,15 +70,15 @@ def _application():
 
 
 def _install_robustness(app, interactive: bool) -> None:
-    """Crash log and dialog, system light/dark scheme (cnnviz.qt.crash/theme)."""
+    """Crash log and dialog (qt.window.crash), system light/dark scheme (qt.style.theme)."""
     try:
-        from cnnviz.qt.crash import install_crash_handler
+        from cnnviz.qt.window.crash import install_crash_handler
 
         install_crash_handler(show_dialog=interactive)
     except ImportError:
         log.info("no crash handler in this build")
     try:
-        from cnnviz.qt.theme import apply_color_scheme
+        from cnnviz.qt.style.theme import apply_color_scheme
 
         apply_color_scheme(app)
     except ImportError:
@@ -89,7 +89,7 @@ def _start_autosave(window) -> bool:
     """Offer to restore after a crash, then autosave the document from now on.
     True when a crashed session's work was restored."""
     try:
-        from cnnviz.qt.autosave import Autosaver, offer_restore
+        from cnnviz.qt.window.autosave import Autosaver, offer_restore
     except ImportError:
         return False
     text = offer_restore(window)
@@ -163,7 +163,7 @@ def main(args: argparse.Namespace) -> int:
         return _error(problem)
     app = _application()
     _install_robustness(app, interactive=not screenshot)
-    from cnnviz.qt.main_window import MainWindow, release_window
+    from cnnviz.qt.window.main_window import MainWindow, release_window
 
     # Screenshots use the default layout, whatever this person's settings say.
     window = MainWindow(saved_layout=not screenshot)

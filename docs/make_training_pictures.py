@@ -67,7 +67,7 @@ def main() -> int:
     from PySide6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    from cnnviz.qt.theme import apply_color_scheme
+    from cnnviz.qt.style.theme import apply_color_scheme
 
     apply_color_scheme(app)
     from cnnviz.qt.panels._samples import settle

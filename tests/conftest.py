@@ -63,7 +63,7 @@ def no_qthread_left_running():
     """Fail a test that leaves a QThread (or a ComputeThread) running."""
     yield
     leftovers = []
-    compute = sys.modules.get("cnnviz.qt.compute_thread")
+    compute = sys.modules.get("cnnviz.qt.bridge.compute_thread")
     if compute is not None:
         for owner in list(compute.ComputeThread._instances):
             if owner.is_running():

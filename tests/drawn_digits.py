@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from cnnviz.core.preprocess import to_network_input
 
-PAD_SIZE = 280  # cnnviz.qt.draw_pad's canvas
+PAD_SIZE = 280  # cnnviz.qt.inputs.draw_pad's canvas
 
 
 def _arc(cx, cy, rx, ry, start_deg, end_deg, n=24):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import json
-import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +21,17 @@ QT_MODULES = ("PySide6", "pyqtgraph", "shiboken6")
 
 
 def modules_of(subpackage: str) -> list[str]:
-    path = PACKAGE_DIR / subpackage.replace(".", "/")
-    return [
-        f"cnnviz.{subpackage}.{m.name}"
-        for m in pkgutil.walk_packages([str(path)])
-        if not m.name.startswith("_")
-    ]
+    """Every module under cnnviz/<subpackage>, sub-packages included, by full name.
+
+    Found from the files, not with pkgutil.walk_packages on a bare path: that
+    names modules relative to the path and does not descend into sub-packages.
+    """
+    root = PACKAGE_DIR / subpackage.replace(".", "/")
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
 
 
 def loaded_after_importing(modules: list[str]) -> set[str]:
@@ -76,9 +80,44 @@ def imported_names(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE_DIR / "qt").rglob("*.py")), ids=lambda p: p.name)
+QT_FILES = sorted((PACKAGE_DIR / "qt").rglob("*.py"))
+
+
+def qt_id(path: Path) -> str:
+    return str(path.relative_to(PACKAGE_DIR / "qt"))
+
+
+@pytest.mark.parametrize("path", QT_FILES, ids=qt_id)
 def test_only_the_compute_thread_touches_compute(path):
     names = imported_names(path)
     assert not any(n == "torch" or n.startswith("torch.") for n in names)
     if path.name != "compute_thread.py":
         assert not any(n.startswith("cnnviz.compute") for n in names)
+
+
+# What each folder of cnnviz/qt may import from the others: imports point down
+# window -> bridge -> editor, inputs -> panels -> style.
+QT_ROLES = {
+    "window": {"bridge", "editor", "inputs", "panels", "style"},
+    "bridge": {"editor", "inputs", "style"},
+    "editor": {"style"},
+    "inputs": {"panels", "style"},
+    "panels": {"style"},
+    "style": set(),
+}
+
+
+def test_qt_has_one_folder_per_role_and_no_loose_modules():
+    qt = PACKAGE_DIR / "qt"
+    assert sorted(p.name for p in qt.glob("*.py")) == ["__init__.py"]
+    folders = {p.parent.name for p in qt.glob("*/__init__.py")}
+    assert folders == set(QT_ROLES)
+    assert modules_of("qt.window")[0] == "cnnviz.qt.window"
+    assert "cnnviz.qt.panels.conv_stepper_scene" in modules_of("qt")
+
+
+@pytest.mark.parametrize("path", [p for p in QT_FILES if p.parent.name != "qt"], ids=qt_id)
+def test_qt_folders_import_only_downwards(path):
+    role = path.relative_to(PACKAGE_DIR / "qt").parts[0]
+    used = {n.split(".")[2] for n in imported_names(path) if n.startswith("cnnviz.qt.")}
+    assert used - {role} <= QT_ROLES[role], f"{role} may import only {sorted(QT_ROLES[role])}"

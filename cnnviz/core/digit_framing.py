@@ -17,7 +17,7 @@ sizes from a quarter to 85 % of the pad, 5 places, 3 brushes): unframed, the
 bundled LeNet-5 reads 59 % and the interview net 57 %; framed with FILL 0.8,
 93 % and 100 % (FILL 1.0: 80 % and 97 %).
 
-Pure geometry on point lists; the pad (cnnviz.qt.draw_pad) does the drawing.
+Pure geometry on point lists; the pad (cnnviz.qt.inputs.draw_pad) does the drawing.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def assemble(
 
     Gaps hold `gap`: NaN by default (pyqtgraph draws it transparent, but has to
     find it on every paint), or a value below the colour levels that a lookup
-    table maps to transparent (what the panels do; see qt/colormaps.py).
+    table maps to transparent (what the panels do; see qt/style/colormaps.py).
     Pass the previous result as `out` to reuse its memory when the layout is
     unchanged (the panel does on every update).
     """

@@ -27,7 +27,7 @@ from ticks import TickRecorder
 
 from cnnviz.core.jobs import ForwardRequest
 from cnnviz.core.presets import load_preset
-from cnnviz.qt.compute_thread import ComputeThread
+from cnnviz.qt.bridge.compute_thread import ComputeThread
 
 
 def spin(app: QApplication, seconds: float, until=lambda: False) -> None:

@@ -39,7 +39,8 @@ from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import InputShape
 from cnnviz.core.display_maps import prepare_result
 from cnnviz.core.jobs import ForwardResult, LayerActivation
-from cnnviz.qt import commands, settings
+from cnnviz.qt.editor import commands
+from cnnviz.qt.window import settings
 
 
 class FakeCompute(QObject):
@@ -76,7 +77,7 @@ def random_result(request) -> ForwardResult:
 
 
 def window_with(preset: str, compute, size: int = 224):
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.window.main_window import MainWindow
 
     settings.use_settings_folder(tempfile.mkdtemp())
     window = MainWindow(compute, start_compute=compute is not None, saved_layout=False)
@@ -168,7 +169,7 @@ def edit_latency(app: QApplication, stale_redraw: bool, edits: int = 40) -> list
 
 def burst(app: QApplication, hold_ms: int, edits: int = 100) -> tuple[int, bool, float]:
     """(forwards started by the burst, last result is the last edit's, seconds)."""
-    from cnnviz.qt.compute_thread import ComputeThread
+    from cnnviz.qt.bridge.compute_thread import ComputeThread
 
     thread = ComputeThread(hold_ms=hold_ms)
     window = window_with("vgg16", thread)
@@ -229,7 +230,7 @@ def main() -> None:
     )
     if not args.skip_burst:
         for hold_ms, label in ((0, "no hold (before)"), (None, "held (HOLD_MS)")):
-            from cnnviz.qt.compute_thread import HOLD_MS
+            from cnnviz.qt.bridge.compute_thread import HOLD_MS
 
             started, matches, seconds = burst(app, HOLD_MS if hold_ms is None else hold_ms)
             print(

@@ -29,9 +29,9 @@ from ticks import TickRecorder
 
 from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainProgress, TrainRequest
 from cnnviz.core.presets import load_preset
-from cnnviz.qt.compute_thread import ComputeThread
+from cnnviz.qt.bridge.compute_thread import ComputeThread
 from cnnviz.qt.panels.training import TrainingPanel
-from cnnviz.qt.theme import apply_color_scheme
+from cnnviz.qt.style.theme import apply_color_scheme
 
 
 def describe(label: str, gaps: np.ndarray) -> None:

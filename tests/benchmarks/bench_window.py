@@ -41,10 +41,10 @@ if mode == "bare":
     window.repaint()
     print(f"{(time.perf_counter() - t0) * 1000:.0f} 0")
     sys.exit(0)
-from cnnviz.qt import settings
+from cnnviz.qt.window import settings
 settings.use_settings_folder(sys.argv[1])
 settings.init_application_names()
-from cnnviz.qt.main_window import MainWindow, release_window
+from cnnviz.qt.window.main_window import MainWindow, release_window
 window = MainWindow(saved_layout=False, start_compute=compute)
 window.open_preset(sys.argv[2])
 if mode == "eager":  # as before issue 14: every panel built with the window
@@ -108,8 +108,9 @@ def first_paint(preset: str = "vgg16", runs: int = 3) -> None:
 def edit_latency(edits: int = 60) -> list[float]:
     from PySide6.QtWidgets import QApplication
 
-    from cnnviz.qt import commands, settings
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.editor import commands
+    from cnnviz.qt.window import settings
+    from cnnviz.qt.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["bench"])
     settings.use_settings_folder(tempfile.mkdtemp())
@@ -136,8 +137,9 @@ def edit_to_result(edits: int = 15) -> list[float]:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from cnnviz.qt import commands, settings
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.editor import commands
+    from cnnviz.qt.window import settings
+    from cnnviz.qt.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["bench"])
     settings.use_settings_folder(tempfile.mkdtemp())

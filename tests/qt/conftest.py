@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QStandardPaths
 
-from cnnviz.qt import settings
+from cnnviz.qt.window import settings
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ POLL_MS = 50
 
 
 def _main_window(app: QApplication):
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.window.main_window import MainWindow
 
     shown = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
     return shown[0] if shown else None

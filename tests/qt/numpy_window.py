@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QMessageBox, QTabBar
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.project import Project
-from cnnviz.qt.main_window import MainWindow
 from cnnviz.qt.panels._samples import apply_kernel_edits, numpy_forward, sample_filters
+from cnnviz.qt.window.main_window import MainWindow
 
 # 1×12×12 → conv k3 (2 channels, 10×10) → ReLU → max pool 2 (5×5)
 STACK = Architecture(

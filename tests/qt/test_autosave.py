@@ -18,8 +18,9 @@ from cnnviz.core import project as project_file
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import Project
-from cnnviz.qt import commands
-from cnnviz.qt.autosave import (
+from cnnviz.qt.editor import commands
+from cnnviz.qt.editor.document import Document, Snapshot
+from cnnviz.qt.window.autosave import (
     RECOVERED_DIR_NAME,
     RESTORE_ENV,
     Autosaver,
@@ -27,7 +28,6 @@ from cnnviz.qt.autosave import (
     find_crashed_sessions,
     offer_restore,
 )
-from cnnviz.qt.document import Document, Snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,8 +54,8 @@ import os, signal, sys
 from pathlib import Path
 from PySide6.QtCore import QCoreApplication
 from cnnviz.core import project as project_file
-from cnnviz.qt.autosave import Autosaver
-from cnnviz.qt.document import Snapshot
+from cnnviz.qt.window.autosave import Autosaver
+from cnnviz.qt.editor.document import Snapshot
 app = QCoreApplication([])
 work = sys.argv[2]
 if work.endswith(".cnnviz") and Path(work).is_file():

@@ -16,7 +16,7 @@ from cnnviz.compute.weights import save_weights
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainProgress, TrainRequest, TrainResult
 from cnnviz.core.presets import load_preset
-from cnnviz.qt.compute_thread import ComputeThread
+from cnnviz.qt.bridge.compute_thread import ComputeThread
 
 WAIT_MS = 20_000
 ARCH = load_preset("tinyvgg").with_input(InputShape(3, 24, 24))
@@ -280,7 +280,7 @@ def test_shutdown_stops_the_thread_and_is_idempotent(qtbot, make_thread):
 
 
 def test_torch_is_not_imported_with_the_qt_side():
-    code = "import sys, cnnviz.qt.compute_thread; print('torch' in sys.modules)"
+    code = "import sys, cnnviz.qt.bridge.compute_thread; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QObject, QThread, Signal, qWarning
 from PySide6.QtWidgets import QApplication
 
-from cnnviz.qt.crash import FAULT_LOG_NAME, LOG_FILE_NAME, CrashDialog, install_crash_handler
+from cnnviz.qt.window.crash import FAULT_LOG_NAME, LOG_FILE_NAME, CrashDialog, install_crash_handler
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,7 +149,7 @@ def test_uninstall_restores_the_previous_hooks(tmp_path):
 def test_a_hard_crash_writes_the_faulthandler_log(tmp_path):
     script = (
         "import faulthandler\n"
-        "from cnnviz.qt.crash import install_crash_handler\n"
+        "from cnnviz.qt.window.crash import install_crash_handler\n"
         f"install_crash_handler({str(tmp_path / 'logs')!r})\n"
         "def segfault_while_computing():\n"
         "    faulthandler._sigsegv()\n"

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from cnnviz.core.resources import resource_path
-from cnnviz.qt.autosave import RECOVERED_DIR_NAME, RESTORE_ENV
+from cnnviz.qt.window.autosave import RECOVERED_DIR_NAME, RESTORE_ENV
 from tests.qt.crash_restore_driver import drawing
 
 DRIVER = Path(__file__).with_name("crash_restore_driver.py")

@@ -15,9 +15,9 @@ from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import QStandardPaths
 
 from cnnviz.core.filter_grid import FilterGrid
-from cnnviz.qt import settings
-from cnnviz.qt.main_window import MainWindow
 from cnnviz.qt.panels.filters import kernel_pixels
+from cnnviz.qt.window import settings
+from cnnviz.qt.window.main_window import MainWindow
 
 READABLE_KERNEL_PX = 16  # a 3×3 kernel narrower than this is a smudge of 5-pixel weights
 

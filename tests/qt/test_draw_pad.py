@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.digit_framing import FILL
 from cnnviz.core.images import array_to_image, to_network_input
-from cnnviz.qt.draw_pad import DrawPad
+from cnnviz.qt.inputs.draw_pad import DrawPad
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 NO_MODIFIER = QtCore.Qt.KeyboardModifier.NoModifier

@@ -14,11 +14,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import Project
-from cnnviz.qt import commands
-from cnnviz.qt.glyphs import LAYER_MIME
-from cnnviz.qt.main_window import MainWindow
-from cnnviz.qt.palette import TYPE_ROLE, layer_mime
-from cnnviz.qt.stack_model import ERROR_ROLE, INFO_ROLE
+from cnnviz.qt.editor import commands
+from cnnviz.qt.editor.glyphs import LAYER_MIME
+from cnnviz.qt.editor.palette import TYPE_ROLE, layer_mime
+from cnnviz.qt.editor.stack_model import ERROR_ROLE, INFO_ROLE
+from cnnviz.qt.window.main_window import MainWindow
 
 
 def four_layers() -> Architecture:
@@ -360,7 +360,7 @@ def test_kernel_edits_follow_moves_and_die_with_their_layer(window):
 
 
 def test_palette_drags_copy_so_the_entry_stays(window, monkeypatch):
-    from cnnviz.qt import palette as palette_module
+    from cnnviz.qt.editor import palette as palette_module
 
     started = []
 
@@ -389,7 +389,7 @@ def test_palette_drags_copy_so_the_entry_stays(window, monkeypatch):
 
 @pytest.mark.parametrize("move", ["by", "to"])
 def test_a_hand_set_kernel_moves_with_its_layer_past_an_identical_one(qapp, move):
-    from cnnviz.qt.document import Document
+    from cnnviz.qt.editor.document import Document
 
     conv = Layer.make("Conv2d", out_channels=2, kernel_size=3, padding=1)
     # Two channels in, two out: the same layer twice, with the same input shape.

@@ -1,7 +1,7 @@
 """The editor under random use: a Hypothesis state machine over the document.
 
 It edits a `Document` the way the GUI does, by pushing the commands of
-`cnnviz.qt.commands` on `doc.undo_stack` and calling its `undo()` and `redo()`:
+`cnnviz.qt.editor.commands` on `doc.undo_stack` and calling its `undo()` and `redo()`:
 insert layers of every catalogue type with random valid parameters anywhere,
 delete, move (drag and Alt+arrows), duplicate, edit a parameter (and have a
 refused value change nothing), change the input shape, load the presets, set
@@ -55,8 +55,8 @@ from cnnviz.core.catalogue import layer_type
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.presets import PRESETS, load_preset, weights_path
 from cnnviz.core.project import kernel_edit_problem
-from cnnviz.qt import commands
-from cnnviz.qt.document import Document, DocumentState
+from cnnviz.qt.editor import commands
+from cnnviz.qt.editor.document import Document, DocumentState
 from tests.layer_strategies import input_shapes, layer_types, layers, param_values, rejected_values
 from tests.torch_agreement import assert_agrees_with_torch
 

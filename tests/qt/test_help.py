@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from cnnviz.qt import help
-from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.window import help
+from cnnviz.qt.window.main_window import MainWindow
 
 NATIVE = QKeySequence.SequenceFormat.NativeText
 

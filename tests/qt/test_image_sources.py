@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6 import QtCore, QtGui
 
 from cnnviz.core.images import ImageError
-from cnnviz.qt.image_sources import (
+from cnnviz.qt.inputs.image_sources import (
     OPEN_IMAGE_FILTER,
     accepts_image_drop,
     image_from_clipboard,

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.project import Project
-from cnnviz.qt import docks
-from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.window import docks
+from cnnviz.qt.window.main_window import MainWindow
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 

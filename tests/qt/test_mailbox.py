@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainRequest
-from cnnviz.qt.mailbox import HeldForward, Mailbox
+from cnnviz.qt.bridge.mailbox import HeldForward, Mailbox
 from tests.tiny_net import TINY
 
 

@@ -14,8 +14,9 @@ from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import ComputeFailure, ForwardResult, KernelEdit, LayerActivation
 from cnnviz.core.presets import load_preset
 from cnnviz.core.project import Project
-from cnnviz.qt import commands, settings
-from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.editor import commands
+from cnnviz.qt.window import settings
+from cnnviz.qt.window.main_window import MainWindow
 
 Discard, Cancel = QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Cancel
 

@@ -8,10 +8,10 @@ from cnnviz.compute.runner import ForwardRunner
 from cnnviz.core.jobs import ComputeFailure
 from cnnviz.core.memory import BUDGET_ENV, estimate, format_bytes
 from cnnviz.core.project import Project
-from cnnviz.qt import commands
-from cnnviz.qt.compute_thread import ComputeThread
-from cnnviz.qt.main_window import MainWindow
-from cnnviz.qt.status import StatusBar
+from cnnviz.qt.bridge.compute_thread import ComputeThread
+from cnnviz.qt.editor import commands
+from cnnviz.qt.window.main_window import MainWindow
+from cnnviz.qt.window.status import StatusBar
 from tests.qt.test_compute_thread import WAIT_MS, request
 from tests.qt.test_main_window import Discard, FakeCompute, make_window, small_arch
 

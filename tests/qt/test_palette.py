@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QMessageBox, QStyle
 
-from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.window.main_window import MainWindow
 
 
 def test_no_palette_name_is_cut_at_the_default_size(qtbot):

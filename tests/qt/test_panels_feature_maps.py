@@ -9,10 +9,10 @@ from PySide6 import QtCore
 
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels._field_view import describe_field
 from cnnviz.qt.panels.base import format_value
 from cnnviz.qt.panels.feature_maps import FeatureMapPanel
+from cnnviz.qt.style import colormaps
 
 # 1×32×32 → conv k3 → ReLU → maxpool 2 → conv k3 s2 p1 (8×8 output)
 STACK = [

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnnviz.qt import commands, docks
+from cnnviz.qt.editor import commands
+from cnnviz.qt.window import docks
 from tests.qt.numpy_window import compute, numpy_window
 
 

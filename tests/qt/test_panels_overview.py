@@ -7,9 +7,9 @@ import pytest
 from panel_inputs import click, panel_input, shown_panel
 
 from cnnviz.core.thumbnails import resize_nearest, thumbnail_size
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels._overlays import fit_caption
 from cnnviz.qt.panels.overview import THUMB_HEIGHT, OverviewPanel
+from cnnviz.qt.style import colormaps
 
 STACK = [
     {"type": "Conv2d", "out_channels": 3, "kernel_size": 3},

@@ -77,9 +77,9 @@ def test_random_weights_say_so_plainly_trained_ones_do_not(panel):
 
 
 def test_the_notice_names_the_real_tab_and_menu_entry():
-    from cnnviz.qt.docks import PANELS
-    from cnnviz.qt.menus import ACTION_TABLE
     from cnnviz.qt.panels.prediction import UNTRAINED_NOTICE
+    from cnnviz.qt.window.docks import PANELS
+    from cnnviz.qt.window.menus import ACTION_TABLE
 
     tab = next(spec.title for spec in PANELS if spec.key == "training")
     load = next(text for attr, text, *_ in ACTION_TABLE if attr == "load_weights")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnviz.core.jobs import KernelEdit
-from cnnviz.qt import commands
+from cnnviz.qt.editor import commands
 from tests.qt.numpy_window import click_tab, compute, numpy_window
 
 

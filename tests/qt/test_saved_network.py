@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from cnnviz.core.jobs import ForwardRequest, KernelEdit, TrainConfig, TrainResult
 from cnnviz.core.project import Project
-from cnnviz.qt import commands
-from cnnviz.qt.compute_thread import ComputeThread
-from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.bridge.compute_thread import ComputeThread
+from cnnviz.qt.editor import commands
+from cnnviz.qt.window.main_window import MainWindow
 from tests.qt.fake_compute import FakeCompute
 from tests.tiny_net import TINY
 

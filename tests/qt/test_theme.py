@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QPalette
 
-from cnnviz.qt.theme import (
+from cnnviz.qt.style.theme import (
     APP_ID,
     SCHEME_ENV,
     app_icon,

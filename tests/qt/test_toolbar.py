@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QMessageBox, QToolButton
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.project import Project
-from cnnviz.qt import commands
-from cnnviz.qt.main_window import MainWindow
+from cnnviz.qt.editor import commands
+from cnnviz.qt.window.main_window import MainWindow
 
 
 @pytest.fixture

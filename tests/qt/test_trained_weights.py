@@ -13,9 +13,9 @@ import pytest
 from cnnviz.core.jobs import ForwardResult, KernelEdit, TrainConfig, TrainProgress, TrainResult
 from cnnviz.core.presets import load_preset, preset_path, weights_path
 from cnnviz.core.project import Project
-from cnnviz.qt import commands
-from cnnviz.qt.controller import ComputeController, keeps_weights
-from cnnviz.qt.document import Document
+from cnnviz.qt.bridge.controller import ComputeController, keeps_weights
+from cnnviz.qt.editor import commands
+from cnnviz.qt.editor.document import Document
 from tests.qt.fake_compute import FakeCompute
 from tests.tiny_net import TINY
 
@@ -138,8 +138,8 @@ def window(qtbot, tmp_path):
     from PySide6.QtCore import QStandardPaths
     from PySide6.QtWidgets import QMessageBox
 
-    from cnnviz.qt import settings
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.window import settings
+    from cnnviz.qt.window.main_window import MainWindow
 
     QStandardPaths.setTestModeEnabled(True)
     settings.use_settings_folder(tmp_path / "settings")

@@ -191,7 +191,7 @@ TINY = Architecture(
 
 
 def test_a_real_training_in_the_compute_thread_reaches_the_panel(panel, qtbot):
-    from cnnviz.qt.compute_thread import ComputeThread
+    from cnnviz.qt.bridge.compute_thread import ComputeThread
 
     thread = ComputeThread()
     try:
@@ -212,7 +212,7 @@ def test_a_real_training_in_the_compute_thread_reaches_the_panel(panel, qtbot):
 
 
 def test_an_untrainable_stack_from_the_compute_thread_shows_what_to_change(panel, qtbot):
-    from cnnviz.qt.compute_thread import ComputeThread
+    from cnnviz.qt.bridge.compute_thread import ComputeThread
 
     wrong = TINY.with_layers((*TINY.layers[:-1], Layer.make("Linear", out_features=4)))
     thread = ComputeThread()
@@ -234,8 +234,8 @@ def test_in_the_main_window_an_untrainable_stack_gets_its_message(qtbot, tmp_pat
     from PySide6.QtWidgets import QMessageBox
 
     from cnnviz.core.project import Project
-    from cnnviz.qt import settings
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.window import settings
+    from cnnviz.qt.window.main_window import MainWindow
 
     QStandardPaths.setTestModeEnabled(True)
     settings.use_settings_folder(tmp_path / "settings")
@@ -258,7 +258,7 @@ def test_in_the_main_window_an_untrainable_stack_gets_its_message(qtbot, tmp_pat
 def test_forwards_during_training_show_the_weights_learnt_so_far(qtbot):
     """Feature maps follow the training: after an epoch's end, a forward uses its weights."""
     from cnnviz.core.jobs import ForwardRequest
-    from cnnviz.qt.compute_thread import ComputeThread
+    from cnnviz.qt.bridge.compute_thread import ComputeThread
 
     thread = ComputeThread()
     ends, results = [], []

@@ -10,8 +10,8 @@ from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QApplication
 
 import cnnviz.app
-from cnnviz.qt import settings
-from cnnviz.qt.main_window import MainWindow, release_window
+from cnnviz.qt.window import settings
+from cnnviz.qt.window.main_window import MainWindow, release_window
 
 
 def main_windows() -> list:

@@ -13,9 +13,9 @@ from PySide6 import QtCore
 
 from cnnviz.core.mosaic import image_for_display
 from cnnviz.core.receptive_field import ReceptiveField
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels._overlays import Box, Spotlight, cell_marker
 from cnnviz.qt.panels.base import ACCENT, DEAD, float_c, image_view_box, set_picture
+from cnnviz.qt.style import colormaps
 
 
 def describe_field(

@@ -232,9 +232,9 @@ def settle(widget, rounds: int = 3) -> None:
 
 
 def _follow_colour_scheme(app) -> None:
-    """Light or dark like the main window (cnnviz.qt.theme), when it is there."""
+    """Light or dark like the main window (cnnviz.qt.style.theme), when it is there."""
     try:
-        from cnnviz.qt.theme import apply_color_scheme
+        from cnnviz.qt.style.theme import apply_color_scheme
     except ImportError:
         return
     apply_color_scheme(app)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
-# Ink and paper follow the application's light or dark palette (cnnviz.qt.theme
+# Ink and paper follow the application's light or dark palette (cnnviz.qt.style.theme
 # sets pyqtgraph's defaults from it); these accents read on both.
 ACCENT = "#ff1f9d"  # receptive field, hovered window: must stand out on any colormap
 SELECTED = "#ff9800"

@@ -31,7 +31,6 @@ from cnnviz.core.mosaic import (
     assemble,
     plan_layout,
 )
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels._field_view import FieldView, describe_field
 from cnnviz.qt.panels._overlays import TileLabels, cell_marker
 from cnnviz.qt.panels.base import (
@@ -48,6 +47,7 @@ from cnnviz.qt.panels.base import (
     shape_text,
     title_label,
 )
+from cnnviz.qt.style import colormaps
 
 CHANNEL_PIXELS = SCREEN_PIXELS // 4  # the side view's share of the screen
 _NORMALISATION_LABELS = {PER_CHANNEL: "per channel", PER_LAYER: "per layer"}

@@ -28,7 +28,6 @@ from cnnviz.core import kernels
 from cnnviz.core.filter_grid import FilterGrid, plan_filter_grid
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.mosaic import layer_levels
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels._kernel_editor import ALL_INPUTS, KernelEditor
 from cnnviz.qt.panels._overlays import cell_marker
 from cnnviz.qt.panels.base import (
@@ -43,6 +42,7 @@ from cnnviz.qt.panels.base import (
     style_axis,
     title_label,
 )
+from cnnviz.qt.style import colormaps
 
 _MAX_TICKS = 16
 _POSITIVE, _NEGATIVE = "#c0392b", "#2f62d8"  # the ends of the blue–white–red scale

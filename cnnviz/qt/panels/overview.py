@@ -28,7 +28,6 @@ from cnnviz.core.thumbnails import (
     resize_nearest,
     thumbnail_size,
 )
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels._overlays import TileLabels
 from cnnviz.qt.panels.base import (
     Panel,
@@ -40,6 +39,7 @@ from cnnviz.qt.panels.base import (
     shape_text,
     title_label,
 )
+from cnnviz.qt.style import colormaps
 
 THUMB_HEIGHT = 64
 GAP = 10

@@ -26,7 +26,6 @@ from cnnviz.core.pooling_view import (
     window_boxes,
 )
 from cnnviz.core.thumbnails import strongest_channel
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels._overlays import Spotlight, cell_marker
 from cnnviz.qt.panels.base import (
     ACCENT,
@@ -42,6 +41,7 @@ from cnnviz.qt.panels.base import (
     shape_text,
     title_label,
 )
+from cnnviz.qt.style import colormaps
 
 _LISTED_VALUES = 9  # windows up to 3×3 get their values written out
 _WIN_BRUSH, _WIN_PEN = pg.mkBrush("w"), pg.mkPen(0, 0, 0, 160, width=0.5)

@@ -31,7 +31,6 @@ from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core.jobs import TrainConfig, TrainProgress, TrainResult
 from cnnviz.core.mosaic import MosaicLayout, assemble, plan_layout
-from cnnviz.qt import colormaps
 from cnnviz.qt.panels.base import (
     DEAD,
     float_c,
@@ -42,6 +41,7 @@ from cnnviz.qt.panels.base import (
 )
 from cnnviz.qt.panels.training_curves import AUGMENTED_NOTE, TrainingCurves
 from cnnviz.qt.panels.training_form import TrainingForm
+from cnnviz.qt.style import colormaps
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 

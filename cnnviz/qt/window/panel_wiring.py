@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QTimer
 
-from cnnviz.qt import commands, docks
-from cnnviz.qt.controller import ComputedView
-from cnnviz.qt.network_input import make_preprocessing
+from cnnviz.qt.bridge.controller import ComputedView
+from cnnviz.qt.editor import commands
+from cnnviz.qt.inputs.network_input import make_preprocessing
+from cnnviz.qt.window import docks
 
 if TYPE_CHECKING:
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ class PanelWiring:
     def paste_image(self, clipboard) -> bool:
         """The clipboard's picture (or a copied image file) becomes the input."""
         try:
-            from cnnviz.qt.image_sources import image_from_clipboard, paths_from_mime
+            from cnnviz.qt.inputs.image_sources import image_from_clipboard, paths_from_mime
         except ImportError:
             return False
         try:
@@ -285,7 +286,7 @@ class PanelWiring:
         if any(p.lower().endswith(PROJECT_SUFFIXES) for p in _local_paths(mime)):
             return True
         try:
-            from cnnviz.qt.image_sources import accepts_image_drop
+            from cnnviz.qt.inputs.image_sources import accepts_image_drop
         except ImportError:
             return bool(_local_paths(mime))
         return accepts_image_drop(mime)
@@ -299,7 +300,7 @@ class PanelWiring:
         if paths:
             return files.open_image(paths[0])
         if mime.hasImage():
-            from cnnviz.qt.image_sources import qimage_to_array
+            from cnnviz.qt.inputs.image_sources import qimage_to_array
 
             try:
                 files.use_array(qimage_to_array(mime.imageData()), "dropped image")

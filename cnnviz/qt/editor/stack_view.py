@@ -33,10 +33,10 @@ from PySide6.QtWidgets import (
 )
 
 from cnnviz.core.analysis import LayerInfo
-from cnnviz.qt import commands
-from cnnviz.qt.document import Document
-from cnnviz.qt.glyphs import ERROR_COLOR, paint_badge
-from cnnviz.qt.stack_model import INFO_ROLE, StackModel, format_count, format_shape
+from cnnviz.qt.editor import commands
+from cnnviz.qt.editor.document import Document
+from cnnviz.qt.editor.glyphs import ERROR_COLOR, paint_badge
+from cnnviz.qt.editor.stack_model import INFO_ROLE, StackModel, format_count, format_shape
 
 PAD = 8
 INDEX_W, BADGE_W, SHAPE_W, COUNT_W = 24, 20, 96, 64

@@ -1,7 +1,7 @@
 """The open document: the architecture being edited and what goes with it.
 
 One `Document` per window. Every edit of the architecture or the hand-set
-kernels goes through `undo_stack` (see `cnnviz.qt.commands`), which calls
+kernels goes through `undo_stack` (see `cnnviz.qt.editor.commands`), which calls
 `apply_state`; `changed` then tells the stack, the properties panel and the
 compute controller. The modified flag is the undo stack's clean state plus
 changes that are not undoable (a new image, new weights).

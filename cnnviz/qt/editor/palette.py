@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from cnnviz.core.catalogue import by_group
-from cnnviz.qt.glyphs import LAYER_MIME, group_color, layer_icon
+from cnnviz.qt.editor.glyphs import LAYER_MIME, group_color, layer_icon
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 GROUP_ROLE = Qt.ItemDataRole.UserRole + 2

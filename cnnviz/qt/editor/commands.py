@@ -20,7 +20,7 @@ from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.catalogue import layer_type
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import kernel_edit_problem
-from cnnviz.qt.document import Document, DocumentState
+from cnnviz.qt.editor.document import Document, DocumentState
 
 # Consecutive commands with the same id and target merge (typing in a spin box).
 SET_PARAM_ID = 1001

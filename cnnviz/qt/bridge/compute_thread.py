@@ -36,7 +36,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 
 from cnnviz.core.display_maps import prepare_result
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
-from cnnviz.qt.mailbox import Call, HeldForward, Mailbox
+from cnnviz.qt.bridge.mailbox import Call, HeldForward, Mailbox
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.presets import PRESETS, load_preset
-from cnnviz.qt import icons, settings
+from cnnviz.qt.window import icons, settings
 
 if TYPE_CHECKING:
-    from cnnviz.qt.docks import PanelDock
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.window.docks import PanelDock
+    from cnnviz.qt.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 

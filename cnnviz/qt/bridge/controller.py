@@ -27,8 +27,13 @@ from cnnviz.core.jobs import (
     TrainConfig,
     TrainRequest,
 )
-from cnnviz.qt.document import Document
-from cnnviz.qt.network_input import default_sample, load_image_file, pattern, to_network_input
+from cnnviz.qt.editor.document import Document
+from cnnviz.qt.inputs.network_input import (
+    default_sample,
+    load_image_file,
+    pattern,
+    to_network_input,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,7 @@ def keeps_weights(before: Analysis, after: Analysis) -> bool:
 def make_compute_thread(parent: QObject | None = None):
     """The real compute thread, or None (with a log line) when it is not available."""
     try:
-        from cnnviz.qt.compute_thread import ComputeThread
+        from cnnviz.qt.bridge.compute_thread import ComputeThread
     except ImportError as exc:
         log.warning("compute thread not available: %s", exc)
         return None

@@ -90,7 +90,11 @@ PANELS = (
         SIDE,
     ),
     PanelSpec(
-        "draw_pad", "Draw", "cnnviz.qt.draw_pad", ("DrawPad", "DrawingPad", "DrawPadWidget"), SIDE
+        "draw_pad",
+        "Draw",
+        "cnnviz.qt.inputs.draw_pad",
+        ("DrawPad", "DrawingPad", "DrawPadWidget"),
+        SIDE,
     ),
     PanelSpec(
         "prediction", "Prediction", "cnnviz.qt.panels.prediction", ("PredictionPanel",), SIDE

@@ -9,10 +9,10 @@ from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from cnnviz.core.architecture import MAX_INPUT_CHANNELS, MAX_INPUT_SIDE, InputShape
-from cnnviz.qt.commands import SetInputCommand
-from cnnviz.qt.document import Document
-from cnnviz.qt.glyphs import ERROR_COLOR
-from cnnviz.qt.stack_view import StackView, columns
+from cnnviz.qt.editor.commands import SetInputCommand
+from cnnviz.qt.editor.document import Document
+from cnnviz.qt.editor.glyphs import ERROR_COLOR
+from cnnviz.qt.editor.stack_view import StackView, columns
 
 
 def _macs(count: int) -> str:

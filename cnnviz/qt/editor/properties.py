@@ -28,12 +28,12 @@ from cnnviz.core.analysis import LayerInfo
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.catalogue import layer_type
 from cnnviz.core.formula import output_size_lines, parameter_line
-from cnnviz.qt.commands import SetParamCommand
-from cnnviz.qt.document import Document
-from cnnviz.qt.glyphs import ERROR_COLOR, layer_icon
-from cnnviz.qt.param_editors import OptionalPairEditor, ParamEditor, make_editor
-from cnnviz.qt.stack_model import format_count, format_shape
-from cnnviz.qt.undo_keys import route_to_document
+from cnnviz.qt.editor.commands import SetParamCommand
+from cnnviz.qt.editor.document import Document
+from cnnviz.qt.editor.glyphs import ERROR_COLOR, layer_icon
+from cnnviz.qt.editor.param_editors import OptionalPairEditor, ParamEditor, make_editor
+from cnnviz.qt.editor.stack_model import format_count, format_shape
+from cnnviz.qt.editor.undo_keys import route_to_document
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
 from cnnviz.core.analysis import Analysis
 from cnnviz.core.memory import estimate, format_bytes, is_refusal
-from cnnviz.qt.glyphs import ERROR_COLOR
+from cnnviz.qt.editor.glyphs import ERROR_COLOR
 
 RUN_ANYWAY_TIP = (
     "Compute this network although it needs more memory than cnnviz allows itself: "

@@ -44,7 +44,7 @@ from cnnviz.core import project as project_file
 from cnnviz.core import project_files, safe_json
 from cnnviz.core.project import ProjectError
 from cnnviz.core.project_files import DATA_SUFFIX, WEIGHTS_SUFFIX, sidecar
-from cnnviz.qt.crash import app_data_dir
+from cnnviz.qt.window.crash import app_data_dir
 
 LOG = logging.getLogger(__name__)
 

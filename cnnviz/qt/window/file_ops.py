@@ -17,9 +17,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from cnnviz.core import project as project_file
 from cnnviz.core.project import Project, ProjectError
-from cnnviz.qt import commands, settings
-from cnnviz.qt.document import Document, default_architecture
-from cnnviz.qt.network_input import load_image_file
+from cnnviz.qt.editor import commands
+from cnnviz.qt.editor.document import Document, default_architecture
+from cnnviz.qt.inputs.network_input import load_image_file
+from cnnviz.qt.window import settings
 
 log = logging.getLogger(__name__)
 

@@ -19,16 +19,17 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.presets import load_preset, weights_path
 from cnnviz.core.project import Project, ProjectError
-from cnnviz.qt import commands, docks, icons, menus, settings, undo_keys
-from cnnviz.qt.controller import ComputeController, ComputedView, make_compute_thread
-from cnnviz.qt.document import Document
-from cnnviz.qt.file_ops import FileOps
-from cnnviz.qt.help import HelpDialogs
-from cnnviz.qt.palette import Palette
-from cnnviz.qt.panel_wiring import PanelWiring
-from cnnviz.qt.properties import PropertiesPanel
-from cnnviz.qt.stack_panel import StackPanel
-from cnnviz.qt.status import StatusBar
+from cnnviz.qt.bridge.controller import ComputeController, ComputedView, make_compute_thread
+from cnnviz.qt.editor import commands, undo_keys
+from cnnviz.qt.editor.document import Document
+from cnnviz.qt.editor.palette import Palette
+from cnnviz.qt.editor.properties import PropertiesPanel
+from cnnviz.qt.editor.stack_panel import StackPanel
+from cnnviz.qt.window import docks, icons, menus, settings
+from cnnviz.qt.window.file_ops import FileOps
+from cnnviz.qt.window.help import HelpDialogs
+from cnnviz.qt.window.panel_wiring import PanelWiring
+from cnnviz.qt.window.status import StatusBar
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ Ctrl+Z here undoes a stroke, not the last edit of the network):
 Ctrl+Z or Backspace undo the last stroke (or the last clear), Delete clears,
 ``[`` and ``]`` change the brush. Buttons do the same.
 
-Run alone: ``python -m cnnviz.qt.draw_pad`` (with the 1×28×28 input it makes).
+Run alone: ``python -m cnnviz.qt.inputs.draw_pad`` (with the 1×28×28 input it makes).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from cnnviz import __version__
 
 if TYPE_CHECKING:
-    from cnnviz.qt.main_window import MainWindow
+    from cnnviz.qt.window.main_window import MainWindow
 
 GUIDE = """
 <h2>Getting started</h2>

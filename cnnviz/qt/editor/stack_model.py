@@ -22,9 +22,9 @@ from cnnviz.core import safe_json
 from cnnviz.core.analysis import LayerInfo
 from cnnviz.core.architecture import ArchitectureError, Layer
 from cnnviz.core.catalogue import CATALOGUE
-from cnnviz.qt import commands
-from cnnviz.qt.document import Document
-from cnnviz.qt.glyphs import LAYER_MIME, ROWS_MIME
+from cnnviz.qt.editor import commands
+from cnnviz.qt.editor.document import Document
+from cnnviz.qt.editor.glyphs import LAYER_MIME, ROWS_MIME
 
 log = logging.getLogger(__name__)
 
