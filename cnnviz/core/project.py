@@ -257,9 +257,11 @@ def _kernel_edit(index: int, raw: Any, data: DataFile) -> KernelEdit:
 
 def kernel_edit_problem(arch: Architecture, edit: KernelEdit) -> str | None:
     """Why `edit` does not fit `arch` (e.g. after the layer changed), or None."""
-    if edit.layer >= len(arch.layers):
+    # `edit.layer` is a flat index (Analysis.layers: blocks and what they hold).
+    layers = analyze(arch).layers
+    if not 0 <= edit.layer < len(layers):
         return f"layer {edit.layer} does not exist"
-    info = analyze(arch).layers[edit.layer]
+    info = layers[edit.layer]
     layer = info.layer
     if layer.type != "Conv2d":
         return f"layer {edit.layer} is a {layer.type}, not a Conv2d"

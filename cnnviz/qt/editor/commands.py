@@ -1,5 +1,10 @@
 """Undoable edits of the document, one QUndoCommand each.
 
+Layers are named by their flat index, their position in `Analysis.layers`
+(pre-order: a block before the layers inside it; for a network without blocks
+the row in the stack). The structural edits go through core/tree_edits.py,
+and hand-set kernels follow their layer through its address map.
+
 Every command stores the document state before and after (states are frozen
 and share their unchanged layers, so this is cheap) and the rows to select
 after redo and after undo. The helpers return None when there is nothing to
@@ -8,6 +13,7 @@ do, so a no-op never lands on the undo stack.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -15,8 +21,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from cnnviz.core import stack_edits
-from cnnviz.core.architecture import Architecture, InputShape, Layer
+from cnnviz.core import stack_edits, tree_edits
+from cnnviz.core.architecture import Architecture, ArchitectureError, InputShape, Layer
+from cnnviz.core.blocks import RESIDUAL
 from cnnviz.core.catalogue import layer_type
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import kernel_edit_problem
@@ -25,6 +32,8 @@ from cnnviz.qt.editor.document import Document, DocumentState
 # Consecutive commands with the same id and target merge (typing in a spin box).
 SET_PARAM_ID = 1001
 SET_INPUT_ID = 1002
+
+log = logging.getLogger(__name__)
 
 
 def _fitting_edits(arch: Architecture, edits: Iterable[KernelEdit]) -> tuple[KernelEdit, ...]:
@@ -80,27 +89,61 @@ class StateCommand(QUndoCommand):
 
 
 def _structural(
-    doc: Document, text: str, edit: stack_edits.StackEdit, selected: Sequence[int]
+    doc: Document, text: str, edit: tree_edits.TreeEdit, selected: Sequence[int]
 ) -> StateCommand:
+    """A command to the edited tree. Hand-set kernels follow their layer: flat
+    index → address (old tree) → mapped address → flat index (new tree); those
+    of removed layers are dropped."""
     state = doc.state
+    index_map = tree_edits.flat_index_map(state.architecture, edit)
     after = DocumentState(
-        state.architecture.with_layers(edit.items),
-        stack_edits.remap_kernel_edits(state.kernel_edits, edit.index_map),
+        edit.architecture,
+        stack_edits.remap_kernel_edits(state.kernel_edits, index_map),
         state.weights,
     )
-    return StateCommand(doc, text, after, edit.rows, selected)
+    new_index = {a: i for i, a in enumerate(tree_edits.flat_addresses(edit.architecture))}
+    return StateCommand(doc, text, after, [new_index[a] for a in edit.selected], selected)
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}s" if count != 1 else word
 
 
-def insert_layers(doc: Document, position: int, layers: Sequence[Layer]) -> StateCommand | None:
+def _what(doc: Document, rows: Sequence[int]) -> str:
+    """ "Conv2d" for one layer, "3 layers" for more."""
+    if len(rows) == 1:
+        return doc.analysis.layers[rows[0]].layer.type
+    return _plural(len(rows), "layer")
+
+
+def _addresses(doc: Document, rows: Iterable[int]) -> list[str]:
+    """Flat indices (pre-order, as Analysis.layers) → addresses."""
+    layers = doc.analysis.layers
+    for row in rows:
+        if not 0 <= row < len(layers):
+            raise IndexError(f"row {row} is outside the network of {len(layers)} layers")
+    return [layers[row].address for row in rows]
+
+
+def _path_words(container: str) -> str:
+    """ "3.body" → "the body of layer 3"; "6.branches.2" → "branch 2 of layer 6"."""
+    parts = container.split(".")
+    if parts[-2] == "branches":
+        return f"branch {parts[-1]} of layer {'.'.join(parts[:-2])}"
+    return f"the {parts[-1]} of layer {'.'.join(parts[:-1])}"
+
+
+def insert_layers(
+    doc: Document, position: int, layers: Sequence[Layer], container: str = ""
+) -> StateCommand | None:
+    """`layers` before `position` of the top-level stack or of a block's path
+    (`container`: "3.body", "3.shortcut", "6.branches.1")."""
     if not layers:
         return None
-    edit = stack_edits.insert(doc.architecture.layers, position, layers)
+    edit = tree_edits.insert(doc.architecture, container, position, layers)
     names = layers[0].type if len(layers) == 1 else _plural(len(layers), "layer")
-    return _structural(doc, f"Insert {names}", edit, [])
+    where = f" into {_path_words(container)}" if container else ""
+    return _structural(doc, f"Insert {names}{where}", edit, [])
 
 
 def new_layer(type_name: str) -> Layer:
@@ -114,42 +157,103 @@ def new_layer(type_name: str) -> Layer:
 
 
 def remove_rows(doc: Document, rows: Iterable[int]) -> StateCommand | None:
+    """Layers (flat indices) removed; a block goes with everything it holds."""
     rows = sorted(set(rows))
     if not rows:
         return None
-    edit = stack_edits.remove(doc.architecture.layers, rows)
-    what = doc.architecture.layers[rows[0]].type if len(rows) == 1 else _plural(len(rows), "layer")
-    return _structural(doc, f"Delete {what}", edit, rows)
+    edit = tree_edits.remove(doc.architecture, _addresses(doc, rows))
+    return _structural(doc, f"Delete {_what(doc, rows)}", edit, rows)
 
 
-def _stays_put(edit: stack_edits.StackEdit) -> bool:
-    """No row changes place. Not "the layers are equal": swapping two identical
+def _stays_put(edit: tree_edits.TreeEdit) -> bool:
+    """No layer changes place. Not "the layers are equal": swapping two identical
     layers still moves a hand-set kernel with its layer."""
-    return all(old == new for old, new in edit.index_map.items())
+    return all(old == new for old, new in edit.address_map.items())
 
 
-def move_rows(doc: Document, rows: Iterable[int], position: int) -> StateCommand | None:
-    rows = sorted(set(rows))
-    edit = stack_edits.move(doc.architecture.layers, rows, position)
-    if not rows or _stays_put(edit):
+def _move(doc: Document, rows: list[int], edit_of) -> StateCommand | None:
+    if not rows:
+        return None
+    try:
+        edit = edit_of(_addresses(doc, rows))
+    except ArchitectureError as exc:  # into itself, across paths: a refused drop
+        log.info("move refused: %s", exc)
+        return None
+    if _stays_put(edit):
         return None
     return _structural(doc, f"Move {_plural(len(rows), 'layer')}", edit, rows)
+
+
+def move_rows(
+    doc: Document, rows: Iterable[int], position: int, container: str = ""
+) -> StateCommand | None:
+    """Layers (flat indices, from any paths) moved before `position` of `container`,
+    counted before they leave (a drop indicator). None when nothing moves or the
+    move is impossible (a block into itself)."""
+    arch = doc.architecture
+    return _move(
+        doc,
+        sorted(set(rows)),
+        lambda addresses: tree_edits.move(arch, addresses, container, position),
+    )
 
 
 def move_rows_by(doc: Document, rows: Iterable[int], step: int) -> StateCommand | None:
-    rows = sorted(set(rows))
-    edit = stack_edits.move_by(doc.architecture.layers, rows, step)
-    if not rows or _stays_put(edit):
-        return None
-    return _structural(doc, f"Move {_plural(len(rows), 'layer')}", edit, rows)
+    """Alt+Up/Down: the layers one place up or down within their path."""
+    arch = doc.architecture
+    return _move(
+        doc, sorted(set(rows)), lambda addresses: tree_edits.move_by(arch, addresses, step)
+    )
 
 
 def duplicate_rows(doc: Document, rows: Iterable[int]) -> StateCommand | None:
     rows = sorted(set(rows))
     if not rows:
         return None
-    edit = stack_edits.duplicate(doc.architecture.layers, rows)
+    edit = tree_edits.duplicate(doc.architecture, _addresses(doc, rows))
     return _structural(doc, f"Duplicate {_plural(len(rows), 'layer')}", edit, rows)
+
+
+def wrap_rows(
+    doc: Document, rows: Iterable[int], type_name: str = RESIDUAL, **params: Any
+) -> StateCommand | None:
+    """Adjacent layers of one path wrapped in a new block (a Residual's body or a
+    Parallel's one branch). ArchitectureError says why they cannot be."""
+    rows = sorted(set(rows))
+    if not rows:
+        return None
+    edit = tree_edits.wrap(doc.architecture, _addresses(doc, rows), type_name, **params)
+    kind = "residual" if type_name == RESIDUAL else "parallel"
+    return _structural(doc, f"Wrap {_what(doc, rows)} in a {kind} block", edit, rows)
+
+
+def unwrap_row(doc: Document, row: int) -> StateCommand:
+    """A block replaced by its first path (the body, branch 0)."""
+    (address,) = _addresses(doc, [row])
+    edit = tree_edits.unwrap(doc.architecture, address)
+    kind = doc.analysis.layers[row].layer.type.lower()
+    return _structural(doc, f"Unwrap {kind} block", edit, [row])
+
+
+def add_branch(doc: Document, row: int) -> StateCommand:
+    """An empty branch at the end of the Parallel block at `row`."""
+    (address,) = _addresses(doc, [row])
+    edit = tree_edits.add_branch(doc.architecture, address)
+    return _structural(doc, f"Add a branch to layer {address}", edit, [row])
+
+
+def remove_branch(doc: Document, row: int, k: int) -> StateCommand:
+    """Branch `k` of the Parallel block at `row`, with its layers."""
+    (address,) = _addresses(doc, [row])
+    edit = tree_edits.remove_branch(doc.architecture, address, k)
+    return _structural(doc, f"Remove branch {k} of layer {address}", edit, [row])
+
+
+def set_merge(doc: Document, row: int, merge: str) -> SetParamCommand | None:
+    """How the Parallel block at `row` merges its branches ("concat", "add")."""
+    if doc.analysis.layers[row].layer.get("merge") == merge:
+        return None
+    return SetParamCommand(doc, row, "merge", merge)
 
 
 def replace_architecture(
@@ -172,7 +276,8 @@ def set_kernel(doc: Document, edit: KernelEdit) -> StateCommand:
         e for e in doc.kernel_edits if (e.layer, e.out_channel) != (edit.layer, edit.out_channel)
     ]
     after = replace(doc.state, kernel_edits=(*kept, edit))
-    text = f"Set kernel of layer {edit.layer}, channel {edit.out_channel}"
+    where = doc.analysis.layers[edit.layer].address
+    text = f"Set kernel of layer {where}, channel {edit.out_channel}"
     return StateCommand(doc, text, after, [edit.layer])
 
 
@@ -188,6 +293,7 @@ def clear_kernels(doc: Document, layer: int | None = None) -> StateCommand | Non
 
 def _layer_with(layer: Layer, name: str, value: Any) -> Layer:
     """`layer` with one parameter set; a default value is dropped from the file.
+    A block keeps what it holds.
 
     The value is checked before it is compared with the default: 1 equals True
     and 1.0 equals 1, yet neither is a value of that parameter."""
@@ -195,18 +301,21 @@ def _layer_with(layer: Layer, name: str, value: Any) -> Layer:
     checked = layer.with_params(**{name: value})
     if param.required or checked.params[name] != param.default:
         return checked
-    return Layer.make(layer.type, **{k: v for k, v in checked.params.items() if k != name})
+    kept = {k: v for k, v in checked.params.items() if k != name}
+    return replace(Layer.make(layer.type, **kept), paths=layer.paths)
 
 
 class SetParamCommand(StateCommand):
     """One parameter of one layer; consecutive edits of it merge into one step."""
 
     def __init__(self, doc: Document, row: int, name: str, value: Any):
-        """Raises ArchitectureError when the value is not accepted."""
-        layers = list(doc.architecture.layers)
-        layers[row] = _layer_with(layers[row], name, value)
-        after = replace(doc.state, architecture=doc.architecture.with_layers(layers))
-        super().__init__(doc, f"Set {layers[row].type} {name}", after, [row])
+        """`row` is the layer's flat index (Analysis.layers), at any depth.
+        Raises ArchitectureError when the value is not accepted."""
+        info = doc.analysis.layers[row]
+        edited = _layer_with(info.layer, name, value)
+        edit = tree_edits.replace(doc.architecture, info.address, edited)
+        after = replace(doc.state, architecture=edit.architecture)
+        super().__init__(doc, f"Set {edited.type} {name}", after, [row])
         self.row, self.name = row, name
 
     def id(self) -> int:

@@ -74,7 +74,8 @@ class DocumentState:
 class Document(QObject):
     # The architecture or the hand-set kernels changed (after every edit).
     changed = Signal()
-    # Rows the views should select after an edit, undo or redo.
+    # Layers the views should select after an edit, undo or redo: flat indices
+    # into `analysis.layers` (pre-order; the rows of a network without blocks).
     selection_requested = Signal(list)
     # The network input's source changed: a new image, drawing or none.
     image_changed = Signal()
@@ -127,6 +128,14 @@ class Document(QObject):
     @property
     def weights_path(self) -> str | None:
         return self._state.weights
+
+    def address_of(self, index: int) -> str:
+        """The torch module name ("3", "3.body.0") of the layer at flat index `index`."""
+        return self._analysis.layers[index].address
+
+    def index_of(self, address: str) -> int:
+        """The flat index (position in `analysis.layers`) of the layer at `address`."""
+        return self._analysis.at(address).index
 
     def apply_state(self, state: DocumentState, selection: list[int] | None = None) -> None:
         """Called by the undo commands only; everything else pushes a command."""
