@@ -6,50 +6,19 @@ import json
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QObject, QUrl, Signal
+from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
-from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
-from cnnviz.core.jobs import ComputeFailure, ForwardResult, KernelEdit, LayerActivation
+from cnnviz.core.jobs import ComputeFailure, KernelEdit
 from cnnviz.core.presets import load_preset
 from cnnviz.core.project import Project
 from cnnviz.qt.editor import commands
 from cnnviz.qt.window import settings
 from cnnviz.qt.window.main_window import MainWindow
+from tests.qt.fake_compute import FakeCompute
 
 Discard, Cancel = QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Cancel
-
-
-class FakeCompute(QObject):
-    """Stands in for ComputeThread: records requests, answers when told to."""
-
-    result_ready = Signal(object)
-    failed = Signal(object)
-    busy_changed = Signal(bool)
-    device_changed = Signal(str)
-
-    def __init__(self):
-        super().__init__()
-        self.requests = []
-
-    def submit(self, request) -> None:
-        self.requests.append(request)
-
-    def answer(self, request, elapsed_ms: float = 12.5) -> ForwardResult:
-        layers = []
-        for info in analyze(request.architecture).layers:
-            output = np.full(info.output_shape, float(info.index), np.float32)
-            layers.append(LayerActivation(info.index, info.layer.type, output))
-        result = ForwardResult(
-            request.request_id, request.image, tuple(layers), device="Fake GPU",
-            elapsed_ms=elapsed_ms,
-        )  # fmt: skip
-        self.result_ready.emit(result)
-        return result
-
-    def shutdown(self) -> None:
-        pass
 
 
 def small_arch(name: str = "small") -> Architecture:

@@ -12,8 +12,9 @@ from cnnviz.qt.bridge.compute_thread import ComputeThread
 from cnnviz.qt.editor import commands
 from cnnviz.qt.window.main_window import MainWindow
 from cnnviz.qt.window.status import StatusBar
+from tests.qt.fake_compute import FakeCompute
 from tests.qt.test_compute_thread import WAIT_MS, request
-from tests.qt.test_main_window import Discard, FakeCompute, make_window, small_arch
+from tests.qt.test_main_window import Discard, make_window, small_arch
 
 REFUSAL = (
     "not enough free memory: layer 7 Linear needs 411 MB of weights, the whole run "
