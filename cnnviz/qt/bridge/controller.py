@@ -27,13 +27,9 @@ from cnnviz.core.jobs import (
     TrainConfig,
     TrainRequest,
 )
+from cnnviz.qt.bridge.input_cache import InputCache
 from cnnviz.qt.editor.document import Document
-from cnnviz.qt.inputs.network_input import (
-    default_sample,
-    load_image_file,
-    pattern,
-    to_network_input,
-)
+from cnnviz.qt.inputs.network_input import default_sample, load_image_file, pattern
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +116,8 @@ class ComputeController(QObject):
         self.trained_here = False
         self._training_counts = False
         self._default_image: tuple[tuple[int, int, int], np.ndarray] | None = None
+        # An edit that keeps the input shape reuses the input of the last request.
+        self._inputs = InputCache()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -184,7 +182,7 @@ class ComputeController(QObject):
     def network_input(self, arch: Architecture) -> np.ndarray:
         shape = arch.input.as_tuple()
         image = self.doc.image if self.doc.image is not None else self.default_image(shape[0])
-        return to_network_input(image, shape, self.doc.preprocessing)
+        return self._inputs.network_input(image, shape, self.doc.preprocessing)
 
     @property
     def input_label(self) -> str:
