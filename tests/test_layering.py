@@ -89,9 +89,11 @@ def qt_id(path: Path) -> str:
 
 @pytest.mark.parametrize("path", QT_FILES, ids=qt_id)
 def test_only_the_compute_thread_touches_compute(path):
+    # The compute thread is bridge/compute_*.py: the GUI's handle, the thread
+    # and its jobs. Nothing else in qt may reach cnnviz.compute.
     names = imported_names(path)
     assert not any(n == "torch" or n.startswith("torch.") for n in names)
-    if path.name != "compute_thread.py":
+    if not (path.parent.name == "bridge" and path.name.startswith("compute_")):
         assert not any(n.startswith("cnnviz.compute") for n in names)
 
 

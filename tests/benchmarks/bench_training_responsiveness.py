@@ -1,7 +1,8 @@
 """Does the window stay fluid while a network trains? Figures, not assertions.
 
     QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_training_responsiveness.py \
-        [--preset lenet5] [--epochs 12] [--threads 1] [--screenshot docs/training_midrun.png]
+        [--preset lenet5] [--epochs 12] [--threads 1] [--screenshot docs/training_midrun.png] \
+        [--compare 2]
 
 The Training panel drives a real training of the preset on the bundled digits
 through the compute thread (the app's path: Train → TrainRequest → worker →
@@ -11,7 +12,10 @@ percentile, the idle baseline measured the same way, progress reports per
 second and the run's time and accuracy. With --screenshot the panel is saved
 half-way through the run. First, side by side: the GUI thread's time per
 progress report (synthetic reports, no worker), with the loss axis refitted at
-each report (before issue 14) and kept.
+each report (before issue 14) and kept. With --compare N, the training is run
+N times with and N times without the compute thread's own measures (a short
+GIL switch interval while training, progress thinned to one report per
+PROGRESS_MIN_INTERVAL_S), interleaved, so that both see the same load.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ticks import TickRecorder
 
 from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainProgress, TrainRequest
 from cnnviz.core.presets import load_preset
+from cnnviz.qt.bridge import compute_training
 from cnnviz.qt.bridge.compute_thread import ComputeThread
 from cnnviz.qt.panels.training import TrainingPanel
 from cnnviz.qt.style.theme import apply_color_scheme
@@ -159,6 +164,26 @@ def training(app: QApplication, args: argparse.Namespace) -> dict:
     return {"gaps": ticks.gaps_ms(), "seconds": elapsed, "long": ticks.long_gaps(started), **state}
 
 
+def compare(app: QApplication, args: argparse.Namespace) -> None:
+    """Training with the compute thread's measures off and on, interleaved."""
+    measures = (
+        compute_training.TRAINING_SWITCH_INTERVAL_S,
+        compute_training.PROGRESS_MIN_INTERVAL_S,
+    )
+    found: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    for _ in range(args.compare):
+        for on in (False, True):
+            compute_training.TRAINING_SWITCH_INTERVAL_S = measures[0] if on else None
+            compute_training.PROGRESS_MIN_INTERVAL_S = measures[1] if on else 0.0
+            run = training(app, args)
+            found[on].append(run["gaps"])
+            label = f"training, measures {'on ' if on else 'off'}"
+            describe(label, run["gaps"])
+    compute_training.TRAINING_SWITCH_INTERVAL_S, compute_training.PROGRESS_MIN_INTERVAL_S = measures
+    for on in (False, True):
+        describe(f"all runs, measures {'on ' if on else 'off'}", np.concatenate(found[on]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="lenet5")
@@ -171,6 +196,13 @@ def main() -> int:
         action="store_true",
         help="measure the process's first training (torch imports torch._dynamo then)",
     )
+    parser.add_argument(
+        "--compare",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N trainings each with the compute thread's measures off and on, interleaved",
+    )
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     apply_color_scheme(app)  # as the app does: palette and plot colours
@@ -178,6 +210,10 @@ def main() -> int:
     print(f"{os.cpu_count()} CPU cores, load average {load:.2f} at the start")
     describe("idle (nothing running)", idle(app, 2.0))
     report_costs(app)
+    if args.compare:
+        compare(app, args)
+        print("target: longest gap < 30 ms")
+        return 0
     run = training(app, args)
     label = f"{'first ' if args.cold else ''}training {args.preset}, {args.threads} thread(s)"
     describe(label, run["gaps"])

@@ -16,6 +16,7 @@ from cnnviz.compute.weights import save_weights
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import ForwardRequest, TrainConfig, TrainProgress, TrainRequest, TrainResult
 from cnnviz.core.presets import load_preset
+from cnnviz.qt.bridge import compute_training
 from cnnviz.qt.bridge.compute_thread import ComputeThread
 
 WAIT_MS = 20_000
@@ -316,7 +317,8 @@ def endless_train(arch, config, *, request_id, initial_state, on_progress, shoul
     return TrainResult(request_id, trained_state(arch, 0.5), 0.5, None, 1, True, 0.1)
 
 
-def test_training_reports_progress_then_its_weights_are_used(qtbot, make_thread):
+def test_training_reports_progress_then_its_weights_are_used(qtbot, make_thread, monkeypatch):
+    monkeypatch.setattr(compute_training, "PROGRESS_MIN_INTERVAL_S", 0.0)
     thread = make_thread(train_function=quick_train)
     steps = collect(thread.training_progress)
     with qtbot.waitSignal(thread.training_finished, timeout=WAIT_MS) as blocker:
@@ -326,6 +328,30 @@ def test_training_reports_progress_then_its_weights_are_used(qtbot, make_thread)
     with qtbot.waitSignal(thread.result_ready, timeout=WAIT_MS) as blocker:
         thread.submit(request(8))
     assert np.all(blocker.args[0].filters[0][0] == np.float32(0.02))
+
+
+def test_training_thins_progress_and_gives_the_switch_interval_back(
+    qtbot, make_thread, monkeypatch
+):
+    # Within an epoch, reports closer than PROGRESS_MIN_INTERVAL_S are dropped (each
+    # repaints the Training panel); the first and the epoch's last always arrive.
+    # While training, the GIL is handed over sooner, and afterwards as before.
+    monkeypatch.setattr(compute_training, "PROGRESS_MIN_INTERVAL_S", 3600.0)
+    monkeypatch.setattr(compute_training, "TRAINING_SWITCH_INTERVAL_S", 0.0007)
+    during = []
+
+    def train(arch, config, **kwargs):
+        during.append(sys.getswitchinterval())
+        return quick_train(arch, config, **kwargs)
+
+    before = sys.getswitchinterval()
+    thread = make_thread(train_function=train)
+    steps = collect(thread.training_progress)
+    with qtbot.waitSignal(thread.training_finished, timeout=WAIT_MS):
+        thread.start_training(TrainRequest(7, ARCH, TrainConfig()))
+    assert [p.step for p in steps] == [1, 3]
+    assert during == [pytest.approx(0.0007)]
+    assert sys.getswitchinterval() == before
 
 
 def test_forwards_are_served_during_training_and_cancel_stops_it(qtbot, make_thread):
