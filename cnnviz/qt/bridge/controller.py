@@ -39,12 +39,13 @@ DEBOUNCE_MS = 8
 @dataclass(frozen=True)
 class ComputedView:
     """A result with the analysis of the whole stack it was computed for (the
-    result covers its first `computed_layers` layers)."""
+    result covers its first `computed_layers` top-level entries: a block with
+    everything inside it)."""
 
     result: ForwardResult
     analysis: Analysis
     architecture: Architecture
-    # Layers after this index were not computed (an invalid layer stopped them).
+    # Top-level entries from this one on were not computed (an invalid layer stopped them).
     computed_layers: int
     # The document's weights file could not be used for this partial stack yet.
     weights_withheld: bool = False
@@ -53,9 +54,19 @@ class ComputedView:
 
 
 def computable_prefix(arch: Architecture, analysis: Analysis) -> Architecture:
-    """The architecture cut before its first invalid layer."""
+    """The architecture cut before the top-level entry holding its first invalid
+    layer: a block with an invalid layer or merge goes whole (a block cannot run
+    without its merge), the entries before it are computed. Their flat indices
+    are the same in the cut stack (pre-order), so results match the analysis."""
     first = analysis.first_error
-    return arch if first is None else arch.with_layers(arch.layers[: first.index])
+    return arch if first is None else arch.with_layers(arch.layers[: first.top])
+
+
+def flat_count(analysis: Analysis, top_entries: int) -> int:
+    """How many flat entries (Analysis.layers) the first `top_entries` top-level
+    entries hold, blocks with everything inside them."""
+    top = analysis.top_level
+    return top[top_entries].index if top_entries < len(top) else len(analysis.layers)
 
 
 def keeps_weights(before: Analysis, after: Analysis) -> bool:
@@ -201,6 +212,8 @@ class ComputeController(QObject):
             return None  # `ensure_thread` submits the document as it is then
         arch = self.doc.architecture
         computed = computable_prefix(arch, self.doc.analysis)
+        # Hand-set kernels name flat indices: keep those of the computed entries.
+        computed_flat = flat_count(self.doc.analysis, len(computed.layers))
         try:
             image = self.network_input(arch)
         except ValueError as exc:
@@ -219,7 +232,7 @@ class ComputeController(QObject):
             seed=self.doc.seed,
             train_mode=self.train_mode,
             weights_path=None if withheld else weights,
-            kernel_edits=tuple(e for e in self.doc.kernel_edits if e.layer < len(computed.layers)),
+            kernel_edits=tuple(e for e in self.doc.kernel_edits if e.layer < computed_flat),
             device=self.device,
             ignore_memory_limit=self.ignore_memory_limit,
         )
@@ -331,7 +344,7 @@ class ComputeController(QObject):
             return None
         first = self.doc.analysis.first_error
         if first is not None:
-            raise RuntimeError(f"layer {first.index} is invalid ({first.error})")
+            raise RuntimeError(f"{first.name} is invalid ({first.error})")
         request = ForwardRequest(
             request_id=0,
             architecture=self.doc.architecture,
