@@ -52,6 +52,22 @@ class LaneStrip:
     height: int
     width: int
 
+    # Per thumbnail, as thumbnails.StripLayout gives them for one row.
+    @property
+    def lefts(self) -> tuple[int, ...]:
+        return tuple(rect[1] for rect in self.rects)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return tuple(rect[3] for rect in self.rects)
+
+    @property
+    def heights(self) -> tuple[int, ...]:
+        return tuple(rect[2] for rect in self.rects)
+
+    def top(self, number: int) -> int:
+        return self.rects[number][0]
+
     def locate(self, x: float, y: float) -> int | None:
         """The thumbnail under strip pixel (x, y), or None."""
         for number, (top, left, h, w) in enumerate(self.rects):

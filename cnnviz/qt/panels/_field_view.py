@@ -19,9 +19,10 @@ from cnnviz.qt.style import colormaps
 
 
 def describe_field(
-    layer: int, channel: int, row: int, col: int, field: ReceptiveField, input_hw
+    layer: int | str, channel: int, row: int, col: int, field: ReceptiveField, input_hw
 ) -> str:
-    """The sentence under the input: which input pixels one output number sees."""
+    """The sentence under the input: which input pixels one output number sees
+    (`layer` is the layer's address: 4, or "3.body.0" inside a block)."""
     where = f"layer {layer}, channel {channel}, ({row}, {col})"
     if field.is_global:
         return f"{where} sees the whole input ({input_hw[0]}×{input_hw[1]}): its field is global"

@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cnnviz.core import kernels
 from cnnviz.core.activations import activation_for_layer, is_elementwise_activation
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
+from cnnviz.core.blocks import merge_kind
 from cnnviz.core.jobs import ForwardResult, KernelEdit, LayerActivation
 from cnnviz.core.pooling_view import (
     adaptive_boxes,
@@ -29,7 +30,7 @@ from cnnviz.core.pooling_view import (
     pool_geometry,
     window_means,
 )
-from cnnviz.core.presets import load_preset
+from cnnviz.core.presets import load_any
 from cnnviz.core.shapes import as_pair, conv_padding
 from cnnviz.qt.panels.base import PanelInput
 
@@ -176,21 +177,46 @@ def _layer_forward(x: np.ndarray, info: LayerInfo, filters: Filters, linear_rng)
 def numpy_forward(
     analysis: Analysis, image: np.ndarray, filters: Filters, seed: int = 0
 ) -> ForwardResult:
-    """Every computable layer's input and output, as the compute thread would return."""
+    """Every computable layer's input and output, as the compute thread would return:
+    one LayerActivation per flat entry (a block's merged output and every layer
+    inside it, in pre-order), stopping at the first top-level entry that cannot
+    be computed, as the controller cuts the stack there."""
     linear_rng = np.random.default_rng(seed + 1)
     x = image.astype(np.float32)
-    layers = []
-    for info in analysis.layers:
+    found: dict[int, LayerActivation] = {}
+    for info in analysis.top_level:
         if not info.computable:
             break
-        out = _layer_forward(x, info, filters, linear_rng).astype(np.float32)
-        layers.append(LayerActivation(info.index, info.layer.type, out, input=x))
-        x = out
+        x = _run(analysis, info, x, filters, linear_rng, found)
+    layers = tuple(found[index] for index in sorted(found))
     probabilities = None
-    if layers and layers[-1].output.ndim == 1:
-        last = layers[-1]
+    last = found.get(analysis.top_level[len(analysis.top_level) - 1].index) if found else None
+    if last is not None and last.output.ndim == 1:
         probabilities = last.output if last.type == "Softmax" else _softmax(last.output)
-    return ForwardResult(0, image, tuple(layers), filters, probabilities, device="numpy sample")
+    return ForwardResult(0, image, layers, filters, probabilities, device="numpy sample")
+
+
+def _run(analysis: Analysis, info: LayerInfo, x, filters, linear_rng, found) -> np.ndarray:
+    """Layer (or block) `info` on `x`; records its activation (and those inside) in `found`."""
+    if info.layer.is_block:
+        ends = []
+        for name in info.layer.path_names:
+            prefix = f"{info.address}.{name}."
+            end = x
+            for inner in analysis.children(info.index):
+                if inner.address.startswith(prefix):
+                    end = _run(analysis, inner, end, filters, linear_rng, found)
+            ends.append(end)
+        kind = merge_kind(info.layer.type, info.layer.params)
+        out = np.sum(ends, axis=0) if kind == "add" else np.concatenate(ends, axis=0)
+    else:
+        out = _layer_forward(x, info, filters, linear_rng)
+        if out.shape != info.output_shape:  # a type this stand-in does not compute
+            log.debug("numpy sample: %s left as zeros", info.layer.type)
+            out = np.zeros(info.output_shape, np.float32)
+    out = out.astype(np.float32)
+    found[info.index] = LayerActivation(info.index, info.layer.type, out, input=x)
+    return out
 
 
 def apply_kernel_edits(filters: Filters, edits: Sequence[KernelEdit]) -> Filters:
@@ -206,14 +232,21 @@ def apply_kernel_edits(filters: Filters, edits: Sequence[KernelEdit]) -> Filters
 
 
 def sample_input(
-    preset: str = "tinyvgg",
-    layer_index: int = 0,
+    preset="tinyvgg",
+    layer_index: int | str = 0,
     kernel_edits: Sequence[KernelEdit] = (),
     seed: int = 0,
 ):
-    """A PanelInput of `preset` on the synthetic picture, layer `layer_index` selected."""
-    architecture = load_preset(preset)
+    """A PanelInput of `preset` (a name, or an Architecture) on the synthetic picture,
+    layer `layer_index` (a flat index or an address such as "3.body.0") selected."""
+    architecture = load_any(preset) if isinstance(preset, str) else preset
     analysis = analyze(architecture)
+    if isinstance(layer_index, str):
+        layer_index = (
+            int(layer_index)
+            if layer_index.lstrip("-").isdigit()
+            else analysis.at(layer_index).index
+        )
     image = sample_image(*architecture.input.as_tuple())
     filters = apply_kernel_edits(sample_filters(analysis, seed), kernel_edits)
     result = numpy_forward(analysis, image, filters, seed)
@@ -248,8 +281,14 @@ def run_standalone(
 ):
     """Open one panel on sample arrays: ``python -m cnnviz.qt.panels.<name>``."""
     parser = argparse.ArgumentParser(description="Show one cnnviz panel on sample arrays.")
-    parser.add_argument("--preset", default="tinyvgg", help="preset network (default tinyvgg)")
-    parser.add_argument("--layer", type=int, default=default_layer, help="selected layer index")
+    parser.add_argument(
+        "--preset", default="tinyvgg", help="preset network or architecture file (default tinyvgg)"
+    )
+    parser.add_argument(
+        "--layer",
+        default=str(default_layer),
+        help='selected layer: its index, or its address inside a block ("3.body.0")',
+    )
     parser.add_argument("--screenshot", metavar="PNG", help="save a picture and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)

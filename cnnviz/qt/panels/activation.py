@@ -46,7 +46,11 @@ from cnnviz.qt.panels.base import (
 THIS_LAYER = "this layer"
 ALL = "all, compared"
 _SAMPLES = 400
-_COMPARE_COLOURS = ("#2f7fe0", "#e040fb", "#16a085", "#f08a24", "#e0262c", "#7f8c8d")
+# One per function in core.activations.COMPARABLE, in its order (a test checks).
+_COMPARE_COLOURS = (
+    "#2f7fe0", "#e040fb", "#16a085", "#f08a24", "#e0262c", "#7f8c8d",
+    "#8e44ad", "#c9a400", "#00a3c4",
+)  # fmt: skip
 # Compared, ReLU, LeakyReLU and ELU are one line y = x for x > 0, and LeakyReLU's
 # 0.01·x is nearly ReLU's 0: a wide solid ReLU underneath and dashed, dotted
 # lines drawn on top of it keep each curve visible. (pen width, style, key)
@@ -58,6 +62,9 @@ _COMPARE_LINES = (
     (2.5, QtCore.Qt.PenStyle.DashDotLine, "━·"),
     (2.5, _SOLID, "━━"),
     (2.5, _SOLID, "━━"),
+    (2.5, _DASH, "╍╍"),  # ReLU6 is ReLU up to 6: dashed over it
+    (2.5, _SOLID, "━━"),
+    (2.5, QtCore.Qt.PenStyle.DotLine, "┅┅"),
 )
 SAME_FOR_POSITIVE = (
     "ReLU, LeakyReLU and ELU are the same line y = x for x > 0 (ReLU drawn wide, the "

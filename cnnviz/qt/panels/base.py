@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.analysis import Analysis, LayerInfo
 from cnnviz.core.jobs import ForwardResult, LayerActivation
+from cnnviz.core.layer_flow import NETWORK_INPUT, feeding_index
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +67,28 @@ class PanelInput:
         return None
 
     def layer_input(self, index: int | None = None) -> np.ndarray | None:
-        """What layer `index` received: its recorded input, the previous layer's
-        output, or the image for the first layer."""
+        """What layer `index` received: its recorded input, else the output of the
+        layer that feeds it (core/layer_flow.py), or the image."""
         index = self.layer_index if index is None else index
         layer = self.activation(index)
         if layer is not None and layer.input is not None:
             return layer.input
-        if index == 0:
+        if not 0 <= index < len(self.analysis.layers):
+            return None
+        # Not one index back: inside a block a layer may be fed by the block's input.
+        source = feeding_index(self.analysis, index)
+        if source == NETWORK_INPUT:
             return self.result.input
-        previous = self.activation(index - 1)
+        previous = self.activation(source)
         return previous.output if previous is not None else None
 
     def layer_title(self, index: int | None = None) -> str:
-        """e.g. 'layer 4 · MaxPool2d k2'."""
+        """e.g. 'layer 4 · MaxPool2d k2', 'layer 3.body.0 · Conv2d 64, k3' (its address)."""
         info = self.info(index)
         if info is None:
             return "no layer selected"
         described = info.layer.describe()
-        return f"layer {info.index} · {info.layer.type}" + (f" {described}" if described else "")
+        return f"{info.name} · {info.layer.type}" + (f" {described}" if described else "")
 
 
 def shape_text(shape) -> str:

@@ -113,16 +113,18 @@ class ConvStepperPanel(QtWidgets.QWidget):
 
     # -- sources -------------------------------------------------------------------------
     def set_real_layer(self, weight, bias, image, stride=1, padding=0, dilation=1, groups=1,
-                       padding_mode="zeros", layer_index=0, feature_map=None) -> None:  # fmt: skip
+                       padding_mode="zeros", layer_index=0, feature_map=None,
+                       name=None) -> None:  # fmt: skip
         """Step through a real Conv2d: weight (O, I/g, kh, kw), bias (O,) or None, the image it
         received (C, H, W), its stride/padding ('same'/'valid' too)/dilation/groups/padding
-        mode, and its real output (O, H', W') to compare against. Switches to "real layer"."""
+        mode, and its real output (O, H', W') to compare against; `name` as a person reads
+        it ("layer 3.body.0"; default "layer N"). Switches to "real layer"."""
         previous = self.real
         try:
             layer = RealLayer.from_layer(weight, bias, image, stride, padding, dilation, groups,
-                                         padding_mode, layer_index, feature_map)  # fmt: skip
+                                         padding_mode, layer_index, feature_map, name)  # fmt: skip
         except StepError as exc:
-            self.show_problem(f"Layer {layer_index}: {exc}")
+            self.show_problem(f"{name or f'Layer {layer_index}'}: {exc}")
             return
         same_layer = previous is not None and previous.layer_index == layer_index
         if same_layer and previous.config.output_shape == layer.config.output_shape:

@@ -335,5 +335,6 @@ class RealLayerControls(QtWidgets.QWidget):
             spin.blockSignals(False)
         kernel = "×".join(map(str, layer.config.kernel_size))
         self.title.setText(
-            f"Layer {layer.layer_index} · Conv2d {kernel}, {out_c} filters, real weights"
+            f"{layer.name[:1].upper()}{layer.name[1:]} · Conv2d {kernel}, {out_c} filters, "
+            "real weights"
         )

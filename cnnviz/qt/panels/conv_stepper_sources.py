@@ -12,6 +12,9 @@ col0+cols-1`` of one output channel. Output cell ``(r, c)`` reads image rows
 outside the image are the layer's padding. The walkthrough is computed on the
 whole padded image, so each stepped value is exactly ``feature_map[o, r, c]``
 (up to float32 rounding in torch, which :meth:`RealLayer.compare` reports).
+"The image that layer received" is what it really received: for a Conv2d
+inside a block, the output of the layer before it in its path or the block's
+input (:func:`real_layer_arguments`), not the layer one index back.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from cnnviz.core.conv_steps import (
     walkthrough,
 )
 from cnnviz.core.conv_text import conv_formula
+from cnnviz.core.layer_flow import NETWORK_INPUT, feeding_index
 from cnnviz.core.shapes import as_pair, same_padding
 
 CONV, MAX, AVG = "conv", "max", "avg"
@@ -253,10 +257,11 @@ class RealLayer:
     feature_map: np.ndarray | None  # (O, H', W') as torch computed it
     out_channel: int = 0
     region: tuple[int, int, int, int] = (0, 0, 1, 1)  # row0, col0, rows, cols
+    name: str = ""  # as a person reads it: "layer 4", "layer 3.body.0"
 
     @classmethod
     def from_layer(cls, weight, bias, image, stride, padding, dilation, groups, padding_mode,
-                   layer_index, feature_map) -> RealLayer:  # fmt: skip
+                   layer_index, feature_map, name=None) -> RealLayer:  # fmt: skip
         weight = np.asarray(weight)
         dilation = as_pair(dilation if dilation is not None else 1)
         pads = real_padding(padding, weight.shape[2:], dilation)
@@ -271,7 +276,7 @@ class RealLayer:
                 f"the feature map has shape {np.shape(feature_map)} but this layer makes "
                 f"{config.output_shape}"
             )
-        layer = cls(config, layer_index, feature_map)
+        layer = cls(config, layer_index, feature_map, name=name or f"layer {layer_index}")
         layer.region = layer.default_region()
         return layer
 
@@ -374,3 +379,37 @@ class RealLayer:
         if box[0] < top or box[2] < left or box[1] - top > h or box[3] - left > w:
             text += f" (outside 0–{h - 1} × 0–{w - 1}: padding)"
         return text
+
+
+def real_layer_arguments(result, analysis, index: int) -> dict | None:
+    """The arguments of ``RealLayer.from_layer`` (and the panel's ``set_real_layer``)
+    for Conv2d `index` of a forward `result` (core.jobs.ForwardResult) of the
+    stack `analysis` describes; None when it is not a computed Conv2d.
+
+    Its input is the one recorded with its output, else the output of the layer
+    that feeds it (inside a block: the one before it in its path, or the
+    block's input), else the network input."""
+    if not 0 <= index < len(analysis.layers) or index not in result.filters:
+        return None
+    info = analysis.layers[index]
+    if info.layer.type != "Conv2d":
+        return None
+    outputs = {layer.index: layer for layer in result.layers}
+    own = outputs.get(index)
+    image = own.input if own is not None else None
+    if image is None:
+        source = feeding_index(analysis, index)
+        if source == NETWORK_INPUT:
+            image = result.input
+        elif source in outputs:
+            image = outputs[source].output
+    if image is None:
+        return None
+    weight, bias = result.filters[index]
+    layer = info.layer
+    return dict(
+        weight=weight, bias=bias, image=image, stride=layer.get("stride"),
+        padding=layer.get("padding"), dilation=layer.get("dilation"),
+        groups=layer.get("groups"), padding_mode=layer.get("padding_mode"),
+        layer_index=index, feature_map=None if own is None else own.output, name=info.name,
+    )  # fmt: skip

@@ -336,7 +336,7 @@ class FeatureMapPanel(Panel):
         self.field_box = box
         self._highlighted = (channel, row, col)
         self.field_label.setText(
-            "▣ " + describe_field(data.layer_index, channel, row, col, field, input_hw)
+            "▣ " + describe_field(data.info().address, channel, row, col, field, input_hw)
         )
         value = float(self.maps[channel, row, col])
         self.hover_label.setText(

@@ -27,6 +27,7 @@ from PySide6 import QtCore, QtWidgets
 from cnnviz.core import kernels
 from cnnviz.core.filter_grid import FilterGrid, plan_filter_grid
 from cnnviz.core.jobs import KernelEdit
+from cnnviz.core.layer_flow import upstream
 from cnnviz.core.mosaic import layer_levels
 from cnnviz.qt.panels._kernel_editor import ALL_INPUTS, KernelEditor
 from cnnviz.qt.panels._overlays import cell_marker
@@ -52,11 +53,14 @@ _REPLAN_GAIN = 1.05  # a resize adds columns only for kernels 5 % larger (no fli
 
 
 def is_colour_input_layer(data: PanelInput) -> bool:
-    """The first conv layer of a network fed 3 channels: its filters have colours."""
+    """A conv layer with no conv between it and a 3-channel input: its filters have
+    colours. (Not "no conv before it in the list": a branch's conv does not see
+    its sibling branch's conv, which comes before it in the flat order.)"""
     info = data.info()
     if info is None or info.input_shape is None or info.input_shape[0] != 3:
         return False
-    return all(data.analysis.layers[i].layer.type != "Conv2d" for i in range(info.index))
+    layers = data.analysis.layers
+    return all(layers[i].layer.type != "Conv2d" for i in upstream(data.analysis, info.index))
 
 
 def _every(count: int, limit: int) -> range:
@@ -372,7 +376,7 @@ class FiltersPanel(Panel):
             KernelEdit(data.layer_index, out_channel, weights, bias=bias)
         )
         self.hover_label.setText(
-            f"Filter {out_channel} of layer {data.layer_index} set by hand; undo restores it."
+            f"Filter {out_channel} of {data.info().name} set by hand; undo restores it."
         )
 
 

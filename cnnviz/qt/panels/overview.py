@@ -6,6 +6,10 @@ pooling halves it, ending in the vectors of the classifier. Hover a layer
 for its statistics (min, max, mean, share of zeros: after a ReLU, how much
 of it is off for this image); click it to select it.
 
+A block's paths are lanes stacked one above another (a Residual's body above
+its shortcut, a Parallel's branches in order) with lines where they split and
+meet, then the merged output, then the network goes on (core/strip_lanes.py).
+
 Standalone: ``python -m cnnviz.qt.panels.overview``.
 """
 
@@ -17,12 +21,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnnviz.core.blocks import merge_kind
 from cnnviz.core.mosaic import image_for_display
+from cnnviz.core.strip_lanes import LaneStrip, Spacing, plan_lanes, strip_items
 from cnnviz.core.thumbnails import (
     MEAN,
     STRONGEST,
-    StripLayout,
-    plan_strip,
     reduce_vector,
     representative,
     resize_nearest,
@@ -36,14 +40,20 @@ from cnnviz.qt.panels.base import (
     graphics_widget,
     image_view_box,
     info_label,
+    ink,
     shape_text,
     title_label,
 )
 from cnnviz.qt.style import colormaps
 
 THUMB_HEIGHT = 64
+# Inside a block, where lanes stack: smaller, so that a residual block (body over
+# an identity line) is about as tall as one row and a 4-branch module still reads.
+LANE_THUMB_HEIGHT = 40
+_SHORT_PATHS = {"body": "body", "shortcut": "short", "branches": "br"}
 GAP = 10
-CAPTION_BAND = 30  # strip pixels kept free under the thumbnails for the captions
+CAPTION_BAND = 30  # strip pixels kept free under each thumbnail for its caption
+SPACING = Spacing(gap=GAP, caption=CAPTION_BAND)
 # A thumbnail is at least as wide on screen as a typical line of the captions
 # (a layer's name, its output shape): narrower, VGG's 40 layers would become
 # slivers with cut captions, and the strip scrolls instead.
@@ -61,7 +71,7 @@ class OverviewPanel(Panel):
         super().__init__(parent)
         self.mode = MEAN
         self.colormap_name = colormaps.DEFAULT
-        self.strip: StripLayout | None = None
+        self.strip: LaneStrip | None = None
         self.layer_indices: list[int] = []  # thumbnail → layer index (-1 = input)
         self.picture: np.ndarray | None = None
         self._revealed: tuple | None = None  # (selected thumbnail, strip) last revealed
@@ -97,6 +107,9 @@ class OverviewPanel(Panel):
         self.scroll.valueChanged.connect(lambda _: self._fit())
         self.item = pg.ImageItem()
         self.view.addItem(self.item)
+        # Where a block's paths split and meet: thin lines in strip pixels.
+        self.lines = QtWidgets.QGraphicsPathItem()
+        self.view.addItem(self.lines)
         self.captions = TileLabels(captions_below=True)
         self.captions.font.setPixelSize(10)
         self.captions.font.setBold(False)
@@ -115,22 +128,25 @@ class OverviewPanel(Panel):
     def draw(self, data: PanelInput) -> str | None:
         if not data.result.layers:
             return "No layer was computed: add layers to the stack."
-        pictures, captions, indices = self._thumbnails(data)
-        sizes = [p.shape[:2] for p in pictures]
-        self.strip = plan_strip(sizes, GAP)
-        self.layer_indices = indices
-        self._captions = captions
-        self.picture = self._compose(pictures)
+        pictures, captions = self._thumbnails(data)
+        shown = set(pictures) - {-1}
+        items = [-1, *strip_items(data.analysis, shown)]
+        sizes = {key: picture.shape[:2] for key, picture in pictures.items()}
+        self.strip = plan_lanes(items, sizes, SPACING)
+        self.layer_indices = list(self.strip.keys)
+        self._captions = [captions[key] for key in self.strip.keys]
+        self.picture = self._compose([pictures[key] for key in self.strip.keys])
         self.item.setImage(self.picture, autoLevels=False)
-        selected = indices.index(data.layer_index) if data.layer_index in indices else None
+        self._draw_lines()
+        selected = self.strip.number_of(data.layer_index)
         self.captions.set_tiles(
             self._tile_rect,
-            len(pictures),
-            (self.strip.height + CAPTION_BAND, self.strip.width),
-            labels=captions,
+            len(self.strip.keys),
+            (self.strip.height, self.strip.width),
+            labels=self._captions,
         )
         self.captions.set_selected(selected)
-        self.captions.caption_y = self.strip.height
+        self.captions.caption_y = None  # each under its own thumbnail: lanes differ
         self.captions.caption_gap = GAP
         self._fit()
         if selected is not None and (selected, self.strip) != self._revealed:
@@ -152,7 +168,7 @@ class OverviewPanel(Panel):
         """Screen pixels per strip pixel: the whole strip when it fits readably; else
         thumbnails at their readable width (or as large as the height allows)."""
         size = self.view.size()
-        height = self.strip.height + CAPTION_BAND
+        height = self.strip.height  # with the captions' room under each lane
         tall = size.height() / height
         whole = min(size.width() / self.strip.width, tall) / (1 + 2 * PADDING)
         return max(whole, min(self.min_thumb_pixels() / THUMB_HEIGHT, tall))
@@ -171,7 +187,7 @@ class OverviewPanel(Panel):
         self.scroll.blockSignals(False)
         self.scroll.setVisible(overflow > 0)
         left = self.scroll.value() if overflow > 0 else overflow / 2
-        top = (self.strip.height + CAPTION_BAND - shown_h) / 2
+        top = (self.strip.height - shown_h) / 2
         self.view.setRange(xRange=(left, left + shown_w), yRange=(top, top + shown_h), padding=0)
 
     def visible_strip(self) -> tuple[float, float]:
@@ -184,8 +200,8 @@ class OverviewPanel(Panel):
         if self.strip is None or not self.scroll.maximum():
             return
         left, right = self.visible_strip()
-        start = self.strip.lefts[index] - GAP
-        end = self.strip.lefts[index] + self.strip.widths[index] + GAP
+        _, x, _, width = self.strip.rects[index]
+        start, end = x - GAP, x + width + GAP
         if start < left:
             self.scroll.setValue(int(start))
         elif end > right:
@@ -208,45 +224,57 @@ class OverviewPanel(Panel):
         )
 
     def _thumbnails(self, data: PanelInput):
+        """Each computed layer's thumbnail and caption by layer index (-1: the input)."""
         image = image_for_display(data.result.input)
         input_size = thumbnail_size(image.shape[:2], THUMB_HEIGHT)
-        pictures = [resize_nearest(image, input_size)]
-        captions = [f"input\n{shape_text(data.result.input.shape)}"]
-        indices = [-1]
+        pictures = {-1: resize_nearest(image, input_size)}
+        captions = {-1: f"input\n{shape_text(data.result.input.shape)}"}
+        count = len(data.analysis.layers)
         for layer in data.result.layers:
+            if not 0 <= layer.index < count:
+                continue
             is_vector = layer.output.ndim != 3
             picture = layer_picture(layer, self.mode)
-            size = thumbnail_size(picture.shape, THUMB_HEIGHT, is_vector)
+            inner = data.analysis.layers[layer.index].parent is not None
+            height = LANE_THUMB_HEIGHT if inner else THUMB_HEIGHT
+            size = thumbnail_size(picture.shape, height, is_vector)
             if is_vector:
                 picture = reduce_vector(picture, size[1])
-            pictures.append(resize_nearest(picture, size))
-            captions.append(f"{layer.index} {layer.type}\n{shape_text(layer.output.shape)}")
-            indices.append(layer.index)
-        return pictures, captions, indices
+            pictures[layer.index] = resize_nearest(picture, size)
+            captions[layer.index] = _caption(data.analysis, layer)
+        return pictures, captions
 
     def _compose(self, pictures: list[np.ndarray]) -> np.ndarray:
         """One RGBA image: colour-mapped thumbnails (the input in its own colours)."""
         assert self.strip is not None
         strip = np.zeros((self.strip.height, self.strip.width, 4), dtype=np.uint8)
-        for index, picture in enumerate(pictures):
+        for picture, (top, left, _, _) in zip(pictures, self.strip.rects, strict=True):
             if picture.ndim == 3:  # the RGB input
                 rgba = np.empty((*picture.shape[:2], 4), dtype=np.uint8)
                 rgba[..., :3] = np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8)
                 rgba[..., 3] = 255
             else:
                 rgba = colormaps.colourise(picture, self.colormap_name)
-            top, left = self.strip.top(index), self.strip.lefts[index]
             strip[top : top + rgba.shape[0], left : left + rgba.shape[1]] = rgba
         return strip
 
+    def _draw_lines(self) -> None:
+        """The lines where a block's paths split and meet (none for a plain stack)."""
+        assert self.strip is not None
+        path = QtGui.QPainterPath()
+        for x0, y0, x1, y1 in self.strip.segments:
+            path.moveTo(x0, y0)
+            path.lineTo(x1, y1)
+        colour = ink()
+        colour.setAlpha(150)
+        pen = QtGui.QPen(colour, 1.5)
+        pen.setCosmetic(True)
+        self.lines.setPen(pen)
+        self.lines.setPath(path)
+
     def _tile_rect(self, index: int) -> tuple[int, int, int, int]:
         assert self.strip is not None
-        return (
-            self.strip.top(index),
-            self.strip.lefts[index],
-            self.strip.heights[index],
-            self.strip.widths[index],
-        )
+        return self.strip.rects[index]
 
     def set_mode(self, mode: str) -> None:
         if mode == self.mode:
@@ -273,7 +301,8 @@ class OverviewPanel(Panel):
         found = self.strip.locate(x, y) if self.strip is not None else None
         index = self.layer_indices[found] if found is not None else -1
         layer = self.current.activation(index) if self.current and index >= 0 else None
-        text = self._summary() if layer is None else _statistics_text(layer)
+        info = self.current.info(index) if layer is not None else None
+        text = self._summary() if info is None else _statistics_text(layer, info.name)
         self.note.setText(text)
         return text
 
@@ -299,10 +328,27 @@ def layer_picture(layer, mode: str) -> np.ndarray:
     return pictures.mean_picture if mode == MEAN else pictures.strongest_picture(layer.output)
 
 
-def _statistics_text(layer) -> str:
+def _caption(analysis, layer) -> str:
+    """ "4 Conv2d" at the top level. Inside a block its position in its path, the
+    first of a lane naming the path too ("body.0", then "1", "2"; "short.0",
+    "br2.0"): narrow thumbnails keep only a caption's first word, so the lane's
+    name must be short. A block says its merge. Hovering gives the full name."""
+    info = analysis.layers[layer.index]
+    where = info.address
+    if info.parent is not None:
+        path, position = info.path, where.rsplit(".", 1)[1]
+        kind, _, branch = path.partition(".")
+        where = f"{_SHORT_PATHS[kind]}{branch}.0" if position == "0" else position
+    kind = layer.type
+    if info.layer.is_block:
+        kind += " ⊕" if merge_kind(info.layer.type, info.layer.params) == "add" else " concat"
+    return f"{where} {kind}\n{shape_text(layer.output.shape)}"
+
+
+def _statistics_text(layer, name: str) -> str:
     stats = layer.stats  # computed now, on first asking, then kept with the result
     return (
-        f"layer {layer.index} {layer.type} {shape_text(layer.output.shape)}: "
+        f"{name} {layer.type} {shape_text(layer.output.shape)}: "
         f"min {format_value(stats.minimum)}, max {format_value(stats.maximum)}, "
         f"mean {format_value(stats.mean)}, {stats.zero_fraction:.0%} zeros"
     )

@@ -242,21 +242,14 @@ class PanelWiring:
         stepper = self.widget("conv_stepper")
         if stepper is None or not hasattr(stepper, "set_real_layer"):
             return
-        if index not in view.result.filters or index >= len(view.analysis.layers):
-            return
-        info = view.analysis.layers[index]
-        layer = info.layer
-        weight, bias = view.result.filters[index]
-        image = view.result.input if index == 0 else _output_of(view, index - 1)
-        feature_map = _output_of(view, index)
-        if image is None:
+        from cnnviz.qt.panels.conv_stepper_sources import real_layer_arguments
+
+        # What the layer really received: inside a block, not the layer one index back.
+        arguments = real_layer_arguments(view.result, view.analysis, index)
+        if arguments is None:
             return
         try:
-            stepper.set_real_layer(
-                weight, bias, image, layer.get("stride"), layer.get("padding"),
-                layer.get("dilation"), layer.get("groups"), layer.get("padding_mode"),
-                index, feature_map,
-            )  # fmt: skip
+            stepper.set_real_layer(**arguments)
         except Exception:  # the stepper must never take the window down
             log.exception("conv stepper could not show layer %d", index)
 
@@ -318,10 +311,3 @@ def _local_paths(mime) -> list[str]:
     if mime is None or not mime.hasUrls():
         return []
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
-
-
-def _output_of(view: ComputedView, index: int):
-    for layer in view.result.layers:
-        if layer.index == index:
-            return layer.output
-    return None
