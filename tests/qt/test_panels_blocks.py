@@ -14,7 +14,7 @@ from panel_inputs import click, shown_panel
 
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
-from cnnviz.core.jobs import ForwardResult
+from cnnviz.core.jobs import ForwardResult, LayerActivation
 from cnnviz.core.project import Project
 from cnnviz.qt.bridge.controller import ComputeController, computable_prefix, flat_count
 from cnnviz.qt.editor.document import Document
@@ -29,6 +29,7 @@ from cnnviz.qt.panels.overview import OverviewPanel
 from cnnviz.qt.panels.pooling import PoolingPanel
 from cnnviz.qt.panels.prediction import PredictionPanel
 from tests.qt.fake_compute import FakeCompute
+from tests.qt.numpy_window import click_tab, compute, numpy_window
 
 
 def _conv(out: int, k: int = 3, **params) -> Layer:
@@ -167,8 +168,6 @@ def test_an_activation_in_a_body_sees_what_its_path_fed_it_even_without_a_record
 
 
 def replace_input(activation):
-    from cnnviz.core.jobs import LayerActivation
-
     return LayerActivation(activation.index, activation.type, activation.output)
 
 
@@ -281,3 +280,22 @@ def test_the_controller_computes_the_layers_before_an_invalid_block(qtbot):
 
 def replace_id(result: ForwardResult, request_id: int) -> ForwardResult:
     return replace(result, request_id=request_id)
+
+
+def test_the_window_steps_and_shows_a_conv_inside_a_block(qtbot):
+    with numpy_window(qtbot) as win:
+        win.doc.reset(Project(NET), None)
+        index = analyze(NET).at("2.branches.0.0").index
+        win.select_layer(index)
+        compute(qtbot, win)
+        maps = win.panels.widget("feature_maps")
+        assert maps.title.text().startswith("layer 2.branches.0.0 · Conv2d")
+        inner = {a.index: a for a in win.panels.latest.result.layers}
+        click_tab(qtbot, win, "Convolution step by step")
+        stepper = win.panels.widget("conv_stepper")
+        qtbot.waitUntil(lambda: stepper.real is not None)
+        assert stepper.real.name == "layer 2.branches.0.0" and stepper.real.layer_index == index
+        # Fed by the residual block's output, not by the layer one index back (1.body.2).
+        fed = inner[analyze(NET).at("1").index].output
+        np.testing.assert_array_equal(stepper.real.config.input, fed)
+        np.testing.assert_array_equal(stepper.real.feature_map, inner[index].output)
