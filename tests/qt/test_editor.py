@@ -229,6 +229,7 @@ def test_palette_has_every_group_with_tooltips(window):
     groups = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
     assert groups == [
         "Convolution", "Pooling", "Activation", "Normalization", "Regularization", "Shape", "Dense",
+        "Blocks",
     ]  # fmt: skip
     conv = tree.item_for("Conv2d")
     assert "parameter sharing" in conv.toolTip(0)

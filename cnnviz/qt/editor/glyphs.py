@@ -18,6 +18,7 @@ GROUP_COLORS = {
     "regularization": "#9D755D",
     "shape": "#72B7B2",
     "dense": "#E45756",
+    "block": "#5B6B8C",
 }
 
 ERROR_COLOR = "#D62728"

@@ -2,6 +2,10 @@
 
 Drag an entry into the stack to insert it where it is dropped; double-click
 it or press Enter to append it. Tooltips carry the catalogue's explanation.
+The last group, "Blocks", holds the empty blocks and the templates of
+core/templates.py (a ResNet basic block, an Inception module, ...): their
+drag carries the entry's name, and the stack makes its layers for the shape
+arriving where it is dropped.
 """
 
 from __future__ import annotations
@@ -18,12 +22,37 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cnnviz.core.blocks import BLOCK_TYPES
 from cnnviz.core.catalogue import by_group
+from cnnviz.core.templates import BLOCKS, ENTRIES, TEMPLATES
 from cnnviz.qt.editor.glyphs import LAYER_MIME, group_color, layer_icon
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 GROUP_ROLE = Qt.ItemDataRole.UserRole + 2
 _SLACK = 6  # pixels: styles round the item margins differently from their size hints
+BLOCKS_GROUP = "block"
+# Shorter palette names where the template's own is too long for the dock.
+SHORT_NAMES = {
+    "MobileNetV2 inverted residual": "Inverted residual",
+    "Depthwise-separable convolution": "Depthwise-separable",
+}
+
+
+def entry_icon_type(name: str) -> str:
+    """The layer type whose badge stands for a palette entry: a template's
+    first layer (a block's ⊕ or ⫴, a depthwise-separable conv's ▦)."""
+    if name not in ENTRIES:
+        return name
+    return ENTRIES[name].make((64, 56, 56))[0].type
+
+
+def entry_tooltip(name: str) -> str:
+    """A block or template: its name, what it is, and how its block works."""
+    entry = ENTRIES[name]
+    first = entry_icon_type(name)
+    how = BLOCK_TYPES[first].explanation if first in BLOCK_TYPES else ""
+    text = f"<b>{entry.name}</b><p>{entry.description}</p>"
+    return text + (f"<p>{how}</p>" if how else "")
 
 
 def layer_mime(type_name: str) -> QMimeData:
@@ -72,8 +101,26 @@ class PaletteTree(QTreeWidget):
                     | Qt.ItemFlag.ItemIsSelectable
                     | Qt.ItemFlag.ItemIsDragEnabled
                 )
+        self._fill_blocks(header_font)
         self.expandAll()
         self.refresh_colors()
+
+    def _fill_blocks(self, header_font: QFont) -> None:
+        header = QTreeWidgetItem(self, ["Blocks"])
+        header.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        header.setFont(0, header_font)
+        header.setData(0, GROUP_ROLE, BLOCKS_GROUP)
+        for name in [*BLOCKS, *TEMPLATES]:
+            item = QTreeWidgetItem(header, [SHORT_NAMES.get(name, name)])
+            item.setIcon(0, layer_icon(entry_icon_type(name)))
+            item.setToolTip(0, entry_tooltip(name))
+            item.setStatusTip(0, f"{name}: {ENTRIES[name].description}")
+            item.setData(0, TYPE_ROLE, name)
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled
+                | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled
+            )
 
     def minimumSizeHint(self) -> QSize:
         """Wide enough for the longest name ("LocalResponseNorm") with its icon, in
@@ -107,7 +154,7 @@ class PaletteTree(QTreeWidget):
             return
         drag = QDrag(self)
         drag.setMimeData(self.mimeData([item]))
-        drag.setPixmap(layer_icon(item.data(0, TYPE_ROLE)).pixmap(28, 28))
+        drag.setPixmap(layer_icon(entry_icon_type(item.data(0, TYPE_ROLE))).pixmap(28, 28))
         drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
 
     def type_items(self) -> list[QTreeWidgetItem]:
@@ -123,7 +170,8 @@ class PaletteTree(QTreeWidget):
 
 
 class Palette(QWidget):
-    """Filter box plus the grouped tree. `layer_activated(type)` means "append it"."""
+    """Filter box plus the grouped tree. `layer_activated(name)` means "append it"
+    (a layer type, or a block or template name of core/templates.py)."""
 
     layer_activated = Signal(str)
 

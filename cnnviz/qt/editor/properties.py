@@ -33,6 +33,7 @@ from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import ERROR_COLOR, layer_icon
 from cnnviz.qt.editor.param_editors import OptionalPairEditor, ParamEditor, make_editor
 from cnnviz.qt.editor.stack_model import format_count, format_shape
+from cnnviz.qt.editor.stack_rows import block_lines
 from cnnviz.qt.editor.undo_keys import route_to_document
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,10 @@ class PropertiesPanel(QScrollArea):
             shapes = "after an invalid layer: not computable"
         elif info.output_shape is None:
             shapes = f"{format_shape(info.input_shape)} → ?"
-        params = f" · {format_count(info.params)} parameters" if info.params else ""
-        self.subtitle.setText(f"Layer {info.index} · {shapes}{params}")
+        count = self.doc.analysis.params_within(info.index)
+        params = f" · {format_count(count)} parameters" if count else ""
+        where = info.index if info.parent is None else info.address
+        self.subtitle.setText(f"Layer {where} · {shapes}{params}")
         self._show_error(info)
         self._show_editors(info)
         self._show_formula(info)
@@ -158,6 +161,15 @@ class PropertiesPanel(QScrollArea):
         self.error.setVisible(bool(info.error) or not info.computable)
 
     def _show_formula(self, info: LayerInfo) -> None:
+        if info.layer.is_block:
+            # A block's arithmetic: its paths, how they merge, its parameters.
+            lines = [*block_lines(self.doc.analysis, info), receptive_field_line(info)]
+            lines = [line for line in lines if line]
+            self.formula_box.setTitle("Paths and merge")
+            self.formula.setText("\n".join(lines))
+            self.formula_box.setVisible(bool(lines))
+            return
+        self.formula_box.setTitle("Output size")
         lines = output_size_lines(info.layer, info.input_shape)
         extra = [parameter_line(info.layer, info.input_shape), receptive_field_line(info)]
         lines += [line for line in extra if line]
@@ -218,7 +230,7 @@ class PropertiesPanel(QScrollArea):
 
     def _edited(self, name: str, value) -> None:
         row = self.row
-        if not 0 <= row < len(self.doc.architecture.layers):
+        if not 0 <= row < len(self.doc.analysis.layers):
             return
         try:
             command = SetParamCommand(self.doc, row, name, value)

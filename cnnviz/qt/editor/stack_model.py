@@ -1,13 +1,18 @@
 """The layer stack as a Qt list model over the document, with drag and drop.
 
-Rows are the document's layers with their analysis (output shape, parameter
-count, error). Drops never change the model directly: they push undo commands
-on the document, and the model follows the document's `changed` signal.
+Rows come from stack_rows: every layer in pre-order, indented by depth, and
+for each open block a header row per path and a merge row. Only layer rows
+are selectable; `row_index(row)` / `row_of(index)` convert between rows and
+the flat indices into `Analysis.layers` that the rest of the window uses.
 
-Two MIME types: `application/x-cnnviz-layer` (a palette entry: the layer type
-name) inserts a new layer; `application/x-cnnviz-rows` (rows dragged inside
-the stack: JSON with the source model, the rows and the layers) moves them,
-or copies the layers when they come from another window.
+Drops never change the model directly: they push undo commands on the
+document, and the model follows the document's `changed` signal.
+
+Two MIME types: `application/x-cnnviz-layer` (a palette entry: a layer type
+name, or the name of a block or template in core/templates.py) inserts new
+layers; `application/x-cnnviz-rows` (rows dragged inside the stack: JSON with
+the source model, the layers' flat indices and the layers) moves them, or
+copies the layers when they come from another window.
 """
 
 from __future__ import annotations
@@ -19,17 +24,39 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt
 
 from cnnviz.core import safe_json
-from cnnviz.core.analysis import LayerInfo
-from cnnviz.core.architecture import ArchitectureError, Layer
+from cnnviz.core.analysis import Analysis, LayerInfo
+from cnnviz.core.architecture import ArchitectureError, Layer, from_json
 from cnnviz.core.catalogue import CATALOGUE
+from cnnviz.core.templates import ENTRIES
 from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import LAYER_MIME, ROWS_MIME
+from cnnviz.qt.editor.stack_rows import (
+    HEADER,
+    LAYER,
+    MERGE,
+    Drop,
+    Row,
+    build_rows,
+    drop_target,
+    merge_arithmetic,
+    merge_label,
+    merge_summary,
+    opens_by_default,
+    path_label,
+    path_output,
+    shape_at,
+)
 
 log = logging.getLogger(__name__)
 
 INFO_ROLE = Qt.ItemDataRole.UserRole + 1
 ERROR_ROLE = Qt.ItemDataRole.UserRole + 2
+ROW_ROLE = Qt.ItemDataRole.UserRole + 3  # the stack_rows.Row
+OPEN_ROLE = Qt.ItemDataRole.UserRole + 4  # a block row: whether it shows its paths
+PARAMS_ROLE = Qt.ItemDataRole.UserRole + 5  # parameters, a block's with its insides
+SHAPE_ROLE = Qt.ItemDataRole.UserRole + 6  # a header's path output, a merge's output
+MERGE_TEXT_ROLE = Qt.ItemDataRole.UserRole + 7  # a merge in numbers
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -47,8 +74,10 @@ def format_count(count: int) -> str:
     return f"{count:,}"
 
 
-def row_tooltip(info: LayerInfo) -> str:
-    lines = [f"Layer {info.index}: {info.layer.type} {info.layer.describe()}".rstrip()]
+def row_tooltip(info: LayerInfo, params: int | None = None) -> str:
+    """`params`: a block's parameters with everything inside it."""
+    where = info.index if info.parent is None else info.address
+    lines = [f"Layer {where}: {info.layer.type} {info.layer.describe()}".rstrip()]
     if info.input_shape is not None:
         lines.append(f"input {format_shape(info.input_shape)}")
     if info.error:
@@ -57,7 +86,8 @@ def row_tooltip(info: LayerInfo) -> str:
         lines.append("Not computable: an earlier layer is invalid.")
     else:
         lines.append(f"output {format_shape(info.output_shape)}")
-        lines.append(f"{info.params:,} parameters, {info.macs:,} multiply-adds")
+        count = info.params if params is None else params
+        lines.append(f"{count:,} parameters, {info.macs:,} multiply-adds")
     return "\n".join(lines)
 
 
@@ -65,50 +95,158 @@ class StackModel(QAbstractListModel):
     def __init__(self, doc: Document, parent=None):
         super().__init__(parent)
         self.doc = doc
-        self._infos: tuple[LayerInfo, ...] = doc.analysis.layers
+        # Blocks opened or closed by hand (address → open); the rest follow
+        # opens_by_default.
+        self._open: dict[str, bool] = {}
+        self._analysis: Analysis = doc.analysis
+        self._rows: tuple[Row, ...] = self._build(self._analysis)
         doc.changed.connect(self._refresh)
+        doc.reset_done.connect(self._open.clear)
 
-    # -- following the document ----------------------------------------------
+    # -- rows --------------------------------------------------------------------
+
+    def _build(self, analysis: Analysis) -> tuple[Row, ...]:
+        size = len(analysis.layers)
+
+        def is_open(info: LayerInfo) -> bool:
+            return self._open.get(info.address, opens_by_default(info, size))
+
+        rows = build_rows(analysis, is_open)
+        self._row_of = {r.index: n for n, r in enumerate(rows) if r.index is not None}
+        return rows
 
     def _refresh(self) -> None:
-        infos = self.doc.analysis.layers
-        if len(infos) == len(self._infos):
-            self._infos = infos
-            if infos:
-                self.dataChanged.emit(self.index(0), self.index(len(infos) - 1))
+        self._analysis = self.doc.analysis
+        rows = self._build(self._analysis)
+        if [r.key for r in rows] == [r.key for r in self._rows]:
+            self._rows = rows
+            if rows:
+                self.dataChanged.emit(self.index(0), self.index(len(rows) - 1))
             return
         self.beginResetModel()
-        self._infos = infos
+        self._rows = rows
         self.endResetModel()
 
+    def row(self, row: int) -> Row:
+        return self._rows[row]
+
     def info(self, row: int) -> LayerInfo:
-        return self._infos[row]
+        return self._rows[row].info
+
+    def row_index(self, row: int) -> int | None:
+        """The flat index into Analysis.layers of a row; None for a header or merge."""
+        return self._rows[row].index if 0 <= row < len(self._rows) else None
+
+    def row_of(self, index: int) -> int | None:
+        """The row showing flat index `index`; None when a closed block hides it."""
+        return self._row_of.get(index)
+
+    def is_open(self, index: int) -> bool:
+        """Whether the block at flat index `index` shows what it holds."""
+        row = self.row_of(index)
+        return (
+            row is not None
+            and row + 1 < len(self._rows)
+            and self._rows[row + 1].kind == HEADER
+            and self._rows[row + 1].info.index == index
+        )
+
+    def set_open(self, index: int, is_open: bool) -> None:
+        """Open or close the block at flat index `index` (not an edit: no undo)."""
+        info = self._analysis.layers[index]
+        if not info.layer.is_block or self.is_open(index) == is_open:
+            return
+        self._open[info.address] = is_open
+        rows = self._build(self._analysis)
+        first = self.row_of(index) + 1
+        count = len(rows) - len(self._rows)
+        if count > 0:
+            self.beginInsertRows(QModelIndex(), first, first + count - 1)
+            self._rows = rows
+            self.endInsertRows()
+        else:
+            self.beginRemoveRows(QModelIndex(), first, first - count - 1)
+            self._rows = rows
+            self.endRemoveRows()
+        self.dataChanged.emit(self.index(first - 1), self.index(first - 1))
+
+    def reveal(self, index: int) -> None:
+        """Open every block around flat index `index`, so it has a row."""
+        parent = self._analysis.layers[index].parent
+        chain = []
+        while parent is not None:
+            chain.append(parent)
+            parent = self._analysis.layers[parent].parent
+        for block in reversed(chain):
+            self.set_open(block, True)
 
     # -- read ------------------------------------------------------------------
 
     def rowCount(self, parent: AnyIndex | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self._infos)
+        return 0 if parent is not None and parent.isValid() else len(self._rows)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._infos):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        info = self._infos[index.row()]
+        row = self._rows[index.row()]
+        if role == ROW_ROLE:
+            return row
+        if row.kind != LAYER:
+            return self._path_data(row, role)
+        info = row.info
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{info.index}  {info.layer.type}  {info.layer.describe()}".rstrip()
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row_tooltip(info)
+            return self.tooltip(info)
         if role == INFO_ROLE:
             return info
         if role == ERROR_ROLE:
             return info.error
+        if role == OPEN_ROLE:
+            return info.layer.is_block and self.is_open(info.index)
+        if role == PARAMS_ROLE:
+            return self._analysis.params_within(info.index) if info.layer.is_block else info.params
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return row_tooltip(info).replace("\n", ", ")
+            return self.tooltip(info).replace("\n", ", ")
         return None
+
+    def tooltip(self, info: LayerInfo) -> str:
+        params = self._analysis.params_within(info.index) if info.layer.is_block else None
+        return row_tooltip(info, params)
+
+    def _path_data(self, row: Row, role: int) -> Any:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return path_label(row.info, row.path) if row.kind == HEADER else merge_label(row.info)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if row.kind == HEADER:
+                return f"Drop layers here to put them at the start of {row.container}"
+            words = merge_arithmetic(self._analysis, row.info)
+            where = f"{merge_label(row.info)}: where the paths of layer {row.info.address} meet"
+            return f"{where}\n{words}" if words else where
+        if role == ERROR_ROLE and row.kind == MERGE:
+            return row.info.error
+        if role == SHAPE_ROLE:
+            return self.path_shape(row)
+        if role == MERGE_TEXT_ROLE and row.kind == MERGE:
+            return merge_summary(row.info, self._analysis)
+        return None
+
+    def path_shape(self, row: Row):
+        """The output shape of a header's path, or the merged shape for a merge row."""
+        if row.kind == MERGE:
+            return row.info.output_shape
+        return path_output(self._analysis, row.info, row.path)
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
-            # Drops land between rows, never on a row.
             return Qt.ItemFlag.ItemIsDropEnabled
+        kind = self._rows[index.row()].kind
+        if kind == HEADER:
+            # A drop onto a path's header goes into that path (an empty path
+            # has no row of its own to drop before).
+            return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsDropEnabled
+        if kind == MERGE:
+            return Qt.ItemFlag.ItemIsEnabled
         return (
             Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
         )
@@ -125,30 +263,38 @@ class StackModel(QAbstractListModel):
         return [LAYER_MIME, ROWS_MIME]
 
     def mimeData(self, indexes) -> QMimeData:
-        rows = sorted({i.row() for i in indexes if i.isValid()})
+        flat = sorted({self.row_index(i.row()) for i in indexes if i.isValid()} - {None})
+        infos = [self._analysis.layers[i] for i in flat]
         payload = {
             "source": id(self),
-            "rows": rows,
-            "layers": [self._infos[r].layer.to_json() for r in rows],
+            "rows": flat,
+            "layers": [info.layer.to_json() for info in infos],
         }
         mime = QMimeData()
         mime.setData(ROWS_MIME, json.dumps(payload).encode("utf-8"))
-        mime.setText("\n".join(self._infos[r].layer.type for r in rows))
+        mime.setText("\n".join(info.layer.type for info in infos))
         return mime
 
     def canDropMimeData(self, data, action, row, column, parent) -> bool:
         return data.hasFormat(LAYER_MIME) or data.hasFormat(ROWS_MIME)
 
+    def drop_at(self, row: int, parent: AnyIndex | None) -> Drop:
+        """Where a drop before `row` (-1: at the end, or onto `parent`) lands."""
+        onto = row < 0 and parent is not None and parent.isValid()
+        target = parent.row() if onto else row
+        top = len(self.doc.architecture.layers)
+        return drop_target(self._rows, target, onto, top)
+
     def dropMimeData(self, data: QMimeData, action, row: int, column: int, parent) -> bool:
-        """Insert (palette) or move (rows) before `row`; -1 means at the end."""
+        """Insert (palette) or move (rows) before `row`, or into the path whose
+        header is `parent`; -1 without a parent means at the end."""
         if action == Qt.DropAction.IgnoreAction:
             return True
-        valid_parent = parent is not None and parent.isValid()
-        position = row if row >= 0 else (parent.row() if valid_parent else self.rowCount())
+        drop = self.drop_at(row, parent)
         if data.hasFormat(LAYER_MIME):
-            return self._drop_new_layer(bytes(data.data(LAYER_MIME)).decode("utf-8"), position)
+            return self._drop_new(bytes(data.data(LAYER_MIME)).decode("utf-8"), drop)
         if data.hasFormat(ROWS_MIME):
-            return self._drop_rows(bytes(data.data(ROWS_MIME)), position)
+            return self._drop_rows(bytes(data.data(ROWS_MIME)), drop)
         return False
 
     def _push(self, command) -> bool:
@@ -157,15 +303,24 @@ class StackModel(QAbstractListModel):
         self.doc.undo_stack.push(command)
         return True
 
-    def _drop_new_layer(self, type_name: str, position: int) -> bool:
-        if type_name not in CATALOGUE:
-            log.warning("dropped unknown layer type %r", type_name)
-            return False
-        return self._push(
-            commands.insert_layers(self.doc, position, [commands.new_layer(type_name)])
-        )
+    def new_layers(self, name: str, drop: Drop) -> tuple[Layer, ...] | None:
+        """A palette entry's layers for that place: a new layer, or a block or
+        template sized for the shape arriving there. None if unknown."""
+        if name in CATALOGUE:
+            return (commands.new_layer(name),)
+        if name in ENTRIES:
+            shape = shape_at(self._analysis, drop.container, drop.position)
+            return ENTRIES[name].make(shape)
+        log.warning("dropped unknown layer type %r", name)
+        return None
 
-    def _drop_rows(self, raw: bytes, position: int) -> bool:
+    def _drop_new(self, name: str, drop: Drop) -> bool:
+        layers = self.new_layers(name, drop)
+        if not layers:
+            return False
+        return self._push(commands.insert_layers(self.doc, drop.position, layers, drop.container))
+
+    def _drop_rows(self, raw: bytes, drop: Drop) -> bool:
         try:
             payload = safe_json.parse(bytes(raw).decode("utf-8"))
             rows = [int(r) for r in payload["rows"]]
@@ -173,16 +328,22 @@ class StackModel(QAbstractListModel):
             log.warning("ignored a drop with unreadable rows")
             return False
         if payload.get("source") == id(self):
-            return self._push(commands.move_rows(self.doc, rows, position))
+            return self._push(commands.move_rows(self.doc, rows, drop.position, drop.container))
         # Rows from another window: copy their layers here.
         try:
             layers = [_layer_from_json(raw) for raw in payload.get("layers", [])]
-        except (ArchitectureError, AttributeError, TypeError) as exc:
+        except (ArchitectureError, AttributeError, TypeError, KeyError) as exc:
             log.warning("ignored a drop: %s", exc)
             return False
-        return self._push(commands.insert_layers(self.doc, position, layers))
+        return self._push(commands.insert_layers(self.doc, drop.position, layers, drop.container))
 
 
 def _layer_from_json(raw: dict) -> Layer:
-    params = {k: v for k, v in raw.items() if k != "type"}
-    return Layer.make(raw["type"], **params)
+    """One layer (a block with what it holds) as an architecture file writes it."""
+    data = {
+        "format": "cnnviz-architecture",
+        "version": 2,
+        "input": {"channels": 1, "height": 1, "width": 1},
+        "layers": [raw],
+    }
+    return from_json(data).layers[0]

@@ -1,205 +1,51 @@
-"""The stack view: one row per layer, drawn as columns, with its editing actions.
+"""The stack view: one row per layer (see stack_delegate), with its editing actions.
 
-Each row shows the index, a glyph badge, the type, the key parameters, the
-output shape and the parameter count. An invalid row is tinted red and its
-reason is printed on a second line (visible without hovering); the rows after
-it are greyed as not computable. Delete, Ctrl+D, Alt+Up/Down act on the
-selected rows (multi-selection works); every edit is an undo command.
+The rows are a flat list (stack_model); blocks open and close with their
+arrow, a click or ← / →. Delete, Ctrl+D, Alt+Up/Down act on the selected
+layers (multi-selection works), Ctrl+G wraps them in a residual block; every
+edit is an undo command. The selection the rest of the window sees is a list
+of flat indices into `Analysis.layers`, never row numbers.
+
+Drops land where the drop indicator shows: between two rows, at the depth of
+the path they go into, or onto a path's header (its start).
 """
 
 from __future__ import annotations
 
-import re
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
-from PySide6.QtCore import QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QAction,
-    QColor,
-    QDrag,
-    QFont,
-    QFontMetrics,
-    QKeySequence,
-    QPainter,
-    QPalette,
-    QPixmap,
-)
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QListView,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QWidget,
-)
-
-from cnnviz.core.analysis import LayerInfo
+from cnnviz.core.architecture import ArchitectureError
+from cnnviz.core.blocks import PARALLEL
 from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document
-from cnnviz.qt.editor.glyphs import ERROR_COLOR, paint_badge
-from cnnviz.qt.editor.stack_model import INFO_ROLE, StackModel, format_count, format_shape
+from cnnviz.qt.editor.stack_delegate import (
+    StackDelegate,
+    arrow_rect,
+    columns,
+    short_error,
+)
+from cnnviz.qt.editor.stack_drops import StackDragDrop
+from cnnviz.qt.editor.stack_model import StackModel
+from cnnviz.qt.editor.stack_rows import LAYER, Drop
 
-PAD = 8
-INDEX_W, BADGE_W, SHAPE_W, COUNT_W = 24, 20, 96, 64
-_ERROR_PREFIX = re.compile(r"^layer \d+ \w+: ")
-
-
-def columns(width: int) -> dict[str, tuple[int, int]]:
-    """Left x and width of each column for a row `width` wide (header and rows share it).
-
-    "layer" holds the type in bold followed by its key parameters."""
-    count_x = width - PAD - COUNT_W
-    shape_x = count_x - PAD - SHAPE_W
-    layer_x = PAD + INDEX_W + PAD + BADGE_W + PAD
-    return {
-        "index": (PAD - 4, INDEX_W),
-        "badge": (PAD + INDEX_W + PAD, BADGE_W),
-        "layer": (layer_x, max(40, shape_x - layer_x - PAD)),
-        "shape": (shape_x, SHAPE_W),
-        "count": (count_x, COUNT_W),
-    }
+__all__ = ["StackDelegate", "StackView", "columns", "short_error"]
 
 
-def short_error(info: LayerInfo) -> str:
-    """The reason without the "layer 3 Conv2d:" prefix the row already shows."""
-    return _ERROR_PREFIX.sub("", info.error or "")
-
-
-class StackDelegate(QStyledItemDelegate):
-    def _line_height(self, option: QStyleOptionViewItem) -> int:
-        return QFontMetrics(option.font).height()
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        info: LayerInfo = index.data(INFO_ROLE)
-        height = self._line_height(option) + 14
-        if info is not None and info.error:
-            height += self._line_height(option) + 2
-        return QSize(320, height)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        info: LayerInfo = index.data(INFO_ROLE)
-        if info is None:
-            return super().paint(painter, option, index)
-        painter.save()
-        rect = option.rect
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        self._paint_background(painter, option, info, selected)
-        pal = option.palette
-        text = pal.color(
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        )
-        dim = QColor(text)
-        dim.setAlphaF(0.55)
-        if not info.computable and not info.error:
-            text = dim
-        line_h = self._line_height(option)
-        top = rect.top() + 7
-        cols = columns(rect.width())
-
-        def cell(name: str, value: str, color: QColor, align, font: QFont | None = None):
-            x, w = cols[name]
-            painter.setFont(font or option.font)
-            metrics = QFontMetrics(painter.font())
-            elided = metrics.elidedText(value, Qt.TextElideMode.ElideRight, w)
-            painter.setPen(color)
-            painter.drawText(
-                QRect(rect.left() + x, top, w, line_h),
-                align | Qt.AlignmentFlag.AlignVCenter,
-                elided,
-            )
-
-        right = Qt.AlignmentFlag.AlignRight
-        cell("index", str(info.index), dim, right)
-        bx, bw = cols["badge"]
-        badge = QRectF(rect.left() + bx, top + (line_h - bw) / 2, bw, bw)
-        paint_badge(painter, badge, info.layer.type, enabled=info.computable or bool(info.error))
-        self._paint_layer_cell(painter, option, info, cols["layer"], top, line_h, text, dim)
-        self._paint_result_cells(cell, info, text, dim, selected)
-        if info.error:
-            error_color = text if selected else QColor(ERROR_COLOR)
-            self._paint_error_line(
-                painter, option, info, cols["layer"][0], top + line_h + 2, error_color
-            )
-        painter.restore()
-
-    def _paint_error_line(self, painter, option, info, x, top, color) -> None:
-        """The reason a row is invalid, on its second line: visible without hovering."""
-        rect = option.rect
-        line_h = self._line_height(option)
-        err_rect = QRect(rect.left() + x, top, rect.width() - x - PAD, line_h)
-        painter.setFont(option.font)
-        painter.setPen(color)
-        message = "⚠ " + short_error(info)
-        elided = QFontMetrics(option.font).elidedText(
-            message, Qt.TextElideMode.ElideRight, err_rect.width()
-        )
-        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        painter.drawText(err_rect, align, elided)
-
-    def _paint_layer_cell(self, painter, option, info, column, top, line_h, text, dim) -> None:
-        """The type in bold, then the key parameters, elided to the column."""
-        x, width = column
-        left = option.rect.left() + x
-        bold = QFont(option.font)
-        bold.setBold(True)
-        bold_metrics = QFontMetrics(bold)
-        type_text = bold_metrics.elidedText(info.layer.type, Qt.TextElideMode.ElideRight, width)
-        painter.setFont(bold)
-        painter.setPen(text)
-        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        painter.drawText(QRect(left, top, width, line_h), align, type_text)
-        used = bold_metrics.horizontalAdvance(type_text) + 8
-        described = info.layer.describe()
-        if described and used < width - 12:
-            metrics = QFontMetrics(option.font)
-            rest = metrics.elidedText(described, Qt.TextElideMode.ElideRight, width - used)
-            painter.setFont(option.font)
-            painter.setPen(dim if info.computable or info.error else text)
-            painter.drawText(QRect(left + used, top, width - used, line_h), align, rest)
-
-    def _paint_result_cells(self, cell, info: LayerInfo, text, dim, selected) -> None:
-        right = Qt.AlignmentFlag.AlignRight
-        if info.error:
-            cell("shape", "invalid", text if selected else QColor(ERROR_COLOR), right)
-        elif not info.computable:
-            italic = QFont()
-            italic.setItalic(True)
-            cell("shape", "not computable", dim, right, italic)
-        else:
-            cell("shape", format_shape(info.output_shape), text, right)
-            cell(
-                "count",
-                format_count(info.params) if info.params else "–",
-                dim if not info.params else text,
-                right,
-            )
-
-    def _paint_background(self, painter, option, info: LayerInfo, selected: bool) -> None:
-        rect = option.rect
-        pal = option.palette
-        if selected:
-            color = pal.color(QPalette.ColorRole.Highlight)
-            if (
-                not option.state & QStyle.StateFlag.State_HasFocus
-                and not option.state & QStyle.StateFlag.State_Active
-            ):
-                color.setAlphaF(0.8)
-            painter.fillRect(rect, color)
-        elif info.error:
-            painter.fillRect(rect, QColor(214, 39, 40, 28))
-        elif option.features & QStyleOptionViewItem.ViewItemFeature.Alternate:
-            painter.fillRect(rect, pal.color(QPalette.ColorRole.AlternateBase))
-        if info.error:
-            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor(ERROR_COLOR))
-
-
-class StackView(QListView):
+class StackView(StackDragDrop, QListView):
     """The list of layers; its actions edit the document through the undo stack."""
 
-    current_row_changed = Signal(int)  # -1 when nothing is current
+    # The current layer's flat index (a header or merge row: its block's);
+    # -1 when nothing is current.
+    current_row_changed = Signal(int)
+    # An edit the core refused (wrap layers of two paths): one line for the status bar.
+    edit_refused = Signal(str)
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc = doc
+        self._drop: tuple[int, bool, Drop] | None = None  # the drop indicator
         self.setObjectName("stack")
         self.stack_model = StackModel(doc, self)
         self.setModel(self.stack_model)
@@ -207,16 +53,14 @@ class StackView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
-        self.setDropIndicatorShown(True)
+        self.setDropIndicatorShown(False)  # ours shows the depth (paintEvent)
         self.setDragDropOverwriteMode(False)
         self.setAlternatingRowColors(True)
         self.setUniformItemSizes(False)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self._make_actions()
         self.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.selectionModel().currentRowChanged.connect(
-            lambda current, _previous: self.current_row_changed.emit(current.row())
-        )
+        self.selectionModel().currentRowChanged.connect(self._current_changed)
         doc.selection_requested.connect(self.select_rows)
         doc.changed.connect(self._update_actions)
         self._update_actions()
@@ -255,32 +99,87 @@ class StackView(QListView):
             lambda: self.move_selected(1),
             "Move the selected layers down",
         )
+        self.wrap_action = self._action(
+            "&Wrap in Residual Block",
+            ["Ctrl+G"],
+            self.wrap_selected,
+            "Make the selected layers the body of a new residual block (identity shortcut)",
+        )
+        self.unwrap_action = self._action(
+            "U&nwrap Block",
+            ["Ctrl+Shift+G"],
+            self.unwrap_current,
+            "Replace the block by its body (or first branch)",
+        )
+        self.add_branch_action = self._action(
+            "Add &Branch", [], self.add_branch, "Add an empty branch to the parallel block"
+        )
 
     def _update_actions(self) -> None:
         rows = self.selected_rows()
-        for action in (self.delete_action, self.duplicate_action):
+        for action in (self.delete_action, self.duplicate_action, self.wrap_action):
             action.setEnabled(bool(rows))
-        count = len(self.doc.architecture.layers)
-        self.move_up_action.setEnabled(bool(rows) and rows[0] > 0)
-        self.move_down_action.setEnabled(bool(rows) and rows[-1] < count - 1)
+        up, down = self._can_move(rows)
+        self.move_up_action.setEnabled(up)
+        self.move_down_action.setEnabled(down)
+        block = self.current_block()
+        self.unwrap_action.setEnabled(block is not None)
+        is_parallel = block is not None and self._layer(block).type == PARALLEL
+        self.add_branch_action.setEnabled(is_parallel)
 
-    # -- selection -----------------------------------------------------------------
+    def _layer(self, index: int):
+        return self.doc.analysis.layers[index].layer
+
+    def _can_move(self, rows: list[int]) -> tuple[bool, bool]:
+        """Whether the selection can go up / down within its path."""
+        if not rows:
+            return False, False
+        places = [self.doc.analysis.layers[i].address.rpartition(".") for i in rows]
+        if len({container for container, _, _ in places}) > 1:
+            return False, False
+        container = places[0][0]
+        if container:
+            block = self.doc.analysis.at(container.rpartition(".")[0].removesuffix(".branches"))
+            names = block.layer.path_names
+            length = len(block.layer.paths[names.index(container.split(".", 1)[1])])
+        else:
+            length = len(self.doc.architecture.layers)
+        return int(places[0][2]) > 0, int(places[-1][2]) < length - 1
+
+    # -- rows and flat indices -------------------------------------------------------
+
+    def _flat(self, row: int) -> int:
+        """The flat index a row stands for: a layer's own, a header's or merge's
+        block; -1 for no row."""
+        if not 0 <= row < self.stack_model.rowCount():
+            return -1
+        return self.stack_model.row(row).info.index
 
     def selected_rows(self) -> list[int]:
-        return sorted({i.row() for i in self.selectionModel().selectedRows()})
+        """The selected layers as flat indices into Analysis.layers, sorted."""
+        model = self.stack_model
+        found = {model.row_index(i.row()) for i in self.selectionModel().selectedRows()}
+        return sorted(found - {None})
 
-    def select_rows(self, rows: list[int]) -> None:
+    def select_rows(self, indices: list[int]) -> None:
+        """Select the layers at these flat indices (opening the blocks they are in)."""
         model, selection = self.stack_model, self.selectionModel()
-        valid = [r for r in rows if 0 <= r < model.rowCount()]
-        selection.clearSelection()
-        flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
-        for row in valid:
-            selection.select(model.index(row), flags)
-        if valid:
-            selection.setCurrentIndex(model.index(valid[0]), selection.SelectionFlag.NoUpdate)
-            self.scrollTo(model.index(valid[0]))
+        count = len(self.doc.analysis.layers)
+        valid = [i for i in indices if 0 <= i < count]
+        for i in valid:
+            model.reveal(i)
+        rows = [model.row_of(i) for i in valid]
+        chosen = QItemSelection()
+        for row in rows:
+            chosen.select(model.index(row), model.index(row))
+        flags = selection.SelectionFlag.ClearAndSelect | selection.SelectionFlag.Rows
+        selection.select(chosen, flags)
+        if rows:
+            selection.setCurrentIndex(model.index(rows[0]), selection.SelectionFlag.NoUpdate)
+            self.scrollTo(model.index(rows[0]))
         else:
             selection.setCurrentIndex(QModelIndex(), selection.SelectionFlag.NoUpdate)
+        self._update_actions()  # unwrap and add branch follow the current row
         self.current_row_changed.emit(valid[0] if valid else -1)
 
     def reveal_current(self) -> None:
@@ -290,17 +189,102 @@ class StackView(QListView):
             self.scrollTo(self.currentIndex(), QAbstractItemView.ScrollHint.EnsureVisible)
 
     def current_row(self) -> int:
+        """The current layer's flat index (a header's or merge's block), or -1."""
+        return self._flat(self.currentIndex().row()) if self.currentIndex().isValid() else -1
+
+    def current_block(self) -> int | None:
+        """The flat index of the block the current row is, or is a header or merge of."""
         index = self.currentIndex()
-        return index.row() if index.isValid() else -1
+        if not index.isValid():
+            return None
+        row = self.stack_model.row(index.row())
+        return row.info.index if row.info.layer.is_block else None
 
     def _selection_changed(self, *_args) -> None:
         self._update_actions()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._update_actions()
+        self.current_row_changed.emit(self._flat(current.row()))
+
+    # -- opening and closing blocks -------------------------------------------------
+
+    def set_open(self, index: int, is_open: bool) -> None:
+        """Open or close the block at flat index `index`; the selection stays."""
+        selected = self.selected_rows()
+        current = self.current_row()
+        self.stack_model.set_open(index, is_open)
+        hidden = [i for i in selected if self.stack_model.row_of(i) is None]
+        if hidden:  # closing hid selected layers: the block stands for them
+            self.select_rows([index])
+        elif current >= 0 and self.stack_model.row_of(current) is not None:
+            row = self.stack_model.row_of(current)
+            self.selectionModel().setCurrentIndex(
+                self.stack_model.index(row), self.selectionModel().SelectionFlag.NoUpdate
+            )
+
+    def toggle(self, index: int) -> None:
+        self.set_open(index, not self.stack_model.is_open(index))
+
+    def keyPressEvent(self, event) -> None:
+        """← closes a block (or goes to the block a layer is in), → opens it."""
+        plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if plain and event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self._left_right(event.key() == Qt.Key.Key_Right)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _left_right(self, opening: bool) -> None:
+        index = self.currentIndex()
+        if not index.isValid():
+            return
+        row = self.stack_model.row(index.row())
+        info = row.info
+        is_block = row.kind == LAYER and info.layer.is_block
+        if is_block and self.stack_model.is_open(info.index) != opening:
+            self.set_open(info.index, opening)
+            return
+        if opening:
+            return
+        parent = info.index if row.kind != LAYER else info.parent
+        if parent is not None:
+            self.select_rows([parent])
+
+    def mousePressEvent(self, event) -> None:
+        """A click on a block's arrow opens or closes it (and selects nothing)."""
+        pos = event.position().toPoint()
+        index = self.indexAt(pos)
+        if index.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            row = self.stack_model.row(index.row())
+            on_arrow = arrow_rect(self.visualRect(index), row.depth).contains(pos)
+            if row.kind == LAYER and row.info.layer.is_block and on_arrow:
+                self.toggle(row.info.index)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid():
+            row = self.stack_model.row(index.row())
+            if row.kind == LAYER and row.info.layer.is_block:
+                self.toggle(row.info.index)
+                event.accept()
+                return
+        super().mouseDoubleClickEvent(event)
 
     # -- edits ------------------------------------------------------------------------
 
     def _push(self, command) -> None:
         if command is not None:
             self.doc.undo_stack.push(command)
+
+    def _try(self, make) -> None:
+        try:
+            self._push(make())
+        except ArchitectureError as exc:
+            self.edit_refused.emit(str(exc))
 
     def delete_selected(self) -> None:
         self._push(commands.remove_rows(self.doc, self.selected_rows()))
@@ -311,46 +295,61 @@ class StackView(QListView):
     def move_selected(self, step: int) -> None:
         self._push(commands.move_rows_by(self.doc, self.selected_rows(), step))
 
-    # -- drag and drop ---------------------------------------------------------------
+    def append_entry(self, name: str) -> None:
+        """A palette entry (layer type, block or template) at the end of the stack."""
+        drop = Drop("", len(self.doc.architecture.layers), 0)
+        layers = self.stack_model.new_layers(name, drop)
+        if layers:
+            self._push(commands.insert_layers(self.doc, drop.position, layers))
 
-    def startDrag(self, supported_actions) -> None:
-        """Drag the selected rows; the drop pushes a move command, so the view
-        must not remove anything itself afterwards (hence no base startDrag)."""
+    def wrap_selected(self) -> None:
         rows = self.selected_rows()
-        if not rows:
-            return
-        drag = QDrag(self)
-        drag.setMimeData(self.stack_model.mimeData([self.stack_model.index(r) for r in rows]))
-        drag.setPixmap(self._drag_pixmap(rows))
-        drag.setHotSpot(QPoint(12, 12))
-        drag.exec(Qt.DropAction.MoveAction | Qt.DropAction.CopyAction, Qt.DropAction.MoveAction)
+        if rows:
+            self._try(lambda: commands.wrap_rows(self.doc, rows))
 
-    def _drag_pixmap(self, rows: list[int]) -> QPixmap:
-        first = self.doc.architecture.layers[rows[0]].type
-        label = first if len(rows) == 1 else f"{first} + {len(rows) - 1} more"
-        metrics = self.fontMetrics()
-        size = QSize(metrics.horizontalAdvance(label) + 40, metrics.height() + 12)
-        ratio = self.devicePixelRatioF()
-        pixmap = QPixmap(size * ratio)
-        pixmap.setDevicePixelRatio(ratio)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setBrush(self.palette().color(QPalette.ColorRole.Base))
-        painter.setPen(self.palette().color(QPalette.ColorRole.Mid))
-        painter.drawRoundedRect(QRectF(0.5, 0.5, size.width() - 1, size.height() - 1), 5, 5)
-        paint_badge(painter, QRectF(6, (size.height() - 18) / 2, 18, 18), first)
-        painter.setPen(self.palette().color(QPalette.ColorRole.Text))
-        painter.drawText(
-            QRect(30, 0, size.width() - 30, size.height()), Qt.AlignmentFlag.AlignVCenter, label
+    def unwrap_current(self) -> None:
+        block = self.current_block()
+        if block is not None:
+            self._try(lambda: commands.unwrap_row(self.doc, block))
+
+    def add_branch(self) -> None:
+        block = self.current_block()
+        if block is not None and self._layer(block).type == PARALLEL:
+            self._try(lambda: commands.add_branch(self.doc, block))
+
+    def context_menu(self) -> QMenu:
+        """The stack's context menu for the current selection."""
+        menu = QMenu(self)
+        menu.addActions(
+            [self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action]
         )
-        painter.end()
-        return pixmap
+        menu.addSeparator()
+        menu.addAction(self.wrap_action)
+        block = self.current_block()
+        if block is not None:
+            menu.addAction(self.unwrap_action)
+            if self._layer(block).type == PARALLEL:
+                menu.addAction(self.add_branch_action)
+            menu.addSeparator()
+            is_open = self.stack_model.is_open(block)
+            toggle = menu.addAction("Close Block" if is_open else "Open Block")
+            toggle.triggered.connect(lambda: self.set_open(block, not is_open))
+        return menu
+
+    def contextMenuEvent(self, event) -> None:
+        index = self.indexAt(event.pos())
+        if index.isValid() and not self.selectionModel().isSelected(index):
+            row = self.stack_model.row(index.row())
+            self.select_rows([row.info.index])
+        self._update_actions()
+        self.context_menu().exec(event.globalPos())
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
+        painter = QPainter(self.viewport())
+        if self._drop is not None:
+            self.paint_drop(painter)
         if self.stack_model.rowCount() == 0:
-            painter = QPainter(self.viewport())
             color = self.palette().color(QPalette.ColorRole.Text)
             color.setAlphaF(0.5)
             painter.setPen(color)
@@ -360,3 +359,4 @@ class StackView(QListView):
                 "The stack is empty.\nDrag layers here from the palette,\n"
                 "or pick a network from the Presets menu.",
             )
+        painter.end()

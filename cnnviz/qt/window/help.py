@@ -35,6 +35,11 @@ GUIDE = """
 Drag rows to reorder them; Delete removes, Ctrl+D duplicates. Or start from
 a classic network in <b>Presets</b>. The stack shows every layer's output shape
 and parameter count; a layer that cannot take its input turns red and says why.</p>
+<p><b>Branch.</b> The <b>Blocks</b> group holds residual and parallel blocks and
+ready-made ones (ResNet, MobileNet, Inception). Drop layers onto a block's
+path (its "body", "shortcut" or "branch" line) or between the rows inside it;
+Ctrl+G wraps the selected layers in a residual block, and ← / → close and
+open a block.</p>
 <p><b>Load an image.</b> File &gt; Open Image, File &gt; Samples, drag a picture
 onto the window, paste one, or draw a digit in the <b>Draw</b> tab (it is
 centred and scaled like the training digits before the network sees it). The

@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
         self.palette.layer_activated.connect(self.append_layer)
         self.stack_view.current_row_changed.connect(self._current_row_changed)
         self.properties.edit_rejected.connect(self.statusbar.show_problem)
+        self.stack_view.edit_refused.connect(self.statusbar.show_problem)
         self.doc.modified_changed.connect(lambda _m: self._update_title())
         self.doc.path_changed.connect(self._update_title)
         self.doc.changed.connect(self._update_title)
@@ -233,11 +234,9 @@ class MainWindow(QMainWindow):
     # -- edits from menus and panels ------------------------------------------------
 
     def append_layer(self, type_name: str) -> None:
-        """Palette double-click / Enter: a new layer at the end of the stack (then
-        dragged, or moved with Alt+↑, to where it belongs)."""
-        position = len(self.doc.architecture.layers)
-        command = commands.insert_layers(self.doc, position, [commands.new_layer(type_name)])
-        self.doc.undo_stack.push(command)
+        """Palette double-click / Enter: a new layer (or block, or template) at the
+        end of the stack (then dragged, or moved with Alt+↑, to where it belongs)."""
+        self.stack_view.append_entry(type_name)
 
     def _read_preset(self, key: str) -> tuple[Architecture, str | None] | None:
         """The preset and its bundled weights file (or None); None after an error box."""

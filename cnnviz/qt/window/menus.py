@@ -143,6 +143,7 @@ class Actions:
         view = window.stack_view
         self.delete, self.duplicate = view.delete_action, view.duplicate_action
         self.move_up, self.move_down = view.move_up_action, view.move_down_action
+        self.wrap, self.unwrap = view.wrap_action, view.unwrap_action
 
 
 class _CommandTip(QObject):
@@ -195,6 +196,8 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
     edit.addActions([actions.undo, actions.redo])
     edit.addSeparator()
     edit.addActions([actions.delete, actions.duplicate, actions.move_up, actions.move_down])
+    edit.addSeparator()
+    edit.addActions([actions.wrap, actions.unwrap])
     edit.addSeparator()
     edit.addAction(actions.clear_kernels)
 
