@@ -1,4 +1,4 @@
-"""Start the window: `cnnviz [FILE] [--image IMAGE] [--select-layer N] [--screenshot OUT.png]`.
+"""Start the window: `cnnviz [FILE] [--image IMAGE] [--select-layer LAYER] [--screenshot OUT.png]`.
 
 `main(args)` is called by `cnnviz.cli` with the parsed GUI arguments. With
 `--screenshot` the window is rendered offscreen-friendly after the first
@@ -112,10 +112,16 @@ def _open_inputs(window, args: argparse.Namespace, *, restored: bool = False) ->
     if args.image and not window.files.open_image(args.image):
         return window.statusbar.problem_text or f"cannot use the image {args.image}"
     if args.select_layer is not None:
-        count = len(window.doc.architecture.layers)
-        if not 0 <= args.select_layer < count:
-            return f"--select-layer {args.select_layer}: the stack has layers 0 to {count - 1}"
-        window.select_layer(args.select_layer)
+        analysis = window.doc.analysis
+        try:  # an address: "3" at the top level, "3.body.0" inside a block
+            index = analysis.at(str(args.select_layer).strip()).index
+        except KeyError:
+            count = len(analysis.top_level)
+            return (
+                f"--select-layer {args.select_layer}: no such layer; the stack has layers "
+                f"0 to {count - 1}, and a layer inside a block is named like 3.body.0"
+            )
+        window.select_layer(index)
     return None
 
 

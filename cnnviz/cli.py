@@ -72,7 +72,11 @@ def _gui_parser(commands: Sequence[str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--open", dest="open_file", metavar="FILE", help="same as FILE")
     parser.add_argument("--image", metavar="IMAGE", help="image to load as the input")
-    parser.add_argument("--select-layer", type=int, metavar="N", help="layer to select")
+    parser.add_argument(
+        "--select-layer",
+        metavar="LAYER",
+        help="layer to select: its number, or its path inside a block such as 3.body.0",
+    )
     parser.add_argument(
         "--screenshot", metavar="OUT.png", help="save the window after the first compute, then exit"
     )

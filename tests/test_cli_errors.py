@@ -71,7 +71,6 @@ def test_existing_files_and_presets_still_open(monkeypatch, tmp_path):
         (["run", "lenet5", "x.png", "--bogus"], "unrecognized arguments: --bogus"),
         (["train", "lenet5", "--epochs", "many"], "invalid int value: 'many'"),
         (["animate", "--stride", "x"], "expected N or H,W"),
-        (["--select-layer", "z"], "invalid int value: 'z'"),
         (["--device", "tpu"], "invalid choice: 'tpu'"),
     ],
 )

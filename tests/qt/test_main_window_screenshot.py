@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from cnnviz.core.presets import preset_path
@@ -63,10 +64,11 @@ def test_missing_file_exits_2_with_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_layer_out_of_range_exits_2(tmp_path):
+@pytest.mark.parametrize("layer", ["99", "z", "1.body.0"])
+def test_a_layer_that_is_not_there_exits_2(tmp_path, layer):
     done = run_cnnviz(
-        tmp_path, str(preset_path("lenet5")), "--select-layer", "99", "--screenshot",
+        tmp_path, str(preset_path("lenet5")), "--select-layer", layer, "--screenshot",
         str(tmp_path / "x.png"),
     )  # fmt: skip
     assert done.returncode == 2
-    assert "--select-layer 99: the stack has layers 0 to" in done.stderr
+    assert f"--select-layer {layer}: no such layer; the stack has layers 0 to" in done.stderr
