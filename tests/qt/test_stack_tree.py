@@ -13,7 +13,7 @@ from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.project import Project
 from cnnviz.qt.editor.palette import TYPE_ROLE, layer_mime
 from cnnviz.qt.editor.stack_model import ERROR_ROLE, ROW_ROLE
-from cnnviz.qt.editor.stack_rows import HEADER, LAYER, MERGE, Drop, drop_target
+from cnnviz.qt.editor.stack_rows import HEADER, LAYER, MERGE, Drop, drop_target, path_rows
 from cnnviz.qt.window.main_window import MainWindow
 
 CONV = Layer.make("Conv2d", out_channels=8, kernel_size=3, padding=1)
@@ -315,8 +315,15 @@ def test_properties_show_a_residual_blocks_arithmetic(window):
     window.stack_view.select_rows([1])
     text = window.properties.formula.text()
     body = analysis.params_within(2) + analysis.params_within(3)
-    assert f"body (2 layers): 8×16×16, {body:,} parameters" in text
-    assert "shortcut (identity): 8×16×16, 0 parameters" in text
+    assert body == analysis.layers[2].params + analysis.layers[3].params > 0
+    assert path_rows(analysis, analysis.layers[1]) == [
+        ("body", 2, (8, 16, 16), body),
+        ("shortcut", 0, (8, 16, 16), 0),
+    ]
+    cells = "<td align='right'>{}</td>"
+    body_row = "<td>body</td>" + "".join(cells.format(v) for v in (2, "8×16×16", f"{body:,}"))
+    assert body_row in text
+    assert "<td>shortcut</td>" + cells.format("identity") in text
     assert "body 8×16×16 + shortcut 8×16×16 = 8×16×16" in text
     assert f"merge: {8 * 16 * 16:,} MACs" in text and analysis.layers[1].macs == 8 * 16 * 16
     assert f"parameters: {body:,} + 0 = {analysis.params_within(1):,}" in text

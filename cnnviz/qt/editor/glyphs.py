@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPixmap
 
 from cnnviz.core.catalogue import layer_type
 
@@ -22,6 +22,8 @@ GROUP_COLORS = {
 }
 
 ERROR_COLOR = "#D62728"
+# Drawn instead of a glyph the font lacks (⫴ is missing from common fonts).
+FALLBACK_GLYPHS = {"⫴": "∥"}
 LAYER_MIME = "application/x-cnnviz-layer"
 ROWS_MIME = "application/x-cnnviz-rows"
 
@@ -47,8 +49,15 @@ def paint_badge(painter: QPainter, rect: QRectF, type_name: str, enabled: bool =
     font.setBold(True)
     painter.setFont(font)
     painter.setPen(QColor("white"))
-    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, spec.glyph)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, drawable(spec.glyph, font))
     painter.restore()
+
+
+def drawable(glyph: str, font: QFont) -> str:
+    """`glyph`, or its stand-in when `font` has no such character."""
+    if all(QFontMetrics(font).inFontUcs4(ord(c)) for c in glyph):
+        return glyph
+    return FALLBACK_GLYPHS.get(glyph, glyph)
 
 
 @cache

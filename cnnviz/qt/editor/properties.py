@@ -9,6 +9,7 @@ Every edit is a SetParamCommand on the document's undo stack.
 
 from __future__ import annotations
 
+import html
 import logging
 
 from PySide6.QtCore import Qt, Signal
@@ -33,7 +34,7 @@ from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import ERROR_COLOR, layer_icon
 from cnnviz.qt.editor.param_editors import OptionalPairEditor, ParamEditor, make_editor
 from cnnviz.qt.editor.stack_model import format_count, format_shape
-from cnnviz.qt.editor.stack_rows import block_lines
+from cnnviz.qt.editor.stack_rows import block_lines, path_rows
 from cnnviz.qt.editor.undo_keys import route_to_document
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,21 @@ log = logging.getLogger(__name__)
 def receptive_field_line(info: LayerInfo) -> str:
     rf = info.receptive_field
     return "" if rf is None else rf.describe()
+
+
+def block_html(analysis, info: LayerInfo) -> str:
+    """A block's arithmetic: a table of its paths (layers, output, parameters),
+    then the merge rule in numbers, its MACs, the parameters and the field."""
+    cells = "".join(
+        f"<tr><td>{html.escape(name)}</td><td align='right'>{n or 'identity'}</td>"
+        f"<td align='right'>{format_shape(shape) if shape else '?'}</td>"
+        f"<td align='right'>{count:,}</td></tr>"
+        for name, n, shape, count in path_rows(analysis, info)
+    )
+    head = "<tr><th align='left'>path</th><th>layers</th><th>output</th><th>params</th></tr>"
+    table = f"<table cellspacing='0' cellpadding='2' width='100%'>{head}{cells}</table>"
+    lines = [*block_lines(analysis, info), receptive_field_line(info)]
+    return table + "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
 
 
 def _label(text: str = "", *, wrap: bool = True, selectable: bool = False) -> QLabel:
@@ -162,14 +178,13 @@ class PropertiesPanel(QScrollArea):
 
     def _show_formula(self, info: LayerInfo) -> None:
         if info.layer.is_block:
-            # A block's arithmetic: its paths, how they merge, its parameters.
-            lines = [*block_lines(self.doc.analysis, info), receptive_field_line(info)]
-            lines = [line for line in lines if line]
             self.formula_box.setTitle("Paths and merge")
-            self.formula.setText("\n".join(lines))
-            self.formula_box.setVisible(bool(lines))
+            self.formula.setTextFormat(Qt.TextFormat.RichText)
+            self.formula.setText(block_html(self.doc.analysis, info))
+            self.formula_box.setVisible(info.input_shape is not None)
             return
         self.formula_box.setTitle("Output size")
+        self.formula.setTextFormat(Qt.TextFormat.PlainText)
         lines = output_size_lines(info.layer, info.input_shape)
         extra = [parameter_line(info.layer, info.input_shape), receptive_field_line(info)]
         lines += [line for line in extra if line]

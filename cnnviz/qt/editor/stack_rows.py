@@ -206,21 +206,25 @@ def path_params(analysis: Analysis, block: LayerInfo, k: int) -> int:
     return sum(analysis.params_within(i.index) for i in inside)
 
 
+def path_rows(analysis: Analysis, block: LayerInfo) -> list[tuple[str, int, object, int]]:
+    """One (name, layers on it, output shape or None, parameters) per path."""
+    return [
+        (
+            _path_word(block, k),
+            len(block.layer.paths[k]),
+            path_output(analysis, block, k),
+            path_params(analysis, block, k),
+        )
+        for k in range(len(block.layer.paths))
+    ]
+
+
 def block_lines(analysis: Analysis, block: LayerInfo) -> list[str]:
-    """A block's arithmetic for Properties: each path's output shape and
-    parameters, the merge rule in numbers, its MACs and the total."""
+    """A block's merge for Properties (path_rows has each path): the merge
+    rule in numbers, its MACs, and the parameters path by path."""
     if block.input_shape is None:
         return []
     lines = []
-    counts = []
-    for k in range(len(block.layer.paths)):
-        shape = path_output(analysis, block, k)
-        count = path_params(analysis, block, k)
-        counts.append(count)
-        n = len(block.layer.paths[k])
-        what = f"{n} layer{'s' if n != 1 else ''}" if n else "identity"
-        given = _dims(shape) if shape else "not computable"
-        lines.append(f"{_path_word(block, k)} ({what}): {given}, {count:,} parameters")
     arithmetic = merge_arithmetic(analysis, block)
     if arithmetic:
         lines.append(arithmetic)
@@ -228,6 +232,7 @@ def block_lines(analysis: Analysis, block: LayerInfo) -> list[str]:
     if block.output_shape is not None:
         rule = "one add per output value" if kind == "add" else "a concat only copies"
         lines.append(f"merge: {block.macs:,} MACs ({rule})")
+    counts = [count for *_rest, count in path_rows(analysis, block)]
     total = analysis.params_within(block.index)
     parts = " + ".join(f"{c:,}" for c in counts)
     lines.append(
