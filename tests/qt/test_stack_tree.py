@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QModelIndex, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
@@ -349,3 +349,41 @@ def test_properties_show_a_concat_and_edit_its_merge(window):
     assert "Invalid" in window.properties.error.text()
     window.doc.undo_stack.undo()
     assert window.doc.analysis.valid
+
+
+def test_the_drop_indicator_follows_the_drag_at_the_paths_depth(window):
+    view = window.stack_view
+    model = view.stack_model
+    mime = layer_mime("Tanh")
+    actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    viewport = view.viewport()
+
+    def move_to(row: int, lower: bool) -> tuple:
+        rect = view.visualRect(model.index(row))
+        point = QPoint(rect.center().x(), rect.bottom() - 2 if lower else rect.top() + 2)
+        QApplication.sendEvent(viewport, QDragMoveEvent(point, actions, mime, buttons, mods))
+        return view._drop
+
+    QApplication.sendEvent(viewport, QDragEnterEvent(QPoint(5, 5), actions, mime, buttons, mods))
+    assert move_to(4, lower=True) == (5, False, Drop("1.body", 2, 1))  # after the BatchNorm2d
+    assert move_to(6, lower=True) == (7, False, Drop("", 2, 0))  # after the block
+    assert move_to(13, lower=False) == (13, True, Drop("3.branches.2", 0, 1))  # onto a header
+    QApplication.sendEvent(viewport, QDragLeaveEvent())
+    assert view._drop is None
+
+
+def test_a_large_network_starts_with_its_blocks_closed(qtbot):
+    from cnnviz.core.presets import load_preset
+    from cnnviz.qt.editor.document import Document
+    from cnnviz.qt.editor.stack_view import StackView
+
+    doc = Document(load_preset("resnet18"))
+    view = StackView(doc)
+    qtbot.addWidget(view)
+    model = view.stack_model
+    assert model.rowCount() == len(doc.architecture.layers)  # one row per top-level entry
+    first = doc.analysis.at("4").index
+    view.select_rows([doc.analysis.at("4.body.0").index])  # opens the block around it
+    assert model.is_open(first) and model.row_of(first + 1) == model.row_of(first) + 2
+    assert model.rowCount() == len(doc.architecture.layers) + 5 + 3
