@@ -28,6 +28,7 @@ from cnnviz.core.jobs import (
     TrainRequest,
 )
 from cnnviz.qt.bridge.input_cache import InputCache
+from cnnviz.qt.bridge.result_release import make_room
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.inputs.network_input import default_sample, load_image_file, pattern
 
@@ -129,6 +130,9 @@ class ComputeController(QObject):
         self._default_image: tuple[tuple[int, int, int], np.ndarray] | None = None
         # An edit that keeps the input shape reuses the input of the last request.
         self._inputs = InputCache()
+        # What may keep arrays of the shown result besides it (the built panels; the
+        # window sets it): let go with it before a large forward (result_release).
+        self.array_holders: Callable[[], list] = list
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -241,6 +245,13 @@ class ComputeController(QObject):
         if self.thread is None:
             self.failed.emit("The compute engine is not available, so nothing can be computed.")
             return self._request_id
+        make_room(
+            self.latest,
+            self.doc.analysis,
+            train_mode=self.train_mode,
+            ignore_memory_limit=self.ignore_memory_limit,
+            holders=self.array_holders(),
+        )
         self.thread.submit(request)
         return self._request_id
 
