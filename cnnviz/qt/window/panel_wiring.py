@@ -46,6 +46,8 @@ class PanelWiring:
         )
         self.latest: ComputedView | None = None
         self._data = None
+        # Panels may keep views of the shown result; a large forward lets go of them too.
+        window.controller.array_holders = lambda: [self.built_widget(k) for k in self.docks]
         # The document changed since `latest` was computed: its pictures are stale,
         # and the panels wait for the new result instead of redrawing the old one.
         self._stale = False
