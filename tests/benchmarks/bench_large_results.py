@@ -1,6 +1,7 @@
 """Does the window stay responsive whatever the size of a result? Figures, not assertions.
 
-    QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_large_results.py [--skip-burst]
+    QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_large_results.py [--skip-burst] \
+        [--edits-only]
 
 Each part measures the old way and the new one side by side, in one run:
 
@@ -13,7 +14,10 @@ Each part measures the old way and the new one side by side, in one run:
    Target: no gap over 50 ms.
 2. One edit of the VGG-16 stack with a result on screen, to the stack and
    properties repainted: the panels redrawn with the result the edit made
-   stale (as before) or left for the new result. Target: ≤ 10 ms.
+   stale (as before) or left for the new result. Target: ≤ 10 ms. Then, three
+   times interleaved, with the controller's input cache (an edit that keeps the
+   input shape reuses the prepared input) and without it (the image resized at
+   every edit, as before). --edits-only measures only this part.
 3. A burst of 100 edits of the VGG-16 stack with the real compute thread:
    forwards started with each request held while a forward runs (HOLD_MS) and
    without the hold (hold_ms=0, as before); the last result must be the last
@@ -140,9 +144,22 @@ def result_stall(
     return first, float(ticks.gaps_ms().max()), preparing
 
 
-def edit_latency(app: QApplication, stale_redraw: bool, edits: int = 40) -> list[float]:
+class NoInputCache:
+    """The controller's input prepared afresh at every request, as before the cache."""
+
+    def network_input(self, image, shape, settings):
+        from cnnviz.qt.inputs.network_input import to_network_input
+
+        return to_network_input(image, shape, settings)
+
+
+def edit_latency(
+    app: QApplication, stale_redraw: bool, edits: int = 40, input_cache: bool = True
+) -> list[float]:
     fake = FakeCompute()
     window = window_with("vgg16", fake)
+    if not input_cache:
+        window.controller._inputs = NoInputCache()
     window.select_layer(10)
     window.controller.submit_now()
     fake.result_ready.emit(random_result(fake.requests[-1]))
@@ -202,13 +219,32 @@ def burst(app: QApplication, hold_ms: int, edits: int = 100) -> tuple[int, bool,
     return started, matches, seconds
 
 
+def input_cache_latency(app: QApplication, rounds: int = 3) -> None:
+    """Edit → repainted without and with the input cache, interleaved."""
+    found: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for cached in (False, True):
+            found[cached] += edit_latency(app, stale_redraw=False, input_cache=cached)
+    old, new = found[False], found[True]
+    print(
+        f"VGG-16 edit → repainted, input resized at every edit: median "
+        f"{statistics.median(old):.1f} ms (max {max(old):.0f}) → input cache: median "
+        f"{statistics.median(new):.1f} ms (max {max(new):.0f})",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument("--edits-only", action="store_true", help="only part 2")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(["bench"])
     load = os.getloadavg()[0]
     print(f"load average {load:.2f} on {os.cpu_count()} cores (other jobs share this machine)")
+    if args.edits_only:
+        input_cache_latency(app)
+        return
     for size in (224, 448, 896):
         before, before_next, _ = result_stall(app, size, prepared=False)
         after, after_next, preparing = result_stall(app, size, prepared=True)
@@ -228,6 +264,7 @@ def main() -> None:
         f" (max {max(new):.0f}) waiting for the new one",
         flush=True,
     )
+    input_cache_latency(app)
     if not args.skip_burst:
         for hold_ms, label in ((0, "no hold (before)"), (None, "held (HOLD_MS)")):
             from cnnviz.qt.bridge.compute_thread import HOLD_MS
