@@ -387,3 +387,9 @@ def test_a_large_network_starts_with_its_blocks_closed(qtbot):
     view.select_rows([doc.analysis.at("4.body.0").index])  # opens the block around it
     assert model.is_open(first) and model.row_of(first + 1) == model.row_of(first) + 2
     assert model.rowCount() == len(doc.architecture.layers) + 5 + 3
+
+
+def test_the_totals_count_layers_and_blocks_apart(window):
+    text = window.stack_panel.totals.text()
+    assert "6 layers · 2 blocks · " in text
+    assert f"<b>{window.doc.analysis.total_params:,}</b> parameters" in text

@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from cnnviz.core.analysis import LayerInfo
-from cnnviz.qt.editor.glyphs import ERROR_COLOR, group_color, paint_badge
+from cnnviz.qt.editor.glyphs import ERROR_COLOR, drawable, group_color, paint_badge
 from cnnviz.qt.editor.stack_model import (
     MERGE_TEXT_ROLE,
     OPEN_ROLE,
@@ -171,9 +171,14 @@ class StackDelegate(QStyledItemDelegate):
         painter.setFont(bold)
         painter.setPen(error if info.error else text)
         glyph, word = index.data().split(" ", 1)
-        painter.drawText(
-            QRect(rect.left() + bx, top, bw, line_h), Qt.AlignmentFlag.AlignCenter, glyph
-        )
+        big = QFont(bold)
+        big.setPixelSize(round(bw * 0.95))
+        painter.setFont(big)
+        painter.setPen(error if info.error else group_color("block"))
+        glyph_rect = QRect(rect.left() + bx, top + (line_h - bw) // 2, bw, bw)
+        painter.drawText(glyph_rect, Qt.AlignmentFlag.AlignCenter, drawable(glyph, big))
+        painter.setFont(bold)
+        painter.setPen(error if info.error else text)
         lx, lw = cols["layer"]
         used = QFontMetrics(bold).horizontalAdvance(word) + 8
         painter.drawText(QRect(rect.left() + lx, top, lw, line_h), LEFT, word)

@@ -145,11 +145,14 @@ class StackPanel(QWidget):
         first = analysis.first_error
         self.problem.setText(f"⚠ {first.error}" if first else "")
         self.problem.setVisible(first is not None)
-        count = len(analysis.layers)
+        n_blocks = sum(1 for info in analysis.layers if info.layer.is_block)
+        count = len(analysis.layers) - n_blocks
+        blocks = f"{n_blocks} block{'s' if n_blocks != 1 else ''} · " if n_blocks else ""
         output = "×".join(map(str, analysis.output_shape)) if analysis.valid else "?"
         dim = QColor(self.palette().color(QPalette.ColorRole.WindowText))
         self.totals.setText(
             f"<span style='color:{dim.name()}'>{count} layer{'s' if count != 1 else ''} · "
+            f"{blocks}"
             f"<b>{analysis.total_params:,}</b> parameters · {_macs(analysis.total_macs)}MACs"
             f" · output {output}</span>"
         )
