@@ -393,3 +393,11 @@ def test_the_totals_count_layers_and_blocks_apart(window):
     text = window.stack_panel.totals.text()
     assert "6 layers · 2 blocks · " in text
     assert f"<b>{window.doc.analysis.total_params:,}</b> parameters" in text
+
+
+def test_a_new_document_forgets_the_blocks_opened_by_hand(window):
+    view = window.stack_view
+    view.set_open(1, False)
+    window.doc.reset(Project(branching()), None)
+    assert rows_of(window) == ROWS
+    assert view.selected_rows() == [0]

@@ -101,7 +101,6 @@ class StackModel(QAbstractListModel):
         self._analysis: Analysis = doc.analysis
         self._rows: tuple[Row, ...] = self._build(self._analysis)
         doc.changed.connect(self._refresh)
-        doc.reset_done.connect(self._open.clear)
 
     # -- rows --------------------------------------------------------------------
 
@@ -126,6 +125,16 @@ class StackModel(QAbstractListModel):
         self.beginResetModel()
         self._rows = rows
         self.endResetModel()
+
+    def forget_open(self) -> bool:
+        """Back to the default open/closed blocks (a new document); True when
+        the rows changed (the selection went with them)."""
+        if not self._open:
+            return False
+        self._open.clear()
+        before = [r.key for r in self._rows]
+        self._refresh()
+        return [r.key for r in self._rows] != before
 
     def row(self, row: int) -> Row:
         return self._rows[row]

@@ -62,6 +62,7 @@ class StackView(StackDragDrop, QListView):
         self.selectionModel().selectionChanged.connect(self._selection_changed)
         self.selectionModel().currentRowChanged.connect(self._current_changed)
         doc.selection_requested.connect(self.select_rows)
+        doc.reset_done.connect(self._forget_open)
         doc.changed.connect(self._update_actions)
         self._update_actions()
 
@@ -222,6 +223,12 @@ class StackView(StackDragDrop, QListView):
             self.selectionModel().setCurrentIndex(
                 self.stack_model.index(row), self.selectionModel().SelectionFlag.NoUpdate
             )
+
+    def _forget_open(self) -> None:
+        """A new document: its blocks open or closed by default, selection kept."""
+        selected = self.selected_rows()
+        if self.stack_model.forget_open():
+            self.select_rows(selected)
 
     def toggle(self, index: int) -> None:
         self.set_open(index, not self.stack_model.is_open(index))
