@@ -15,8 +15,11 @@ A file is written as version 2 only when it holds a block, so a network
 without blocks stays readable by every cnnviz; every version-1 file loads.
 
 Optional top-level keys kept as metadata: "description", "classes" (class
-names for the last layer's outputs), "weights" (a safetensors file next to the
-architecture file) and "metrics" (e.g. the test accuracy of those weights).
+names for the last layer's outputs, or the name of a shipped list such as
+"imagenet"), "weights" (a safetensors file next to the architecture file),
+"metrics" (e.g. the test accuracy of those weights), "preprocessing" (how a
+picture becomes this network's input, see preprocess.declared) and
+"hub_weights" (a torchvision checkpoint in the torch hub cache, see hub_files).
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cnnviz.core import blocks, safe_files, safe_json
+from cnnviz.core import blocks, hub_files, preprocess, safe_files, safe_json
 from cnnviz.core.catalogue import CATALOGUE, layer_type
+from cnnviz.core.class_names import is_named_list, named_classes
 from cnnviz.core.params import ParamError, check_params
 
 FORMAT = "cnnviz-architecture"
 VERSION = 2  # the newest this cnnviz reads; files without blocks are written as 1
-METADATA_KEYS = ("description", "classes", "weights", "metrics")
+METADATA_KEYS = ("description", "classes", "weights", "metrics", "preprocessing", "hub_weights")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
@@ -198,6 +202,8 @@ class Architecture:
     @property
     def classes(self) -> list[str] | None:
         classes = self.metadata.get("classes")
+        if is_named_list(classes):
+            return list(named_classes(classes))
         return list(classes) if classes else None
 
     @property
@@ -269,10 +275,18 @@ def from_json(data: Any) -> Architecture:
         raise ArchitectureError('"name" must be text')
     metadata = {k: data[k] for k in METADATA_KEYS if k in data}
     classes = metadata.get("classes")
-    if classes is not None and (
-        not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)
+    if (
+        classes is not None
+        and not is_named_list(classes)
+        and (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes))
     ):
-        raise ArchitectureError('"classes" must be a list of names')
+        raise ArchitectureError('"classes" must be a list of names, or "imagenet"')
+    try:
+        preprocess.declared(metadata)
+        if "hub_weights" in metadata:
+            hub_files.check_declared(metadata["hub_weights"])
+    except ValueError as exc:
+        raise ArchitectureError(str(exc)) from None
     return Architecture(name, input_shape, layers, metadata)
 
 

@@ -15,13 +15,16 @@ order:
    black, the convention of the bundled digits and the drawing pad);
 3. resize to (height, width): ``stretch`` (aspect ignored), ``crop`` (scale
    to cover, cut the centre) or ``letterbox`` (scale to fit, pad with
-   ``fill``); Pillow's filters, antialiased when shrinking;
+   ``fill``); Pillow's filters, antialiased when shrinking. ``crop_fraction``
+   below 1 cuts a smaller centre: torchvision's ImageNet evaluation (resize the
+   short side to 256, cut the centre 224×224) is ``crop`` with 224/256 = 0.875;
 4. normalise: ``none`` (values stay in [0, 1]), ``imagenet`` (mean
    0.485/0.456/0.406, std 0.229/0.224/0.225; for other channel counts their
    averages) or ``mean_std`` (``mean`` and ``std``, one value or one per channel).
 
 `Preprocessing` is frozen and JSON-friendly (``to_json``/``from_json``) so a
-project file can store it.
+project file can store it, and an architecture file can declare the one its
+network was trained with (``"preprocessing": {...}``, see :func:`declared`).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class Preprocessing:
     std: tuple[float, ...] = (0.5,)
     fill: float = 0.0  # letterbox border, in [0, 1] before normalisation
     interpolation: str = "bilinear"  # bilinear | bicubic | nearest
+    crop_fraction: float = 1.0  # resize="crop": the share of the covered side kept
 
     def __post_init__(self) -> None:
         _check_choice("resize", self.resize, RESIZE_POLICIES)
@@ -89,10 +93,14 @@ class Preprocessing:
         fill = float(self.fill)
         if not 0.0 <= fill <= 1.0:
             raise ValueError(f"fill must lie in [0, 1], not {self.fill!r}")
+        fraction = _float_tuple("crop_fraction", self.crop_fraction)
+        if len(fraction) != 1 or not 0.05 <= fraction[0] <= 1.0:
+            raise ValueError(f"crop_fraction must lie in [0.05, 1], not {self.crop_fraction!r}")
         # Frozen: normalise lists from JSON into tuples so instances compare and hash.
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
         object.__setattr__(self, "fill", fill)
+        object.__setattr__(self, "crop_fraction", fraction[0])
         object.__setattr__(self, "invert", bool(self.invert))
 
     def to_json(self) -> dict[str, Any]:
@@ -112,9 +120,10 @@ class Preprocessing:
             raise ValueError(f"preprocessing has unknown keys: {', '.join(unknown)}")
         return cls(**dict(data))
 
-    def describe(self) -> str:
-        """A short human line, e.g. ``crop · ImageNet mean/std · inverted``."""
-        parts = [self.resize]
+    def describe(self, height: int | None = None, width: int | None = None) -> str:
+        """A short human line, e.g. ``crop · ImageNet mean/std · inverted``; with the
+        input size, a partial crop reads as torchvision's ``resize 256 · crop 224``."""
+        parts = [self._describe_resize(height, width)]
         if self.normalize == "imagenet":
             parts.append("ImageNet mean/std")
         elif self.normalize == "mean_std":
@@ -122,6 +131,27 @@ class Preprocessing:
         if self.invert:
             parts.append("inverted")
         return " · ".join(parts)
+
+    def _describe_resize(self, height: int | None, width: int | None) -> str:
+        if self.resize != "crop" or self.crop_fraction == 1.0:
+            return self.resize
+        if height is None or width is None:
+            return f"crop {self.crop_fraction:.1%} of the centre"
+        short = round(min(height, width) / self.crop_fraction)
+        size = f"{height}" if height == width else f"{height}×{width}"
+        return f"resize {short} · centre crop {size}"
+
+
+def declared(metadata: Mapping[str, Any]) -> Preprocessing | None:
+    """The preprocessing an architecture's metadata declares (None if it declares none);
+    ValueError with a one-line reason for an unusable declaration."""
+    value = metadata.get("preprocessing")
+    if value is None:
+        return None
+    try:
+        return Preprocessing.from_json(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f'"preprocessing": {exc}') from None
 
 
 def _fmt(values: tuple[float, ...]) -> str:
@@ -168,16 +198,20 @@ def _source_planes(rgb: np.ndarray, channels: int) -> list[np.ndarray]:
     return [r * rgb[:, :, 0] + g * rgb[:, :, 1] + b * rgb[:, :, 2]]
 
 
-def _crop_box(h0: int, w0: int, height: int, width: int) -> tuple[float, float, float, float]:
-    """The centred region of the source with the target's aspect ratio."""
+def _crop_box(
+    h0: int, w0: int, height: int, width: int, fraction: float = 1.0
+) -> tuple[float, float, float, float]:
+    """The centred region of the source with the target's aspect ratio, `fraction`
+    of the largest such region on each side."""
     target_aspect = width / height
     if w0 / h0 > target_aspect:
-        crop_w = h0 * target_aspect
-        left = (w0 - crop_w) / 2
-        return (left, 0.0, left + crop_w, float(h0))
-    crop_h = w0 / target_aspect
-    top = (h0 - crop_h) / 2
-    return (0.0, top, float(w0), top + crop_h)
+        crop_h = float(h0) * fraction
+        crop_w = crop_h * target_aspect
+    else:
+        crop_w = float(w0) * fraction
+        crop_h = crop_w / target_aspect
+    left, top = (w0 - crop_w) / 2, (h0 - crop_h) / 2
+    return (left, top, left + crop_w, top + crop_h)
 
 
 def _resize(plane: np.ndarray, height: int, width: int, prep: Preprocessing) -> np.ndarray:
@@ -185,7 +219,7 @@ def _resize(plane: np.ndarray, height: int, width: int, prep: Preprocessing) -> 
     if prep.resize == "stretch":
         return resize_plane(plane, height, width, prep.interpolation)
     if prep.resize == "crop":
-        box = _crop_box(h0, w0, height, width)
+        box = _crop_box(h0, w0, height, width, prep.crop_fraction)
         return resize_plane(plane, height, width, prep.interpolation, box=box)
     scale = min(height / h0, width / w0)
     fit_h = min(height, max(1, round(h0 * scale)))
