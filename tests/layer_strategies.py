@@ -20,8 +20,11 @@ from cnnviz.core.catalogue import (
     CHOICE,
     FLOAT,
     INT,
+    OPT_BOOL,
+    OPT_FLOAT,
     OPT_INT,
     OPT_PAIR,
+    PAD4,
     PADDING,
     PAIR,
     Param,
@@ -54,10 +57,16 @@ def param_values(p: Param) -> st.SearchStrategy[Any]:
         return st.one_of(st.none(), _int_in(p))
     if p.kind == PADDING:
         return st.one_of(_pair(p), st.sampled_from(p.choices))
+    if p.kind == PAD4:
+        return st.one_of(_int_in(p), st.tuples(*[_int_in(p)] * 4))
     if p.kind == FLOAT:
         return st.floats(p.minimum, p.maximum, allow_nan=False)
+    if p.kind == OPT_FLOAT:
+        return st.one_of(st.none(), st.floats(p.minimum, p.maximum, allow_nan=False))
     if p.kind == BOOL:
         return st.booleans()
+    if p.kind == OPT_BOOL:
+        return st.one_of(st.none(), st.booleans())
     if p.kind == CHOICE:
         return st.sampled_from(p.choices)
     raise AssertionError(f"no strategy for parameter kind {p.kind}")
@@ -66,12 +75,14 @@ def param_values(p: Param) -> st.SearchStrategy[Any]:
 def rejected_values(p: Param) -> st.SearchStrategy[Any]:
     """Values the catalogue refuses for `p` (just outside the range, wrong kind)."""
     wrong = [st.just("nonsense"), st.just([1, 2, 3])]
-    if p.kind in (INT, PAIR, OPT_PAIR, OPT_INT, PADDING):
+    if p.kind in (INT, PAIR, OPT_PAIR, OPT_INT, PADDING, PAD4):
         wrong += [st.just(int(p.minimum) - 1), st.just(int(p.maximum) + 1), st.just(1.5)]
-    elif p.kind == FLOAT:
+    elif p.kind in (FLOAT, OPT_FLOAT):
         wrong += [st.just(p.minimum - 1.0), st.just(p.maximum + 1.0), st.just(float("nan"))]
     elif p.kind == BOOL:
         wrong += [st.just(1), st.none()]
+    elif p.kind == OPT_BOOL:
+        wrong += [st.just(1)]
     return st.one_of(wrong)
 
 

@@ -1,7 +1,9 @@
 """Architecture → torch ``nn.Sequential`` whose index is the layer index.
 
-Sizes torch needs from the previous layer (in_channels, in_features,
-num_features) come from the core's shape inference, so the built model and the
+Every type is built the same way, ``getattr(nn, type)(**params, **inferred)``:
+the sizes torch needs from the previous layer (in_channels, in_features,
+num_features, num_channels) are what the type's module declares it infers
+from the input shape the core's analysis gives, so the built model and the
 analysis can never disagree about them.
 
 Initialisation is deterministic per layer: each layer draws from its own
@@ -28,30 +30,27 @@ from torch import nn
 
 from cnnviz.core.analysis import Analysis, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
+from cnnviz.core.catalogue import layer_type
 
 log = logging.getLogger(__name__)
 
 
 def _constructor_args(layer: Layer, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The layer's parameters plus what its type declares torch needs from the
+    input (in_channels ← C, in_features ← the last axis, ...): no per-type code."""
     args = layer.all_params()
     # Never in place: hooks keep views of outputs and inputs (DESIGN.md trap).
     if "inplace" in args:
         args["inplace"] = False
-    if layer.type == "Conv2d":
-        args["in_channels"] = input_shape[0]
-    elif layer.type == "Linear":
-        args["in_features"] = input_shape[-1]
-    elif layer.type == "BatchNorm2d":
-        args["num_features"] = input_shape[0]
-    elif layer.type == "Softmax" and args["dim"] is None:
-        # torch's implicit choice for 2-d and 4-d batched input is dim 1;
-        # spelling it out avoids its deprecation warning.
-        args["dim"] = 1
+    inferred = layer_type(layer.type).inferred
+    if inferred is not None:
+        args.update(inferred(layer, tuple(input_shape)))
     return args
 
 
 def build_layer(layer: Layer, input_shape: tuple[int, ...]) -> nn.Module:
-    """One torch module for `layer` receiving (unbatched) `input_shape`."""
+    """One torch module for `layer` receiving (unbatched) `input_shape`: the
+    ``torch.nn`` class of the type's name, built from the declared arguments."""
     cls = getattr(nn, layer.type)
     return cls(**_constructor_args(layer, input_shape))
 

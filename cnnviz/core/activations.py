@@ -18,6 +18,9 @@ ELU        x < −4              gradient α·eˣ < 2 % of α: saturated
 GELU       x < −3              |gradient| < 0.012: flat
 Sigmoid    |x| > 4             gradient < 0.018 (max 0.25): saturated
 Tanh       |x| > 2.5           gradient < 0.027 (max 1): saturated
+ReLU6      x ≤ 0 or x ≥ 6      gradient exactly 0 (torch's at 0 and 6 too)
+SiLU       x < −6              |gradient| < 0.013: flat
+Hardswish  x ≤ −3              gradient exactly 0 (torch's at −3 too): off
 =========  ==================  =========================================
 
 Derivatives follow torch's autograd, including its choice at the kinks.
@@ -33,7 +36,7 @@ import numpy as np
 
 from cnnviz.core.architecture import Layer
 
-COMPARABLE = ("ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh")
+COMPARABLE = ("ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "ReLU6", "SiLU", "Hardswish")
 
 # Under the shaded plots. Each claim is limited to what one image's inputs show.
 FLAT_NOTE = (
@@ -226,6 +229,59 @@ def _tanh() -> Activation:
     )
 
 
+def _relu6() -> Activation:
+    def derivative(x):
+        x = _as_float(x)
+        # torch's hardtanh backward: 1 strictly inside (0, 6), 0 at both kinks.
+        return ((x > 0) & (x < 6)).astype(np.float64)
+
+    return Activation(
+        "ReLU6",
+        "min(max(0, x), 6)",
+        lambda x: np.clip(_as_float(x), 0.0, 6.0),
+        derivative,
+        FlatRegion(
+            "off or capped",
+            "x ≤ 0 or x ≥ 6: gradient exactly 0",
+            ((-np.inf, 0.0), (6.0, np.inf)),
+            closed=True,
+        ),
+    )
+
+
+def _silu() -> Activation:
+    def derivative(x):
+        s = _sigmoid_values(x)
+        return s * (1.0 + _as_float(x) * (1.0 - s))
+
+    return Activation(
+        "SiLU",
+        "x·σ(x)",
+        lambda x: _as_float(x) * _sigmoid_values(x),
+        derivative,
+        FlatRegion("flat", "x < −6: |gradient| < 0.013", ((-np.inf, -6.0),)),
+    )
+
+
+def _hardswish() -> Activation:
+    def function(x):
+        x = _as_float(x)
+        return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    def derivative(x):
+        x = _as_float(x)
+        # torch's hardswish backward: 0 up to −3, x/3 + 1/2 in (−3, 3), 1 from 3.
+        return np.where(x <= -3.0, 0.0, np.where(x < 3.0, x / 3.0 + 0.5, 1.0))
+
+    return Activation(
+        "Hardswish",
+        "x·min(max(x + 3, 0), 6) / 6",
+        function,
+        derivative,
+        FlatRegion("off", "x ≤ −3: output 0, gradient 0", ((-np.inf, -3.0),), closed=True),
+    )
+
+
 _FACTORIES: dict[str, Callable[..., Activation]] = {
     "ReLU": _relu,
     "LeakyReLU": _leaky_relu,
@@ -233,6 +289,9 @@ _FACTORIES: dict[str, Callable[..., Activation]] = {
     "GELU": _gelu,
     "Sigmoid": _sigmoid,
     "Tanh": _tanh,
+    "ReLU6": _relu6,
+    "SiLU": _silu,
+    "Hardswish": _hardswish,
 }
 _LAYER_PARAMS = {"LeakyReLU": ("negative_slope",), "ELU": ("alpha",), "GELU": ("approximate",)}
 

@@ -1,8 +1,15 @@
-"""What a layer type is made of: its parameters (kinds, defaults, ranges) and
-its palette entry. The entries themselves are in catalogue.py."""
+"""What a layer type is made of: its parameters (kinds, defaults, ranges), its
+palette entry and its rules (shape, counts, receptive field, formula text,
+what torch infers from the input).
+
+Each leaf type is declared in one module, ``cnnviz/core/layers/<type>.py``;
+catalogue.py collects them. Blocks (blocks.py) are LayerTypes too, without
+rules of their own: analysis.py walks their paths and blocks.py merges them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +21,13 @@ GROUPS = (
     "regularization",
     "shape",
     "dense",
+    "block",
 )
 
 # Parameter kinds. A "pair" is an int or an (h, w) pair of ints, as torch takes
 # for kernel_size/stride/padding. "padding" is a pair or 'same'/'valid'.
+# "padding4" is an int or (left, right, top, bottom), as ZeroPad2d takes it.
+# The optional kinds also take None (torch's "not given").
 INT, FLOAT, BOOL, CHOICE, PAIR, OPT_PAIR, PADDING, OPT_INT = (
     "int",
     "float",
@@ -28,6 +38,7 @@ INT, FLOAT, BOOL, CHOICE, PAIR, OPT_PAIR, PADDING, OPT_INT = (
     "padding",
     "optional_int",
 )
+OPT_FLOAT, OPT_BOOL, PAD4 = ("optional_float", "optional_bool", "padding4")
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,21 @@ class LayerType:
     params: tuple[Param, ...] = field(default=())
     # Spatial layers need a (C, H, W) input; the others take any shape.
     needs_spatial: bool = False
+    # The rules, declared by the type's module (cnnviz/core/layers/); None for
+    # blocks. Each takes (layer, input shape without the batch):
+    # cost → shapes.LayerCost (output shape, weights, biases, MACs: they share
+    # their arithmetic, so one function), size_lines → the output-size formula
+    # lines, param_line → how the parameter count comes about, inferred → the
+    # constructor arguments torch needs from the input (in_channels ← C, ...).
+    cost: Callable[..., Any] | None = None
+    size_lines: Callable[..., list[str]] | None = None
+    param_line: Callable[..., str] | None = None
+    inferred: Callable[..., dict[str, Any]] | None = None
+    # How the receptive field changes (layers/_common.py: FieldRule).
+    field_rule: Any = None
+    # Values a layer fresh from the palette starts with, beyond torch's defaults
+    # (e.g. Upsample's scale_factor: torch's default gives no size at all).
+    starter: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def is_activation(self) -> bool:

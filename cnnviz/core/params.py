@@ -15,8 +15,11 @@ from cnnviz.core.catalogue import (
     CHOICE,
     FLOAT,
     INT,
+    OPT_BOOL,
+    OPT_FLOAT,
     OPT_INT,
     OPT_PAIR,
+    PAD4,
     PADDING,
     PAIR,
     Param,
@@ -55,6 +58,22 @@ def _check_pair(p: Param, value: Any) -> int | tuple[int, int]:
     return _check_int(p, value)
 
 
+def _check_pad4(p: Param, value: Any) -> int | tuple[int, int, int, int]:
+    if isinstance(value, list | tuple):
+        if len(value) != 4:
+            raise ParamError(
+                p.name, f"must be one number or (left, right, top, bottom), got {value!r}"
+            )
+        return tuple(_check_int(p, v) for v in value)  # type: ignore[return-value]
+    return _check_int(p, value)
+
+
+def _check_bool(p: Param, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParamError(p.name, f"must be true or false, got {value!r}")
+    return value
+
+
 def _check_float(p: Param, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParamError(p.name, f"must be a number, got {value!r}")
@@ -86,12 +105,16 @@ def check_value(p: Param, value: Any) -> Any:
                 )
             return value
         return _check_pair(p, value)
+    if p.kind == PAD4:
+        return _check_pad4(p, value)
     if p.kind == FLOAT:
         return _check_float(p, value)
+    if p.kind == OPT_FLOAT:
+        return None if value is None else _check_float(p, value)
     if p.kind == BOOL:
-        if not isinstance(value, bool):
-            raise ParamError(p.name, f"must be true or false, got {value!r}")
-        return value
+        return _check_bool(p, value)
+    if p.kind == OPT_BOOL:
+        return None if value is None else _check_bool(p, value)
     if p.kind == CHOICE:
         if value not in p.choices:
             raise ParamError(p.name, f"must be one of {', '.join(p.choices)}, got {value!r}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnviz.core.architecture import Layer
+from cnnviz.core.layers._windows import adaptive_windows  # its home: beside the adaptive rules
 from cnnviz.core.shapes import as_pair, pool_out_size
 
 POOLING_TYPES = ("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d")
@@ -162,14 +163,6 @@ def window_means(channel: np.ndarray, geom: PoolGeometry) -> np.ndarray:
     else:
         counts = inside.sum(axis=-1)
     return (sums / counts).astype(np.float32)
-
-
-def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (half-open) of adaptive pooling's `out` windows over `size`
-    cells, as torch: start = ⌊i·size/out⌋, end = ⌈(i+1)·size/out⌉. Windows vary
-    in size and overlap when out does not divide size."""
-    index = np.arange(out)
-    return (index * size) // out, -((-(index + 1) * size) // out)
 
 
 def adaptive_boxes(in_hw: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:

@@ -21,6 +21,13 @@ sees that whole row of its input, not the whole input. A Flatten only lays
 the maps out as a vector: each value is one position of the maps and keeps
 that position's field (``flattened``). A Linear or Softmax on the vector mixes
 every value, so from there on the field is "global": the whole input.
+
+Which of these a layer does is declared by its type's module
+(``cnnviz/core/layers/``, a ``FieldRule``): element-wise, a window (regular,
+or as taps per output: uneven adaptive windows, ConvTranspose2d, Upsample),
+mixing a vector, mixing the last axis, the whole map (GroupNorm), or flatten.
+``step`` only interprets the rule. Where no regular grid exists the field is
+computed from spans, exactly: tests compare every box with torch's gradients.
 """
 
 from __future__ import annotations
@@ -29,11 +36,8 @@ import itertools
 from dataclasses import dataclass, replace
 
 from cnnviz.core.architecture import Layer
-from cnnviz.core.pooling_view import adaptive_windows
-from cnnviz.core.shapes import as_pair, conv_padding
-
-# Layers whose every output on a vector reads every value of it.
-VECTOR_MIXERS = ("Linear", "Softmax")
+from cnnviz.core.catalogue import layer_type
+from cnnviz.core.layers._common import FieldRule, window_taps
 
 Span = tuple[int, int]  # input coordinates (lo, hi), half-open, not clipped
 
@@ -117,37 +121,6 @@ def _range(values: set[int]) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
-def _window(layer: Layer):
-    """Kernel, stride, dilation and padding-before of a windowed layer, per axis."""
-    kernel = as_pair(layer.get("kernel_size"))
-    if layer.type == "Conv2d":
-        pads = conv_padding(layer)
-        return (
-            kernel,
-            as_pair(layer.get("stride")),
-            as_pair(layer.get("dilation")),
-            (
-                pads[0][0],
-                pads[1][0],
-            ),
-        )
-    stride = layer.get("stride")
-    stride = as_pair(stride if stride is not None else kernel)
-    dilation = as_pair(layer.get("dilation")) if layer.type == "MaxPool2d" else (1, 1)
-    return kernel, stride, dilation, as_pair(layer.get("padding"))
-
-
-def _taps(layer: Layer, axis: int, n_in: int, n_out: int) -> list[range]:
-    """Per output index along `axis`, the input indices its window reads
-    (padding included: indices outside 0..n_in-1)."""
-    if layer.type == "AdaptiveAvgPool2d":
-        starts, ends = adaptive_windows(n_in, n_out)
-        return [range(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
-    kernel, stride, dilation, pad = (value[axis] for value in _window(layer))
-    span = dilation * (kernel - 1) + 1
-    return [range(o * stride - pad, o * stride - pad + span, dilation) for o in range(n_out)]
-
-
 def _spans_of(rf: ReceptiveField, in_hw) -> tuple[tuple[Span, ...], ...]:
     """Every input position's span, from the regular grid or the spans kept."""
     if rf.spans is not None:
@@ -169,15 +142,18 @@ def _union(spans) -> Span | None:
     return (min(lo for lo, _ in seen), max(hi for _, hi in seen))
 
 
-def _compose(spans: tuple[Span, ...], windows: list[range]) -> tuple[Span, ...]:
+def _compose(spans: tuple[Span, ...], windows) -> tuple[Span, ...]:
     """The span of each window: the union of its real taps' spans. Padding taps
     read no input pixels, so they add nothing."""
     n = len(spans)
-    out = []
+    out: list[Span] = []
     for taps in windows:
         union = _union([spans[t] for t in taps if 0 <= t < n])
-        if union is None:  # only padding: no input pixel, an empty span at the border
-            edge = spans[min(max(taps[0], 0), n - 1)][0]
+        if union is None:  # no input pixel: an empty span at the border or after the last
+            if len(taps):
+                edge = spans[min(max(taps[0], 0), n - 1)][0]
+            else:  # no taps at all (a transposed conv's gap): where the last one ended
+                edge = out[-1][1] if out else spans[0][0]
             union = (edge, edge)
         out.append(union)
     return tuple(out)
@@ -191,12 +167,6 @@ def _from_spans(spans) -> ReceptiveField:
     return ReceptiveField(size, jump, start, spans=tuple(spans))
 
 
-def _uneven(layer: Layer, in_hw, out_hw) -> bool:
-    return layer.type == "AdaptiveAvgPool2d" and any(
-        i % o for i, o in zip(in_hw, out_hw, strict=True)
-    )
-
-
 def _whole_rows(rf: ReceptiveField, in_hw, out_width: int) -> ReceptiveField:
     """After a Linear on maps: each of the `out_width` features of a row reads all
     positions of that row, so along the width the field is their union, the same
@@ -207,35 +177,55 @@ def _whole_rows(rf: ReceptiveField, in_hw, out_width: int) -> ReceptiveField:
     return _from_spans((rows, (row,) * out_width))
 
 
+def _whole_map(rf: ReceptiveField, in_hw, out_hw) -> ReceptiveField:
+    """Every output reads every position (GroupNorm's statistics): per axis the
+    union of all the input's spans, the same for every output."""
+    spans = _spans_of(rf, in_hw)
+    whole = [_union(axis) or (axis[0][0], axis[0][0]) for axis in spans]
+    return _from_spans(tuple((whole[a],) * out_hw[a] for a in range(2)))
+
+
+def _windowed(rf: ReceptiveField, rule: FieldRule, layer: Layer, in_hw, out_hw):
+    """A sliding window: the recurrence while one size and jump place every field
+    and the window is regular, else each output's span composed from its taps."""
+    window = rule.window(layer, in_hw, out_hw) if rule.window is not None else None
+    if rf.spans is None and window is not None:
+        kernel, stride, dilation, pad = window
+        size, jump, start = [], [], []
+        for a in range(2):
+            k_eff = dilation[a] * (kernel[a] - 1) + 1
+            size.append(rf.size[a] + (k_eff - 1) * rf.jump[a])
+            jump.append(rf.jump[a] * stride[a])
+            start.append(rf.start[a] + ((k_eff - 1) / 2 - pad[a]) * rf.jump[a])
+        return ReceptiveField(tuple(size), tuple(jump), tuple(start))
+    spans = _spans_of(rf, in_hw)
+    composed = []
+    for a in range(2):
+        if window is not None:
+            taps = window_taps(window, a, out_hw[a])
+        else:
+            taps = rule.taps(layer, a, in_hw[a], out_hw[a])
+        composed.append(_compose(spans[a], taps))
+    return _from_spans(tuple(composed))
+
+
 def step(rf: ReceptiveField, layer: Layer, in_shape, out_shape) -> ReceptiveField:
-    """The field after `layer`, given the field before it."""
-    if rf.is_global:
-        return rf
-    if len(in_shape) == 3 and len(out_shape) == 1:  # Flatten: the same values, laid flat
-        return replace(rf, flattened=True)
-    if len(out_shape) != 3 or len(in_shape) != 3:
-        if rf.flattened and layer.type not in VECTOR_MIXERS:
+    """The field after `layer`, given the field before it, by the type's rule."""
+    rule: FieldRule | None = layer_type(layer.type).field_rule
+    if rf.is_global or rule is None:
+        return rf  # a block's field is merged by the analysis (blocks.py)
+    maps = len(in_shape) == 3 and len(out_shape) == 3
+    if rule.kind == "flatten" or not maps:
+        if len(in_shape) == 3 and len(out_shape) == 1:  # the same values, laid flat
+            return replace(rf, flattened=True)
+        if rf.flattened and rule.kind in ("element-wise", "flatten"):
             return rf  # element by element (an activation, dropout): each value its own field
         return ReceptiveField(rf.size, rf.jump, rf.start, is_global=True)
-    if layer.type == "Linear":
-        return _whole_rows(rf, in_shape[1:], out_shape[2])
-    if layer.type not in ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"):
-        return rf
     in_hw, out_hw = in_shape[1:], out_shape[1:]
-    if rf.spans is not None or _uneven(layer, in_hw, out_hw):
-        spans = _spans_of(rf, in_hw)
-        return _from_spans(
-            tuple(_compose(spans[a], _taps(layer, a, in_hw[a], out_hw[a])) for a in range(2))
-        )
-    if layer.type == "AdaptiveAvgPool2d":  # even windows: a plain k = s = in/out pool
-        kernel = stride = tuple(i // o for i, o in zip(in_hw, out_hw, strict=True))
-        dilation, pad = (1, 1), (0, 0)
-    else:
-        kernel, stride, dilation, pad = _window(layer)
-    size, jump, start = [], [], []
-    for a in range(2):
-        k_eff = dilation[a] * (kernel[a] - 1) + 1
-        size.append(rf.size[a] + (k_eff - 1) * rf.jump[a])
-        jump.append(rf.jump[a] * stride[a])
-        start.append(rf.start[a] + ((k_eff - 1) / 2 - pad[a]) * rf.jump[a])
-    return ReceptiveField(tuple(size), tuple(jump), tuple(start))
+    if rule.kind == "mixes last axis":
+        return _whole_rows(rf, in_hw, out_hw[1])
+    if rule.kind == "whole map":
+        return _whole_map(rf, in_hw, out_hw)
+    if rule.kind == "window":
+        return _windowed(rf, rule, layer, in_hw, out_hw)
+    return rf  # element-wise, or mixing channels at one position (Softmax on maps)

@@ -35,6 +35,9 @@ CASES = [
     ("GELU", {"approximate": "tanh"}, torch.nn.GELU(approximate="tanh")),
     ("Sigmoid", {}, torch.nn.Sigmoid()),
     ("Tanh", {}, torch.nn.Tanh()),
+    ("ReLU6", {}, torch.nn.ReLU6()),
+    ("SiLU", {}, torch.nn.SiLU()),
+    ("Hardswish", {}, torch.nn.Hardswish()),
 ]
 
 
@@ -63,6 +66,26 @@ def test_derivative_at_the_kink_follows_torch(name, params, module):
     x = np.array([0.0, -0.0, 1e-12, -1e-12])
     _, grad = _torch_value_and_grad(module, x)
     np.testing.assert_allclose(activation(name, **params).derivative(x), grad, atol=1e-9)
+
+
+@pytest.mark.parametrize(("name", "params", "module"), CASES, ids=[f"{c[0]}{c[1]}" for c in CASES])
+def test_values_and_derivatives_at_every_kink_follow_torch(name, params, module):
+    """ReLU6 bends at 0 and 6, Hardswish at -3 and 3: torch's choice there too."""
+    x = np.array([-6.0, -3.0, -3.0 - 1e-9, -2.999, 3.0, 3.0 + 1e-9, 6.0, 6.0 - 1e-9, 6.5])
+    value, grad = _torch_value_and_grad(module, x)
+    act = activation(name, **params)
+    np.testing.assert_allclose(act.function(x), value, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(act.derivative(x), grad, rtol=1e-9, atol=1e-12)
+
+
+def test_every_elementwise_catalogue_activation_has_a_curve():
+    """The Activation panel can plot every element-wise activation of the palette."""
+    from cnnviz.core.catalogue import CATALOGUE
+
+    elementwise = {
+        name for name, spec in CATALOGUE.items() if spec.is_activation and name != "Softmax"
+    }
+    assert elementwise == set(COMPARABLE)
 
 
 def test_erf_is_torchs():
@@ -100,12 +123,28 @@ def test_saturated_shares_are_counted_directly(x):
 
 def test_flat_regions_really_have_small_gradients():
     """The thresholds in the table hold: outside the region the gradient is larger."""
-    for name, bound in (("Sigmoid", 0.018), ("Tanh", 0.027), ("GELU", 0.012)):
+    for name, bound in (
+        ("Sigmoid", 0.018),
+        ("Tanh", 0.027),
+        ("GELU", 0.012),
+        ("SiLU", 0.013),
+    ):
         act = activation(name)
         x = np.linspace(-12, 12, 24001)
         inside = act.region.contains(x)
         assert np.all(np.abs(act.derivative(x[inside])) < bound), name
         assert np.all(np.abs(act.derivative(x[~inside & (np.abs(x) < 2)])) > 0), name
+
+
+def test_relu6_and_hardswish_regions_are_exactly_where_the_gradient_is_0():
+    x = np.linspace(-12, 12, 24001)
+    for name in ("ReLU6", "Hardswish"):
+        act = activation(name)
+        inside = act.region.contains(x)
+        _, grad = _torch_value_and_grad(getattr(torch.nn, name)(), x)
+        # Hardswish's gradient also crosses 0 at -1.5 (its minimum): a point, not a region.
+        flat = (grad == 0) & ~((name == "Hardswish") & (x == -1.5))
+        np.testing.assert_array_equal(inside, flat, err_msg=name)
 
 
 def test_empty_inputs_have_no_share():

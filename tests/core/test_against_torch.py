@@ -93,6 +93,10 @@ any_layer = st.one_of(
     simple("GELU", approximate="tanh"),
     simple("Sigmoid"),
     simple("Tanh"),
+    simple("ReLU6"),
+    simple("SiLU"),
+    simple("Hardswish"),
+    simple("Identity"),
     st.builds(lambda d: Layer.make("Softmax", dim=d), st.sampled_from([None, 1, -1, 2, 3, -3])),
 )
 
