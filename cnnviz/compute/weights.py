@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.compute.hub_weights import to_model_keys
 from cnnviz.core.safe_files import UnreadableFile, check_regular
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,8 @@ def strip_common_prefix(state: Mapping[str, Any], expected: Mapping[str, Any]) -
         if head.isdigit():
             break
         state = {key.split(".", 1)[1]: value for key, value in state.items()}
-    return state
+    # torchvision's ImageNet checkpoints name modules (conv1, features.3): the presets' keys.
+    return to_model_keys(state, expected)
 
 
 def _layer_of(key: str, model: nn.Module) -> str | None:
