@@ -94,3 +94,12 @@ def delete_closed_widgets():
     app = widgets.QApplication.instance()
     if app is not None:
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def empty_torch_hub(tmp_path_factory):
+    """An empty torch hub cache: the user's may hold the ImageNet checkpoints the
+    presets load by themselves, which would change what the tests see."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+        yield
