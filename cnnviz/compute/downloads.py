@@ -5,6 +5,10 @@ SHA-256 is computed, and renamed into place only when the checksum matches,
 so the cache never holds a half-written or altered file: a file that exists
 under its final name has been verified. Mirrors are tried in order.
 
+:func:`download_file` is that one downloader, for any URL: the window's
+download of torchvision's ImageNet checkpoints uses it too, for what
+torch.hub.download_url_to_file lacks (a progress callback and cancelling).
+
 The cache folder is ``$CNNVIZ_CACHE_DIR`` if set, else the platform's user
 cache folder (``~/.cache/cnnviz`` on Linux, ``~/Library/Caches/cnnviz`` on
 macOS, ``%LOCALAPPDATA%\\cnnviz\\Cache`` on Windows).
@@ -35,6 +39,10 @@ Opener = Callable[[str], BinaryIO]
 
 class DownloadError(OSError):
     """A dataset that could not be fetched; the message says why and what to do."""
+
+
+class DownloadCancelled(Exception):
+    """The user stopped a download; nothing was left behind."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ def _download(
             _download_one(url, remote, target, progress, opener)
             return
         except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors
-            reasons.append(_reason(exc))
+            reasons.append(reason(exc))
             log.warning("download of %s failed: %s", url, reasons[-1])
     raise DownloadError(
         f"could not download {dataset.title} ({remote.name}): {reasons[-1]}; check the "
@@ -201,36 +209,57 @@ def _download(
     )
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     inner = getattr(exc, "reason", None)  # URLError wraps the socket error
     if inner is not None and not isinstance(inner, str):
-        return _reason(inner)
+        return reason(inner)
     return str(inner or getattr(exc, "strerror", None) or exc) or type(exc).__name__
 
 
 def _download_one(
     url: str, remote: RemoteFile, target: Path, progress: Progress | None, opener: Opener
 ) -> None:
-    """Stream `url` into a temporary file, verify, and only then rename into place."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=target.parent)
+    download_file(url, target, remote.sha256, progress=progress, opener=opener)
+
+
+def download_file(
+    url: str,
+    target: Path,
+    sha256_prefix: str,
+    *,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    opener: Opener | None = None,
+) -> None:
+    """Stream `url` into a temporary file beside `target`, check that its SHA-256
+    starts with `sha256_prefix` (a whole digest, or torch.hub's first digits of
+    it), and only then rename it into place. OSError or ValueError say why it
+    failed; DownloadCancelled when `cancel()` turned true. Either way, nothing is
+    left behind."""
+    if len(sha256_prefix) < 8:  # torch.hub's shortest; fewer would check next to nothing
+        raise ValueError(f"no checksum to check {target.name} against")
+    name = target.name
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, opener(url) as response:
+        with os.fdopen(fd, "wb") as out, (opener or _open_url)(url) as response:
             total = _content_length(response)
             done = 0
             if progress:
-                progress(remote.name, done, total)
+                progress(name, done, total)
             for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                if cancel is not None and cancel():
+                    raise DownloadCancelled(f"the download of {name} was cancelled")
                 out.write(chunk)
                 digest.update(chunk)
                 done += len(chunk)
                 if progress:
-                    progress(remote.name, done, total)
-        if digest.hexdigest() != remote.sha256:
+                    progress(name, done, total)
+        if not digest.hexdigest().startswith(sha256_prefix.lower()):
             raise ValueError(
                 f"checksum mismatch (got sha256 {digest.hexdigest()[:12]}…, "
-                f"expected {remote.sha256[:12]}…): the file is damaged or not the one published"
+                f"expected {sha256_prefix[:12]}…): the file is damaged or not the one published"
             )
         os.replace(tmp, target)
     finally:
