@@ -8,8 +8,14 @@ strict JSON instead (a number that is NaN or infinite is null), with every
 layer's statistics (min, max, mean, share of zeros); ``--stats`` prints those
 as a table. Weights come from ``--weights``, else from
 the architecture file's own ``"weights"`` entry (the bundled presets have
-some), else a random initialisation from ``--seed``, which the output says
-plainly: an untrained network's prediction means nothing.
+some), else its torchvision checkpoint in the torch hub cache (``"hub_weights"``,
+see ``cnnviz weights``), else a random initialisation from ``--seed``, which
+the output says plainly: an untrained network's prediction means nothing.
+
+The picture is prepared as the network declares (``"preprocessing"``; the
+ImageNet presets: resize 256, centre crop 224, ImageNet mean/std), else
+stretched to the input size; ``--resize``, ``--normalize`` and ``--invert``
+change that.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from cnnviz.commands import CommandError
+from cnnviz.commands.declared_input import get_weights_hint, preprocessing
 from cnnviz.commands.summary import load_architecture
 from cnnviz.core import safe_json
 from cnnviz.core.architecture import Architecture
@@ -66,8 +73,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="where torch computes (default: CUDA, then Apple MPS, then CPU)",
     )
-    parser.add_argument("--resize", choices=RESIZE_CHOICES, default="stretch")
-    parser.add_argument("--normalize", choices=NORMALIZE_CHOICES, default="none")
+    parser.add_argument(
+        "--resize",
+        choices=RESIZE_CHOICES,
+        help="how the picture fits the input (default: as the network declares, else stretch)",
+    )
+    parser.add_argument(
+        "--normalize",
+        choices=NORMALIZE_CHOICES,
+        help="value scaling (default: as the network declares, else none)",
+    )
     parser.add_argument(
         "--invert", action="store_true", help="invert the image (dark digits on light paper)"
     )
@@ -104,16 +119,15 @@ def _weights_file(args: argparse.Namespace, arch: Architecture) -> str | None:
 
 def network_input(args: argparse.Namespace, arch: Architecture) -> np.ndarray:
     """The image file as exactly the tensor the network takes; CommandError if unusable."""
-    from cnnviz.core.images import ImageError, Preprocessing, load_image, to_network_input
+    from cnnviz.core.images import ImageError, load_image, to_network_input
 
     try:
         image = load_image(args.image)
     except ImageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        prep = Preprocessing(resize=args.resize, normalize=args.normalize, invert=args.invert)
         c, h, w = arch.input.as_tuple()
-        return to_network_input(image, c, h, w, prep)
+        return to_network_input(image, c, h, w, preprocessing(args, arch))
     except ValueError as exc:
         raise CommandError(f"{Path(args.image).name}: {exc}") from None
 
@@ -199,6 +213,8 @@ def execute(args: argparse.Namespace) -> int:
         "architecture": arch.name,
         "image": str(args.image),
         "input_shape": list(result.input.shape),
+        "preprocessing": preprocessing(args, arch).to_json(),
+        "preprocessing_text": preprocessing(args, arch).describe(*arch.input.as_tuple()[1:]),
         "weights": weights,
         "trained": weights is not None,
         "seed": args.seed,
@@ -208,6 +224,7 @@ def execute(args: argparse.Namespace) -> int:
         "layers": len(result.layers),
         **_prediction(result, arch, args.top),
         "notice": result.notice,
+        "get_weights": get_weights_hint(arch) if weights is None else None,
         "layer_stats": [_layer_stats(layer) for layer in result.layers],
     }
     if args.json:
@@ -253,13 +270,18 @@ def _label(row: dict[str, Any]) -> str:
 
 def _human(report: dict[str, Any]) -> str:
     weights = f"weights {Path(report['weights']).name}" if report["trained"] else "random weights"
+    prep = report["preprocessing_text"]
     lines = [
         f"{report['architecture']} on {Path(report['image']).name} "
-        f"({report['device']}, {report['elapsed_ms']:.1f} ms, {weights})"
+        f"({report['device']}, {report['elapsed_ms']:.1f} ms, {weights}"
+        + ("" if prep == "stretch" else f"; input {prep}")
+        + ")"
     ]
     if not report["trained"]:
         what = "these predictions" if report["top"] else "its filters and outputs"
         lines.append("note: " + UNTRAINED.format(seed=report["seed"], what=what))
+        if report["get_weights"]:
+            lines.append(f"note: {report['get_weights']}")
     if report["top"]:
         count = len(report["probabilities"])
         lines.append(f"prediction (top {len(report['top'])} of {count} classes):")
