@@ -18,8 +18,10 @@ Optional top-level keys kept as metadata: "description", "classes" (class
 names for the last layer's outputs, or the name of a shipped list such as
 "imagenet"), "weights" (a safetensors file next to the architecture file),
 "metrics" (e.g. the test accuracy of those weights), "preprocessing" (how a
-picture becomes this network's input, see preprocess.declared) and
-"hub_weights" (a torchvision checkpoint in the torch hub cache, see hub_files).
+picture becomes this network's input, see preprocess.declared),
+"hub_weights" (a torchvision checkpoint in the torch hub cache, see hub_files)
+and "package_weights" (a Python package that ships the weights, see
+package_files).
 """
 
 from __future__ import annotations
@@ -30,14 +32,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cnnviz.core import blocks, hub_files, preprocess, safe_files, safe_json
+from cnnviz.core import blocks, hub_files, package_files, preprocess, safe_files, safe_json
 from cnnviz.core.catalogue import CATALOGUE, layer_type
 from cnnviz.core.class_names import is_named_list, named_classes
 from cnnviz.core.params import ParamError, check_params
 
 FORMAT = "cnnviz-architecture"
 VERSION = 2  # the newest this cnnviz reads; files without blocks are written as 1
-METADATA_KEYS = ("description", "classes", "weights", "metrics", "preprocessing", "hub_weights")
+METADATA_KEYS = (
+    "description",
+    "classes",
+    "weights",
+    "metrics",
+    "preprocessing",
+    "hub_weights",
+    "package_weights",
+)
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
@@ -285,6 +295,8 @@ def from_json(data: Any) -> Architecture:
         preprocess.declared(metadata)
         if "hub_weights" in metadata:
             hub_files.check_declared(metadata["hub_weights"])
+        if "package_weights" in metadata:
+            package_files.check_declared(metadata["package_weights"])
     except ValueError as exc:
         raise ArchitectureError(str(exc)) from None
     return Architecture(name, input_shape, layers, metadata)
