@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnviz.core import hub_files
+from cnnviz.core import hub_files, package_files
 from cnnviz.core.architecture import Architecture, ArchitectureError, load
 from cnnviz.core.resources import resource_path
 
@@ -40,11 +40,12 @@ def load_any(name_or_path: str | Path) -> Architecture:
 
 def weights_path(arch: Architecture, arch_file: Path | None = None) -> Path | None:
     """The weights file named in the architecture's metadata, if it exists; else its
-    torchvision checkpoint ("hub_weights") when that is in the torch hub cache."""
+    torchvision checkpoint ("hub_weights") when that is in the torch hub cache; else
+    the file its weights package ("package_weights") installed."""
     name = arch.metadata.get("weights")
     if name:
         folder = arch_file.parent if arch_file else resource_path("presets")
         path = folder / name
         if path.is_file():
             return path
-    return hub_files.cached(arch.metadata)
+    return hub_files.cached(arch.metadata) or package_files.cached(arch.metadata)
