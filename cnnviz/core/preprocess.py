@@ -154,6 +154,12 @@ def declared(metadata: Mapping[str, Any]) -> Preprocessing | None:
         raise ValueError(f'"preprocessing": {exc}') from None
 
 
+def declared_settings(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The declared preprocessing as a project's settings; {} (the defaults) when none."""
+    prep = declared(metadata)
+    return prep.to_json() if prep is not None else {}
+
+
 def _fmt(values: tuple[float, ...]) -> str:
     return "/".join(f"{v:g}" for v in values)
 

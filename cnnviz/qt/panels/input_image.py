@@ -5,13 +5,16 @@
     panel.set_input(x, source="cat.jpg · 451×300")  # x: (C, H, W) float32
     panel.show(panel_input)                         # or from a forward result
     panel.set_preprocessing(prep)                   # e.g. from a project file; no signal
+    panel.set_declared(prep, "resize 256 · ...")    # what the network was trained with
 
 One channel is drawn grey, three as RGB, any other count (or three with
 "Split channels") as a mosaic of grey tiles. Values already in [0, 1] are
 drawn as they are (0 black, 1 white); a normalised input is drawn from its
 minimum (black) to its maximum (white), and the text says so. Below the
 picture: the shape, the value range, the value under the mouse, and the
-preprocessing choices (resize policy, normalisation, invert, interpolation).
+preprocessing choices (resize policy, normalisation, invert, interpolation),
+and the preprocessing the network declares (its training's), with a button
+that applies it when the choices differ.
 
 Run alone: ``python -m cnnviz.qt.panels.input_image [IMAGE] [--shape C,H,W]``.
 """
@@ -39,10 +42,23 @@ from cnnviz.qt.panels.base import (
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
+# (resize, crop_fraction, label, tip)
 RESIZE_CHOICES = (
-    ("stretch", "Stretch", "Scale width and height separately to the input size"),
-    ("crop", "Centre crop", "Scale to cover the input, cut the centre (keeps the aspect)"),
-    ("letterbox", "Letterbox", "Scale to fit inside the input, pad the rest (keeps the aspect)"),
+    ("stretch", 1.0, "Stretch", "Scale width and height separately to the input size"),
+    ("crop", 1.0, "Centre crop", "Scale to cover the input, cut the centre (keeps the aspect)"),
+    (
+        "letterbox",
+        1.0,
+        "Letterbox",
+        "Scale to fit inside the input, pad the rest (keeps the aspect)",
+    ),
+    (
+        "crop",
+        0.875,
+        "Resize, crop 87.5 % (ImageNet)",
+        "torchvision's ImageNet evaluation: scale the short side to 256 (for a 224 input),\n"
+        "cut the centre 224×224",
+    ),
 )
 # (label, normalize, mean, std)
 NORMALISE_CHOICES = (
@@ -126,8 +142,8 @@ class InputImagePanel(QtWidgets.QWidget):
 
     def _build_controls(self) -> QtWidgets.QGridLayout:
         self.resize_combo = QtWidgets.QComboBox()
-        for key, label, tip in RESIZE_CHOICES:
-            self.resize_combo.addItem(label, key)
+        for key, fraction, label, tip in RESIZE_CHOICES:
+            self.resize_combo.addItem(label, (key, fraction))
             self.resize_combo.setItemData(
                 self.resize_combo.count() - 1, tip, QtCore.Qt.ItemDataRole.ToolTipRole
             )
@@ -157,8 +173,17 @@ class InputImagePanel(QtWidgets.QWidget):
         checks.addWidget(self.split_check)
         checks.addStretch(1)
         grid.addLayout(checks, 1, 2, 1, 2)
+        self.declared_label = info_label()
+        self.declared_button = QtWidgets.QPushButton("Use")
+        self.declared_button.setToolTip("Prepare the picture as the network was trained to see it")
+        declared = QtWidgets.QHBoxLayout()
+        declared.addWidget(self.declared_label, 1)
+        declared.addWidget(self.declared_button)
+        grid.addLayout(declared, 2, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
+        self._declared: Preprocessing | None = None
+        self._show_declared()
         return grid
 
     def _connect(self) -> None:
@@ -166,6 +191,7 @@ class InputImagePanel(QtWidgets.QWidget):
             combo.currentIndexChanged.connect(self._emit_preprocessing)
         self.invert_check.toggled.connect(self._emit_preprocessing)
         self.split_check.toggled.connect(self._redraw)
+        self.declared_button.clicked.connect(self._use_declared)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ----- preprocessing ----------------------------------------------------
@@ -173,8 +199,10 @@ class InputImagePanel(QtWidgets.QWidget):
     def preprocessing(self) -> Preprocessing:
         """The choices on screen as a Preprocessing."""
         normalize, mean, std = self.normalise_combo.currentData()
+        resize, fraction = self.resize_combo.currentData()
         return Preprocessing(
-            resize=self.resize_combo.currentData(),
+            resize=resize,
+            crop_fraction=fraction,
             normalize=normalize,
             invert=self.invert_check.isChecked(),
             mean=mean,
@@ -186,13 +214,41 @@ class InputImagePanel(QtWidgets.QWidget):
         """Show `prep` (from a project file or an undo) without emitting a change."""
         widgets = (self.resize_combo, self.normalise_combo, self.interpolation_combo)
         blockers = [QtCore.QSignalBlocker(w) for w in (*widgets, self.invert_check)]
-        self.resize_combo.setCurrentIndex(self.resize_combo.findData(prep.resize))
+        self.resize_combo.setCurrentIndex(self._resize_index(prep))
         self.interpolation_combo.setCurrentIndex(
             self.interpolation_combo.findData(prep.interpolation)
         )
         self.invert_check.setChecked(prep.invert)
         self.normalise_combo.setCurrentIndex(self._normalise_index(prep))
         del blockers
+        self._show_declared()
+
+    def set_declared(self, prep: Preprocessing | None, text: str = "") -> None:
+        """The preprocessing the network declares (None: it declares none), in words."""
+        self._declared = prep
+        self.declared_label.setText(f"The network expects: {text}" if prep else "")
+        self._show_declared()
+
+    def _show_declared(self) -> None:
+        shown = self._declared is not None
+        self.declared_label.setVisible(shown)
+        self.declared_button.setVisible(shown)
+        differs = shown and _comparable(self.preprocessing()) != _comparable(self._declared)
+        self.declared_button.setEnabled(differs)
+
+    def _use_declared(self) -> None:
+        if self._declared is not None:
+            self.set_preprocessing(self._declared)
+            self._emit_preprocessing()
+
+    def _resize_index(self, prep: Preprocessing) -> int:
+        wanted = (prep.resize, prep.crop_fraction if prep.resize == "crop" else 1.0)
+        for index in range(self.resize_combo.count()):
+            if tuple(self.resize_combo.itemData(index)) == wanted:
+                return index
+        # A crop the list lacks (typed into a file): offer it as its own entry.
+        self.resize_combo.addItem(f"Centre crop {prep.crop_fraction:.1%}", wanted)
+        return self.resize_combo.count() - 1
 
     def _normalise_index(self, prep: Preprocessing) -> int:
         for index in range(self.normalise_combo.count()):
@@ -207,6 +263,7 @@ class InputImagePanel(QtWidgets.QWidget):
         return self.normalise_combo.count() - 1
 
     def _emit_preprocessing(self) -> None:
+        self._show_declared()
         self.preprocessing_changed.emit(self.preprocessing())
 
     # ----- showing the tensor -----------------------------------------------
@@ -288,6 +345,15 @@ class InputImagePanel(QtWidgets.QWidget):
         else:
             shown = f"{values[0]:.4f}"
         return f"row {row}, col {col}: {shown}"
+
+
+def _comparable(prep: Preprocessing) -> Preprocessing:
+    """What the panel can show of `prep`: a mean/std only counts for mean_std."""
+    from dataclasses import replace
+
+    if prep.normalize != "mean_std":
+        prep = replace(prep, mean=(0.5,), std=(0.5,))
+    return prep
 
 
 def _join(values: tuple[float, ...]) -> str:
