@@ -29,6 +29,7 @@ from cnnviz.core import project_files
 from cnnviz.core.analysis import Analysis, analyze
 from cnnviz.core.architecture import Architecture, InputShape
 from cnnviz.core.jobs import KernelEdit
+from cnnviz.core.preprocess import declared_settings
 from cnnviz.core.project import Project, ProjectError
 from cnnviz.core.resources import resources_dir
 
@@ -197,7 +198,10 @@ class Document(QObject):
         )
         self._analysis = analyze(self._state.architecture)
         self.image_path = project.image
-        self.preprocessing = dict(project.preprocessing)
+        # None chosen yet: the network's own (the ImageNet presets': resize 256, crop 224).
+        self.preprocessing = dict(project.preprocessing) or declared_settings(
+            project.architecture.metadata
+        )
         self.seed = project.seed
         self._saved_weights = None
         self.changed.emit()
