@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QTimer
 
+from cnnviz.core.preprocess import declared
 from cnnviz.qt.bridge.controller import ComputedView
 from cnnviz.qt.editor import commands
 from cnnviz.qt.inputs.network_input import make_preprocessing
@@ -189,11 +190,17 @@ class PanelWiring:
             log.exception("the input panel refused the network input")
 
     def sync_preprocessing(self) -> None:
-        """Show the document's preprocessing (after opening a project) in the input panel."""
+        """Show the document's preprocessing (after opening a project) in the input panel,
+        and the one its network declares."""
         panel = self.built_widget("input_image")  # else it is synced when built
         prep = make_preprocessing(self.window.doc.preprocessing)
         if panel is not None and prep is not None and hasattr(panel, "set_preprocessing"):
             panel.set_preprocessing(prep)
+        if panel is not None and hasattr(panel, "set_declared"):
+            arch = self.window.doc.architecture
+            own = declared(arch.metadata)
+            text = own.describe(arch.input.height, arch.input.width) if own else ""
+            panel.set_declared(own, text)
 
     def _panel_shown(self, panel: docks.PanelDock) -> None:
         """A dock just became visible: draw the latest data in it now.
