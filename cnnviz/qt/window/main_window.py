@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from cnnviz.core.architecture import Architecture, ArchitectureError
+from cnnviz.core.preprocess import declared_settings
 from cnnviz.core.presets import load_preset, weights_path
 from cnnviz.core.project import Project, ProjectError
 from cnnviz.qt.bridge.controller import ComputeController, ComputedView, make_compute_thread
@@ -259,6 +260,9 @@ class MainWindow(QMainWindow):
         arch, weights = preset
         command = commands.replace_architecture(self.doc, arch, f"Load preset {arch.name}", weights)
         self.doc.undo_stack.push(command)
+        # The new network's own preprocessing (declaring none: the defaults).
+        self.doc.set_preprocessing(declared_settings(arch.metadata))
+        self.panels.sync_preprocessing()
         self.statusbar.show_message(
             f"Preset {arch.name}" + (" with trained weights" if weights else "")
         )
