@@ -18,6 +18,8 @@ import torch
 
 from cnnviz.core.analysis import Analysis
 from tests.core.test_against_torch import core_is_deliberately_stricter
+from tests.core.test_graphs_against_torch import check_addresses, compared_addresses
+from tests.torch_graph import build
 from tests.torch_modules import torch_module
 
 # Above these, torch runs on the meta device only.
@@ -106,4 +108,50 @@ def assert_agrees_with_torch(analysis: Analysis) -> str:
             f"on {device}, layer {info.index} {info.layer}: analysis"
             f" {(info.output_shape, info.weights, info.biases)}, torch {(shape, weights, biases)}"
         )
+    return device
+
+
+def _graph_cheap_on_cpu(analysis: Analysis, meta) -> bool:
+    activations = sum(math.prod(y.shape) for y in meta.outputs.values())
+    return (
+        activations <= CPU_ACTIVATIONS
+        and analysis.total_params <= CPU_PARAMETERS
+        and analysis.total_macs <= CPU_MACS
+    )
+
+
+def _softmax_fails(info) -> bool:
+    """Whether torch refuses this Softmax's dim for its (batched) input, asked on
+    the CPU with one element per axis: the meta device does not check it."""
+    try:
+        torch.nn.Softmax(dim=info.layer.get("dim"))(torch.zeros((1,) * (len(info.input_shape) + 1)))
+    except (RuntimeError, IndexError):
+        return True
+    return False
+
+
+def assert_graph_agrees_with_torch(analysis: Analysis, arch) -> str:
+    """The same question for a network with blocks: torch builds it from its file
+    (tests/torch_graph.py, independent of cnnviz) on the meta device, and on the
+    CPU when cheap; shapes, parameters and merges are compared address by
+    address and torch must fail where the analysis does. Returns the device."""
+    graph = arch.to_json()
+    with torch.device("meta"):
+        built = build(graph, torch.zeros(1, *analysis.input_shape))
+    device = "meta"
+    if _graph_cheap_on_cpu(analysis, built):
+        built, device = build(graph, torch.randn(1, *analysis.input_shape)), "cpu"
+    first = analysis.first_error
+    if (
+        device == "meta"
+        and first is not None
+        and first.layer.type == "Softmax"
+        and first.address in built.outputs
+    ):
+        assert _softmax_fails(first), first.error
+        order = list(built.outputs)
+        addresses = order[: order.index(first.address)]
+    else:
+        addresses = compared_addresses(analysis, built)
+    check_addresses(analysis, built, addresses)
     return device

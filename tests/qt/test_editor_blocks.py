@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from cnnviz.core.architecture import Architecture, ArchitectureError, InputShape, Layer
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.project import Project
 from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document
+from cnnviz.qt.window.main_window import MainWindow
 
 CONV = Layer.make("Conv2d", out_channels=4, kernel_size=3, padding=1)
 RELU = Layer.make("ReLU")
@@ -273,3 +276,28 @@ def test_saved_then_reopened_a_network_with_blocks_is_the_same(doc, tmp_path, na
         (edit,) = other.kernel_edits
         assert (other.address_of(edit.layer), edit.out_channel) == ("1.shortcut.0", 1)
         np.testing.assert_array_equal(edit.kernel, kernel)
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow(start_compute=False)
+    qtbot.addWidget(win)
+    win.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    win.doc.reset(Project(NET), None)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown()
+
+
+def test_alt_up_in_the_stack_moves_a_layer_within_its_branch(window, qtbot):
+    doc, view = window.doc, window.stack_view
+    window.select_layer(doc.index_of("2.branches.1.1"))  # the branch's ReLU
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert doc.architecture.layers[2].paths[1] == (RELU, conv(3))
+    assert view.selected_rows() == [doc.index_of("2.branches.1.0")]
+    # At the top of its branch Alt+Up does nothing: it stays in the branch.
+    qtbot.keyClick(view, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert doc.architecture.layers[2].paths[1] == (RELU, conv(3))
+    assert doc.undo_stack.count() == 1

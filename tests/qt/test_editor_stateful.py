@@ -5,7 +5,10 @@ It edits a `Document` the way the GUI does, by pushing the commands of
 insert layers of every catalogue type with random valid parameters anywhere,
 delete, move (drag and Alt+arrows), duplicate, edit a parameter (and have a
 refused value change nothing), change the input shape, load the presets, set
-a kernel by hand, undo and redo. A model beside it knows what each edit must
+a kernel by hand, undo and redo; and with blocks: drop layers, empty blocks
+and templates into any path at any position, delete, move into, out of and
+between paths, wrap in a residual or parallel block, unwrap, add and remove
+branches, set a merge, edit a parameter at any depth. A model beside it knows what each edit must
 give and what every step of the undo history holds, merges of consecutive
 edits of one parameter (or of the input shape) included.
 
@@ -18,9 +21,17 @@ After every step:
 - the document's analysis is that of its stack, and torch agrees with it:
   per layer the same output shape and parameter counts on a valid stack, and on
   an invalid one torch fails at the layer the analysis names first
-  (tests/torch_agreement.py: meta device, and real tensors when cheap).
+  (tests/torch_agreement.py: meta device, and real tensors when cheap); a
+  network with blocks is built by tests/torch_graph.py from its file, and
+  compared address by address.
 
-CI runs a bounded search (100 examples of up to 30 steps, about 15 s). To search harder, say
+On a network without blocks the model of each edit is its own arithmetic of
+rows; with blocks it is core/tree_edits.py (tested on its own, and against
+stack_edits on plain stacks), and the machine checks the commands, kernels,
+undo history and torch around it.
+
+CI runs a bounded search (100 examples of up to 30 steps: 1-2 minutes on a shared
+2-core machine, most of it torch building each new network). To search harder, say
 how many examples (and optionally steps) in the environment::
 
     CNNVIZ_STATEFUL_EXAMPLES=2000 CNNVIZ_STATEFUL_STEPS=50 \\
@@ -50,15 +61,18 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from cnnviz.core import tree_edits
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
+from cnnviz.core.blocks import PARALLEL, RESIDUAL
 from cnnviz.core.catalogue import layer_type
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.presets import PRESETS, load_preset, weights_path
 from cnnviz.core.project import kernel_edit_problem
+from cnnviz.core.templates import ENTRIES
 from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document, DocumentState
 from tests.layer_strategies import input_shapes, layer_types, layers, param_values, rejected_values
-from tests.torch_agreement import assert_agrees_with_torch
+from tests.torch_agreement import assert_agrees_with_torch, assert_graph_agrees_with_torch
 
 EXAMPLES = int(os.environ.get("CNNVIZ_STATEFUL_EXAMPLES", "100"))
 STEPS = int(os.environ.get("CNNVIZ_STATEFUL_STEPS", "30"))
@@ -117,13 +131,23 @@ class EditorMachine(RuleBasedStateMachine):
         self.pos = 0
 
     def _selection_requested(self, rows: list[int]) -> None:
-        count = len(self.doc.architecture.layers)
+        count = len(self.doc.analysis.layers)
         if any(not 0 <= row < count for row in rows):
             self.bad_selections.append(f"rows {rows} of a stack of {count}")
 
     @property
     def layers(self) -> tuple[Layer, ...]:
         return self.doc.architecture.layers
+
+    @property
+    def flat(self) -> list[Layer]:
+        """Every layer, blocks and what they hold, by flat index."""
+        return _flat(self.doc.architecture)
+
+    @property
+    def plain(self) -> bool:
+        """No blocks: the rows are the flat indices, and the row model applies."""
+        return not self.doc.architecture.has_blocks
 
     # -- pushing, with what the model expects ----------------------------------
 
@@ -161,7 +185,7 @@ class EditorMachine(RuleBasedStateMachine):
 
     # -- the editor's operations -----------------------------------------------
 
-    @precondition(lambda self: len(self.layers) < MAX_LAYERS)
+    @precondition(lambda self: self.plain and len(self.layers) < MAX_LAYERS)
     @rule(data=st.data())
     def insert(self, data):
         """Palette drop (a new layer's starting values) or dragged layers (any values)."""
@@ -172,14 +196,14 @@ class EditorMachine(RuleBasedStateMachine):
         order = [*range(position), *([None] * len(new)), *range(position, count)]
         self._structural(commands.insert_layers(self.doc, position, new), order, new)
 
-    @precondition(lambda self: self.layers)
+    @precondition(lambda self: self.plain and self.layers)
     @rule(data=st.data())
     def delete(self, data):
         rows = _rows(data, len(self.layers))
         order = [i for i in range(len(self.layers)) if i not in rows]
         self._structural(commands.remove_rows(self.doc, rows), order)
 
-    @precondition(lambda self: self.layers)
+    @precondition(lambda self: self.plain and self.layers)
     @rule(data=st.data())
     def drag_move(self, data):
         count = len(self.layers)
@@ -187,7 +211,7 @@ class EditorMachine(RuleBasedStateMachine):
         position = data.draw(st.integers(0, count), label="position")
         self._structural(commands.move_rows(self.doc, rows, position), _drop(count, rows, position))
 
-    @precondition(lambda self: self.layers)
+    @precondition(lambda self: self.plain and self.layers)
     @rule(data=st.data(), step=st.sampled_from([-1, 1]))
     def move_by(self, data, step):
         """Alt+Up / Alt+Down: the selection moves one row as a block."""
@@ -197,7 +221,7 @@ class EditorMachine(RuleBasedStateMachine):
         command = commands.move_rows_by(self.doc, rows, step)
         self._structural(command, _drop(count, rows, position))
 
-    @precondition(lambda self: 0 < len(self.layers) < MAX_LAYERS)
+    @precondition(lambda self: self.plain and 0 < len(self.layers) < MAX_LAYERS)
     @rule(data=st.data())
     def duplicate(self, data):
         count = len(self.layers)
@@ -207,12 +231,160 @@ class EditorMachine(RuleBasedStateMachine):
         order = [*range(after), *([None] * len(rows)), *range(after, count)]
         self._structural(commands.duplicate_rows(self.doc, rows), order, copies)
 
+    # -- edits of the tree (any network; the model is tree_edits) ----------------
+
+    def _expect(self, edit: tree_edits.TreeEdit | None) -> DocumentState:
+        """The state after `edit` (None or no layer moving: nothing changes, no
+        command); hand-set kernels follow their layer and stay where they fit."""
+        state = self.doc.state
+        if edit is None or _stays_put(state.architecture, edit):
+            return state
+        index_map = tree_edits.flat_index_map(state.architecture, edit)
+        edits = state.kernel_edits
+        kept = [replace(e, layer=index_map[e.layer]) for e in edits if e.layer in index_map]
+        return DocumentState(edit.architecture, _fitting(edit.architecture, kept), state.weights)
+
+    def _flat_rows(self, data) -> tuple[list[int], list[str]]:
+        rows = _rows(data, len(self.flat))
+        addresses = tree_edits.flat_addresses(self.doc.architecture)
+        return rows, [addresses[r] for r in rows]
+
+    def _target(self, data) -> tuple[str, int]:
+        """A drop indicator: a path and a position in it."""
+        arch = self.doc.architecture
+        container = data.draw(st.sampled_from(_containers(arch)), label="into")
+        length = len(tree_edits.layers_in(arch, container))
+        return container, data.draw(st.integers(0, length), label="position")
+
+    @precondition(lambda self: len(self.flat) < MAX_LAYERS)
+    @rule(data=st.data())
+    def drop_into_a_path(self, data):
+        """Palette layers, empty blocks, templates or dragged layers into any path."""
+        container, position = self._target(data)
+        shape = self.doc.architecture.input.as_tuple()
+        entries = st.sampled_from(sorted(ENTRIES)).map(lambda name: ENTRIES[name].make(shape))
+        singles = st.one_of(layer_types.map(commands.new_layer), layers).map(lambda x: (x,))
+        new = data.draw(st.one_of(entries, singles), label="dropped")
+        edit = tree_edits.insert(self.doc.architecture, container, position, new)
+        STATS["drops into a block" if container else "drops at the top"] += 1
+        command = commands.insert_layers(self.doc, position, list(new), container)
+        self._push(command, self._expect(edit))
+
+    @precondition(lambda self: self.flat)
+    @rule(data=st.data())
+    def delete_anywhere(self, data):
+        rows, addresses = self._flat_rows(data)
+        edit = tree_edits.remove(self.doc.architecture, addresses)
+        self._push(commands.remove_rows(self.doc, rows), self._expect(edit))
+
+    @precondition(lambda self: self.flat)
+    @rule(data=st.data())
+    def move_anywhere(self, data):
+        """Drag layers from any paths into, out of and between paths (a block
+        dropped into itself is refused: no command)."""
+        rows, addresses = self._flat_rows(data)
+        container, position = self._target(data)
+        try:
+            edit = tree_edits.move(self.doc.architecture, addresses, container, position)
+        except ArchitectureError:
+            STATS["moves into itself refused"] += 1
+            edit = None
+        command = commands.move_rows(self.doc, rows, position, container)
+        self._push(command, self._expect(edit))
+
+    @precondition(lambda self: self.flat)
+    @rule(data=st.data(), step=st.sampled_from([-1, 1]))
+    def move_by_within_a_path(self, data, step):
+        """Alt+Up / Alt+Down on layers of one path (of several paths: nothing)."""
+        rows, addresses = self._flat_rows(data)
+        try:
+            edit = tree_edits.move_by(self.doc.architecture, addresses, step)
+        except ArchitectureError:
+            edit = None
+        self._push(commands.move_rows_by(self.doc, rows, step), self._expect(edit))
+
+    @precondition(lambda self: 0 < len(self.flat) < MAX_LAYERS)
+    @rule(data=st.data())
+    def duplicate_anywhere(self, data):
+        rows, addresses = self._flat_rows(data)
+        edit = tree_edits.duplicate(self.doc.architecture, addresses)
+        self._push(commands.duplicate_rows(self.doc, rows), self._expect(edit))
+
+    @precondition(lambda self: self.flat)
+    @rule(data=st.data(), kind=st.sampled_from([RESIDUAL, PARALLEL]))
+    def wrap(self, data, kind):
+        """Adjacent layers of one path wrapped in a block (too deep: refused)."""
+        arch = self.doc.architecture
+        first = data.draw(st.sampled_from(tree_edits.flat_addresses(arch)), label="first")
+        container, at = tree_edits.container_of(first)
+        count = data.draw(st.integers(1, len(tree_edits.layers_in(arch, container)) - at))
+        addresses = [f"{container}.{i}".lstrip(".") for i in range(at, at + count)]
+        rows = [self.doc.index_of(a) for a in addresses]
+        params = (
+            {"merge": data.draw(st.sampled_from(["concat", "add"]))} if kind == PARALLEL else {}
+        )
+        try:
+            edit = tree_edits.wrap(arch, addresses, kind, **params)
+        except ArchitectureError:
+            STATS["wraps refused"] += 1
+            state, count = self.doc.state, self.doc.undo_stack.count()
+            with pytest.raises(ArchitectureError):
+                commands.wrap_rows(self.doc, rows, kind, **params)
+            assert self.doc.state is state and self.doc.undo_stack.count() == count
+            return
+        STATS["wraps"] += 1
+        self._push(commands.wrap_rows(self.doc, rows, kind, **params), self._expect(edit))
+
+    def _blocks(self, type_name: str | None = None) -> list[int]:
+        return [
+            i
+            for i, layer in enumerate(self.flat)
+            if layer.is_block and type_name in (None, layer.type)
+        ]
+
+    @precondition(lambda self: self._blocks())
+    @rule(data=st.data())
+    def unwrap(self, data):
+        row = data.draw(st.sampled_from(self._blocks()), label="block")
+        edit = tree_edits.unwrap(self.doc.architecture, self.doc.address_of(row))
+        STATS["unwraps"] += 1
+        self._push(commands.unwrap_row(self.doc, row), self._expect(edit))
+
+    @precondition(lambda self: self._blocks(PARALLEL))
+    @rule(data=st.data(), add=st.booleans())
+    def branches(self, data, add):
+        """A branch added to a Parallel, or one removed (its only one: refused)."""
+        row = data.draw(st.sampled_from(self._blocks(PARALLEL)), label="parallel")
+        address = self.doc.address_of(row)
+        if add:
+            edit = tree_edits.add_branch(self.doc.architecture, address)
+            self._push(commands.add_branch(self.doc, row), self._expect(edit))
+            return
+        k = data.draw(st.integers(0, len(self.flat[row].paths) - 1), label="branch")
+        try:
+            edit = tree_edits.remove_branch(self.doc.architecture, address, k)
+        except ArchitectureError:
+            with pytest.raises(ArchitectureError, match="only branch"):
+                commands.remove_branch(self.doc, row, k)
+            return
+        STATS["branches removed"] += 1
+        self._push(commands.remove_branch(self.doc, row, k), self._expect(edit))
+
+    @precondition(lambda self: self._blocks(PARALLEL))
+    @rule(data=st.data(), merge=st.sampled_from(["concat", "add"]))
+    def set_merge(self, data, merge):
+        row = data.draw(st.sampled_from(self._blocks(PARALLEL)), label="parallel")
+        if self.flat[row].get("merge") == merge:
+            assert commands.set_merge(self.doc, row, merge) is None
+            return
+        self._set_parameter(row, "merge", merge)
+
     def _editable(self, data) -> tuple[int, str] | None:
-        rows = [i for i, layer in enumerate(self.layers) if _visible(layer)]
+        rows = [i for i, layer in enumerate(self.flat) if _visible(layer)]
         if not rows:
             return None
         row = data.draw(st.sampled_from(rows), label="row")
-        name = data.draw(st.sampled_from(_visible(self.layers[row])), label="parameter")
+        name = data.draw(st.sampled_from(_visible(self.flat[row])), label="parameter")
         return row, name
 
     @precondition(lambda self: self.layers)
@@ -224,9 +396,9 @@ class EditorMachine(RuleBasedStateMachine):
         if target is None:
             return
         row, name = target
-        p = layer_type(self.layers[row].type).param(name)
+        p = layer_type(self.flat[row].type).param(name)
         for value in data.draw(st.lists(param_values(p), min_size=1, max_size=3), label="typed"):
-            if value != self.layers[row].get(name):  # an editor emits only a change
+            if value != self.flat[row].get(name):  # an editor emits only a change
                 self._set_parameter(row, name, value)
 
     @precondition(lambda self: self.pos > 0 and (self.merge_keys[self.pos] or ("",))[0] == "param")
@@ -234,26 +406,34 @@ class EditorMachine(RuleBasedStateMachine):
     def edit_parameter_again(self, data):
         """Keep typing in the same field: a new value, or back to where it started."""
         _, row, name = self.merge_keys[self.pos]
-        p = layer_type(self.layers[row].type).param(name)
-        started = self.history[self.pos - 1].architecture.layers[row].get(name)
+        p = layer_type(self.flat[row].type).param(name)
+        started = _flat(self.history[self.pos - 1].architecture)[row].get(name)
         value = data.draw(st.one_of(st.just(started), param_values(p)), label="value")
-        if value != self.layers[row].get(name):
+        if value != self.flat[row].get(name):
             self._set_parameter(row, name, value)
 
     def _set_parameter(self, row: int, name: str, value) -> None:
         """Expect the layer with the value, stored only when it is not the default."""
         state = self.doc.state
-        before = state.architecture.layers[row]
+        before = _flat(state.architecture)[row]
         p = layer_type(before.type).param(name)
         params = {**before.params, name: value}
         if not p.required and value == p.default:
             del params[name]
-        edited = Layer(before.type, params)
+        edited = Layer(before.type, params, before.paths)
         assert edited.all_params() == {**before.all_params(), name: value}
-        layers = [*state.architecture.layers[:row], edited, *state.architecture.layers[row + 1 :]]
-        arch = state.architecture.with_layers(layers)
+        if self.plain:
+            layers = list(state.architecture.layers)
+            layers[row] = edited
+            arch = state.architecture.with_layers(layers)
+        else:
+            address = tree_edits.flat_addresses(state.architecture)[row]
+            arch = tree_edits.replace(state.architecture, address, edited).architecture
         expected = DocumentState(arch, _fitting(arch, state.kernel_edits), state.weights)
-        command = commands.SetParamCommand(self.doc, row, name, value)
+        if name == "merge":  # the block's own control
+            command = commands.set_merge(self.doc, row, value)
+        else:
+            command = commands.SetParamCommand(self.doc, row, name, value)
         self._push(command, expected, ("param", row, name))
 
     @precondition(lambda self: self.layers)
@@ -264,7 +444,7 @@ class EditorMachine(RuleBasedStateMachine):
         if target is None:
             return
         row, name = target
-        p = layer_type(self.layers[row].type).param(name)
+        p = layer_type(self.flat[row].type).param(name)
         value = data.draw(rejected_values(p), label="refused value")
         state, count = self.doc.state, self.doc.undo_stack.count()
         with pytest.raises(ArchitectureError):
@@ -362,14 +542,32 @@ class EditorMachine(RuleBasedStateMachine):
         analysis, arch = self.doc.analysis, self.doc.architecture
         # The document's analysis is of its stack (analyze itself is checked against torch).
         assert analysis.input_shape == arch.input.as_tuple()
-        assert tuple(info.layer for info in analysis.layers) == arch.layers
+        assert [(info.address, info.layer) for info in analysis.layers] == list(arch.walk())
         seen = hash(arch.dumps())
         if seen in _AGREED:
             return
-        device = assert_agrees_with_torch(analysis)
+        if arch.has_blocks:
+            device = assert_graph_agrees_with_torch(analysis, arch)
+            STATS["stacks with blocks checked"] += 1
+        else:
+            device = assert_agrees_with_torch(analysis)
         STATS[f"stacks checked on {device}"] += 1
         STATS["invalid stacks" if analysis.first_error else "valid stacks"] += 1
         _AGREED.add(seen)
+
+
+def _stays_put(arch: Architecture, edit: tree_edits.TreeEdit) -> bool:
+    same = all(old == new for old, new in edit.address_map.items())
+    return same and edit.architecture == arch
+
+
+def _flat(arch: Architecture) -> list[Layer]:
+    return [layer for _, layer in arch.walk()]
+
+
+def _containers(arch: Architecture) -> list[str]:
+    """ "" and every path of every block: where layers can be dropped."""
+    return ["", *(f"{a}.{name}" for a, layer in arch.walk() for name in layer.path_names)]
 
 
 def _visible(layer: Layer) -> list[str]:
