@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.presets import PRESETS, load_preset
-from cnnviz.qt.window import icons, settings
+from cnnviz.qt.window import icons, settings, weights_download
 
 if TYPE_CHECKING:
     from cnnviz.qt.window.docks import PanelDock
@@ -207,6 +207,11 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
         action.setObjectName(f"preset_{key}")
         action.setStatusTip(f"Replace the stack with the {key} preset (undoable)")
         action.triggered.connect(lambda _c=False, k=key: window.load_preset(k))
+    presets.addSeparator()
+    download = presets.addAction("Download ImageNet &Weights…")
+    download.setObjectName("download_weights")
+    download.setStatusTip("torchvision's ImageNet weights for AlexNet, VGG, ResNet-18, MobileNetV2")
+    download.triggered.connect(lambda: weights_download.show_dialog(window))
 
     compute = bar.addMenu("&Compute")
     compute.addActions([actions.reseed, actions.train_mode])
