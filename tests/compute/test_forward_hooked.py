@@ -139,6 +139,23 @@ _ACTIVATIONS = st.sampled_from(
         Layer.make("Sigmoid"),
         Layer.make("ELU"),
         Layer.make("GELU"),
+        Layer.make("ReLU6"),
+        Layer.make("SiLU"),
+        Layer.make("Hardswish"),
+    ]
+)
+# Types with no fast-path entry in layer_calls: they run through their modules.
+_RESIZERS = st.sampled_from(
+    [
+        Layer.make("ConvTranspose2d", out_channels=3, kernel_size=3, stride=2, output_padding=1),
+        Layer.make("ConvTranspose2d", out_channels=2, kernel_size=2, stride=2, padding=1),
+        Layer.make("Upsample", scale_factor=2.0),
+        Layer.make("Upsample", size=(7, 9), mode="bilinear", align_corners=True),
+        Layer.make("Upsample", scale_factor=0.7, mode="bilinear"),
+        Layer.make("ZeroPad2d", padding=(1, 0, 2, -1)),
+        Layer.make("AdaptiveMaxPool2d", output_size=(3, 2)),
+        Layer.make("GroupNorm", num_groups=1),
+        Layer.make("Identity"),
     ]
 )
 
@@ -158,8 +175,12 @@ def small_stacks(draw) -> Architecture:
                 padding_mode=draw(st.sampled_from(["zeros", "reflect", "circular"])),
             )
         )
-        extra = draw(st.sampled_from(["act", "bn", "maxpool", "avgpool", "lrn", "drop", "none"]))
-        if extra == "act":
+        extra = draw(
+            st.sampled_from(["act", "bn", "maxpool", "avgpool", "lrn", "drop", "new", "none"])
+        )
+        if extra == "new":
+            layers.append(draw(_RESIZERS))
+        elif extra == "act":
             layers.append(draw(_ACTIVATIONS))
         elif extra == "bn":
             layers.append(Layer.make("BatchNorm2d"))

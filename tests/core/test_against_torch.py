@@ -66,6 +66,40 @@ def pool_layer(draw):
     return Layer.make(kind, **params)
 
 
+@st.composite
+def conv_transpose_layer(draw):
+    stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    params = {
+        "out_channels": draw(st.integers(1, 6)),
+        "kernel_size": draw(pair),
+        "stride": stride,
+        "padding": draw(pad),
+        "output_padding": draw(st.one_of(st.integers(0, 2), st.tuples(*[st.integers(0, 2)] * 2))),
+        "dilation": draw(st.one_of(st.integers(1, 3), st.tuples(*[st.integers(1, 2)] * 2))),
+        "groups": draw(st.sampled_from([1, 1, 2, 3])),
+        "bias": draw(st.booleans()),
+    }
+    return Layer.make("ConvTranspose2d", **params)
+
+
+@st.composite
+def upsample_layer(draw):
+    params = {"mode": draw(st.sampled_from(["nearest", "bilinear"]))}
+    which = draw(st.sampled_from(["size", "scale_factor", "size", "scale_factor", "both", "none"]))
+    if which in ("size", "both"):
+        params["size"] = draw(st.one_of(st.integers(1, 12), st.tuples(*[st.integers(1, 12)] * 2)))
+    if which in ("scale_factor", "both"):
+        params["scale_factor"] = draw(
+            st.one_of(st.sampled_from([0.5, 1.5, 2.0, 3.0]), st.floats(0.05, 4.0))
+        )
+    if draw(st.integers(0, 3)) == 0:  # refused for nearest, by torch and the core
+        params["align_corners"] = draw(st.booleans())
+    return Layer.make("Upsample", **params)
+
+
+pad4 = st.one_of(st.integers(-3, 3), st.tuples(*[st.integers(-4, 3)] * 4))
+
+
 def simple(type_name, **params):
     return st.just(Layer.make(type_name, **params))
 
@@ -97,6 +131,15 @@ any_layer = st.one_of(
     simple("SiLU"),
     simple("Hardswish"),
     simple("Identity"),
+    conv_transpose_layer(),
+    upsample_layer(),
+    st.builds(lambda p: Layer.make("ZeroPad2d", padding=p), pad4),
+    st.builds(lambda s: Layer.make("AdaptiveMaxPool2d", output_size=s), pair),
+    st.builds(
+        lambda g, a: Layer.make("GroupNorm", num_groups=g, affine=a),
+        st.sampled_from([1, 1, 2, 3, 4, 6]),
+        st.booleans(),
+    ),
     st.builds(lambda d: Layer.make("Softmax", dim=d), st.sampled_from([None, 1, -1, 2, 3, -3])),
 )
 
@@ -128,11 +171,25 @@ def run_torch(arch: Architecture):
     return results, None
 
 
+def _crops_everything(layer, shape) -> bool:
+    """A ZeroPad2d whose negative padding leaves no row or column: torch gives
+    an empty map for exactly 0, which no later layer can use."""
+    if layer.type != "ZeroPad2d" or len(shape) != 3:
+        return False
+    padding = layer.get("padding")
+    left, right, top, bottom = padding if isinstance(padding, tuple) else (padding,) * 4
+    return shape[1] + top + bottom < 1 or shape[2] + left + right < 1
+
+
 def core_is_deliberately_stricter(info) -> bool:
-    """Torch accepts Dropout2d on a vector (deprecated, a future error) and
+    """Torch accepts Dropout2d on a vector (deprecated, a future error),
     AdaptiveAvgPool2d on a batch of vectors (pooling across the batch as if it
-    were height); the core rejects both with a clear reason."""
-    return info.layer.type in ("Dropout2d", "AdaptiveAvgPool2d") and len(info.input_shape) == 1
+    were height), ZeroPad2d on a vector (it pads the batch axis) and a ZeroPad2d
+    that crops a map to nothing; the core rejects these with a clear reason."""
+    on_vector = len(info.input_shape) == 1
+    if info.layer.type in ("Dropout2d", "AdaptiveAvgPool2d", "ZeroPad2d") and on_vector:
+        return True
+    return _crops_everything(info.layer, info.input_shape)
 
 
 def check_against_torch(arch: Architecture) -> None:
@@ -213,3 +270,24 @@ def test_every_preset_is_valid_and_listed():
         analysis = analyze(load_preset(name))
         assert analysis.valid, analysis.first_error
         assert math.prod(analysis.output_shape) >= 10
+
+
+# The layers whose MACs torch's own flop counter counts (2 FLOPs per MAC).
+COUNTED_BY_TORCH = ("Conv2d", "ConvTranspose2d", "Linear")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks)
+def test_macs_are_what_torchs_flop_counter_counts(arch):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    for info in analyze(arch).layers:
+        if not info.computable or info.layer.type not in COUNTED_BY_TORCH:
+            continue
+        x = torch.zeros(1, *info.input_shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = torch_module(info.layer, x)
+            with FlopCounterMode(display=False) as counter, torch.no_grad():
+                module(x)
+        assert 2 * info.macs == counter.get_total_flops(), (info.layer, info.input_shape)

@@ -192,3 +192,87 @@ def test_unknown_input_gives_nothing():
     layer = Layer.make("Conv2d", out_channels=1, kernel_size=3)
     assert output_size_lines(layer, None) == []
     assert parameter_line(layer, None) == ""
+
+
+def _final_number(text: str) -> int:
+    return int(re.findall(r"= (-?[\d,]+)", text)[-1].replace(",", ""))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.integers(1, 4),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.integers(1, 3),
+    st.sampled_from([1, 2]),
+)
+def test_transposed_conv_formula_matches_torch(h, w, k, s, p, op, d, groups):
+    layer = Layer.make(
+        "ConvTranspose2d",
+        out_channels=4,
+        kernel_size=k,
+        stride=s,
+        padding=p,
+        output_padding=op,
+        dilation=d,
+        groups=groups,
+    )
+    try:
+        layer_cost(layer, (2, h, w))
+    except ShapeError:
+        return  # the refusals are checked against torch in test_against_torch
+    module = nn.ConvTranspose2d(2, 4, k, s, p, op, groups, True, d)
+    out = torch_output(module, (2, h, w))
+    lines = output_size_lines(layer, (2, h, w))
+    check_line(lines[0], out[1])
+    check_line(lines[1], out[2])
+    count = sum(t.numel() for t in module.parameters())
+    assert _final_number(parameter_line(layer, (2, h, w))) == count
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "lines"),
+    [
+        (
+            Layer.make("ZeroPad2d", padding=(1, 2, 0, -1)),
+            (3, 5, 6),
+            [
+                "H_out = 0 + 5 + -1 = 4 (top + H + bottom)",
+                "W_out = 1 + 6 + 2 = 9 (left + W + right)",
+            ],
+        ),
+        (
+            Layer.make("Upsample", scale_factor=1.5),
+            (3, 5, 6),
+            ["H_out = ⌊5·1.5⌋ = 7", "W_out = ⌊6·1.5⌋ = 9"],
+        ),
+        (
+            Layer.make("Upsample", size=(4, 10), mode="bilinear"),
+            (3, 5, 6),
+            ["H_out = size = 4 (from 5)", "W_out = size = 10 (from 6)"],
+        ),
+        (
+            Layer.make("AdaptiveMaxPool2d", output_size=(2, 3)),
+            (4, 7, 5),
+            [
+                "H_out = 2 (fixed); windows of 4 cells, overlapping",
+                "W_out = 3 (fixed); windows of 2–3 cells, overlapping",
+            ],
+        ),
+    ],
+)
+def test_resizing_layers_lines_match_torch(layer, shape, lines):
+    assert output_size_lines(layer, shape) == lines
+    module = getattr(nn, layer.type)(**layer.all_params())
+    assert torch_output(module, shape)[1:] == tuple(_final_number(line) for line in lines)
+
+
+@pytest.mark.parametrize(("affine", "count"), [(True, 16), (False, 0)])
+def test_group_norm_parameter_line(affine, count):
+    layer = Layer.make("GroupNorm", num_groups=4, affine=affine)
+    assert _final_number(parameter_line(layer, (8, 5, 5))) == count
+    module = nn.GroupNorm(4, 8, affine=affine)
+    assert sum(t.numel() for t in module.parameters()) == count

@@ -65,3 +65,38 @@ def test_blocks_are_found_but_stay_out_of_the_catalogue_and_palette():
     assert "block" not in by_group()
     with pytest.raises(KeyError, match="Residual"):  # the message lists the blocks too
         layer_type("NoSuchLayer")
+
+
+@pytest.mark.parametrize(
+    ("type_name", "params", "normalised"),
+    [
+        ("ZeroPad2d", {"padding": [1, 2, -3, 0]}, {"padding": (1, 2, -3, 0)}),
+        ("ZeroPad2d", {"padding": -2}, {"padding": -2}),
+        ("Upsample", {"scale_factor": 2}, {"scale_factor": 2.0}),
+        ("Upsample", {"scale_factor": None, "align_corners": None}, None),
+        ("Upsample", {"mode": "bilinear", "align_corners": True}, None),
+    ],
+)
+def test_new_parameter_kinds_are_checked_and_normalised(type_name, params, normalised):
+    from cnnviz.core.params import check_params
+
+    assert check_params(type_name, params) == (normalised or params)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "params", "message"),
+    [
+        ("ZeroPad2d", {"padding": [1, 2, 3]}, "(left, right, top, bottom)"),
+        ("ZeroPad2d", {"padding": [1, 2, 3, 1.5]}, "whole number"),
+        ("ZeroPad2d", {"padding": 5000}, "at most"),
+        ("Upsample", {"scale_factor": "x"}, "must be a number"),
+        ("Upsample", {"scale_factor": 0.0}, "at least"),
+        ("Upsample", {"align_corners": 1}, "true or false"),
+        ("GroupNorm", {}, "num_groups is required"),
+    ],
+)
+def test_new_parameter_kinds_refuse_in_one_line(type_name, params, message):
+    from cnnviz.core.params import ParamError, check_params
+
+    with pytest.raises(ParamError, match=re.escape(message)):
+        check_params(type_name, params)

@@ -62,8 +62,63 @@ adaptive = st.builds(
     st.integers(1, 9),
 )
 linear = st.builds(lambda n: Layer.make("Linear", out_features=n, bias=False), st.integers(1, 9))
+# A transposed conv's outputs read irregular sets of inputs (and none, between
+# stamps of a 1×1 kernel with stride 2): its field is composed from spans.
+conv_transpose = st.builds(
+    lambda kh, kw, sh, sw, dh, dw, ph, pw, op: Layer.make(
+        "ConvTranspose2d",
+        out_channels=2,
+        kernel_size=(kh, kw),
+        stride=(sh, sw),
+        dilation=(dh, dw),
+        padding=(ph, pw),
+        output_padding=min(op, max(sh, dh) - 1, max(sw, dw) - 1),
+    ),
+    k,
+    k,
+    s,
+    s,
+    d,
+    d,
+    p,
+    p,
+    st.integers(0, 2),
+)
+upsample = st.builds(
+    lambda mode, scale, size, corners: Layer.make(
+        "Upsample",
+        mode=mode,
+        **({"scale_factor": scale} if size is None else {"size": size}),
+        **({"align_corners": corners} if mode == "bilinear" else {}),
+    ),
+    st.sampled_from(["nearest", "bilinear"]),
+    st.one_of(st.sampled_from([0.5, 1.5, 2.0, 3.0]), st.floats(0.3, 3.0)),
+    st.one_of(st.none(), st.tuples(st.integers(4, 30), st.integers(4, 30))),
+    st.booleans(),
+)
+zero_pad = st.builds(
+    lambda padding: Layer.make("ZeroPad2d", padding=padding),
+    st.one_of(st.integers(-2, 3), st.tuples(*[st.integers(-2, 3)] * 4)),
+)
+adaptive_max = st.builds(
+    lambda oh, ow: Layer.make("AdaptiveMaxPool2d", output_size=(oh, ow)),
+    st.integers(1, 9),
+    st.integers(1, 9),
+)
 stacks = st.lists(
-    st.one_of(conv, conv, pool, same_conv, adaptive, linear, st.just(Layer.make("ReLU"))),
+    st.one_of(
+        conv,
+        conv,
+        pool,
+        same_conv,
+        adaptive,
+        adaptive_max,
+        linear,
+        conv_transpose,
+        upsample,
+        zero_pad,
+        st.just(Layer.make("ReLU")),
+    ),
     min_size=1,
     max_size=4,
 )
@@ -81,8 +136,17 @@ def positive_model(arch: Architecture) -> nn.Sequential:
             nn.init.constant_(m.weight, 1.0)
         elif layer.type == "AvgPool2d":
             m = nn.AvgPool2d(**layer.all_params())
-        elif layer.type == "AdaptiveAvgPool2d":
+        elif layer.type in ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d"):
+            # The max pool's windows are the average pool's (checked below by
+            # test_adaptive_max_pool_windows_are_what_can_win); the mean spreads
+            # the gradient over the whole window.
             m = nn.AdaptiveAvgPool2d(layer.get("output_size"))
+        elif layer.type == "ConvTranspose2d":
+            args = {k: v for k, v in layer.all_params().items() if k != "bias"}
+            m = nn.ConvTranspose2d(shape[0], bias=False, **args)
+            nn.init.constant_(m.weight, 1.0)
+        elif layer.type in ("Upsample", "ZeroPad2d"):
+            m = getattr(nn, layer.type)(**layer.all_params())  # non-negative weights
         elif layer.type == "Linear":
             m = nn.Linear(shape[-1], layer.get("out_features"), bias=False)
             nn.init.constant_(m.weight, 1.0)
@@ -299,3 +363,78 @@ def test_linear_on_maps_sees_its_row_not_the_whole_input():
 def test_describe(layers, shape, line):
     arch = Architecture("rf", InputShape(*shape), layers)
     assert analyze(arch).receptive_field_at(len(layers) - 1).describe() == line
+
+
+@pytest.mark.parametrize("out_hw", [(1, 1), (2, 3), (4, 3), (5, 7)])
+@pytest.mark.parametrize("in_hw", [(3, 5), (7, 5), (8, 8), (13, 16)])
+def test_adaptive_max_pool_windows_are_what_can_win(in_hw, out_hw):
+    """A cell is in an output's window exactly when a 1 there, on zeros, makes that
+    output 1: torch's forward itself says which cells each output can keep."""
+    n = in_hw[0] * in_hw[1]
+    one_hot = torch.eye(n).reshape(n, 1, *in_hw)
+    with torch.no_grad():
+        kept = nn.AdaptiveMaxPool2d(out_hw)(one_hot).reshape(*in_hw, *out_hw)
+    arch = Architecture(
+        "rf", InputShape(1, *in_hw), (Layer.make("AdaptiveMaxPool2d", output_size=out_hw),)
+    )
+    rf = analyze(arch).receptive_field_at(0)
+    for row in range(out_hw[0]):
+        for col in range(out_hw[1]):
+            top, left, bottom, right = rf.box(row, col, in_hw)
+            window = torch.zeros(in_hw, dtype=torch.bool)
+            window[top:bottom, left:right] = True
+            assert torch.equal(kept[..., row, col] == 1, window), (row, col)
+
+
+def test_group_norm_output_depends_on_the_whole_map():
+    """Its mean and variance mix every position: after a 3×3 conv, each output's
+    field is the union of all the conv's fields, as torch's gradients show."""
+    layers = (
+        Layer.make("Conv2d", out_channels=4, kernel_size=3, stride=2),
+        Layer.make("GroupNorm", num_groups=2),
+    )
+    arch = Architecture("rf", InputShape(1, 11, 9), layers)
+    analysis = analyze(arch)
+    rf = analysis.receptive_field_at(1)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2), nn.GroupNorm(2, 4))
+    x = torch.randn(1, 1, 11, 9, requires_grad=True)
+    model(x)[0, 0, 1, 2].backward()
+    touched = x.grad[0, 0].nonzero()
+    (top, left), (bottom, right) = touched.min(0).values, touched.max(0).values
+    expected = (int(top), int(left), int(bottom) + 1, int(right) + 1)
+    _, out_h, out_w = analysis.output_shape
+    assert all(rf.box(r, c, (11, 9)) == expected for r in range(out_h) for c in range(out_w))
+    assert expected == (0, 0, 11, 9)
+    flat = analyze(arch.with_layers((Layer.make("Flatten"), Layer.make("GroupNorm", num_groups=1))))
+    assert flat.receptive_field_at(1).is_global  # on a vector it mixes every value
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "dilation"),
+    [(1, 2, 0, 1), (3, 2, 1, 1), (2, 2, 0, 1), (3, 3, 0, 2), (4, 2, 1, 1)],
+)
+def test_transposed_conv_field_is_what_each_stamp_reaches(kernel, stride, padding, dilation):
+    """Output o reads input i through tap j when o = i·s − p + j·d; outputs between
+    stamps (1×1 kernel, stride 2) read nothing but the bias."""
+    layer = Layer.make(
+        "ConvTranspose2d",
+        out_channels=1,
+        kernel_size=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
+    arch = Architecture("rf", InputShape(1, 6, 5), (layer,))
+    analysis = analyze(arch)
+    rf = analysis.receptive_field_at(0)
+    model = positive_model(arch)
+    _, out_h, out_w = analysis.output_shape
+    for row in range(out_h):
+        for col in range(out_w):
+            expected = gradient_box(model, (1, 6, 5), row, col)
+            top, left, bottom, right = rf.box(row, col, (6, 5))
+            if expected is None:
+                assert bottom <= top or right <= left, (row, col)
+            else:
+                assert (top, left, bottom, right) == expected, (row, col)
