@@ -26,9 +26,10 @@ After every step:
   compared address by address.
 
 On a network without blocks the model of each edit is its own arithmetic of
-rows; with blocks it is core/tree_edits.py (tested on its own, and against
-stack_edits on plain stacks), and the machine checks the commands, kernels,
-undo history and torch around it.
+rows; the rules of tests/qt/editor_tree_rules.py work on any network, with
+core/tree_edits.py as their model (tested on its own, and against stack_edits
+on plain stacks), and the machine checks the commands, kernels, undo history
+and torch around them.
 
 CI runs a bounded search (100 examples of up to 30 steps: 1-2 minutes on a shared
 2-core machine, most of it torch building each new network). To search harder, say
@@ -45,7 +46,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -63,24 +63,27 @@ from hypothesis.stateful import (
 
 from cnnviz.core import tree_edits
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
-from cnnviz.core.blocks import PARALLEL, RESIDUAL
 from cnnviz.core.catalogue import layer_type
 from cnnviz.core.jobs import KernelEdit
 from cnnviz.core.presets import PRESETS, load_preset, weights_path
 from cnnviz.core.project import kernel_edit_problem
-from cnnviz.core.templates import ENTRIES
 from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document, DocumentState
 from tests.layer_strategies import input_shapes, layer_types, layers, param_values, rejected_values
+from tests.qt.editor_tree_rules import (
+    MAX_LAYERS,
+    STATS,
+    TreeRules,
+    draw_rows,
+    fitting_edits,
+    flat_layers,
+)
 from tests.torch_agreement import assert_agrees_with_torch, assert_graph_agrees_with_torch
 
 EXAMPLES = int(os.environ.get("CNNVIZ_STATEFUL_EXAMPLES", "100"))
 STEPS = int(os.environ.get("CNNVIZ_STATEFUL_STEPS", "30"))
-MAX_LAYERS = 48  # the largest preset has 40
 MAX_KERNEL_VALUES = 4096  # hand-set kernels bigger than this are not drawn
 
-# What the runs did, shown at the end of the test (-s).
-STATS: Counter = Counter()
 # Stacks (hashes of their file text) already found to agree with torch.
 _AGREED: set[int] = set()
 
@@ -101,14 +104,6 @@ def _key(state: DocumentState) -> tuple:
     return (state.architecture, state.weights, [_edit_key(e) for e in state.kernel_edits])
 
 
-def _fitting(arch: Architecture, edits) -> tuple[KernelEdit, ...]:
-    return tuple(e for e in edits if kernel_edit_problem(arch, e) is None)
-
-
-def _rows(data, count: int) -> list[int]:
-    return sorted(data.draw(st.sets(st.integers(0, count - 1), min_size=1, max_size=3)))
-
-
 def _drop(count: int, rows: list[int], position: int) -> list[int]:
     """The old rows in their new order after `rows` are dropped before the old row
     `position` (the drop indicator sits there, so it stays put while they leave)."""
@@ -118,7 +113,7 @@ def _drop(count: int, rows: list[int], position: int) -> list[int]:
     return [*rest[:at], *rows, *rest[at + 1 :]]
 
 
-class EditorMachine(RuleBasedStateMachine):
+class EditorMachine(TreeRules, RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.doc = Document()
@@ -142,7 +137,7 @@ class EditorMachine(RuleBasedStateMachine):
     @property
     def flat(self) -> list[Layer]:
         """Every layer, blocks and what they hold, by flat index."""
-        return _flat(self.doc.architecture)
+        return flat_layers(self.doc.architecture)
 
     @property
     def plain(self) -> bool:
@@ -181,7 +176,7 @@ class EditorMachine(RuleBasedStateMachine):
         arch = state.architecture.with_layers(layers)
         moved = {old: new_row for new_row, old in enumerate(order) if old is not None}
         edits = [replace(e, layer=moved[e.layer]) for e in state.kernel_edits if e.layer in moved]
-        self._push(command, DocumentState(arch, _fitting(arch, edits), state.weights))
+        self._push(command, DocumentState(arch, fitting_edits(arch, edits), state.weights))
 
     # -- the editor's operations -----------------------------------------------
 
@@ -199,7 +194,7 @@ class EditorMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.plain and self.layers)
     @rule(data=st.data())
     def delete(self, data):
-        rows = _rows(data, len(self.layers))
+        rows = draw_rows(data, len(self.layers))
         order = [i for i in range(len(self.layers)) if i not in rows]
         self._structural(commands.remove_rows(self.doc, rows), order)
 
@@ -207,7 +202,7 @@ class EditorMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def drag_move(self, data):
         count = len(self.layers)
-        rows = _rows(data, count)
+        rows = draw_rows(data, count)
         position = data.draw(st.integers(0, count), label="position")
         self._structural(commands.move_rows(self.doc, rows, position), _drop(count, rows, position))
 
@@ -216,7 +211,7 @@ class EditorMachine(RuleBasedStateMachine):
     def move_by(self, data, step):
         """Alt+Up / Alt+Down: the selection moves one row as a block."""
         count = len(self.layers)
-        rows = _rows(data, count)
+        rows = draw_rows(data, count)
         position = max(0, rows[0] - 1) if step < 0 else min(count, rows[-1] + 2)
         command = commands.move_rows_by(self.doc, rows, step)
         self._structural(command, _drop(count, rows, position))
@@ -225,159 +220,11 @@ class EditorMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def duplicate(self, data):
         count = len(self.layers)
-        rows = _rows(data, count)
+        rows = draw_rows(data, count)
         copies = [self.layers[i] for i in rows]
         after = rows[-1] + 1
         order = [*range(after), *([None] * len(rows)), *range(after, count)]
         self._structural(commands.duplicate_rows(self.doc, rows), order, copies)
-
-    # -- edits of the tree (any network; the model is tree_edits) ----------------
-
-    def _expect(self, edit: tree_edits.TreeEdit | None) -> DocumentState:
-        """The state after `edit` (None or no layer moving: nothing changes, no
-        command); hand-set kernels follow their layer and stay where they fit."""
-        state = self.doc.state
-        if edit is None or _stays_put(state.architecture, edit):
-            return state
-        index_map = tree_edits.flat_index_map(state.architecture, edit)
-        edits = state.kernel_edits
-        kept = [replace(e, layer=index_map[e.layer]) for e in edits if e.layer in index_map]
-        return DocumentState(edit.architecture, _fitting(edit.architecture, kept), state.weights)
-
-    def _flat_rows(self, data) -> tuple[list[int], list[str]]:
-        rows = _rows(data, len(self.flat))
-        addresses = tree_edits.flat_addresses(self.doc.architecture)
-        return rows, [addresses[r] for r in rows]
-
-    def _target(self, data) -> tuple[str, int]:
-        """A drop indicator: a path and a position in it."""
-        arch = self.doc.architecture
-        container = data.draw(st.sampled_from(_containers(arch)), label="into")
-        length = len(tree_edits.layers_in(arch, container))
-        return container, data.draw(st.integers(0, length), label="position")
-
-    @precondition(lambda self: len(self.flat) < MAX_LAYERS)
-    @rule(data=st.data())
-    def drop_into_a_path(self, data):
-        """Palette layers, empty blocks, templates or dragged layers into any path."""
-        container, position = self._target(data)
-        shape = self.doc.architecture.input.as_tuple()
-        entries = st.sampled_from(sorted(ENTRIES)).map(lambda name: ENTRIES[name].make(shape))
-        singles = st.one_of(layer_types.map(commands.new_layer), layers).map(lambda x: (x,))
-        new = data.draw(st.one_of(entries, singles), label="dropped")
-        edit = tree_edits.insert(self.doc.architecture, container, position, new)
-        STATS["drops into a block" if container else "drops at the top"] += 1
-        command = commands.insert_layers(self.doc, position, list(new), container)
-        self._push(command, self._expect(edit))
-
-    @precondition(lambda self: self.flat)
-    @rule(data=st.data())
-    def delete_anywhere(self, data):
-        rows, addresses = self._flat_rows(data)
-        edit = tree_edits.remove(self.doc.architecture, addresses)
-        self._push(commands.remove_rows(self.doc, rows), self._expect(edit))
-
-    @precondition(lambda self: self.flat)
-    @rule(data=st.data())
-    def move_anywhere(self, data):
-        """Drag layers from any paths into, out of and between paths (a block
-        dropped into itself is refused: no command)."""
-        rows, addresses = self._flat_rows(data)
-        container, position = self._target(data)
-        try:
-            edit = tree_edits.move(self.doc.architecture, addresses, container, position)
-        except ArchitectureError:
-            STATS["moves into itself refused"] += 1
-            edit = None
-        command = commands.move_rows(self.doc, rows, position, container)
-        self._push(command, self._expect(edit))
-
-    @precondition(lambda self: self.flat)
-    @rule(data=st.data(), step=st.sampled_from([-1, 1]))
-    def move_by_within_a_path(self, data, step):
-        """Alt+Up / Alt+Down on layers of one path (of several paths: nothing)."""
-        rows, addresses = self._flat_rows(data)
-        try:
-            edit = tree_edits.move_by(self.doc.architecture, addresses, step)
-        except ArchitectureError:
-            edit = None
-        self._push(commands.move_rows_by(self.doc, rows, step), self._expect(edit))
-
-    @precondition(lambda self: 0 < len(self.flat) < MAX_LAYERS)
-    @rule(data=st.data())
-    def duplicate_anywhere(self, data):
-        rows, addresses = self._flat_rows(data)
-        edit = tree_edits.duplicate(self.doc.architecture, addresses)
-        self._push(commands.duplicate_rows(self.doc, rows), self._expect(edit))
-
-    @precondition(lambda self: self.flat)
-    @rule(data=st.data(), kind=st.sampled_from([RESIDUAL, PARALLEL]))
-    def wrap(self, data, kind):
-        """Adjacent layers of one path wrapped in a block (too deep: refused)."""
-        arch = self.doc.architecture
-        first = data.draw(st.sampled_from(tree_edits.flat_addresses(arch)), label="first")
-        container, at = tree_edits.container_of(first)
-        count = data.draw(st.integers(1, len(tree_edits.layers_in(arch, container)) - at))
-        addresses = [f"{container}.{i}".lstrip(".") for i in range(at, at + count)]
-        rows = [self.doc.index_of(a) for a in addresses]
-        params = (
-            {"merge": data.draw(st.sampled_from(["concat", "add"]))} if kind == PARALLEL else {}
-        )
-        try:
-            edit = tree_edits.wrap(arch, addresses, kind, **params)
-        except ArchitectureError:
-            STATS["wraps refused"] += 1
-            state, count = self.doc.state, self.doc.undo_stack.count()
-            with pytest.raises(ArchitectureError):
-                commands.wrap_rows(self.doc, rows, kind, **params)
-            assert self.doc.state is state and self.doc.undo_stack.count() == count
-            return
-        STATS["wraps"] += 1
-        self._push(commands.wrap_rows(self.doc, rows, kind, **params), self._expect(edit))
-
-    def _blocks(self, type_name: str | None = None) -> list[int]:
-        return [
-            i
-            for i, layer in enumerate(self.flat)
-            if layer.is_block and type_name in (None, layer.type)
-        ]
-
-    @precondition(lambda self: self._blocks())
-    @rule(data=st.data())
-    def unwrap(self, data):
-        row = data.draw(st.sampled_from(self._blocks()), label="block")
-        edit = tree_edits.unwrap(self.doc.architecture, self.doc.address_of(row))
-        STATS["unwraps"] += 1
-        self._push(commands.unwrap_row(self.doc, row), self._expect(edit))
-
-    @precondition(lambda self: self._blocks(PARALLEL))
-    @rule(data=st.data(), add=st.booleans())
-    def branches(self, data, add):
-        """A branch added to a Parallel, or one removed (its only one: refused)."""
-        row = data.draw(st.sampled_from(self._blocks(PARALLEL)), label="parallel")
-        address = self.doc.address_of(row)
-        if add:
-            edit = tree_edits.add_branch(self.doc.architecture, address)
-            self._push(commands.add_branch(self.doc, row), self._expect(edit))
-            return
-        k = data.draw(st.integers(0, len(self.flat[row].paths) - 1), label="branch")
-        try:
-            edit = tree_edits.remove_branch(self.doc.architecture, address, k)
-        except ArchitectureError:
-            with pytest.raises(ArchitectureError, match="only branch"):
-                commands.remove_branch(self.doc, row, k)
-            return
-        STATS["branches removed"] += 1
-        self._push(commands.remove_branch(self.doc, row, k), self._expect(edit))
-
-    @precondition(lambda self: self._blocks(PARALLEL))
-    @rule(data=st.data(), merge=st.sampled_from(["concat", "add"]))
-    def set_merge(self, data, merge):
-        row = data.draw(st.sampled_from(self._blocks(PARALLEL)), label="parallel")
-        if self.flat[row].get("merge") == merge:
-            assert commands.set_merge(self.doc, row, merge) is None
-            return
-        self._set_parameter(row, "merge", merge)
 
     def _editable(self, data) -> tuple[int, str] | None:
         rows = [i for i, layer in enumerate(self.flat) if _visible(layer)]
@@ -407,7 +254,7 @@ class EditorMachine(RuleBasedStateMachine):
         """Keep typing in the same field: a new value, or back to where it started."""
         _, row, name = self.merge_keys[self.pos]
         p = layer_type(self.flat[row].type).param(name)
-        started = _flat(self.history[self.pos - 1].architecture)[row].get(name)
+        started = flat_layers(self.history[self.pos - 1].architecture)[row].get(name)
         value = data.draw(st.one_of(st.just(started), param_values(p)), label="value")
         if value != self.flat[row].get(name):
             self._set_parameter(row, name, value)
@@ -415,7 +262,7 @@ class EditorMachine(RuleBasedStateMachine):
     def _set_parameter(self, row: int, name: str, value) -> None:
         """Expect the layer with the value, stored only when it is not the default."""
         state = self.doc.state
-        before = _flat(state.architecture)[row]
+        before = flat_layers(state.architecture)[row]
         p = layer_type(before.type).param(name)
         params = {**before.params, name: value}
         if not p.required and value == p.default:
@@ -429,7 +276,7 @@ class EditorMachine(RuleBasedStateMachine):
         else:
             address = tree_edits.flat_addresses(state.architecture)[row]
             arch = tree_edits.replace(state.architecture, address, edited).architecture
-        expected = DocumentState(arch, _fitting(arch, state.kernel_edits), state.weights)
+        expected = DocumentState(arch, fitting_edits(arch, state.kernel_edits), state.weights)
         if name == "merge":  # the block's own control
             command = commands.set_merge(self.doc, row, value)
         else:
@@ -459,7 +306,7 @@ class EditorMachine(RuleBasedStateMachine):
             if shape == state.architecture.input:  # the fields emit only a change
                 continue
             arch = state.architecture.with_input(shape)
-            expected = DocumentState(arch, _fitting(arch, state.kernel_edits), state.weights)
+            expected = DocumentState(arch, fitting_edits(arch, state.kernel_edits), state.weights)
             self._push(commands.SetInputCommand(self.doc, shape), expected, ("input",))
 
     @rule(name=st.sampled_from(sorted(PRESETS)))
@@ -554,20 +401,6 @@ class EditorMachine(RuleBasedStateMachine):
         STATS[f"stacks checked on {device}"] += 1
         STATS["invalid stacks" if analysis.first_error else "valid stacks"] += 1
         _AGREED.add(seen)
-
-
-def _stays_put(arch: Architecture, edit: tree_edits.TreeEdit) -> bool:
-    same = all(old == new for old, new in edit.address_map.items())
-    return same and edit.architecture == arch
-
-
-def _flat(arch: Architecture) -> list[Layer]:
-    return [layer for _, layer in arch.walk()]
-
-
-def _containers(arch: Architecture) -> list[str]:
-    """ "" and every path of every block: where layers can be dropped."""
-    return ["", *(f"{a}.{name}" for a, layer in arch.walk() for name in layer.path_names)]
 
 
 def _visible(layer: Layer) -> list[str]:
