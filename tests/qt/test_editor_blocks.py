@@ -301,3 +301,10 @@ def test_alt_up_in_the_stack_moves_a_layer_within_its_branch(window, qtbot):
     qtbot.keyClick(view, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
     assert doc.architecture.layers[2].paths[1] == (RELU, conv(3))
     assert doc.undo_stack.count() == 1
+
+
+def test_a_block_and_what_it_holds_count_once_in_the_undo_text(doc):
+    block_and_inside = [1, doc.index_of("1.body.0"), doc.index_of("1.body.1")]
+    assert commands.remove_rows(doc, block_and_inside).text() == "Delete Residual"
+    assert commands.duplicate_rows(doc, block_and_inside).text() == "Duplicate layer"
+    assert commands.move_rows(doc, [0, *block_and_inside], 4).text() == "Move 2 layers"

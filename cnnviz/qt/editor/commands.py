@@ -109,11 +109,28 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}s" if count != 1 else word
 
 
+def _outermost(doc: Document, rows: Sequence[int]) -> list[int]:
+    """The rows less those inside another chosen block (it counts with them)."""
+    layers = doc.analysis.layers
+    chosen = [layers[row].address for row in rows]
+    return [
+        row
+        for row, a in zip(rows, chosen, strict=True)
+        if not any(a.startswith(f"{other}.") for other in chosen)
+    ]
+
+
 def _what(doc: Document, rows: Sequence[int]) -> str:
-    """ "Conv2d" for one layer, "3 layers" for more."""
-    if len(rows) == 1:
-        return doc.analysis.layers[rows[0]].layer.type
-    return _plural(len(rows), "layer")
+    """ "Conv2d" for one layer (or block), "3 layers" for more."""
+    outer = _outermost(doc, rows)
+    if len(outer) == 1:
+        return doc.analysis.layers[outer[0]].layer.type
+    return _plural(len(outer), "layer")
+
+
+def _layers(doc: Document, rows: Sequence[int]) -> str:
+    """ "layer", "3 layers": a block counts once with what it holds."""
+    return _plural(len(_outermost(doc, rows)), "layer")
 
 
 def _addresses(doc: Document, rows: Iterable[int]) -> list[str]:
@@ -151,8 +168,7 @@ def new_layer(type_name: str) -> Layer:
     spec = layer_type(type_name)
     starters = {"out_channels": 16, "kernel_size": 3, "out_features": 10, "size": 5}
     required = {p.name: starters.get(p.name, 2) for p in spec.params if p.required}
-    if type_name == "AdaptiveAvgPool2d":
-        required["output_size"] = 1
+    required.update(spec.starter)  # the type's own (AdaptiveAvgPool2d 1×1, Upsample ×2, ...)
     return Layer.make(type_name, **required)
 
 
@@ -181,7 +197,7 @@ def _move(doc: Document, rows: list[int], edit_of) -> StateCommand | None:
         return None
     if _stays_put(edit):
         return None
-    return _structural(doc, f"Move {_plural(len(rows), 'layer')}", edit, rows)
+    return _structural(doc, f"Move {_layers(doc, rows)}", edit, rows)
 
 
 def move_rows(
@@ -211,7 +227,7 @@ def duplicate_rows(doc: Document, rows: Iterable[int]) -> StateCommand | None:
     if not rows:
         return None
     edit = tree_edits.duplicate(doc.architecture, _addresses(doc, rows))
-    return _structural(doc, f"Duplicate {_plural(len(rows), 'layer')}", edit, rows)
+    return _structural(doc, f"Duplicate {_layers(doc, rows)}", edit, rows)
 
 
 def wrap_rows(
