@@ -15,7 +15,7 @@ from cnnviz.commands.run import layer_key
 from cnnviz.compute.model import build_model
 from cnnviz.compute.weights import save_weights
 from cnnviz.core.analysis import analyze
-from cnnviz.core.architecture import Architecture, InputShape, Layer, save
+from cnnviz.core.architecture import Architecture, InputShape, Layer, load, save
 from cnnviz.core.images import Preprocessing, load_image, to_network_input
 from cnnviz.core.presets import load_preset
 from tests.image_corpus import CORPUS_ERRORS, write_corpus
@@ -268,3 +268,50 @@ def test_a_network_without_class_scores_says_its_random_filters_mean_nothing(
     assert code == 0
     assert "no prediction: the last layer does not give class scores" in stdout
     assert "note: random weights (untrained, seed 0): its filters and outputs mean" in stdout
+
+
+def test_a_network_with_blocks_writes_every_inner_output(capsys, tmp_path, digit_png):
+    """Every --out key of a version-2 file equals the test's own torch model that
+    loaded the same safetensors weights."""
+    from safetensors.torch import save_file
+
+    from cnnviz.commands.run import activation_key
+    from tests.compute.test_blocks_compute import (
+        BLOCKS_FILE,
+        independent_outputs,
+        randomize,
+    )
+    from tests.torch_modules import torch_network
+
+    model = torch_network(BLOCKS_FILE)
+    randomize(model, 11)
+    weights = tmp_path / "blocks.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    arch_path = tmp_path / "blocks.json"
+    arch_path.write_text(json.dumps(BLOCKS_FILE))
+    out = tmp_path / "acts.npz"
+    code, stdout, err = run_cli(capsys, arch_path, digit_png, "--weights", weights, "--out", out)
+    assert code == 0, err
+    analysis = analyze(load(arch_path))
+    assert f"wrote input and {len(analysis.layers)} layer outputs" in stdout
+    with np.load(out) as acts:
+        expected = independent_outputs(model, acts["input"])
+        keys = {"input"} | {activation_key(info.address, 9) for info in analysis.layers}
+        assert set(acts.files) == keys
+        for key in ("layer_01", "layer_01.body.00", "layer_02.shortcut.01"):
+            assert key in keys
+        assert "layer_04.branches.1.02" in keys and "layer_05.branches.1.00.body.00" in keys
+        for info in analysis.layers:
+            values = acts[activation_key(info.address, 9)]
+            assert values.shape == info.output_shape
+            np.testing.assert_allclose(values, expected[info.address], rtol=1e-5, atol=1e-6)
+
+
+def test_activation_keys_of_inner_layers():
+    from cnnviz.commands.run import activation_key
+
+    assert activation_key("3", 12) == "layer_03"
+    assert activation_key("3.body.0", 12) == "layer_03.body.00"
+    assert activation_key("5.shortcut.11", 150) == "layer_005.shortcut.11"
+    assert activation_key("6.branches.2.1", 12) == "layer_06.branches.2.01"
+    assert activation_key("6.branches.12.3.body.4", 12) == "layer_06.branches.12.03.body.04"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -70,3 +71,22 @@ def test_bad_file_via_the_real_command(tmp_path):
     )
     assert proc.returncode == 2
     assert "newer cnnviz" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_inner_layers_are_listed_with_their_address(capsys, tmp_path):
+    from tests.compute.test_blocks_compute import BLOCKS_FILE
+
+    path = tmp_path / "blocks.json"
+    path.write_text(json.dumps(BLOCKS_FILE))
+    assert main(["summary", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    addresses = [row["address"] for row in report["layers"]]
+    assert addresses[:7] == ["0", "1", "1.body.0", "1.body.1", "1.body.2", "1.body.3", "2"]
+    assert "5.branches.1.0.body.0" in addresses
+    assert [row["index"] for row in report["layers"]] == list(range(len(addresses)))
+    block = report["layers"][addresses.index("4")]
+    assert block["type"] == "Parallel" and block["output_shape"] == [23, 6, 6]
+    assert main(["summary", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"^\s*2\.shortcut\.1\s+BatchNorm2d\s+8×6×6\s", table, re.M)
+    assert re.search(r"^\s*4\.branches\.1\.2\s+Conv2d\(3, k3, p1\)\s+3×6×6\s", table, re.M)

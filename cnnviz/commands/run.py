@@ -3,7 +3,9 @@
 Prints the prediction (the most likely classes with their probabilities) when
 the last layer gives class scores. ``--out`` writes the network input under
 ``input`` and each layer's output under ``layer_00``, ``layer_01``, ... (one
-array per layer, without the batch axis). ``--json`` prints the report as
+array per layer, without the batch axis); a block's merged output is its
+``layer_NN`` and the layers inside it add ``layer_NN.body.MM``,
+``layer_NN.shortcut.MM`` and ``layer_NN.branches.K.MM``. ``--json`` prints the report as
 strict JSON instead (a number that is NaN or infinite is null), with every
 layer's statistics (min, max, mean, share of zeros); ``--stats`` prints those
 as a table. Weights come from ``--weights``, else from
@@ -31,6 +33,7 @@ from cnnviz.commands import CommandError
 from cnnviz.commands.declared_input import get_weights_hint, preprocessing
 from cnnviz.commands.summary import load_architecture
 from cnnviz.core import safe_json
+from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.presets import PRESETS, preset_path, weights_path
 
@@ -148,6 +151,18 @@ def layer_key(index: int, count: int) -> str:
     return f"layer_{index:0{max(2, len(str(count - 1)))}d}"
 
 
+def activation_key(address: str, count: int) -> str:
+    """The --out key of the layer at ``address`` ("3", "3.body.0", "6.branches.2.1")
+    in a stack of ``count`` top-level entries: "layer_03", "layer_03.body.00",
+    "layer_06.branches.2.01" (a layer's position in its path has two digits, as
+    the top level; a branch keeps its own number)."""
+    top, *rest = address.split(".")
+    parts = [layer_key(int(top), count)]
+    for previous, part in zip([top, *rest], rest, strict=False):
+        parts.append(part if not part.isdigit() or previous == "branches" else f"{int(part):02d}")
+    return ".".join(parts)
+
+
 def _class_name(arch: Architecture, index: int) -> str | None:
     classes = arch.classes
     return classes[index] if classes and index < len(classes) else None
@@ -203,11 +218,14 @@ def execute(args: argparse.Namespace) -> int:
     image = network_input(args, arch)
     weights = _weights_file(args, arch)
     result = _forward(args, arch, image, weights)
+    analysis = analyze(arch)
+    addresses = [info.address for info in analysis.layers]
     out = Path(args.out) if args.out else None
     if out is not None:
         arrays = {"input": result.input}
+        count = len(analysis.top_level)
         for layer in result.layers:
-            arrays[layer_key(layer.index, len(result.layers))] = layer.output
+            arrays[activation_key(addresses[layer.index], count)] = layer.output
         _save_npz(out, arrays)
     report = {
         "architecture": arch.name,
@@ -225,7 +243,7 @@ def execute(args: argparse.Namespace) -> int:
         **_prediction(result, arch, args.top),
         "notice": result.notice,
         "get_weights": get_weights_hint(arch) if weights is None else None,
-        "layer_stats": [_layer_stats(layer) for layer in result.layers],
+        "layer_stats": [_layer_stats(layer, addresses[layer.index]) for layer in result.layers],
     }
     if args.json:
         print(safe_json.dumps(report, indent=2))
@@ -236,10 +254,11 @@ def execute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _layer_stats(layer) -> dict[str, Any]:
+def _layer_stats(layer, address: str) -> dict[str, Any]:
     stats = layer.stats
     return {
         "index": layer.index,
+        "address": address,
         "type": layer.type,
         "shape": list(layer.output.shape),
         "min": stats.minimum,
@@ -254,7 +273,7 @@ def _stats_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         shape = "×".join(map(str, row["shape"]))
         lines.append(
-            f"{row['index']:>3} {row['type']:<18}{shape:>14}{row['min']:>11.4g}"
+            f"{row['address']:>3} {row['type']:<18}{shape:>14}{row['min']:>11.4g}"
             f"{row['max']:>11.4g}{row['mean']:>11.4g}{row['zero_fraction']:>8.0%}"
         )
     return "\n".join(lines)

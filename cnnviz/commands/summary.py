@@ -64,6 +64,7 @@ def layer_record(info: LayerInfo, input_hw) -> dict[str, Any]:
     rf = info.receptive_field
     return {
         "index": info.index,
+        "address": info.address,
         "type": info.layer.type,
         "params_desc": info.layer.describe(),
         "output_shape": list(info.output_shape),
@@ -110,8 +111,8 @@ def as_table(arch: Architecture, analysis: Analysis) -> str:
         label = info.layer.type + (f"({info.layer.describe()})" if info.layer.describe() else "")
         rows.append(
             (
-                str(info.index),
-                label,
+                info.address,  # "3", or "3.body.0" inside a block
+                "  " * info.depth + label,
                 _shape(info.output_shape),
                 f"{info.params:,}",
                 *_field(info),

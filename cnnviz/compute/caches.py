@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.compute.blocks import flat_modules
 from cnnviz.core.memory import REUSED_BUFFER_UP_TO
 
 
@@ -107,11 +108,12 @@ class FilterCache:
         return dict(out)
 
     def _conv_tensors(self, model: nn.Sequential) -> tuple[list, list[torch.Tensor]]:
-        """(index, weight, bias) of each Conv2d, and all those tensors in one list."""
+        """(flat index, weight, bias) of each Conv2d, inside blocks too, and all
+        those tensors in one list."""
         if self._convs is None or self._convs[0] is not model:
             convs = [
                 (index, module.weight, module.bias)
-                for index, module in enumerate(model)
+                for index, module in enumerate(flat_modules(model))
                 if isinstance(module, nn.Conv2d)
             ]
             every_tensor = [t for _, w, b in convs for t in (w, b) if t is not None]

@@ -23,6 +23,11 @@ in-place layer and no later forward can change them. Three ways to get there:
 A failed allocation (torch's, numpy's, a GPU's) is ``OutOfMemory``, one line
 naming the layer; cnnviz.core.memory estimates beforehand what a forward needs.
 
+A model with blocks (cnnviz.compute.blocks) runs the same three ways along
+its Plan: every layer inside a block and each block's merge is one step,
+results are by flat index (the analysis' pre-order), and each layer's input
+is what it received (the block's input for a path's first layer).
+
 Each LayerActivation computes its statistics when first asked for them
 (LayerStats.of): done here for every layer, they cost as much as the whole
 forward of a small network, and most results are superseded unseen.
@@ -42,8 +47,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.compute.blocks import Plan
 from cnnviz.compute.caches import BufferPool
-from cnnviz.compute.layer_calls import layer_calls
+from cnnviz.compute.layer_calls import block_plan, layer_calls
 from cnnviz.compute.memory_check import failure_message, is_allocation_failure
 from cnnviz.core.jobs import LayerActivation
 
@@ -59,10 +65,10 @@ class Cancelled(Exception):
 class LayerFailure(RuntimeError):
     """A layer raised while computing; the message names the layer."""
 
-    def __init__(self, index: int, type_name: str, exc: BaseException):
+    def __init__(self, index: int, type_name: str, exc: BaseException, address: str | None = None):
         detail = str(exc).strip().splitlines()
         reason = detail[0] if detail else type(exc).__name__
-        super().__init__(f"layer {index} {type_name} failed: {reason}")
+        super().__init__(f"layer {address or index} {type_name} failed: {reason}")
         self.index = index
 
 
@@ -74,6 +80,9 @@ def _run_layers(
     One loop with no call of ours per layer: for a small network the loop's
     own cost is a sizeable part of the forward.
     """
+    plan = block_plan(model)
+    if plan is not None:
+        return _run_plan(model, plan, x, should_cancel, copy_each)
     outputs: list[torch.Tensor] = []
     h = x
     try:
@@ -104,12 +113,18 @@ class OutOfMemory(RuntimeError):
         self.index = index
 
 
-def _raise_named(model: nn.Sequential, index: int, exc: Exception) -> NoReturn:
-    """OutOfMemory for a failed allocation, else a LayerFailure; both name the layer."""
-    name = type(model[index]).__name__
+def _raise_named(
+    model: nn.Sequential, index: int, exc: Exception, plan: Plan | None = None
+) -> NoReturn:
+    """OutOfMemory for a failed allocation, else a LayerFailure; both name the layer
+    (by its address, "3.body.0", inside a block)."""
+    if plan is None:
+        name, address = type(model[index]).__name__, str(index)
+    else:
+        name, address = plan.names[index], plan.addresses[index]
     if is_allocation_failure(exc):
-        raise OutOfMemory(f"layer {index} {name}", exc, index) from exc
-    raise LayerFailure(index, name, exc) from exc
+        raise OutOfMemory(f"layer {address} {name}", exc, index) from exc
+    raise LayerFailure(index, name, exc, address) from exc
 
 
 def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel: CancelCheck):
@@ -119,6 +134,33 @@ def _one_layer(model, index: int, step: Callable, h: torch.Tensor, should_cancel
         return step(h)
     except Exception as exc:
         _raise_named(model, index, exc)
+
+
+def _one_step(model, plan: Plan, step, values: list, should_cancel: CancelCheck):
+    """Run one step of a plan (a layer, or a block's merge) on the values it reads."""
+    if should_cancel is not None and should_cancel():
+        raise Cancelled
+    index, call, sources, is_merge, _ = step
+    try:
+        return call([values[s] for s in sources]) if is_merge else call(values[sources[0]])
+    except Exception as exc:
+        _raise_named(model, index, exc, plan)
+
+
+def _run_plan(
+    model: nn.Sequential, plan: Plan, x: torch.Tensor, should_cancel: CancelCheck, copy_each: bool
+) -> list[torch.Tensor]:
+    """Each layer's output by flat index, through the blocks (a block's own output is
+    its merge), asking ``should_cancel`` before every layer and every merge."""
+    values: list = [None] * (len(plan.modules) + 1)
+    values[0] = x
+    outputs: list = [None] * len(plan.modules)
+    for step in plan.steps:
+        h = _one_step(model, plan, step, values, should_cancel)
+        index = step[0]
+        values[index + 1] = h
+        outputs[index] = h.clone() if copy_each else h
+    return outputs
 
 
 def _seeded(x: torch.Tensor, seed: int | None):
@@ -239,14 +281,23 @@ def _layout(signature: tuple) -> _Layout:
     return _Layout(seg, tuple(unique))
 
 
-def _assemble(model, buffer: np.ndarray, layout: _Layout, image) -> tuple[LayerActivation, ...]:
-    layers = []
-    previous = image
-    for index, (module, (start, stop, shape)) in enumerate(zip(model, layout.places, strict=True)):
-        array = buffer[start:stop].reshape(shape)
-        layers.append(LayerActivation(index, type(module).__name__, array, previous))
-        previous = array
-    return tuple(layers)
+def _assemble(
+    model, buffer: np.ndarray, places, image, plan: Plan | None = None
+) -> tuple[LayerActivation, ...]:
+    """LayerActivations over ``buffer``: ``places`` gives each layer's (start, stop,
+    shape); each input is the previous output (the plan's source inside blocks)."""
+    arrays = [buffer[start:stop].reshape(shape) for start, stop, shape in places]
+    if plan is not None:
+        return _with_plan_inputs(plan, arrays, image)
+    names = [type(module).__name__ for module in model]
+    inputs = [image, *arrays[:-1]]
+    return tuple(map(LayerActivation, range(len(arrays)), names, arrays, inputs))
+
+
+def _with_plan_inputs(plan: Plan, arrays: list, image) -> tuple[LayerActivation, ...]:
+    values = [image, *arrays]  # by slot
+    inputs = [values[slot] for slot in plan.inputs]
+    return tuple(map(LayerActivation, range(len(arrays)), plan.names, arrays, inputs))
 
 
 def _take(pool: BufferPool | None, size: int) -> np.ndarray:
@@ -258,6 +309,7 @@ def gather(
     outputs: list[torch.Tensor],
     image: np.ndarray,
     pool: BufferPool | None = None,
+    plan: Plan | None = None,
 ) -> tuple[LayerActivation, ...]:
     """Recorded outputs as LayerActivations: float32 numpy arrays without the batch axis.
 
@@ -265,22 +317,25 @@ def gather(
     the caller must not keep them, which ``record_forward`` does not. Outputs
     elsewhere are concatenated there and copied into one buffer from ``pool``.
     Each layer's ``input`` is the previous layer's output array (the image for
-    layer 0), the same object, not another copy.
+    layer 0), the same object, not another copy; inside a block (``plan``, outputs
+    by flat index) the output of the layer before it in its path, or the block's input.
     """
     # is_cpu and dtype, not .device: a device object per tensor costs more.
     if all(t.is_cpu and t.dtype is torch.float32 for t in outputs):
-        return _adopted(model, outputs, image)
+        return _adopted(model, outputs, image, plan)
     layout = _layout(_signature(outputs))
     buffer = _take(pool, layout.end)
     if layout.unique:
         flats = [outputs[i].reshape(-1) for i in layout.unique]
         # Concatenated where they are (a GPU), then one transfer.
         torch.from_numpy(buffer).copy_(torch.cat(flats))
-    return _assemble(model, buffer, layout, image)
+    return _assemble(model, buffer, layout.places, image, plan)
 
 
-def _adopted(model, outputs: list[torch.Tensor], image) -> tuple[LayerActivation, ...]:
+def _adopted(model, outputs: list[torch.Tensor], image, plan=None) -> tuple[LayerActivation, ...]:
     arrays = [t.numpy()[0] for t in outputs]
+    if plan is not None:
+        return _with_plan_inputs(plan, arrays, image)
     names = [type(m).__name__ for m in model]
     inputs = [image, *arrays[:-1]]  # each layer's input is the previous output
     return tuple(map(LayerActivation, range(len(arrays)), names, arrays, inputs))
@@ -314,21 +369,22 @@ def record_forward(
     Otherwise the outputs are recorded and handed over at the end (gather),
     which costs fewer calls per layer: what matters for small networks.
     """
-    if sizes is not None and len(sizes) == len(model) and sum(sizes) >= COPY_AS_MADE_FROM:
+    plan = block_plan(model)
+    count = len(model) if plan is None else len(plan.modules)
+    if sizes is not None and len(sizes) == count and sum(sizes) >= COPY_AS_MADE_FROM:
         try:
+            if plan is not None:
+                return _copy_plan_as_made(model, plan, x, image, sizes, pool, should_cancel, seed)
             return _copy_as_made(model, x, image, sizes, pool, should_cancel, seed)
         except _PlanMismatch as exc:
             log.warning("%s; recording the outputs instead", exc)
     outputs = layer_outputs(model, x, should_cancel=should_cancel, seed=seed)
-    return gather(model, outputs, image, pool)
+    return gather(model, outputs, image, pool, plan)
 
 
 def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
     capacity = sum(sizes)
-    try:
-        buffer = _take(pool, capacity)
-    except MemoryError as exc:
-        raise OutOfMemory("the result (every layer's output)", exc) from exc
+    buffer = _result_buffer(pool, capacity)
     target = torch.from_numpy(buffer)
     seg = _Segments()
     previous, previous_version = None, -1
@@ -356,7 +412,62 @@ def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
                     h = kept
             previous, previous_version = h, h._version
     unique = tuple(seg.owner.index(u) for u in range(len(seg.starts)))
-    return _assemble(model, buffer[: seg.end], _Layout(seg, unique), image)
+    return _assemble(model, buffer[: seg.end], _Layout(seg, unique).places, image)
+
+
+def _result_buffer(pool: BufferPool | None, capacity: int) -> np.ndarray:
+    try:
+        return _take(pool, capacity)
+    except MemoryError as exc:
+        raise OutOfMemory("the result (every layer's output)", exc) from exc
+
+
+def _copy_plan_as_made(model, plan: Plan, x, image, sizes, pool, should_cancel, seed):
+    """_copy_as_made through blocks: each output (a merge's too) is copied into the
+    buffer as it is made and the forward goes on from the copy; what no later
+    step reads is let go at once (a block's input after its merge)."""
+    capacity = sum(sizes)
+    buffer = _result_buffer(pool, capacity)
+    target = torch.from_numpy(buffer)
+    places: list = [None] * len(plan.modules)
+    values: list = [None] * (len(plan.modules) + 1)
+    versions = [-1] * len(values)
+    values[0], end = x, 0
+    with torch.no_grad(), _seeded(x, seed):
+        for step in plan.steps:
+            index, _, sources, is_merge, released = step
+            version = target._version
+            h = _one_step(model, plan, step, values, should_cancel)
+            if target._version != version:
+                raise _PlanMismatch(f"layer {plan.addresses[index]} wrote into a recorded output")
+            source = sources[0]
+            if (
+                not is_merge
+                and source
+                and h._version == versions[source]
+                and _same_data(values[source], h)
+            ):
+                places[index] = (*places[source - 1][:2], tuple(h.shape[1:]))
+            else:
+                if end + h.numel() > capacity:
+                    raise _PlanMismatch("layer outputs differ from the analysis")
+                kept = target[end : end + h.numel()].view(h.shape)
+                kept.copy_(h)
+                places[index] = (end, end + h.numel(), tuple(h.shape[1:]))
+                end += h.numel()
+                if h.is_cpu and h.dtype is torch.float32:
+                    h = kept  # go on from the copy: torch frees its own output now
+            values[index + 1], versions[index + 1] = h, h._version
+            for slot in released:
+                values[slot] = None
+    return _assemble(model, buffer[:end], places, image, plan)
+
+
+def output_index(model: nn.Sequential) -> int:
+    """The flat index of the network's output: the last layer, or the last block
+    (whose merge runs after the layers inside it, which come after it in the list)."""
+    plan = block_plan(model)
+    return -1 if plan is None else plan.steps[-1][0]
 
 
 def class_probabilities(last: LayerActivation) -> np.ndarray | None:

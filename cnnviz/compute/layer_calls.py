@@ -14,7 +14,8 @@ moved to another device, are what it computes with.
 Everything else calls the module: other layer types, unusual settings (a
 padding mode other than zeros, batch norm without running statistics),
 train mode for the layers whose forward depends on it, and any model with a
-forward hook (hooks run only through ``Module.__call__``).
+forward hook (hooks run only through ``Module.__call__``; a hook on a block
+itself does not run: the forward goes through the layers inside it).
 tests/compute/test_forward_hooked.py compares every layer's output with plain
 torch modules, value for value, on the presets and on generated stacks.
 """
@@ -28,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules import module as _module_globals
+
+from cnnviz.compute.blocks import Plan, compile_steps, flat_modules, has_blocks
 
 LayerCall = Callable[[torch.Tensor], torch.Tensor]
 
@@ -144,11 +147,35 @@ def layer_calls(model: nn.Sequential) -> list[LayerCall]:
     each layer's op where ``_DIRECT`` knows it, else the module's forward
     (``Module.__call__`` only adds the search for hooks).
     """
+    return prepared(model)[0]
+
+
+def block_plan(model: nn.Sequential) -> Plan | None:
+    """The Plan of a model with blocks (the forward follows it), None for a plain stack."""
+    return prepared(model)[1]
+
+
+def prepared(model: nn.Sequential) -> tuple[list[LayerCall], Plan | None]:
+    """(layer_calls, None) for a plain stack; for a model with blocks (its top-level
+    modules' calls, and the Plan the forward follows through the blocks).
+
+    A plain stack pays for no more than it did before blocks: the check for
+    blocks is made once per model (and again if its layers are swapped).
+    """
     modules = tuple(model)
-    if _hooked(modules):
-        return list(modules)
     entry = _cache.get(model)
     if entry is None or entry[0] != modules:  # new model, or layers swapped in place
-        entry = (modules, [_call_for(m) for m in modules])
+        plan = compile_steps(model, _call_for) if has_blocks(modules) else None
+        entry = (modules, [_call_for(m) for m in modules], plan)
         _cache[model] = entry
-    return entry[1]
+    plan = entry[2]
+    if plan is None:
+        return (list(modules), None) if _hooked(modules) else (entry[1], None)
+    # A block's layers can be swapped or hooked without the top level changing.
+    flat = tuple(flat_modules(model))
+    if flat != plan.modules:
+        plan = compile_steps(model, _call_for)
+        _cache[model] = (modules, entry[1], plan)
+    if _hooked(flat):
+        return list(modules), compile_steps(model, lambda m: m)
+    return entry[1], plan

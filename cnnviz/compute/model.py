@@ -1,5 +1,8 @@
 """Architecture → torch ``nn.Sequential`` whose index is the layer index.
 
+Blocks are modules holding the layers inside them (cnnviz.compute.blocks),
+so the state_dict keys follow the architecture file: ``3.body.0.weight``.
+
 Every type is built the same way, ``getattr(nn, type)(**params, **inferred)``:
 the sizes torch needs from the previous layer (in_channels, in_features,
 num_features, num_channels) are what the type's module declares it infers
@@ -8,11 +11,13 @@ analysis can never disagree about them.
 
 Initialisation is deterministic per layer: each layer draws from its own
 random stream, seeded by the global seed and the layer's *key* (its type,
-parameters and input shape) rather than its position, so inserting or
-removing a layer does not re-randomise the others. ``ModelKeeper`` goes one
+parameters and input shape) and its occurrence among the layers that are
+not blocks, rather than its position, so inserting or removing a layer does
+not re-randomise the others. ``ModelKeeper`` goes one
 step further for an edited stack: it aligns the old and new keys (difflib)
 and keeps the very modules, with whatever weights they hold (loaded, trained,
-edited), of every layer whose own parameters and input shape did not change.
+edited), of every layer whose own parameters and input shape did not change,
+inside blocks too (the alignment runs over the flat list of such layers).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnviz.core.analysis import Analysis, analyze
+from cnnviz.compute.blocks import BLOCK_MODULES, assemble, flat_modules
+from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
 from cnnviz.core.catalogue import layer_type
 
@@ -80,8 +86,14 @@ def checked_analysis(arch: Architecture) -> Analysis:
     return analysis
 
 
+def _leaves(analysis: Analysis) -> list[LayerInfo]:
+    """The layers that are not blocks, in flat order: those that get a module of their own."""
+    return [info for info in analysis.layers if not info.layer.is_block]
+
+
 def _keys(analysis: Analysis) -> list[LayerKey]:
-    return [layer_key(info.layer, info.input_shape) for info in analysis.layers]
+    """The leaves' keys: a block's weights are those of the layers inside it."""
+    return [layer_key(info.layer, info.input_shape) for info in _leaves(analysis)]
 
 
 def _sizes(analysis: Analysis) -> list[int]:
@@ -109,16 +121,18 @@ def _build_one(layer: Layer, input_shape, seed: int | None, key: LayerKey, occur
 def build_model(arch: Architecture, seed: int | None = 0) -> nn.Sequential:
     """The whole stack as nn.Sequential; ArchitectureError if a layer is invalid.
 
-    With a seed, initialisation is deterministic, per layer, and does not touch
-    torch's global random state; with None it draws from the global state.
+    Blocks become cnnviz.compute.blocks' Residual and Parallel around the
+    modules of the layers inside them. With a seed, initialisation is
+    deterministic, per layer, and does not touch torch's global random state;
+    with None it draws from the global state.
     """
     analysis = checked_analysis(arch)
-    keys = _keys(analysis)
-    modules = [
-        _build_one(info.layer, info.input_shape, seed, key, occurrence)
-        for info, key, occurrence in zip(analysis.layers, keys, _occurrences(keys), strict=True)
-    ]
-    return nn.Sequential(*modules)
+    leaves, keys = _leaves(analysis), _keys(analysis)
+    modules = {
+        info.index: _build_one(info.layer, info.input_shape, seed, key, occurrence)
+        for info, key, occurrence in zip(leaves, keys, _occurrences(keys), strict=True)
+    }
+    return assemble(analysis.layers, modules)
 
 
 class ModelKeeper:
@@ -134,16 +148,18 @@ class ModelKeeper:
         self.model: nn.Sequential | None = None
         self.architecture: Architecture | None = None
         self.seed: int | None = None
-        self.kept: tuple[int, ...] = ()  # new indices whose module was reused
+        self.kept: tuple[int, ...] = ()  # new flat indices whose module was reused
         # Each layer's output size (values per sample), from the analysis.
         self.output_sizes: list[int] = []
-        self._keys: list[LayerKey] = []
+        self._keys: list[LayerKey] = []  # of the leaves (layers that are not blocks)
+        self._leaf_modules: list[nn.Module] = []
 
     def reset(self) -> None:
         """Forget the current model: the next update builds everything afresh."""
         self.model = None
         self.architecture = None
         self._keys = []
+        self._leaf_modules = []
         self.kept = ()
 
     def adopt(self, arch: Architecture, seed: int, model: nn.Sequential) -> None:
@@ -151,41 +167,48 @@ class ModelKeeper:
         analysis = checked_analysis(arch)
         self.model, self.architecture, self.seed = model, arch, seed
         self._keys = _keys(analysis)
+        self._leaf_modules = _leaf_modules(model)
         self.output_sizes = _sizes(analysis)
         self.kept = ()
 
     def update(self, arch: Architecture, seed: int = 0) -> nn.Sequential:
         if self.model is not None and arch == self.architecture and seed == self.seed:
-            self.kept = tuple(range(len(self.model)))
+            self.kept = tuple(range(len(self.output_sizes)))
             return self.model
         analysis = checked_analysis(arch)
-        keys = _keys(analysis)
+        leaves, keys = _leaves(analysis), _keys(analysis)
         if self.model is None or seed != self.seed:
             self.reset()
         reused = self._aligned(keys)
         occurrences = _occurrences(keys)
-        modules = []
-        for index, info in enumerate(analysis.layers):
-            if index in reused:
-                modules.append(reused[index])
+        modules = {}
+        for n, info in enumerate(leaves):
+            if n in reused:
+                modules[info.index] = reused[n]
             else:
-                modules.append(
-                    _build_one(info.layer, info.input_shape, seed, keys[index], occurrences[index])
+                modules[info.index] = _build_one(
+                    info.layer, info.input_shape, seed, keys[n], occurrences[n]
                 )
-        self.model = nn.Sequential(*modules)
+        # Blocks are made anew around the kept modules: they hold no weights of their own.
+        self.model = assemble(analysis.layers, modules)
         self.architecture, self.seed, self._keys = arch, seed, keys
+        self._leaf_modules = [modules[info.index] for info in leaves]
         self.output_sizes = _sizes(analysis)
-        self.kept = tuple(sorted(reused))
+        self.kept = tuple(sorted(leaves[n].index for n in reused))
         log.debug("model for %s: kept layers %s", arch.name, self.kept)
         return self.model
 
     def _aligned(self, keys: list[LayerKey]) -> dict[int, nn.Module]:
-        """New index → old module, for every layer the alignment matches."""
+        """New leaf position → old module, for every leaf the alignment matches."""
         if self.model is None:
             return {}
         matcher = difflib.SequenceMatcher(None, self._keys, keys, autojunk=False)
         reused = {}
         for block in matcher.get_matching_blocks():
             for offset in range(block.size):
-                reused[block.b + offset] = self.model[block.a + offset]
+                reused[block.b + offset] = self._leaf_modules[block.a + offset]
         return reused
+
+
+def _leaf_modules(model: nn.Sequential) -> list[nn.Module]:
+    return [m for m in flat_modules(model) if not isinstance(m, BLOCK_MODULES)]

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.compute.blocks import flat_modules
 from cnnviz.compute.caches import BufferPool, FilterCache
 from cnnviz.compute.device import (
     DeviceError,
@@ -44,6 +45,7 @@ from cnnviz.compute.forward import (
     LayerFailure,
     OutOfMemory,
     class_probabilities,
+    output_index,
     record_forward,
 )
 from cnnviz.compute.memory_check import failure_message, is_allocation_failure, placement
@@ -93,10 +95,10 @@ def _file_token(path: str | None) -> tuple | None:
     return (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
 
 
-def _edit_problem(model: nn.Sequential, edit: KernelEdit) -> str | None:
-    if not 0 <= edit.layer < len(model) or not isinstance(model[edit.layer], nn.Conv2d):
+def _edit_problem(modules: list[nn.Module], edit: KernelEdit) -> str | None:
+    if not 0 <= edit.layer < len(modules) or not isinstance(modules[edit.layer], nn.Conv2d):
         return "it is not a Conv2d layer"
-    weight = model[edit.layer].weight
+    weight = modules[edit.layer].weight
     if not 0 <= edit.out_channel < weight.shape[0]:
         return f"there is no output channel {edit.out_channel} (0 to {weight.shape[0] - 1})"
     kernel = np.asarray(edit.kernel)
@@ -116,14 +118,15 @@ def kernel_edits_applied(model: nn.Sequential, edits, notices: list[str]) -> Ite
         yield
         return
     saved: list[tuple[torch.Tensor, int, torch.Tensor]] = []
+    modules = flat_modules(model)  # edit.layer is the flat index, inside blocks too
     with torch.no_grad():
         try:
             for edit in edits:
-                problem = _edit_problem(model, edit)
+                problem = _edit_problem(modules, edit)
                 if problem:
                     notices.append(f"kernel edit on layer {edit.layer} ignored: {problem}")
                     continue
-                conv = model[edit.layer]
+                conv = modules[edit.layer]
                 targets = [(conv.weight, np.asarray(edit.kernel))]
                 if edit.bias is not None:
                     if conv.bias is None:
@@ -292,7 +295,7 @@ class ForwardRunner:
         with _when(edits, kernel_edits_applied, model, edits, notices):
             filters = self._filters.filters(model)
             layers, used = self._compute(model, image, request, device, should_cancel, notices)
-        probabilities = class_probabilities(layers[-1]) if layers else None
+        probabilities = class_probabilities(layers[output_index(model)]) if layers else None
         return ForwardResult(
             request_id=request.request_id,
             input=image,

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz.compute.augment import augment_photos, augment_strokes
+from cnnviz.compute.blocks import flat_modules
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.jobs import TrainConfig
 
@@ -67,7 +68,7 @@ def initialise(model: nn.Sequential, scheme: str, seed: int) -> None:
         return
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for module in model:
+        for module in model.modules():  # inside blocks too
             if not isinstance(module, nn.Conv2d | nn.Linear):
                 continue
             if scheme == "xavier":
@@ -105,10 +106,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 def conv_filters(
     model: nn.Sequential, max_values: int = SNAPSHOT_MAX_VALUES
 ) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-    """Copies of the Conv2d weights and biases by layer index (first conv always)."""
+    """Copies of the Conv2d weights and biases by flat layer index (first conv always)."""
     out: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
     budget = max_values
-    for index, module in enumerate(model):
+    for index, module in enumerate(flat_modules(model)):
         if not isinstance(module, nn.Conv2d):
             continue
         size = module.weight.numel()

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from cnnviz.compute import package_weights
+from cnnviz.compute.blocks import BLOCK_MODULES, named_flat
 from cnnviz.compute.hub_weights import to_model_keys
 from cnnviz.core.safe_files import UnreadableFile, check_regular
 
@@ -178,11 +179,17 @@ def strip_common_prefix(state: Mapping[str, Any], expected: Mapping[str, Any]) -
 
 
 def _layer_of(key: str, model: nn.Module) -> str | None:
-    """'layer 4 Conv2d' for a key of layer 4 of a Sequential, else None."""
+    """'layer 4 Conv2d' for a key of layer 4 of a Sequential ('layer 3.body.0 Conv2d'
+    inside a block), else None."""
     index = key.split(".", 1)[0]
     if not isinstance(model, nn.Sequential) or not index.isdigit() or int(index) >= len(model):
         return None
-    return f"layer {index} {type(model[int(index)]).__name__}"
+    address = key.rsplit(".", 1)[0]
+    try:
+        module = model.get_submodule(address)
+    except AttributeError:  # no such layer inside the block: name the block
+        address, module = index, model[int(index)]
+    return f"layer {address} {type(module).__name__}"
 
 
 def first_mismatch(state: Mapping[str, Any], model: nn.Module) -> str | None:
@@ -229,14 +236,16 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
 
 
 def load_fitting_layers(model: nn.Sequential, state: Mapping[str, Any]) -> list[int]:
-    """Load the layers whose every tensor fits; the indices loaded."""
+    """Load the layers (inside blocks too) whose every tensor fits; the flat indices loaded."""
     state = strip_common_prefix(state, model.state_dict())
     loaded = []
-    for index, module in enumerate(model):
+    for index, (address, module) in enumerate(named_flat(model)):
+        if isinstance(module, BLOCK_MODULES):
+            continue  # its layers are loaded one by one
         own = module.state_dict()
         if not own:
             continue
-        keys = {name: f"{index}.{name}" for name in own}
+        keys = {name: f"{address}.{name}" for name in own}
         fits = all(
             keys[name] in state and tuple(state[keys[name]].shape) == tuple(tensor.shape)
             for name, tensor in own.items()

@@ -7,7 +7,8 @@ The hooked forward (cnnviz.compute.forward) holds, at its peak:
 * a copy of each Conv2d's weights and bias, which the result carries for the
   filters panel;
 * every layer's output, kept for the panels (a Flatten, and a Dropout outside
-  training, hand on their input's values: those cost nothing);
+  training, hand on their input's values: those cost nothing); inside a
+  block every layer's, and the block's merged output one more;
 * the network input;
 * while one layer computes: its fresh output before it is copied into the
   result, and the working memory torch's CPU kernels take for it (measured on
@@ -55,6 +56,7 @@ class LayerMemory:
     weights: int  # bytes of parameters and buffers
     output: int  # bytes of its output kept in the result; 0 when it shares its input's
     workspace: int  # bytes torch takes while computing it, beyond its output
+    address: str = ""  # "3.body.0" inside a block (the index is the flat one)
 
     @property
     def transient(self) -> int:
@@ -137,7 +139,7 @@ class MemoryEstimate:
         if m is None:
             return f"the input needs {format_bytes(self.input)}"
         share = self.share(m)
-        head = f"layer {m.index} {m.type} needs {format_bytes(share)}"
+        head = f"layer {m.address or m.index} {m.type} needs {format_bytes(share)}"
         weights = self._held_weights(m)
         if weights >= 0.8 * share:
             return f"{head} of weights"
@@ -237,9 +239,8 @@ def layer_memory(info: LayerInfo, train_mode: bool = False) -> LayerMemory:
     weights = _weight_bytes(info)
     shared = _shares_input(info, train_mode)
     output = 0 if shared else _values(info.output_shape) * FLOAT
-    return LayerMemory(
-        info.index, info.layer.type, weights, output, _workspace(info, weights, train_mode)
-    )
+    workspace = _workspace(info, weights, train_mode)
+    return LayerMemory(info.index, info.layer.type, weights, output, workspace, info.address)
 
 
 def estimate(analysis: Analysis, train_mode: bool = False) -> MemoryEstimate:

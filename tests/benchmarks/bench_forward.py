@@ -1,6 +1,6 @@
 """Plain torch forward vs the hooked forward that feeds the panels, side by side.
 
-    python tests/benchmarks/bench_forward.py [--threads 1] [--rounds 7]
+    python tests/benchmarks/bench_forward.py [--threads 1] [--rounds 7] [networks...]
 
 For each network: "plain" is what a prediction needs with torch alone (image
 to tensor, ``model(x)`` under inference mode, softmax to numpy); "hooked" is
@@ -25,10 +25,55 @@ import numpy as np
 import torch
 
 from cnnviz.compute.runner import ForwardRunner
+from cnnviz.core.architecture import Architecture, from_json
 from cnnviz.core.jobs import ForwardRequest
 from cnnviz.core.presets import load_preset
 
-NETWORKS = ("lenet5", "tinyvgg", "vgg11", "interview")
+NETWORKS = ("lenet5", "tinyvgg", "vgg11", "interview", "resnet18")
+
+
+def _conv(out: int, k: int, stride: int = 1, padding: int = 0) -> dict:
+    return {
+        "type": "Conv2d",
+        "out_channels": out,
+        "kernel_size": k,
+        "stride": stride,
+        "padding": padding,
+        "bias": False,
+    }
+
+
+def _basic_block(out: int, stride: int, project: bool) -> list[dict]:
+    """torchvision's BasicBlock: conv-bn-relu-conv-bn plus a shortcut, then ReLU."""
+    body = [_conv(out, 3, stride, 1), {"type": "BatchNorm2d"}, {"type": "ReLU"}]
+    body += [_conv(out, 3, 1, 1), {"type": "BatchNorm2d"}]
+    shortcut = [_conv(out, 1, stride), {"type": "BatchNorm2d"}] if project else []
+    return [{"type": "Residual", "body": body, "shortcut": shortcut}, {"type": "ReLU"}]
+
+
+def resnet18() -> Architecture:
+    """ResNet-18 at 3×224×224 in torchvision's layout (11,689,512 parameters), built
+    here so the benchmark does not depend on a preset file."""
+    layers = [_conv(64, 7, 2, 3), {"type": "BatchNorm2d"}, {"type": "ReLU"}]
+    layers.append({"type": "MaxPool2d", "kernel_size": 3, "stride": 2, "padding": 1})
+    for stage, out in enumerate((64, 128, 256, 512)):
+        layers += _basic_block(out, 1 if stage == 0 else 2, project=stage > 0)
+        layers += _basic_block(out, 1, project=False)
+    layers += [{"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"}]
+    layers.append({"type": "Linear", "out_features": 1000})
+    return from_json(
+        {
+            "format": "cnnviz-architecture",
+            "version": 2,
+            "name": "ResNet-18",
+            "input": {"channels": 3, "height": 224, "width": 224},
+            "layers": layers,
+        }
+    )
+
+
+def architecture(name: str) -> Architecture:
+    return resnet18() if name == "resnet18" else load_preset(name)
 
 
 def _timed(fn, repeat: int) -> tuple[float, float]:
@@ -40,7 +85,7 @@ def _timed(fn, repeat: int) -> tuple[float, float]:
 
 
 def measure(name: str, rounds: int) -> dict:
-    arch = load_preset(name)
+    arch = architecture(name)
     image = np.random.default_rng(0).random(arch.input.as_tuple(), dtype=np.float32)
     runner = ForwardRunner()
     request = ForwardRequest(request_id=1, architecture=arch, image=image)
@@ -66,7 +111,8 @@ def measure(name: str, rounds: int) -> dict:
         for label, fn in contenders:
             cpu, wall = _timed(fn, repeat)
             best[label] = [min(best[label][0], cpu), min(best[label][1], wall)]
-    return {"name": arch.name, "layers": len(arch.layers), "repeat": repeat, **best}
+    layers = len(runner.keeper.output_sizes)  # every layer, inside blocks too
+    return {"name": arch.name, "layers": layers, "repeat": repeat, **best}
 
 
 def main() -> int:
