@@ -27,8 +27,11 @@ from cnnviz.core.catalogue import (
     CHOICE,
     FLOAT,
     INT,
+    OPT_BOOL,
+    OPT_FLOAT,
     OPT_INT,
     OPT_PAIR,
+    PAD4,
     PADDING,
     PAIR,
     Param,
@@ -181,13 +184,15 @@ class PaddingEditor(ParamEditor):
             self.pair.set_value(value)
 
 
-class OptionalPairEditor(ParamEditor):
-    """A pair, or nothing (None): the pooling stride that defaults to the kernel."""
+class OptionalSizeEditor(ParamEditor):
+    """A pair, or nothing (None), e.g. Upsample's size when a scale_factor is given."""
+
+    UNSET = "not set"
 
     def __init__(self, param: Param, parent: QWidget | None = None):
         super().__init__(param, parent)
-        self.same = QCheckBox("= kernel", self)
-        self.same.setToolTip("Use the kernel size as the stride (torch's default)")
+        self.same = QCheckBox(self.UNSET, self)
+        self.same.setToolTip("Leave it empty (None), as torch's default")
         self.pair = PairEditor(param, self)
         self._stack_vertically(self.pair, self.same)
         self.same.toggled.connect(self._toggled)
@@ -200,17 +205,76 @@ class OptionalPairEditor(ParamEditor):
     def value(self) -> Any:
         return None if self.same.isChecked() else self.pair.value()
 
-    def show_fallback(self, value: Any) -> None:
-        """What the pair shows while it follows the kernel size."""
-        if self.same.isChecked():
-            self.pair.set_value(value)
-
     def _show(self, value: Any) -> None:
         with QSignalBlocker(self.same):
             self.same.setChecked(value is None)
         self.pair.setEnabledPair(value is not None)
         if value is not None:
             self.pair.set_value(value)
+
+
+class OptionalPairEditor(OptionalSizeEditor):
+    """A pair, or nothing (None): the pooling stride that defaults to the kernel."""
+
+    UNSET = "= kernel"
+
+    def __init__(self, param: Param, parent: QWidget | None = None):
+        super().__init__(param, parent)
+        self.same.setToolTip("Use the kernel size as the stride (torch's default)")
+
+    def show_fallback(self, value: Any) -> None:
+        """What the pair shows while it follows the kernel size."""
+        if self.same.isChecked():
+            self.pair.set_value(value)
+
+
+class Pad4Editor(ParamEditor):
+    """One number for every side, or (left, right, top, bottom) as ZeroPad2d takes it."""
+
+    SIDES = ("left", "right", "top", "bottom")
+
+    def __init__(self, param: Param, parent: QWidget | None = None):
+        super().__init__(param, parent)
+        self.boxes = [_spin(param, self) for _ in self.SIDES]
+        self.link = QCheckBox("all sides", self)
+        self.link.setChecked(True)
+        self.link.setToolTip("One number for all four sides")
+        rows = QWidget(self)
+        grid = QHBoxLayout(rows)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for side, box in zip(self.SIDES, self.boxes, strict=True):
+            box.setToolTip(f"{param.name}: {side}. {param.help}")
+            grid.addWidget(QLabel(side[0].upper(), rows))
+            grid.addWidget(box, 1)
+            box.valueChanged.connect(lambda v, box=box: self._changed(box, v))
+        self._stack_vertically(rows, self.link)
+        self.link.toggled.connect(self._link_toggled)
+
+    def _changed(self, source: QSpinBox, value: int) -> None:
+        if self.link.isChecked():
+            for box in self.boxes:
+                if box is not source:
+                    with QSignalBlocker(box):
+                        box.setValue(value)
+        self._emit()
+
+    def _link_toggled(self, linked: bool) -> None:
+        if linked and len({box.value() for box in self.boxes}) > 1:
+            self._changed(self.boxes[0], self.boxes[0].value())
+        else:
+            self._emit()
+
+    def value(self) -> int | tuple[int, int, int, int]:
+        values = tuple(box.value() for box in self.boxes)
+        return values[0] if self.link.isChecked() else values  # type: ignore[return-value]
+
+    def _show(self, value: Any) -> None:
+        values = tuple(value) if isinstance(value, tuple | list) else (value,) * 4
+        for box, v in zip(self.boxes, values, strict=True):
+            with QSignalBlocker(box):
+                box.setValue(int(v if v is not None else 0))
+        with QSignalBlocker(self.link):
+            self.link.setChecked(not isinstance(value, tuple | list))
 
 
 class OptionalIntEditor(ParamEditor):
@@ -285,6 +349,26 @@ class FloatEditor(ParamEditor):
             self.box.setValue(float(value))
 
 
+class OptionalFloatEditor(FloatEditor):
+    """A number, or nothing (None), e.g. Upsample's scale_factor when a size is given."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None):
+        super().__init__(param, parent)
+        self.unset = QCheckBox("not set", self)
+        self._layout.insertWidget(0, self.unset)
+        self.unset.toggled.connect(lambda on: (self.box.setEnabled(not on), self._emit()))
+
+    def value(self) -> float | None:
+        return None if self.unset.isChecked() else float(self.box.value())
+
+    def _show(self, value: Any) -> None:
+        with QSignalBlocker(self.unset):
+            self.unset.setChecked(value is None)
+        self.box.setEnabled(value is not None)
+        if value is not None:
+            super()._show(value)
+
+
 class BoolEditor(ParamEditor):
     def __init__(self, param: Param, parent: QWidget | None = None):
         super().__init__(param, parent)
@@ -319,6 +403,28 @@ class ChoiceEditor(ParamEditor):
             self.box.setCurrentText(str(value))
 
 
+class OptionalBoolEditor(ParamEditor):
+    """true, false, or not set (None: torch decides, e.g. align_corners)."""
+
+    CHOICES = (("not set", None), ("true", True), ("false", False))
+
+    def __init__(self, param: Param, parent: QWidget | None = None):
+        super().__init__(param, parent)
+        self.box = QComboBox(self)
+        self.box.addItems([name for name, _ in self.CHOICES])
+        self.box.setToolTip(param.help)
+        self._layout.addWidget(self.box)
+        self.box.currentTextChanged.connect(self._emit)
+
+    def value(self) -> bool | None:
+        return dict(self.CHOICES)[self.box.currentText()]
+
+    def _show(self, value: Any) -> None:
+        text = next(name for name, v in self.CHOICES if v is value)
+        with QSignalBlocker(self.box):
+            self.box.setCurrentText(text)
+
+
 _EDITORS = {
     INT: IntEditor,
     PAIR: PairEditor,
@@ -326,11 +432,17 @@ _EDITORS = {
     OPT_PAIR: OptionalPairEditor,
     OPT_INT: OptionalIntEditor,
     FLOAT: FloatEditor,
+    OPT_FLOAT: OptionalFloatEditor,
     BOOL: BoolEditor,
+    OPT_BOOL: OptionalBoolEditor,
     CHOICE: ChoiceEditor,
+    PAD4: Pad4Editor,
 }
 
 
 def make_editor(param: Param, parent: QWidget | None = None) -> ParamEditor:
-    """The right editor for the parameter's kind."""
+    """The right editor for the parameter's kind. An optional pair falls back to
+    the kernel only for a stride; elsewhere (Upsample's size) it is just unset."""
+    if param.kind == OPT_PAIR and param.name != "stride":
+        return OptionalSizeEditor(param, parent)
     return _EDITORS[param.kind](param, parent)
