@@ -36,10 +36,10 @@ MAX_SIDE = 12
 # The largest value of a numeric parameter in a drawn layer: sizes a CPU runs
 # in microseconds, and still every case (a kernel larger than the input, a
 # stride past it, padding over half the kernel).
-_CAPS = {"stride": 3, "dilation": 3, "padding": 2, "groups": 3}
+_CAPS = {"stride": 3, "dilation": 3, "padding": 2, "output_padding": 2, "groups": 3}
 _DEFAULT_CAP = MAX_CHANNELS
 _FLOAT_CAP = 4.0
-_NUMERIC = (INT, PAIR, OPT_PAIR, OPT_INT, PADDING)
+_NUMERIC = (INT, PAIR, OPT_PAIR, OPT_INT, PADDING, "padding4")
 _FLOATS = (FLOAT, "optional_float")
 
 # Types that keep their input's shape whatever their parameters.
@@ -65,8 +65,10 @@ Shape = tuple[int, int, int] | None  # (C, H, W) where the generator knows it
 def small(p: Param) -> Param:
     """`p` with its range cut to small values (the catalogue allows thousands)."""
     if p.kind in _NUMERIC and p.maximum is not None:
-        cap = max(int(p.minimum or 0), _CAPS.get(p.name, _DEFAULT_CAP))
-        return replace(p, maximum=min(p.maximum, cap))
+        # Negative values (ZeroPad2d crops) are cut the same way.
+        cap = _CAPS.get(p.name, _DEFAULT_CAP)
+        low = max(p.minimum, -cap) if p.minimum is not None else None
+        return replace(p, minimum=low, maximum=min(p.maximum, max(cap, low or 0)))
     if p.kind in _FLOATS and p.maximum is not None:
         return replace(p, maximum=min(p.maximum, max(p.minimum or 0.0, _FLOAT_CAP)))
     return p
@@ -260,8 +262,10 @@ def parallel(draw, shape: Shape, depth: int) -> tuple[dict, Shape]:
 @st.composite
 def tail(draw, shape: Shape) -> list:
     """Sometimes a classifier head: pooled or flattened, then Linear; or a
-    residual block over the vector."""
-    kind = draw(st.sampled_from(["none", "none", "none", "pool", "flatten", "vector residual"]))
+    block over the vector (a residual, or Linear branches)."""
+    kind = draw(
+        st.sampled_from(["none"] * 4 + ["pool", "flatten", "vector residual", "vector branches"])
+    )
     if kind == "none":
         return []
     head = [{"type": "AdaptiveAvgPool2d", "output_size": 1}] if kind == "pool" else []
@@ -271,6 +275,13 @@ def tail(draw, shape: Shape) -> list:
         features = head[-1]["out_features"]
         body = [{"type": "ReLU"}, {"type": "Linear", "out_features": features}]
         head.append({"type": "Residual", "body": body, "shortcut": []})
+    if kind == "vector branches":  # Linear branches over the vector, concat or add
+        merge = draw(st.sampled_from(["concat", "add"]))
+        widths = draw(st.lists(channels, min_size=1, max_size=3))
+        if merge == "add" and draw(st.integers(0, 3)):
+            widths = [widths[0]] * len(widths)
+        branches = [[{"type": "Linear", "out_features": n}] for n in widths]
+        head.append({"type": "Parallel", "merge": merge, "branches": branches})
     return head
 
 

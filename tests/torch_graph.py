@@ -110,7 +110,8 @@ def build(graph: dict, x: torch.Tensor | None = None) -> Built:
     """Build the file's model by running `x` (random by default) through it."""
     if x is None:
         shape = graph["input"]
-        x = torch.randn(1, shape["channels"], shape["height"], shape["width"])
+        size = (1, shape["channels"], shape["height"], shape["width"])
+        x = torch.randn(size, generator=torch.Generator().manual_seed(0))
     built = Built()
     try:
         with torch.no_grad(), warnings.catch_warnings():

@@ -115,7 +115,7 @@ def check_model(analysis: Analysis, built: Built) -> None:
             lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:]))
         )
     with torch.no_grad():
-        model(torch.randn(1, *analysis.input_shape))
+        model(torch.zeros(1, *analysis.input_shape))
     assert shapes == {info.address: info.output_shape for info in analysis.layers}
 
 
@@ -188,6 +188,9 @@ DENSE = {
     "ELU",
     "GELU",
     "SiLU",
+    "ZeroPad2d",
+    "ConvTranspose2d",
+    "GroupNorm",
 }
 
 
@@ -242,36 +245,79 @@ def _within(inner, outer) -> bool:
     )
 
 
+def inner_gradient_boxes(model, input_shape, positions: dict) -> dict:
+    """For each address → (row, col): the box of input pixels whose gradient of
+    that layer's output there (all channels) is non-zero; None where none is
+    (gradient_box's rule, for a layer inside the network)."""
+    x = torch.ones(1, *input_shape, requires_grad=True)
+    outputs = {}
+    hooks = [
+        model.get_submodule(address).register_forward_hook(
+            lambda _m, _i, out, address=address: outputs.__setitem__(address, out)
+        )
+        for address in positions
+    ]
+    model(x)
+    for hook in hooks:
+        hook.remove()
+    boxes = {}
+    for address, (row, col) in positions.items():
+        (grad,) = torch.autograd.grad(outputs[address][0, :, row, col].sum(), x, retain_graph=True)
+        touched = grad[0].abs().sum(0).nonzero()
+        if len(touched) == 0:
+            boxes[address] = None
+            continue
+        (top, left), (bottom, right) = touched.min(0).values, touched.max(0).values
+        boxes[address] = (int(top), int(left), int(bottom) + 1, int(right) + 1)
+    return boxes
+
+
+def check_field(info: LayerInfo, row: int, col: int, seen, input_hw, is_dense: bool) -> None:
+    field = info.receptive_field
+    box = field.box(row, col, input_hw)
+    top, left, bottom, right = field.unclipped_box(row, col)
+    inside = top >= 0 and left >= 0 and bottom <= input_hw[0] and right <= input_hw[1]
+    where = (info.address, row, col, field)
+    if is_dense and inside:
+        event("field equals the gradient's box")
+        assert seen == box, where
+    elif seen is not None:
+        event("gradient's box within the field")
+        assert _within(seen, box), (seen, box, *where)
+
+
 @settings(
     max_examples=max(EXAMPLES // 2, 1),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(graphs(heads=False))
-def test_receptive_field_of_the_output_is_what_autograd_sees(graph):
+def test_receptive_fields_are_what_autograd_sees(graph):
     """The gradient of one output value reaches only input pixels inside the
     field's box; through dense layers it reaches the whole box (where the field
-    lies inside the input: padding has no pixels)."""
+    lies inside the input: padding has no pixels). At three positions of the
+    output, and the centre of every layer's maps inside the network."""
     analysis = analyze(from_json(graph))
     assume(analysis.valid and len(analysis.output_shape) == 3)
     assume(not known_field_gap(analysis))
-    model = AllChannels(build(graph).model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the same weights each time Hypothesis replays a graph
+        model = build(graph).model
     with torch.no_grad():
         assume(bool(model(torch.ones(1, *analysis.input_shape)).isfinite().all()))
-    field = analysis.top_level[-1].receptive_field
-    _, h, w = analysis.input_shape
-    _, out_h, out_w = analysis.output_shape
+    is_dense, input_hw = dense(analysis), analysis.input_shape[1:]
+    last = analysis.top_level[-1]
+    _, out_h, out_w = last.output_shape
     for row, col in {(0, 0), (out_h // 2, out_w // 2), (out_h - 1, out_w - 1)}:
-        seen = gradient_box(model, analysis.input_shape, row, col)
-        box = field.box(row, col, (h, w))
-        top, left, bottom, right = field.unclipped_box(row, col)
-        inside = top >= 0 and left >= 0 and bottom <= h and right <= w
-        if dense(analysis) and inside:
-            event("field equals the gradient's box")
-            assert seen == box, (row, col, field)
-        elif seen is not None:
-            event("gradient's box within the field")
-            assert _within(seen, box), (row, col, seen, box, field)
+        seen = gradient_box(AllChannels(model), analysis.input_shape, row, col)
+        check_field(last, row, col, seen, input_hw, is_dense)
+    maps = [info for info in analysis.layers if len(info.output_shape) == 3]
+    centres = {
+        info.address: (info.output_shape[1] // 2, info.output_shape[2] // 2) for info in maps
+    }
+    seen = inner_gradient_boxes(model, analysis.input_shape, centres)
+    for info in maps:
+        check_field(info, *centres[info.address], seen[info.address], input_hw, is_dense)
 
 
 def test_the_examples_cover_each_verdict():
