@@ -16,6 +16,7 @@ PRESETS = {
     "alexnet": "alexnet.json",
     "vgg11": "vgg11.json",
     "vgg16": "vgg16.json",
+    "efficientnetlite0": "efficientnet_lite0.json",
 }
 
 
