@@ -50,6 +50,13 @@ def _spin(param: Param, parent: QWidget) -> QSpinBox:
     return box
 
 
+def _same(shown: Any, value: Any) -> bool:
+    """Equal and of the same kind (1 and True, 3 and (3, 3) show differently)."""
+    if isinstance(value, list):
+        value = tuple(value)
+    return type(shown) is type(value) and shown == value
+
+
 class ParamEditor(QWidget):
     edited = Signal(object)
 
@@ -71,6 +78,10 @@ class ParamEditor(QWidget):
         self._layout.addWidget(second)
 
     def set_value(self, value: Any) -> None:
+        # Showing what is shown already would repaint the spin boxes (and the
+        # group around them) at every edit of the document.
+        if _same(self.value(), value):
+            return
         blocker = QSignalBlocker(self)
         self._show(value)
         del blocker

@@ -33,7 +33,7 @@ from cnnviz.qt.editor.commands import SetParamCommand
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import ERROR_COLOR, layer_icon
 from cnnviz.qt.editor.param_editors import OptionalPairEditor, ParamEditor, make_editor
-from cnnviz.qt.editor.stack_model import format_count, format_shape
+from cnnviz.qt.editor.stack_looks import format_count, format_shape
 from cnnviz.qt.editor.stack_rows import block_lines, path_rows
 from cnnviz.qt.editor.undo_keys import route_to_document
 
@@ -81,6 +81,7 @@ class PropertiesPanel(QScrollArea):
         self.editors: dict[str, ParamEditor] = {}
         self._editor_type: str | None = None
         self._editor_row = -1
+        self._shown = None  # the analysis last shown
         self.setObjectName("properties")
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -143,10 +144,15 @@ class PropertiesPanel(QScrollArea):
     # -- showing a layer ---------------------------------------------------------
 
     def set_row(self, row: int) -> None:
+        # An edit refreshes the panel (doc.changed) and then reselects its row:
+        # the same layer of the same analysis is shown already.
+        if row == self.row and self.doc.analysis is self._shown:
+            return
         self.row = row
         self.refresh()
 
     def refresh(self) -> None:
+        self._shown = self.doc.analysis
         layers = self.doc.analysis.layers
         if not 0 <= self.row < len(layers):
             self._show_network()

@@ -31,6 +31,7 @@ from cnnviz.core.templates import ENTRIES
 from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import LAYER_MIME, ROWS_MIME
+from cnnviz.qt.editor.stack_looks import Look, format_shape, look_of
 from cnnviz.qt.editor.stack_rows import (
     HEADER,
     LAYER,
@@ -57,21 +58,9 @@ OPEN_ROLE = Qt.ItemDataRole.UserRole + 4  # a block row: whether it shows its pa
 PARAMS_ROLE = Qt.ItemDataRole.UserRole + 5  # parameters, a block's with its insides
 SHAPE_ROLE = Qt.ItemDataRole.UserRole + 6  # a header's path output, a merge's output
 MERGE_TEXT_ROLE = Qt.ItemDataRole.UserRole + 7  # a merge in numbers
+LOOK_ROLE = Qt.ItemDataRole.UserRole + 8  # the stack_looks.Look: what the row shows
 
 AnyIndex = QModelIndex | QPersistentModelIndex
-
-
-def format_shape(shape) -> str:
-    return "×".join(str(s) for s in shape) if shape else "—"
-
-
-def format_count(count: int) -> str:
-    """12,345 / 1.2M / 138M: short enough for a narrow column."""
-    if count >= 10_000_000:
-        return f"{count / 1e6:.0f}M"
-    if count >= 1_000_000:
-        return f"{count / 1e6:.1f}M"
-    return f"{count:,}"
 
 
 def row_tooltip(info: LayerInfo, params: int | None = None) -> str:
@@ -99,12 +88,15 @@ class StackModel(QAbstractListModel):
         # opens_by_default.
         self._open: dict[str, bool] = {}
         self._analysis: Analysis = doc.analysis
-        self._rows: tuple[Row, ...] = self._build(self._analysis)
+        self._rows: tuple[Row, ...] = ()
+        self._looks: tuple[Look, ...] = ()
+        self._rows, self._looks = self._build(self._analysis)
         doc.changed.connect(self._refresh)
 
     # -- rows --------------------------------------------------------------------
 
-    def _build(self, analysis: Analysis) -> tuple[Row, ...]:
+    def _build(self, analysis: Analysis) -> tuple[tuple[Row, ...], tuple[Look, ...]]:
+        """The rows and what each shows (sets the flat index → row map)."""
         size = len(analysis.layers)
 
         def is_open(info: LayerInfo) -> bool:
@@ -112,19 +104,32 @@ class StackModel(QAbstractListModel):
 
         rows = build_rows(analysis, is_open)
         self._row_of = {r.index: n for n, r in enumerate(rows) if r.index is not None}
-        return rows
+        looks = tuple(
+            look_of(analysis, r, r.kind == LAYER and r.info.layer.is_block and is_open(r.info))
+            for r in rows
+        )
+        return rows, looks
 
     def _refresh(self) -> None:
+        """Follow the document: an edit that keeps the rows repaints only the rows
+        that show something new (a row whose height changes relays them all)."""
         self._analysis = self.doc.analysis
-        rows = self._build(self._analysis)
-        if [r.key for r in rows] == [r.key for r in self._rows]:
-            self._rows = rows
-            if rows:
-                self.dataChanged.emit(self.index(0), self.index(len(rows) - 1))
+        rows, looks = self._build(self._analysis)
+        if [r.key for r in rows] != [r.key for r in self._rows]:
+            self.beginResetModel()
+            self._rows, self._looks = rows, looks
+            self.endResetModel()
             return
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
+        before = self._looks
+        changed = [n for n, (old, new) in enumerate(zip(before, looks, strict=True)) if old != new]
+        if any(before[n].two_lines != looks[n].two_lines for n in changed):
+            self.layoutAboutToBeChanged.emit()
+            self._rows, self._looks = rows, looks
+            self.layoutChanged.emit()
+            return
+        self._rows, self._looks = rows, looks
+        for first, last in changed_ranges(changed):
+            self.dataChanged.emit(self.index(first), self.index(last))
 
     def forget_open(self) -> bool:
         """Back to the default open/closed blocks (a new document); True when
@@ -166,16 +171,16 @@ class StackModel(QAbstractListModel):
         if not info.layer.is_block or self.is_open(index) == is_open:
             return
         self._open[info.address] = is_open
-        rows = self._build(self._analysis)
+        rows, looks = self._build(self._analysis)
         first = self.row_of(index) + 1
         count = len(rows) - len(self._rows)
         if count > 0:
             self.beginInsertRows(QModelIndex(), first, first + count - 1)
-            self._rows = rows
+            self._rows, self._looks = rows, looks
             self.endInsertRows()
         else:
             self.beginRemoveRows(QModelIndex(), first, first - count - 1)
-            self._rows = rows
+            self._rows, self._looks = rows, looks
             self.endRemoveRows()
         self.dataChanged.emit(self.index(first - 1), self.index(first - 1))
 
@@ -198,6 +203,8 @@ class StackModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         row = self._rows[index.row()]
+        if role == LOOK_ROLE:
+            return self._looks[index.row()]
         if role == ROW_ROLE:
             return row
         if row.kind != LAYER:
@@ -345,6 +352,17 @@ class StackModel(QAbstractListModel):
             log.warning("ignored a drop: %s", exc)
             return False
         return self._push(commands.insert_layers(self.doc, drop.position, layers, drop.container))
+
+
+def changed_ranges(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers as (first, last) runs: [2, 3, 4, 9] → [(2, 4), (9, 9)]."""
+    runs: list[tuple[int, int]] = []
+    for n in rows:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
 
 
 def _layer_from_json(raw: dict) -> Layer:

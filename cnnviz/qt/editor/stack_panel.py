@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from PySide6.QtCore import QRect, QSignalBlocker, Qt
+from PySide6.QtCore import QEvent, QRect, QSignalBlocker, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from cnnviz.core.architecture import MAX_INPUT_CHANNELS, MAX_INPUT_SIDE, InputShape
 from cnnviz.qt.editor.commands import SetInputCommand
@@ -109,6 +109,31 @@ class StackHeader(QWidget):
         painter.drawLine(0, self.height() - 1, self.width(), self.height() - 1)
 
 
+class QuietLine(QWidget):
+    """Holds a one-line label whose new text never relays out the window.
+
+    A label in a layout asks for a new layout at every setText; inside a dock
+    that lays out the whole main window again (every dock, with animations),
+    ~2 ms per edit for the totals. Here the label sits in a widget without a
+    layout, so the request stops at it; the line keeps its height and clips
+    what does not fit (the full text is in its tooltip)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel(self)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.label.sizeHint().width(), self.minimumSizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.label.minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.label.setGeometry(self.rect())
+
+
 class StackPanel(QWidget):
     """Everything in the stack dock; `view` is the StackView."""
 
@@ -126,7 +151,8 @@ class StackPanel(QWidget):
             f"QLabel#stack_problem {{ color: {ERROR_COLOR}; padding: 4px 8px;"
             " background: rgba(214,39,40,0.08); }"
         )
-        self.totals = QLabel(self)
+        totals_line = QuietLine(self)
+        self.totals = totals_line.label
         self.totals.setObjectName("stack_totals")
         self.totals.setContentsMargins(8, 2, 8, 4)
         layout = QVBoxLayout(self)
@@ -136,8 +162,9 @@ class StackPanel(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.problem)
-        layout.addWidget(self.totals)
+        layout.addWidget(totals_line)
         doc.changed.connect(self.refresh)
+        self.view.viewport().installEventFilter(self)
         self.refresh()
 
     def refresh(self) -> None:
@@ -150,15 +177,18 @@ class StackPanel(QWidget):
         blocks = f"{n_blocks} block{'s' if n_blocks != 1 else ''} · " if n_blocks else ""
         output = "×".join(map(str, analysis.output_shape)) if analysis.valid else "?"
         dim = QColor(self.palette().color(QPalette.ColorRole.WindowText))
-        self.totals.setText(
+        text = (
             f"<span style='color:{dim.name()}'>{count} layer{'s' if count != 1 else ''} · "
             f"{blocks}"
             f"<b>{analysis.total_params:,}</b> parameters · {_macs(analysis.total_macs)}MACs"
             f" · output {output}</span>"
         )
-        self.header.update()
-        self.view.scheduleDelayedItemsLayout()
+        self.totals.setText(text)
+        self.totals.setToolTip(text)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.header.update()
+    def eventFilter(self, watched, event) -> bool:
+        """The headings follow the rows' width (a scroll bar showing or hiding
+        narrows it); an edit repaints neither them nor every row."""
+        if event.type() == QEvent.Type.Resize and watched is self.view.viewport():
+            self.header.update()
+        return super().eventFilter(watched, event)

@@ -351,6 +351,15 @@ class StackView(StackDragDrop, QListView):
         self._update_actions()
         self.context_menu().exec(event.globalPos())
 
+    def dataChanged(self, top_left, bottom_right, roles=()) -> None:
+        """Repaint only the rows that changed. QListView would lay out every row
+        again and repaint them all, for every dataChanged; the model emits it
+        only for rows that keep their height (layoutChanged otherwise)."""
+        if not (top_left.isValid() and bottom_right.isValid()):
+            return super().dataChanged(top_left, bottom_right, roles)
+        rect = self.visualRect(top_left).united(self.visualRect(bottom_right))
+        self.viewport().update(rect)
+
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
         painter = QPainter(self.viewport())
