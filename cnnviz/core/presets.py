@@ -12,7 +12,11 @@ from cnnviz.core.resources import resource_path
 PRESETS = {
     "interview": "interview.json",
     "lenet5": "lenet5.json",
+    "resnetdigits": "resnet_digits.json",
     "tinyvgg": "tinyvgg.json",
+    "inceptionsmall": "inception_small.json",
+    "mobilenetv2": "mobilenet_v2.json",
+    "resnet18": "resnet18.json",
     "alexnet": "alexnet.json",
     "vgg11": "vgg11.json",
     "vgg16": "vgg16.json",

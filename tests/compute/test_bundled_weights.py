@@ -23,7 +23,7 @@ from tests.drawn_digits import (
     to_input,
 )
 
-PRESETS_WITH_WEIGHTS = ("lenet5", "interview")
+PRESETS_WITH_WEIGHTS = ("lenet5", "interview", "resnet_digits")
 
 
 def trained(name):
