@@ -16,11 +16,11 @@ PRESETS = {
     "tinyvgg": "tinyvgg.json",
     "inceptionsmall": "inception_small.json",
     "mobilenetv2": "mobilenet_v2.json",
+    "efficientnetlite0": "efficientnet_lite0.json",
     "resnet18": "resnet18.json",
     "alexnet": "alexnet.json",
     "vgg11": "vgg11.json",
     "vgg16": "vgg16.json",
-    "efficientnetlite0": "efficientnet_lite0.json",
 }
 
 
