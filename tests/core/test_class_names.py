@@ -10,7 +10,7 @@ from cnnviz.core.architecture import ArchitectureError, loads
 from cnnviz.core.class_names import named_classes
 from cnnviz.core.presets import load_preset
 
-IMAGENET_PRESETS = ("alexnet", "vgg11", "vgg16")
+IMAGENET_PRESETS = ("alexnet", "vgg11", "vgg16", "resnet18", "mobilenet_v2")
 
 
 def _file(**extra) -> str:

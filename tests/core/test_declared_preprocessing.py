@@ -68,7 +68,7 @@ def test_bad_crop_fraction_is_refused(fraction):
         Preprocessing(resize="crop", crop_fraction=fraction)
 
 
-@pytest.mark.parametrize("name", ["alexnet", "vgg11", "vgg16"])
+@pytest.mark.parametrize("name", ["alexnet", "vgg11", "vgg16", "resnet18", "mobilenet_v2"])
 def test_imagenet_presets_declare_torchvisions_evaluation_preprocessing(name):
     arch = load_preset(name)
     assert declared(arch.metadata) == IMAGENET

@@ -36,7 +36,7 @@ def test_names_and_hash_prefixes_follow_torchvision():
         hub_files.find("resnet50")
 
 
-@pytest.mark.parametrize("name", ["alexnet", "vgg11", "vgg16"])
+@pytest.mark.parametrize("name", ["alexnet", "vgg11", "vgg16", "resnet18", "mobilenet_v2"])
 def test_a_preset_uses_its_checkpoint_only_when_the_file_is_there(monkeypatch, tmp_path, name):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     arch = load_preset(name)
