@@ -64,14 +64,15 @@ def test_run_anyway(capsys, digit_png, tiny_budget):
 
 
 def test_an_allocation_failing_during_run_is_one_line(capsys, digit_png, monkeypatch):
-    real = forward_module.layer_calls
+    real = forward_module.prepared
 
     def failing(model):
-        calls = list(real(model))
+        calls, plan = real(model)
+        calls = list(calls)
         calls[9] = lambda h: (_ for _ in ()).throw(RuntimeError(TORCH_CPU_FAILURE))
-        return calls
+        return calls, plan
 
-    monkeypatch.setattr(forward_module, "layer_calls", failing)
+    monkeypatch.setattr(forward_module, "prepared", failing)
     code, _, err = cli(capsys, "run", "lenet5", digit_png, "--ignore-memory-limit")
     assert code == 2
     assert one_line(err).startswith(

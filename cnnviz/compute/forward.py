@@ -47,9 +47,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.compute.blocks import Plan
+from cnnviz.compute.blocks import BLOCK_MODULES, Plan
 from cnnviz.compute.caches import BufferPool
-from cnnviz.compute.layer_calls import block_plan, layer_calls
+from cnnviz.compute.layer_calls import block_plan, prepared
 from cnnviz.compute.memory_check import failure_message, is_allocation_failure
 from cnnviz.core.jobs import LayerActivation
 
@@ -73,20 +73,20 @@ class LayerFailure(RuntimeError):
 
 
 def _run_layers(
-    model: nn.Sequential, x: torch.Tensor, should_cancel: CancelCheck, copy_each: bool
+    model: nn.Sequential, x: torch.Tensor, should_cancel: CancelCheck, copy_each: bool, prep
 ) -> list[torch.Tensor]:
-    """Each layer's output.
+    """Each layer's output; ``prep`` is layer_calls.prepared(model).
 
     One loop with no call of ours per layer: for a small network the loop's
     own cost is a sizeable part of the forward.
     """
-    plan = block_plan(model)
+    calls, plan = prep
     if plan is not None:
         return _run_plan(model, plan, x, should_cancel, copy_each)
     outputs: list[torch.Tensor] = []
     h = x
     try:
-        for step in layer_calls(model):
+        for step in calls:
             if should_cancel is not None and should_cancel():
                 raise Cancelled
             h = step(h)
@@ -184,15 +184,19 @@ def layer_outputs(
     *,
     should_cancel: CancelCheck = None,
     seed: int | None = None,
+    prep: tuple | None = None,
 ) -> list[torch.Tensor]:
-    """Every layer's output for the batch ``x``, none overwritten by a later layer.
+    """Every layer's output for the batch ``x``, none overwritten by a later layer
+    (by flat index for a model with blocks).
 
     ``seed`` makes random layers (dropout in train mode) repeatable; it is
-    needed for the rare second pass after an in-place layer.
+    needed for the rare second pass after an in-place layer. ``prep``:
+    layer_calls.prepared(model), when the caller has it already.
     """
+    prep = prep or prepared(model)
     with torch.no_grad():
         with _seeded(x, seed):
-            outputs = _run_layers(model, x, should_cancel, copy_each=False)
+            outputs = _run_layers(model, x, should_cancel, False, prep)
         # Every in-place write bumps a tensor's version, and the ops make their
         # outputs at version 0: all at 0, nothing was written after recording.
         # (An output made at a higher version only costs the second pass.)
@@ -200,7 +204,7 @@ def layer_outputs(
             return outputs
         # A layer wrote into an earlier output (an in-place op): run again, copying.
         with _seeded(x, seed):
-            return _run_layers(model, x, should_cancel, copy_each=True)
+            return _run_layers(model, x, should_cancel, True, prep)
 
 
 def _same_data(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -369,20 +373,21 @@ def record_forward(
     Otherwise the outputs are recorded and handed over at the end (gather),
     which costs fewer calls per layer: what matters for small networks.
     """
-    plan = block_plan(model)
+    prep = prepared(model)
+    calls, plan = prep
     count = len(model) if plan is None else len(plan.modules)
     if sizes is not None and len(sizes) == count and sum(sizes) >= COPY_AS_MADE_FROM:
         try:
             if plan is not None:
                 return _copy_plan_as_made(model, plan, x, image, sizes, pool, should_cancel, seed)
-            return _copy_as_made(model, x, image, sizes, pool, should_cancel, seed)
+            return _copy_as_made(model, calls, x, image, sizes, pool, should_cancel, seed)
         except _PlanMismatch as exc:
             log.warning("%s; recording the outputs instead", exc)
-    outputs = layer_outputs(model, x, should_cancel=should_cancel, seed=seed)
+    outputs = layer_outputs(model, x, should_cancel=should_cancel, seed=seed, prep=prep)
     return gather(model, outputs, image, pool, plan)
 
 
-def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
+def _copy_as_made(model, calls, x, image, sizes, pool, should_cancel, seed):
     capacity = sum(sizes)
     buffer = _result_buffer(pool, capacity)
     target = torch.from_numpy(buffer)
@@ -390,7 +395,7 @@ def _copy_as_made(model, x, image, sizes, pool, should_cancel, seed):
     previous, previous_version = None, -1
     with torch.no_grad(), _seeded(x, seed):
         h = x
-        for index, step in enumerate(layer_calls(model)):
+        for index, step in enumerate(calls):
             version = target._version
             h = _one_layer(model, index, step, h, should_cancel)
             if target._version != version:
@@ -466,8 +471,10 @@ def _copy_plan_as_made(model, plan: Plan, x, image, sizes, pool, should_cancel, 
 def output_index(model: nn.Sequential) -> int:
     """The flat index of the network's output: the last layer, or the last block
     (whose merge runs after the layers inside it, which come after it in the list)."""
-    plan = block_plan(model)
-    return -1 if plan is None else plan.steps[-1][0]
+    last = next(reversed(model._modules.values()), None)  # cheaper than model[-1]
+    if not isinstance(last, BLOCK_MODULES):
+        return -1
+    return block_plan(model).steps[-1][0]
 
 
 def class_probabilities(last: LayerActivation) -> np.ndarray | None:

@@ -151,8 +151,22 @@ def layer_calls(model: nn.Sequential) -> list[LayerCall]:
 
 
 def block_plan(model: nn.Sequential) -> Plan | None:
-    """The Plan of a model with blocks (the forward follows it), None for a plain stack."""
+    """The Plan of a model with blocks (the forward follows it), None for a plain stack
+    (without looking for hooks: for a plain stack that costs more than the rest)."""
+    if _entry(model, tuple(model))[2] is None:
+        return None
     return prepared(model)[1]
+
+
+def _entry(model: nn.Sequential, modules: tuple) -> tuple:
+    """(modules, their calls, the Plan or None), made again for a new model or for
+    layers swapped in place; whether it has blocks is found out only then."""
+    entry = _cache.get(model)
+    if entry is None or entry[0] != modules:
+        plan = compile_steps(model, _call_for) if has_blocks(modules) else None
+        entry = (modules, [_call_for(m) for m in modules], plan)
+        _cache[model] = entry
+    return entry
 
 
 def prepared(model: nn.Sequential) -> tuple[list[LayerCall], Plan | None]:
@@ -163,11 +177,7 @@ def prepared(model: nn.Sequential) -> tuple[list[LayerCall], Plan | None]:
     blocks is made once per model (and again if its layers are swapped).
     """
     modules = tuple(model)
-    entry = _cache.get(model)
-    if entry is None or entry[0] != modules:  # new model, or layers swapped in place
-        plan = compile_steps(model, _call_for) if has_blocks(modules) else None
-        entry = (modules, [_call_for(m) for m in modules], plan)
-        _cache[model] = entry
+    entry = _entry(model, modules)
     plan = entry[2]
     if plan is None:
         return (list(modules), None) if _hooked(modules) else (entry[1], None)

@@ -92,18 +92,19 @@ def test_the_refusal_on_a_gpu_that_is_too_small_falls_back_to_the_cpu(monkeypatc
     ],
 )
 def test_an_allocation_failing_in_a_layer_is_one_line_naming_it(monkeypatch, failure):
-    real = forward_module.layer_calls
+    real = forward_module.prepared
 
     def failing_at_linear(model):
-        calls = list(real(model))
+        calls, plan = real(model)
+        calls = list(calls)
 
         def fail(h):
             raise failure
 
         calls[7] = fail  # lenet5's layer 7 is its first Linear
-        return calls
+        return calls, plan
 
-    monkeypatch.setattr(forward_module, "layer_calls", failing_at_linear)
+    monkeypatch.setattr(forward_module, "prepared", failing_at_linear)
     with pytest.raises(ComputeError) as failed:
         ForwardRunner().run(request(device="cpu"))
     message = str(failed.value)
