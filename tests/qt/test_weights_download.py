@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from cnnviz.core import hub_files
 from cnnviz.core.hub_files import HubFile
+from cnnviz.core.presets import load_preset
+from cnnviz.core.project import Project
 from cnnviz.qt.window.main_window import MainWindow
 from cnnviz.qt.window.weights_download import WeightsDownloadDialog, use_download
 from tests.qt.fake_compute import FakeCompute
@@ -149,3 +151,19 @@ def test_a_download_the_network_declares_is_used_at_once(window, cache):
     assert window.doc.weights_path == str(path)
     window.doc.undo_stack.undo()  # an ordinary, undoable "Load weights"
     assert window.doc.weights_path is None
+
+
+def test_the_status_bar_says_where_a_presets_imagenet_weights_come_from(window, cache):
+    window.doc.reset(Project(load_preset("lenet5")), None)
+    assert window.load_preset("resnet18")
+    assert window.statusbar.problem.text() == (
+        "Preset ResNet-18, random weights: Presets > Download ImageNet Weights… gets its own "
+        "(46.8 MB)"
+    )
+    cache.mkdir(parents=True)
+    (cache / "mobilenet_v2-b0353104.pth").write_bytes(b"stand-in")  # not loaded: no forward
+    assert window.load_preset("mobilenet_v2")
+    assert window.doc.weights_path == str(cache / "mobilenet_v2-b0353104.pth")
+    assert window.statusbar.problem.text() == "Preset MobileNetV2 with trained weights"
+    assert window.load_preset("tinyvgg")
+    assert window.statusbar.problem.text() == "Preset TinyVGG"

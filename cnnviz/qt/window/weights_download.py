@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from cnnviz.core import hub_files
+from cnnviz.core.architecture import Architecture
 from cnnviz.qt.bridge.compute_download import WeightsDownload
 
 if TYPE_CHECKING:
@@ -165,3 +166,17 @@ def use_download(window: MainWindow, path: str | None) -> bool:
     if not path or declared is None or Path(path).name != declared.file:
         return False
     return window.doc.weights_path is None and window.files.use_weights(path)
+
+
+def weights_note(arch: Architecture, weights: str | None) -> str:
+    """How a preset came, for the status bar: with trained weights, or random ones
+    and where to get its own."""
+    if weights:
+        return " with trained weights"
+    hub_file = hub_files.declared(arch.metadata)
+    if hub_file is None or hub_file.key not in hub_files.HUB_FILES:
+        return ""
+    return (
+        f", random weights: Presets > Download ImageNet Weights… gets its own "
+        f"({hub_file.size_text})"
+    )
