@@ -31,6 +31,7 @@ from cnnviz.qt.window.file_ops import FileOps
 from cnnviz.qt.window.help import HelpDialogs
 from cnnviz.qt.window.panel_wiring import PanelWiring
 from cnnviz.qt.window.status import StatusBar
+from cnnviz.qt.window.weights_download import weights_note
 
 log = logging.getLogger(__name__)
 
@@ -263,9 +264,7 @@ class MainWindow(QMainWindow):
         # The new network's own preprocessing (declaring none: the defaults).
         self.doc.set_preprocessing(declared_settings(arch.metadata))
         self.panels.sync_preprocessing()
-        self.statusbar.show_message(
-            f"Preset {arch.name}" + (" with trained weights" if weights else "")
-        )
+        self.statusbar.show_message(f"Preset {arch.name}" + weights_note(arch, weights))
         return True
 
     def open_preset(self, key: str) -> bool:
