@@ -168,8 +168,8 @@ class PropertiesPanel(QScrollArea):
             shapes = f"{format_shape(info.input_shape)} → ?"
         count = self.doc.analysis.params_within(info.index)
         params = f" · {format_count(count)} parameters" if count else ""
-        where = info.index if info.parent is None else info.address
-        self.subtitle.setText(f"Layer {where} · {shapes}{params}")
+        # Its name, as the stack numbers it: "3" or "3.body.0" (not the flat index).
+        self.subtitle.setText(f"Layer {info.address} · {shapes}{params}")
         self._show_error(info)
         self._show_editors(info)
         self._show_formula(info)

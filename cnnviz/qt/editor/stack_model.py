@@ -65,8 +65,7 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 def row_tooltip(info: LayerInfo, params: int | None = None) -> str:
     """`params`: a block's parameters with everything inside it."""
-    where = info.index if info.parent is None else info.address
-    lines = [f"Layer {where}: {info.layer.type} {info.layer.describe()}".rstrip()]
+    lines = [f"Layer {info.address}: {info.layer.type} {info.layer.describe()}".rstrip()]
     if info.input_shape is not None:
         lines.append(f"input {format_shape(info.input_shape)}")
     if info.error:
@@ -211,7 +210,7 @@ class StackModel(QAbstractListModel):
             return self._path_data(row, role)
         info = row.info
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{info.index}  {info.layer.type}  {info.layer.describe()}".rstrip()
+            return f"{info.address}  {info.layer.type}  {info.layer.describe()}".rstrip()
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.tooltip(info)
         if role == INFO_ROLE:
