@@ -5,7 +5,9 @@ size: torch runs the stack on the meta device (shapes and parameters without
 memory or arithmetic: VGG-16 at 224×224 in well under a second), and on the
 CPU with real tensors when that is cheap. The meta device does not check
 Softmax's `dim`, so there a Softmax also runs on a CPU tensor of one element
-per axis, which fails exactly when the real one would.
+per axis, which fails exactly when the real one would; nor a ConvTranspose2d's
+output_padding and output size, so there one channel of it runs on the CPU
+with the input just large enough to reach those checks (`_transposed_probe`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,29 @@ class Trace(NamedTuple):
     parameters: int
 
 
+def _transposed_probe(module: torch.nn.ConvTranspose2d, x: torch.Tensor) -> None:
+    """The CPU's checks of a ConvTranspose2d (output_padding below stride or
+    dilation, an output of at least 1) on one channel. Each side is the real one
+    or, if smaller, the least that gives an output (the size grows with the
+    input), so it fails exactly when the real input would."""
+    sides = []
+    for axis, size in enumerate(x.shape[2:]):
+        k, s, p = module.kernel_size[axis], module.stride[axis], module.padding[axis]
+        d, op = module.dilation[axis], module.output_padding[axis]
+        least = 1 + max(0, -(-(2 * p - d * (k - 1) - op) // s))
+        sides.append(min(size, least))
+    torch.nn.functional.conv_transpose2d(
+        torch.zeros(1, 1, *sides, device="cpu"),
+        torch.zeros(1, 1, *module.kernel_size, device="cpu"),
+        None,
+        module.stride,
+        module.padding,
+        module.output_padding,
+        1,
+        module.dilation,
+    )
+
+
 def run_torch(input_shape: tuple[int, ...], layers, device: str) -> Trace:
     """What torch does with the stack on `device`, until it fails."""
     results, parameters = [], 0
@@ -50,6 +75,8 @@ def run_torch(input_shape: tuple[int, ...], layers, device: str) -> Trace:
                 with torch.no_grad():
                     if device == "meta" and layer.type == "Softmax":
                         module(torch.zeros((1,) * x.dim(), device="cpu"))
+                    if device == "meta" and layer.type == "ConvTranspose2d" and x.dim() == 4:
+                        _transposed_probe(module, x)
                     x = module(x)
             except (RuntimeError, ValueError, IndexError):
                 return Trace(results, index, parameters)
