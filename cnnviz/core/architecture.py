@@ -161,8 +161,8 @@ _ABBREVIATIONS = {
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, tuple):
-        return f"{value[0]}×{value[1]}"
+    if isinstance(value, tuple):  # (h, w), or ZeroPad2d's (left, right, top, bottom)
+        return "×".join(_fmt(v) for v in value) if len(value) == 2 else ",".join(map(str, value))
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

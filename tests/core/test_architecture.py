@@ -145,6 +145,8 @@ def test_describe_shows_key_parameters():
     conv = Layer.make("Conv2d", out_channels=64, kernel_size=3, padding=1, stride=2)
     assert conv.describe() == "64, k3, s2, p1"
     assert Layer.make("MaxPool2d", kernel_size=(2, 3)).describe() == "k2×3"
+    # ZeroPad2d's four sides, in torch's order (left, right, top, bottom), all shown
+    assert Layer.make("ZeroPad2d", padding=(0, 1, 2, 3)).describe() == "p0,1,2,3"
 
 
 def test_with_params_checks_values():
