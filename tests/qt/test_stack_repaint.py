@@ -5,7 +5,6 @@ Properties editors that show the same value."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QEvent, QObject
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.qt.editor.commands import SetParamCommand
@@ -14,6 +13,7 @@ from cnnviz.qt.editor.param_editors import IntEditor, PairEditor
 from cnnviz.qt.editor.properties import PropertiesPanel
 from cnnviz.qt.editor.stack_panel import StackPanel
 from tests.qt.test_stack_tree import branching
+from tests.qt.test_training_drawing import layout_requests_to
 
 
 def plain() -> Architecture:
@@ -113,27 +113,12 @@ def test_a_row_that_turns_invalid_grows_by_its_reason(panel):
     assert view.visualRect(model.index(0)).height() == height
 
 
-class LayoutRequests(QObject):
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def eventFilter(self, _watched, event) -> bool:
-        if event.type() == QEvent.Type.LayoutRequest:
-            self.count += 1
-        return False
-
-
-def test_new_totals_do_not_lay_the_panel_out_again(panel, qtbot):
+def test_new_totals_do_not_lay_the_panel_out_again(panel):
     stack = panel(plain())
-    requests = LayoutRequests()
-    stack.installEventFilter(requests)
-    qtbot.wait(20)
-    requests.count = 0
+    requests = layout_requests_to(stack)
     edit(stack.doc, 3, "out_channels", 12)
-    qtbot.wait(50)
+    assert requests() == 0
     assert "<b>" + f"{stack.doc.analysis.total_params:,}" in stack.totals.text()
-    assert requests.count == 0
 
 
 def test_an_editor_showing_the_value_already_is_left_alone(qtbot):

@@ -78,7 +78,7 @@ def test_train_emits_the_config_and_locks_the_form_cancel_unlocks(panel, qtbot):
     assert "best weights so far" in panel.status.text() and "97.5%" in panel.status.text()
 
 
-def test_progress_moves_the_bar_and_draws_curves_and_filters(panel):
+def test_progress_moves_the_bar_and_draws_curves_and_filters(panel, qtbot):
     panel.train_button.click()
     panel.on_progress(progress(epoch=1, step=5))
     assert panel.progress_bar.value() == round(PROGRESS_STEPS * 5 / 40)
@@ -92,7 +92,9 @@ def test_progress_moves_the_bar_and_draws_curves_and_filters(panel):
     xs, _ = panel.curves.train_loss.getData()
     np.testing.assert_allclose(xs, [0.5, 1.0])
     assert "validation 80.0%" in panel.progress_label.text()
-    # The filter mosaic holds each filter, scaled by its own largest weight.
+    # The filter mosaic (drawn in an event of its own, after the curves) holds
+    # each filter, scaled by its own largest weight.
+    qtbot.waitUntil(lambda: panel.filters.image is not None)
     layout, image = panel.filters.layout, panel.filters.image
     assert (layout.rows, layout.cols) == (1, 6)
     tiles = filter_tiles(end.filters[0][0])

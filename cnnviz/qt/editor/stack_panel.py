@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from PySide6.QtCore import QEvent, QRect, QSignalBlocker, QSize, Qt
+from PySide6.QtCore import QEvent, QRect, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from cnnviz.core.architecture import MAX_INPUT_CHANNELS, MAX_INPUT_SIDE, InputShape
 from cnnviz.qt.editor.commands import SetInputCommand
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import ERROR_COLOR
 from cnnviz.qt.editor.stack_view import StackView, columns
+from cnnviz.qt.style.quiet import QuietBox
 
 
 def _macs(count: int) -> str:
@@ -109,31 +110,6 @@ class StackHeader(QWidget):
         painter.drawLine(0, self.height() - 1, self.width(), self.height() - 1)
 
 
-class QuietLine(QWidget):
-    """Holds a one-line label whose new text never relays out the window.
-
-    A label in a layout asks for a new layout at every setText; inside a dock
-    that lays out the whole main window again (every dock, with animations),
-    ~2 ms per edit for the totals. Here the label sits in a widget without a
-    layout, so the request stops at it; the line keeps its height and clips
-    what does not fit (the full text is in its tooltip)."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.label = QLabel(self)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-
-    def sizeHint(self) -> QSize:
-        return QSize(self.label.sizeHint().width(), self.minimumSizeHint().height())
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(0, self.label.minimumSizeHint().height())
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.label.setGeometry(self.rect())
-
-
 class StackPanel(QWidget):
     """Everything in the stack dock; `view` is the StackView."""
 
@@ -151,10 +127,11 @@ class StackPanel(QWidget):
             f"QLabel#stack_problem {{ color: {ERROR_COLOR}; padding: 4px 8px;"
             " background: rgba(214,39,40,0.08); }"
         )
-        totals_line = QuietLine(self)
-        self.totals = totals_line.label
+        self.totals = QLabel()
         self.totals.setObjectName("stack_totals")
         self.totals.setContentsMargins(8, 2, 8, 4)
+        # New totals at every edit must not lay the main window out again.
+        totals_line = QuietBox(self.totals, parent=self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)

@@ -42,10 +42,14 @@ from cnnviz.qt.panels.base import (
 from cnnviz.qt.panels.training_curves import AUGMENTED_NOTE, TrainingCurves
 from cnnviz.qt.panels.training_form import TrainingForm
 from cnnviz.qt.style import colormaps
+from cnnviz.qt.style.quiet import QuietBox
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 PROGRESS_STEPS = 1000
+# The filters change slowly: drawn at each epoch's end and at most this often
+# between (each drawing of the scaled mosaic costs the GUI thread a few ms).
+FILTER_INTERVAL_S = 1.0
 NOT_TRAINED = "Not trained yet."
 FILTERS_HINT = "First-layer filters appear here as they learn."
 
@@ -145,6 +149,15 @@ class TrainingPanel(QtWidgets.QWidget):
         self.running = False
         self._started = 0.0
         self._validation: float | None = None  # the last epoch end's, shown between them
+        # The latest filters not drawn yet, and when filters were last drawn.
+        self._pending_filters: dict | None = None
+        self._filters_drawn_at: float | None = None
+        # Filters are drawn in an event of their own, after the curves' repaint:
+        # two short steps of the GUI thread rather than one long one.
+        self._filter_timer = QtCore.QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(0)
+        self._filter_timer.timeout.connect(self._draw_filters)
         self._build_layout()
         self.train_button.clicked.connect(self._on_train_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
@@ -158,7 +171,8 @@ class TrainingPanel(QtWidgets.QWidget):
         left.addWidget(self.start_note)
         left.addLayout(buttons)
         left.addWidget(self.progress_bar)
-        left.addWidget(self.progress_label)
+        # A new text at every report must not lay the window out again.
+        left.addWidget(QuietBox(self.progress_label, lines=3))
         left.addWidget(self.status)
         left.addStretch(1)
         right = QtWidgets.QVBoxLayout()
@@ -212,6 +226,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self._set_controls(running=False)
         self.curves.forget_run()
         self.curve_note.hide()
+        self._forget_filters()
         self.filters.clear()
         self.filter_title.setText(FILTERS_HINT)
         self._set_progress(0)
@@ -234,6 +249,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.running = True
         self._started = time.monotonic()
         self._validation = None
+        self._forget_filters()
         self.curves.clear()
         self.augmented = config.augment
         self.curves.name_training(config.augment)
@@ -284,12 +300,41 @@ class TrainingPanel(QtWidgets.QWidget):
             # Beside the training accuracy, so the two are read together.
             text += f" · validation {self._validation:.1%}"
         self.progress_label.setText(text)
-        self.curves.add(progress)
-        if self.filters.show(progress.filters):
+        # Hidden (another tab in front), the panel keeps the points and the
+        # filters and draws them when shown.
+        self.curves.add(progress, draw=self.isVisible())
+        if progress.filters:
+            self._pending_filters = progress.filters
+            epoch_end = progress.val_accuracy is not None
+            last = self._filters_drawn_at
+            due = last is None or time.monotonic() - last >= FILTER_INTERVAL_S
+            if (epoch_end or due) and self.isVisible():
+                self._filter_timer.start()
+
+    def _draw_filters(self) -> None:
+        """Draw the latest filters received (the timer's event, or at the end)."""
+        self._filter_timer.stop()
+        filters, self._pending_filters = self._pending_filters, None
+        if not filters:
+            return
+        self._filters_drawn_at = time.monotonic()
+        if self.filters.show(filters):
             layer = self.filters.layer
             self.filter_title.setText(
                 f"Filters of layer {layer} (Conv2d) as they learn: red adds, blue subtracts"
             )
+
+    def _forget_filters(self) -> None:
+        self._filter_timer.stop()
+        self._pending_filters = None
+        self._filters_drawn_at = None
+
+    def showEvent(self, event) -> None:
+        """Draw what came while hidden."""
+        super().showEvent(event)
+        self.curves.redraw()
+        if self._pending_filters:
+            self._filter_timer.start()
 
     @QtCore.Slot(object)
     def on_finished(self, result: TrainResult) -> None:
@@ -297,6 +342,7 @@ class TrainingPanel(QtWidgets.QWidget):
             return
         self.running = False
         self._set_controls(running=False)
+        self._draw_filters()  # the last ones, whatever their time
         if result.cancelled:
             self.progress_label.setText(f"Stopped after {result.epochs_run} epochs.")
             self.status.setText(

@@ -77,24 +77,36 @@ class TrainingCurves:
 
     def clear(self) -> None:
         self.loss_top: float | None = None  # the loss axis's top (see fit_loss)
-        self.points: dict[str, list[tuple[float, float]]] = {
-            "train_loss": [],
-            "train_acc": [],
-            "val_loss": [],
-            "val_acc": [],
-        }
-        for item in (self.train_loss, self.val_loss, self.train_acc, self.val_acc):
+        self.series = {item: Series() for item in self.items()}
+        self.drawn = 0  # setData calls on the curve items (each redraws its plot)
+        for item in self.items():
             item.setData([], [])
 
-    def add(self, progress: TrainProgress) -> None:
+    def items(self) -> tuple[pg.PlotDataItem, ...]:
+        return (self.train_loss, self.val_loss, self.train_acc, self.val_acc)
+
+    def add(self, progress: TrainProgress, draw: bool = True) -> None:
+        """Keep the report's points; with `draw`, hand the curves that grew their
+        points (a hidden panel keeps them for `redraw` when shown)."""
         x = progress.epoch - 1 + progress.step / max(1, progress.steps)
-        self._append("train_loss", self.train_loss, x, progress.train_loss)
+        grown = [self.train_loss, self.train_acc]
+        self.series[self.train_loss].append(x, progress.train_loss)
+        self.series[self.train_acc].append(x, 100 * progress.train_accuracy)
+        if progress.val_accuracy is not None and progress.val_loss is not None:
+            self.series[self.val_loss].append(progress.epoch, progress.val_loss)
+            self.series[self.val_acc].append(progress.epoch, 100 * progress.val_accuracy)
+            grown += [self.val_loss, self.val_acc]
         self.fit_loss(progress.train_loss if progress.val_loss is None else
                       max(progress.train_loss, progress.val_loss))  # fmt: skip
-        self._append("train_acc", self.train_acc, x, 100 * progress.train_accuracy)
-        if progress.val_accuracy is not None and progress.val_loss is not None:
-            self._append("val_loss", self.val_loss, progress.epoch, progress.val_loss)
-            self._append("val_acc", self.val_acc, progress.epoch, 100 * progress.val_accuracy)
+        if draw:
+            for item in grown:
+                self._draw(item)
+
+    def redraw(self) -> None:
+        """Hand every curve its points (after reports kept while hidden)."""
+        for item in self.items():
+            if self.series[item].count:
+                self._draw(item)
 
     def fit_loss(self, loss: float) -> None:
         """The loss axis runs from 0 to a round number above the highest loss so far,
@@ -106,11 +118,32 @@ class TrainingCurves:
         self.loss_top = nice_ceiling(loss * 1.05)
         self.loss.setYRange(0, self.loss_top, padding=0.02)
 
-    def _append(self, key: str, item: pg.PlotDataItem, x: float, y: float) -> None:
-        points = self.points[key]
-        points.append((x, y))
-        xs, ys = zip(*points, strict=True)
-        item.setData(np.asarray(xs), np.asarray(ys))
+    def _draw(self, item: pg.PlotDataItem) -> None:
+        xs, ys = self.series[item].arrays()
+        item.setData(xs, ys)
+        self.drawn += 1
+
+
+class Series:
+    """A curve's points in preallocated arrays that double when full: a report
+    appends one point, it does not rebuild the arrays from a list of pairs."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.xs = np.empty(capacity, np.float64)
+        self.ys = np.empty(capacity, np.float64)
+        self.count = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.count == self.xs.size:
+            # New arrays: the curve keeps views of the old ones until redrawn.
+            self.xs = np.concatenate([self.xs, np.empty_like(self.xs)])
+            self.ys = np.concatenate([self.ys, np.empty_like(self.ys)])
+        self.xs[self.count], self.ys[self.count] = x, y
+        self.count += 1
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points so far (views: a point once written never changes)."""
+        return self.xs[: self.count], self.ys[: self.count]
 
 
 def nice_ceiling(value: float) -> float:
