@@ -5,6 +5,7 @@ Properties editors that show the same value."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtGui import QColor, QPalette
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.qt.editor.commands import SetParamCommand
@@ -87,6 +88,21 @@ def test_a_repaint_copies_rows_drawn_before(panel):
     edit(view.doc, 0, "out_channels", 6)
     view.viewport().grab()
     assert delegate.rendered == drawn + 4  # only the rows that changed
+
+
+def test_rows_are_drawn_afresh_in_new_colours_or_disabled(panel):
+    view = panel(plain()).view
+    delegate = view.itemDelegate()
+    view.viewport().grab()
+    drawn = delegate.rendered
+    palette = QPalette(view.palette())
+    palette.setColor(QPalette.ColorRole.Text, QColor("#c00000"))
+    view.setPalette(palette)  # a theme change
+    view.viewport().grab()
+    assert delegate.rendered == drawn + 7
+    view.setEnabled(False)
+    view.viewport().grab()
+    assert delegate.rendered == drawn + 14
 
 
 def test_an_edit_paints_only_its_rows(panel, qtbot):

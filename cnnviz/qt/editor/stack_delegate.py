@@ -42,8 +42,10 @@ _STATES = (
     QStyle.StateFlag.State_Selected
     | QStyle.StateFlag.State_HasFocus
     | QStyle.StateFlag.State_Active
+    | QStyle.StateFlag.State_Enabled
 )
-CACHE_ROWS = 512  # painted rows kept (a few screens of rows at a few widths)
+# Painted rows kept: a few screens of them (a row 400 px wide is ~60 kB; 4× on HiDPI).
+CACHE_ROWS = 128
 
 
 def columns(width: int, depth: int = 0) -> dict[str, tuple[int, int]]:
@@ -115,6 +117,7 @@ class StackDelegate(QStyledItemDelegate):
             int((option.state & _STATES).value),
             alternate,
             option.palette.cacheKey(),
+            option.palette.currentColorGroup(),
             option.font.key(),
             ratio,
         )
