@@ -8,10 +8,11 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 
 from cnnviz.core.architecture import Architecture, InputShape, Layer
-from cnnviz.qt.editor.commands import SetParamCommand
+from cnnviz.qt.editor.commands import SetInputCommand, SetParamCommand
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.param_editors import IntEditor, PairEditor
 from cnnviz.qt.editor.properties import PropertiesPanel
+from cnnviz.qt.editor.stack_model import LOOK_ROLE, StackModel
 from cnnviz.qt.editor.stack_panel import StackPanel
 from tests.qt.test_stack_tree import branching
 from tests.qt.test_training_drawing import layout_requests_to
@@ -75,6 +76,25 @@ def test_an_edit_inside_a_block_reports_the_layer_and_its_blocks_row(panel):
     # inside it) change; the header, the batch norm and the merge do not.
     spans = changes_during(model, lambda: edit(view.doc, 2, "bias", False))
     assert spans == [(model.row_of(1), model.row_of(1)), (model.row_of(2), model.row_of(2))]
+
+
+def looks(model) -> list:
+    return [model.index(r).data(LOOK_ROLE) for r in range(model.rowCount())]
+
+
+@pytest.mark.parametrize(
+    ("index", "name", "value"),
+    [(2, "bias", False), (0, "out_channels", 5), (6, "kernel_size", 3), (5, "merge", "add")],
+)
+def test_after_any_edit_the_rows_look_as_a_fresh_stack_would_show_them(panel, index, name, value):
+    view = panel(branching()).view
+    doc = view.doc
+    edit(doc, index, name, value)
+    assert looks(view.stack_model) == looks(StackModel(doc))
+    doc.undo_stack.undo()
+    assert looks(view.stack_model) == looks(StackModel(doc))
+    doc.undo_stack.push(SetInputCommand(doc, InputShape(1, 12, 12)))
+    assert looks(view.stack_model) == looks(StackModel(doc))
 
 
 def test_a_repaint_copies_rows_drawn_before(panel):

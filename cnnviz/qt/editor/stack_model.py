@@ -86,6 +86,8 @@ class StackModel(QAbstractListModel):
         # Blocks opened or closed by hand (address → open); the rest follow
         # opens_by_default.
         self._open: dict[str, bool] = {}
+        # The last looks by what they depend on (see _build), with their layer.
+        self._memo: dict[tuple, tuple[Layer, Look]] = {}
         self._analysis: Analysis = doc.analysis
         self._rows: tuple[Row, ...] = ()
         self._looks: tuple[Look, ...] = ()
@@ -103,11 +105,26 @@ class StackModel(QAbstractListModel):
 
         rows = build_rows(analysis, is_open)
         self._row_of = {r.index: n for n, r in enumerate(rows) if r.index is not None}
-        looks = tuple(
-            look_of(analysis, r, r.kind == LAYER and r.info.layer.is_block and is_open(r.info))
-            for r in rows
-        )
-        return rows, looks
+        memo, self._memo = self._memo, {}
+        looks = []
+        for row in rows:
+            opened = row.kind == LAYER and row.info.layer.is_block and is_open(row.info)
+            info = row.info
+            # A layer (a block: with all it holds) of the same input at the same
+            # place looks as before: an edit describes only the rows it changed.
+            key = (
+                row.key,
+                opened,
+                info.input_shape,
+                info.output_shape,
+                info.error,
+                info.computable,
+            )
+            known = memo.get(key)
+            look = known[1] if known and known[0] is info.layer else look_of(analysis, row, opened)
+            self._memo[key] = (info.layer, look)
+            looks.append(look)
+        return rows, tuple(looks)
 
     def _refresh(self) -> None:
         """Follow the document: an edit that keeps the rows repaints only the rows
