@@ -17,7 +17,8 @@ size and overlap unevenly. From there on each output row and column keeps its
 own input span, composed window by window, and ``size`` is the largest field.
 
 A Linear applied to maps mixes only the last (width) axis: every output of a row
-sees that whole row of its input, not the whole input. A Flatten only lays
+sees that whole row of its input, not the whole input (a Softmax along dim 3
+too; along dim 2 it mixes a whole column). A Flatten only lays
 the maps out as a vector: each value is one position of the maps and keeps
 that position's field (``flattened``). A Linear or Softmax on the vector mixes
 every value, so from there on the field is "global": the whole input.
@@ -25,7 +26,9 @@ every value, so from there on the field is "global": the whole input.
 Which of these a layer does is declared by its type's module
 (``cnnviz/core/layers/``, a ``FieldRule``): element-wise, a window (regular,
 or as taps per output: uneven adaptive windows, ConvTranspose2d, Upsample),
-mixing a vector, mixing the last axis, the whole map (GroupNorm), or flatten.
+mixing a vector, mixing the last axis or the height, the whole map (GroupNorm,
+BatchNorm2d without running statistics), or flatten; a rule may depend on
+the layer's parameters (``FieldRule.pick``).
 ``step`` only interprets the rule. Where no regular grid exists the field is
 computed from spans, exactly: tests compare every box with torch's gradients.
 """
@@ -167,14 +170,17 @@ def _from_spans(spans) -> ReceptiveField:
     return ReceptiveField(size, jump, start, spans=tuple(spans))
 
 
-def _whole_rows(rf: ReceptiveField, in_hw, out_width: int) -> ReceptiveField:
-    """After a Linear on maps: each of the `out_width` features of a row reads all
-    positions of that row, so along the width the field is their union, the same
-    for every feature. Kept as spans: a later padded layer's padding taps must
-    not borrow the row's pixels, as a jump of 0 would make them."""
-    rows, cols = _spans_of(rf, in_hw)
-    row = _union(cols) or (cols[0][0], cols[0][0])
-    return _from_spans((rows, (row,) * out_width))
+def _whole_axis(rf: ReceptiveField, in_hw, axis: int, out_size: int) -> ReceptiveField:
+    """After a Linear on maps (axis 1): each of the `out_size` features of a row
+    reads all positions of that row, so along the width the field is their
+    union, the same for every feature; a Softmax along the height (axis 0) does
+    the same to a column. Kept as spans: a later padded layer's padding taps
+    must not borrow the row's pixels, as a jump of 0 would make them."""
+    spans = list(_spans_of(rf, in_hw))
+    mixed = spans[axis]
+    whole = _union(mixed) or (mixed[0][0], mixed[0][0])
+    spans[axis] = (whole,) * out_size
+    return _from_spans(tuple(spans))
 
 
 def _whole_map(rf: ReceptiveField, in_hw, out_hw) -> ReceptiveField:
@@ -214,6 +220,7 @@ def step(rf: ReceptiveField, layer: Layer, in_shape, out_shape) -> ReceptiveFiel
     rule: FieldRule | None = layer_type(layer.type).field_rule
     if rf.is_global or rule is None:
         return rf  # a block's field is merged by the analysis (blocks.py)
+    rule = rule.resolved(layer, in_shape)
     maps = len(in_shape) == 3 and len(out_shape) == 3
     if rule.kind == "flatten" or not maps:
         if len(in_shape) == 3 and len(out_shape) == 1:  # the same values, laid flat
@@ -223,9 +230,11 @@ def step(rf: ReceptiveField, layer: Layer, in_shape, out_shape) -> ReceptiveFiel
         return ReceptiveField(rf.size, rf.jump, rf.start, is_global=True)
     in_hw, out_hw = in_shape[1:], out_shape[1:]
     if rule.kind == "mixes last axis":
-        return _whole_rows(rf, in_hw, out_hw[1])
+        return _whole_axis(rf, in_hw, 1, out_hw[1])
+    if rule.kind == "mixes height":
+        return _whole_axis(rf, in_hw, 0, out_hw[0])
     if rule.kind == "whole map":
         return _whole_map(rf, in_hw, out_hw)
     if rule.kind == "window":
         return _windowed(rf, rule, layer, in_hw, out_hw)
-    return rf  # element-wise, or mixing channels at one position (Softmax on maps)
+    return rf  # element-wise, or mixing channels at one position (Softmax along dim 1)

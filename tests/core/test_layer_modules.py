@@ -31,6 +31,8 @@ def test_every_catalogue_type_declares_every_rule(name):
     assert spec.field_rule.kind in FIELD_KINDS
     if spec.field_rule.kind == "window":
         assert spec.field_rule.window or spec.field_rule.taps, name
+    if spec.field_rule.kind == "by parameters":
+        assert callable(spec.field_rule.pick), name
     assert spec.group in GROUPS and spec.group != "block"
     assert spec.glyph and spec.summary and len(spec.explanation) > 80, name
     for p in spec.params:

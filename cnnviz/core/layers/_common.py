@@ -130,18 +130,29 @@ class FieldRule:
     * "mixes vector": element-wise on maps, every value of a vector (Softmax);
     * "mixes last axis": on maps each output reads its whole row (Linear),
       on a vector every value;
+    * "mixes height": on maps each output reads its whole column (a Softmax
+      along dim 2);
     * "whole map": every output reads every position (GroupNorm's statistics);
-    * "flatten": lays maps out as a vector, each value keeping its field.
+    * "flatten": lays maps out as a vector, each value keeping its field;
+    * "by parameters": one of the others, which ``pick(layer, in_shape)``
+      chooses from the layer's parameters (Softmax's dim, BatchNorm2d's
+      track_running_stats).
     """
 
     kind: str
     window: Callable[..., Window | None] | None = None
     taps: Taps | None = None
+    pick: Callable[[Layer, Shape], FieldRule] | None = None
+
+    def resolved(self, layer: Layer, in_shape: Shape) -> FieldRule:
+        """The rule itself, or the one its ``pick`` chooses for this layer."""
+        return self.pick(layer, in_shape) if self.pick is not None else self
 
 
 ELEMENT_WISE = FieldRule("element-wise")
 MIXES_VECTOR = FieldRule("mixes vector")
 MIXES_LAST_AXIS = FieldRule("mixes last axis")
+MIXES_HEIGHT = FieldRule("mixes height")
 WHOLE_MAP = FieldRule("whole map")
 FLATTENS = FieldRule("flatten")
 FIELD_KINDS = (
@@ -149,8 +160,10 @@ FIELD_KINDS = (
     "window",
     "mixes vector",
     "mixes last axis",
+    "mixes height",
     "whole map",
     "flatten",
+    "by parameters",
 )
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from cnnviz.core.layer_spec import BOOL, FLOAT, LayerType, Param
 from cnnviz.core.layers._common import (
     ELEMENT_WISE,
+    WHOLE_MAP,
+    FieldRule,
     LayerCost,
     Shape,
     ShapeError,
@@ -42,6 +44,14 @@ def param_line(layer: Layer, shape: Shape) -> str:
     return f"params = 2·{shape[0]} = {2 * shape[0]:,} (γ and β per channel)"
 
 
+def field_rule(layer: Layer, shape: Shape) -> FieldRule:
+    """With running statistics (eval mode, as cnnviz runs) each value is
+    normalised on its own; without them torch normalises with the mean and
+    variance of the input map itself, even in eval mode, so every output
+    depends on every position of its channel, as in GroupNorm."""
+    return ELEMENT_WISE if layer.get("track_running_stats") else WHOLE_MAP
+
+
 TYPE = LayerType(
     "BatchNorm2d",
     "normalization",
@@ -63,6 +73,5 @@ TYPE = LayerType(
     size_lines=same_shape_lines,
     param_line=param_line,
     inferred=channels_as("num_features"),
-    # With running statistics (eval mode) each value is normalised on its own.
-    field_rule=ELEMENT_WISE,
+    field_rule=FieldRule("by parameters", pick=field_rule),
 )

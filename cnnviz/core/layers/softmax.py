@@ -6,7 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from cnnviz.core.layer_spec import OPT_INT, LayerType, Param
 from cnnviz.core.layers._common import (
+    ELEMENT_WISE,
+    MIXES_HEIGHT,
+    MIXES_LAST_AXIS,
     MIXES_VECTOR,
+    FieldRule,
     LayerCost,
     Shape,
     ShapeError,
@@ -34,6 +38,23 @@ def inferred(layer: Layer, shape: Shape) -> dict[str, Any]:
     return {"dim": 1} if layer.get("dim") is None else {}
 
 
+def field_rule(layer: Layer, shape: Shape) -> FieldRule:
+    """What one output reads depends on the axis it sums to 1 along (counting the
+    batch): the channels at one position (dim 1) or a vector's every value, a
+    whole row (dim 3) or column (dim 2) of maps, or, along the batch of one
+    image (dim 0), only itself."""
+    rank = len(shape) + 1
+    dim = layer.get("dim")
+    axis = 1 if dim is None else dim % rank
+    if axis == 0:
+        return ELEMENT_WISE
+    if rank == 4 and axis == 2:
+        return MIXES_HEIGHT
+    if rank == 4 and axis == 3:
+        return MIXES_LAST_AXIS
+    return MIXES_VECTOR
+
+
 TYPE = LayerType(
     "Softmax",
     "activation",
@@ -48,6 +69,5 @@ TYPE = LayerType(
     size_lines=same_shape_lines,
     param_line=no_params_line,
     inferred=inferred,
-    # On maps it mixes channels at one position (dim 1), not positions.
-    field_rule=MIXES_VECTOR,
+    field_rule=FieldRule("by parameters", pick=field_rule),
 )
