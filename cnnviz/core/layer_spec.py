@@ -1,6 +1,6 @@
 """What a layer type is made of: its parameters (kinds, defaults, ranges), its
-palette entry and its rules (shape, counts, receptive field, formula text,
-what torch infers from the input).
+palette entry and its rules (shape, counts, receptive field, memory, formula
+text, what torch infers from the input).
 
 Each leaf type is declared in one module, ``cnnviz/core/layers/<type>.py``;
 catalogue.py collects them. Blocks (blocks.py) are LayerTypes too, without
@@ -60,6 +60,26 @@ class Param:
 
 
 @dataclass(frozen=True)
+class MemoryRule:
+    """What a layer holds and takes in memory beyond its parameters and its
+    output (core/memory.py adds these up; tests/core/test_memory.py and
+    tests/compute/test_memory_measured.py check them against torch). Each is
+    optional: None means nothing extra.
+
+    * workspace(layer, in_shape, out_shape, weight_bytes, train_mode) → bytes
+      torch's CPU kernel takes while it computes, beyond its fresh output;
+    * buffers(layer, in_shape) → bytes of buffers in its state_dict that are
+      not parameters (BatchNorm2d's running statistics);
+    * shares_input(layer, train_mode) → whether torch hands on its input's
+      values as they are (a view: Flatten, Identity, Dropout in eval mode).
+    """
+
+    workspace: Callable[..., int] | None = None
+    buffers: Callable[..., int] | None = None
+    shares_input: Callable[..., bool] | None = None
+
+
+@dataclass(frozen=True)
 class LayerType:
     """Everything the catalogue knows about one ``torch.nn`` layer class."""
 
@@ -83,6 +103,8 @@ class LayerType:
     inferred: Callable[..., dict[str, Any]] | None = None
     # How the receptive field changes (layers/_common.py: FieldRule).
     field_rule: Any = None
+    # What it needs in memory beyond parameters and output (MemoryRule).
+    memory: MemoryRule = MemoryRule()
     # Values a layer fresh from the palette starts with, beyond torch's defaults
     # (e.g. Upsample's scale_factor: torch's default gives no size at all).
     starter: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)

@@ -6,14 +6,18 @@ The hooked forward (cnnviz.compute.forward) holds, at its peak:
   too; its step counter is an int64);
 * a copy of each Conv2d's weights and bias, which the result carries for the
   filters panel;
-* every layer's output, kept for the panels (a Flatten, and a Dropout outside
+* every layer's output, kept for the panels (a Flatten, an Identity, and a Dropout outside
   training, hand on their input's values: those cost nothing); inside a
   block every layer's, and the block's merged output one more;
 * the network input;
 * while one layer computes: its fresh output before it is copied into the
   result, and the working memory torch's CPU kernels take for it (measured on
-  torch 2.13's oneDNN kernels, see ``_workspace``). The largest of these counts
-  once: only one layer computes at a time.
+  torch 2.13's oneDNN kernels). The largest of these counts once: only one
+  layer computes at a time.
+
+What is particular to a layer type (the kernel's working memory, buffers
+beyond the parameters, an output that is its input) is declared by the
+type's module as a ``MemoryRule`` (layer_spec.py); this module adds it up.
 
 ``estimate`` adds these up per layer and names the layer that costs most.
 ``memory_budget`` is how much the run may take: three quarters of the memory
@@ -34,9 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnviz.core.analysis import Analysis, LayerInfo
-from cnnviz.core.shapes import as_pair, conv_padding
+from cnnviz.core.catalogue import layer_type
+from cnnviz.core.layers._common import FLOAT_BYTES
 
-FLOAT = 4  # bytes: torch's default float32
+FLOAT = FLOAT_BYTES  # torch's default float32
 BUDGET_ENV = "CNNVIZ_MEMORY_BUDGET"
 # The share of the available memory one run may take: the rest is the system's
 # and the other programs' (and the GUI's, which holds the result shown).
@@ -186,52 +191,22 @@ def _values(shape) -> int:
 
 
 def _weight_bytes(info: LayerInfo) -> int:
-    count = info.weights + info.biases
-    if info.layer.type == "BatchNorm2d" and info.layer.get("track_running_stats"):
-        # running_mean and running_var, and the int64 num_batches_tracked.
-        return (count + 2 * info.input_shape[0]) * FLOAT + 8
-    return count * FLOAT
+    buffers = layer_type(info.layer.type).memory.buffers
+    extra = buffers(info.layer, info.input_shape) if buffers else 0
+    return (info.weights + info.biases) * FLOAT + extra
 
 
 def _shares_input(info: LayerInfo, train_mode: bool) -> bool:
-    """Torch returns a view of the input: no new values to keep."""
-    kind = info.layer.type
-    return kind == "Flatten" or (kind in ("Dropout", "Dropout2d") and not train_mode)
-
-
-def _conv_workspace(info: LayerInfo, weight_bytes: int) -> int:
-    """oneDNN's convolution on the CPU (measured, torch 2.13): no im2col buffer,
-    but copies in its blocked layouts, about the larger of the padded input
-    and the output (its channels rounded up to 16), plus a reordered copy of
-    the weights. A plain 1×1 convolution is a matrix product: nothing extra."""
-    layer = info.layer
-    kernel, stride = as_pair(layer.get("kernel_size")), as_pair(layer.get("stride"))
-    pads = conv_padding(layer)
-    c, h, w = info.input_shape
-    pointwise = kernel == (1, 1) and stride == (1, 1) and pads == ((0, 0), (0, 0))
-    if pointwise and layer.get("groups") == 1:
-        return 0
-    padded = c * (h + sum(pads[0])) * (w + sum(pads[1])) * FLOAT
-    oc, oh, ow = info.output_shape
-    blocked = math.ceil(oc / 16) * 16 * oh * ow * FLOAT
-    workspace = max(padded, blocked) + weight_bytes
-    if layer.get("padding_mode") != "zeros":
-        workspace += padded  # the module pads a copy of the input first
-    return workspace
+    """Torch returns the input or a view of it: no new values to keep."""
+    shares = layer_type(info.layer.type).memory.shares_input
+    return bool(shares and shares(info.layer, train_mode))
 
 
 def _workspace(info: LayerInfo, weight_bytes: int, train_mode: bool) -> int:
-    kind = info.layer.type
-    out = _values(info.output_shape) * FLOAT
-    if kind == "Conv2d":
-        return _conv_workspace(info, weight_bytes)
-    if kind == "MaxPool2d":
-        return 2 * out  # torch computes the int64 indices of the maxima too
-    if kind == "LocalResponseNorm":
-        return 2 * _values(info.input_shape) * FLOAT  # squares, then their padded average
-    if kind == "Dropout" and train_mode:
-        return _values(info.input_shape) * FLOAT  # the random mask
-    return 0
+    workspace = layer_type(info.layer.type).memory.workspace
+    if workspace is None:
+        return 0
+    return workspace(info.layer, info.input_shape, info.output_shape, weight_bytes, train_mode)
 
 
 def layer_memory(info: LayerInfo, train_mode: bool = False) -> LayerMemory:

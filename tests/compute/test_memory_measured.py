@@ -92,6 +92,36 @@ CASES = {
             {"type": "AdaptiveAvgPool2d", "output_size": 4},
         ],
     ),
+    "a transposed convolution upsampling at 512": stack(
+        16,
+        512,
+        [
+            {
+                "type": "ConvTranspose2d",
+                "out_channels": 16,
+                "kernel_size": 3,
+                "stride": 2,
+                "padding": 1,
+                "output_padding": 1,
+            },
+        ],
+    ),
+    "a decoder of the newer types at 256": stack(
+        3,
+        256,
+        [
+            conv(32, 3, padding=1),
+            {"type": "GroupNorm", "num_groups": 4},
+            {"type": "SiLU"},
+            {"type": "ConvTranspose2d", "out_channels": 16, "kernel_size": 2, "stride": 2},
+            {"type": "Hardswish"},
+            {"type": "Upsample", "scale_factor": 2.0, "mode": "bilinear"},
+            {"type": "ZeroPad2d", "padding": [1, 0, 2, 1]},
+            {"type": "ReLU6"},
+            {"type": "Identity"},
+            {"type": "AdaptiveMaxPool2d", "output_size": 300},
+        ],
+    ),
 }
 
 

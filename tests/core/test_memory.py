@@ -97,9 +97,18 @@ def random_stack(rng: random.Random) -> Architecture:
         Layer.make("LocalResponseNorm", size=3),
         Layer.make("Dropout2d", p=0.3),
         Layer.make("AvgPool2d", kernel_size=2, ceil_mode=True),
+        Layer.make("ConvTranspose2d", out_channels=rng.choice([2, 4]),
+                   kernel_size=rng.choice([1, 2, 3]), stride=rng.choice([1, 2]),
+                   padding=rng.choice([0, 1]), output_padding=rng.choice([0, 1])),
+        Layer.make("GroupNorm", num_groups=rng.choice([1, 2]), affine=rng.random() < 0.8),
+        Layer.make(rng.choice(["ReLU6", "SiLU", "Hardswish", "Identity"])),
+        Layer.make("Upsample", scale_factor=rng.choice([1.0, 2.0, 1.5]),
+                   mode=rng.choice(["nearest", "bilinear"])),
+        Layer.make("ZeroPad2d", padding=rng.choice([0, 1, (1, 0, 2, -1)])),
     ]  # fmt: skip
     layers = [m for m in maps if rng.random() < 0.7]
-    tail = [Layer.make("AdaptiveAvgPool2d", output_size=rng.choice([1, 3])), Layer.make("Flatten")]
+    pool = rng.choice(["AdaptiveAvgPool2d", "AdaptiveMaxPool2d"])
+    tail = [Layer.make(pool, output_size=rng.choice([1, 3, (2, 5)])), Layer.make("Flatten")]
     tail += [Layer.make("Dropout", p=0.5), Layer.make("Linear", out_features=rng.choice([2, 7]))]
     tail += [Layer.make("Softmax")] if rng.random() < 0.5 else []
     return Architecture("random", InputShape(channels, side, side), tuple(layers + tail))
@@ -197,3 +206,26 @@ def test_the_refusal_is_one_line_naming_the_layer_and_what_is_free():
     line = refusal(vgg11, MemoryBudget(10_000_000, None, BUDGET_ENV))
     assert line.endswith(f"the memory limit ({BUDGET_ENV}) is 10 MB")
     assert not is_refusal("out of memory: layer 3 Linear could not get 16 GB")
+
+
+def test_each_type_declares_its_working_memory_in_its_module():
+    """The kernels' working memory comes from each type's MemoryRule: a
+    transposed convolution's two outputs and weights (one output when 1×1),
+    an adaptive max pool's int64 indices, nothing for an Upsample or GroupNorm
+    (their sizes measured in tests/compute/test_memory_measured.py)."""
+
+    def working(layer: Layer, shape=(4, 8, 8)) -> int:
+        memory = estimate(analyze(Architecture("one", InputShape(*shape), (layer,))))
+        return memory.layers[0].workspace
+
+    out = 4 * 16 * 16 * 4  # 4×16×16 float32
+    weights = (4 * 4 * 2 * 2 + 4) * 4
+    assert working(Layer.make("ConvTranspose2d", out_channels=4, kernel_size=2, stride=2)) == (
+        2 * out + weights
+    )
+    assert working(Layer.make("ConvTranspose2d", out_channels=4, kernel_size=1)) == 4 * 64 * 4
+    assert working(Layer.make("AdaptiveMaxPool2d", output_size=3)) == 2 * 4 * 9 * 4
+    assert working(Layer.make("Upsample", scale_factor=2.0)) == 0
+    assert working(Layer.make("GroupNorm", num_groups=2)) == 0
+    identity = estimate(analyze(Architecture("id", InputShape(4, 8, 8), (Layer.make("Identity"),))))
+    assert identity.outputs == 0  # torch hands on the input tensor itself

@@ -106,6 +106,25 @@ def prod(values) -> int:
     return math.prod(values)
 
 
+# --- memory rules (layer_spec.MemoryRule) ------------------------------------
+
+FLOAT_BYTES = 4  # torch's default float32
+
+
+def output_bytes(shape: Shape) -> int:
+    return prod(shape) * FLOAT_BYTES
+
+
+def always(layer: Layer, train_mode: bool) -> bool:
+    """shares_input of a layer that always hands on its input (Flatten, Identity)."""
+    return True
+
+
+def in_eval_mode(layer: Layer, train_mode: bool) -> bool:
+    """shares_input of a layer that does nothing outside training (Dropout)."""
+    return not train_mode
+
+
 # --- receptive-field rules ----------------------------------------------------
 # receptive_field.step interprets these; a module picks one. A window is
 # (kernel, stride, dilation, padding before) per axis, each an (h, w) pair.

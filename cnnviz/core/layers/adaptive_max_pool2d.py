@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from cnnviz.core.layer_spec import LayerType
-from cnnviz.core.layers._common import FieldRule, no_params_line, nothing_inferred, pair_param
+from cnnviz.core.layer_spec import LayerType, MemoryRule
+from cnnviz.core.layers._common import (
+    FieldRule,
+    no_params_line,
+    nothing_inferred,
+    output_bytes,
+    pair_param,
+)
 from cnnviz.core.layers._windows import (
     adaptive_cost,
     adaptive_lines,
@@ -29,5 +35,8 @@ TYPE = LayerType(
     param_line=no_params_line,
     inferred=nothing_inferred,
     field_rule=FieldRule("window", window=adaptive_window, taps=adaptive_taps),
+    # torch computes the int64 indices of the maxima too (as MaxPool2d;
+    # measured on torch 2.13's CPU kernels from the second forward on).
+    memory=MemoryRule(workspace=lambda layer, i, out, w, train: 2 * output_bytes(out)),
     starter={"output_size": 1},
 )

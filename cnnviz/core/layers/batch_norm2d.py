@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cnnviz.core.layer_spec import BOOL, FLOAT, LayerType, Param
+from cnnviz.core.layer_spec import BOOL, FLOAT, LayerType, MemoryRule, Param
 from cnnviz.core.layers._common import (
     ELEMENT_WISE,
+    FLOAT_BYTES,
     WHOLE_MAP,
     FieldRule,
     LayerCost,
@@ -44,6 +45,12 @@ def param_line(layer: Layer, shape: Shape) -> str:
     return f"params = 2·{shape[0]} = {2 * shape[0]:,} (γ and β per channel)"
 
 
+def buffers(layer: Layer, shape: Shape) -> int:
+    """running_mean and running_var, float32 per channel, and the int64
+    num_batches_tracked; none without running statistics."""
+    return 2 * shape[0] * FLOAT_BYTES + 8 if layer.get("track_running_stats") else 0
+
+
 def field_rule(layer: Layer, shape: Shape) -> FieldRule:
     """With running statistics (eval mode, as cnnviz runs) each value is
     normalised on its own; without them torch normalises with the mean and
@@ -74,4 +81,5 @@ TYPE = LayerType(
     param_line=param_line,
     inferred=channels_as("num_features"),
     field_rule=FieldRule("by parameters", pick=field_rule),
+    memory=MemoryRule(buffers=buffers),
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from cnnviz.core.layer_spec import FLOAT, LayerType, Param
+from cnnviz.core.layer_spec import FLOAT, LayerType, MemoryRule, Param
 from cnnviz.core.layers._common import (
     ELEMENT_WISE,
     INPLACE,
+    in_eval_mode,
     no_params_line,
     nothing_inferred,
+    output_bytes,
     same_shape,
     same_shape_lines,
 )
@@ -27,4 +29,10 @@ TYPE = LayerType(
     param_line=no_params_line,
     inferred=nothing_inferred,
     field_rule=ELEMENT_WISE,
+    # In training the random mask, one value per input value; in eval mode it
+    # hands on its input as it is.
+    memory=MemoryRule(
+        workspace=lambda layer, shape, out, w, train: output_bytes(shape) if train else 0,
+        shares_input=in_eval_mode,
+    ),
 )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cnnviz.core.layer_spec import FLOAT, LayerType, Param
+from cnnviz.core.layer_spec import FLOAT, LayerType, MemoryRule, Param
 from cnnviz.core.layers._common import (
     ELEMENT_WISE,
     INPLACE,
+    in_eval_mode,
     no_params_line,
     nothing_inferred,
     same_shape,
@@ -30,4 +31,5 @@ TYPE = LayerType(
     param_line=no_params_line,
     inferred=nothing_inferred,
     field_rule=ELEMENT_WISE,
+    memory=MemoryRule(shares_input=in_eval_mode),  # eval mode hands on its input
 )

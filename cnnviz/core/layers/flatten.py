@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cnnviz.core.layer_spec import INT, LayerType, Param
+from cnnviz.core.layer_spec import INT, LayerType, MemoryRule, Param
 from cnnviz.core.layers._common import (
     FLATTENS,
     LayerCost,
     Shape,
+    always,
     no_params_line,
     nothing_inferred,
     prod,
@@ -43,4 +44,5 @@ TYPE = LayerType(
     param_line=no_params_line,
     inferred=nothing_inferred,
     field_rule=FLATTENS,
+    memory=MemoryRule(shares_input=always),  # a view of its input
 )

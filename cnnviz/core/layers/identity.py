@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from cnnviz.core.layer_spec import LayerType
+from cnnviz.core.layer_spec import LayerType, MemoryRule
 from cnnviz.core.layers._common import (
     ELEMENT_WISE,
+    always,
     no_params_line,
     nothing_inferred,
     same_shape,
@@ -26,4 +27,5 @@ TYPE = LayerType(
     param_line=no_params_line,
     inferred=nothing_inferred,
     field_rule=ELEMENT_WISE,
+    memory=MemoryRule(shares_input=always),  # torch returns the input tensor itself
 )

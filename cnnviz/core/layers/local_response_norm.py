@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from cnnviz.core.layer_spec import FLOAT, INT, LayerType, Param
+from cnnviz.core.layer_spec import FLOAT, INT, LayerType, MemoryRule, Param
 from cnnviz.core.layers._common import (
     ELEMENT_WISE,
     no_params_line,
     nothing_inferred,
+    output_bytes,
     same_shape,
     same_shape_lines,
 )
@@ -42,5 +43,7 @@ TYPE = LayerType(
     inferred=nothing_inferred,
     # It mixes channels at one position, never positions: spatially element-wise.
     field_rule=ELEMENT_WISE,
+    # The squares, then their padded average over the channels.
+    memory=MemoryRule(workspace=lambda layer, shape, out, w, train: 2 * output_bytes(shape)),
     starter={"size": 5},
 )

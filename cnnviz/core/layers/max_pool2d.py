@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnviz.core.layer_spec import BOOL, LayerType, Param
+from cnnviz.core.layer_spec import BOOL, LayerType, MemoryRule, Param
 from cnnviz.core.layers._common import (
     CEIL_HELP,
     DIL_HELP,
@@ -10,6 +10,7 @@ from cnnviz.core.layers._common import (
     FieldRule,
     no_params_line,
     nothing_inferred,
+    output_bytes,
     pair_param,
 )
 from cnnviz.core.layers._windows import (
@@ -44,4 +45,6 @@ TYPE = LayerType(
     param_line=no_params_line,
     inferred=nothing_inferred,
     field_rule=FieldRule("window", window=lambda layer, i, o: pool_window(layer, dilated=True)),
+    # torch computes the int64 indices of the maxima too.
+    memory=MemoryRule(workspace=lambda layer, i, out, w, train: 2 * output_bytes(out)),
 )
