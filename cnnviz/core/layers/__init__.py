@@ -4,9 +4,10 @@ Each module declares a ``LayerType`` (layer_spec.py): its parameters with
 torch's names and defaults, its palette group, glyph and explanation, and its
 rules: ``cost`` (output shape, weights, biases, MACs), ``size_lines`` and
 ``param_line`` (the formula text of the Properties panel), ``inferred`` (the
-constructor arguments torch needs from the input, e.g. in_channels ← C) and
-``field_rule`` (how the receptive field changes). The registries
-(catalogue.CATALOGUE, shapes.layer_cost, receptive_field.step, formula) only
+constructor arguments torch needs from the input, e.g. in_channels ← C),
+``field_rule`` (how the receptive field changes) and ``memory`` (what it needs
+beyond parameters and output). The registries (catalogue.CATALOGUE,
+shapes.layer_cost, receptive_field.step, memory.estimate, formula) only
 dispatch to these, and compute/model.py builds every type as
 ``getattr(nn, type)(**params, **inferred)``. README "Adding a layer type".
 
