@@ -15,7 +15,7 @@ from cnnviz.qt.panels.base import PanelInput
 def architecture(layers: list[dict], channels: int = 1, size: int = 16, classes=None):
     data = {
         "format": "cnnviz-architecture",
-        "version": 1,
+        "version": 2,  # reads plain stacks and blocks alike
         "name": "test",
         "input": {"channels": channels, "height": size, "width": size},
         "layers": layers,

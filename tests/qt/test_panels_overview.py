@@ -82,3 +82,12 @@ def test_captions_keep_only_what_fits_whole():
     assert fit_caption(caption, 45, width) == ["0", "8×28×28"]
     assert fit_caption(caption, 30, width) == ["0"]  # not "0 C…" and "8×2…"
     assert fit_caption("10 Linear\n10", 20, width) == ["10", "10"]
+
+
+def test_the_note_counts_layers_and_blocks_as_the_stack_does(panel):
+    conv = {"type": "Conv2d", "out_channels": 3, "kernel_size": 3, "padding": 1}
+    stack = [conv, {"type": "Residual", "body": [conv, {"type": "ReLU"}], "shortcut": []}]
+    panel.show(panel_input(stack, 0, channels=3, size=12))
+    assert panel.note.text().startswith("3 layers · 1 block · ")
+    panel.show(panel_input(STACK, 0, channels=3, size=20))
+    assert panel.note.text().startswith("5 layers · thumbnails")

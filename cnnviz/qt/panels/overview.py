@@ -217,8 +217,12 @@ class OverviewPanel(Panel):
     def _summary(self) -> str:
         if self.current is None:
             return "Click a layer to select it."
+        entries = self.current.analysis.layers
+        n_blocks = sum(1 for info in entries if info.layer.is_block)
+        # Counted as the stack counts them: a block is not a layer of its own.
+        blocks = f" · {n_blocks} block{'s' if n_blocks != 1 else ''}" if n_blocks else ""
         return (
-            f"{len(self.current.result.layers)} layers · thumbnails show the "
+            f"{len(entries) - n_blocks} layers{blocks} · thumbnails show the "
             f"{_MODES[self.mode]}, each scaled to its own range · hover one for its "
             "statistics, click it to select it"
         )
