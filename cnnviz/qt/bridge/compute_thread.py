@@ -18,8 +18,12 @@ Training (``start_training``) runs in the same thread; forwards submitted
 meanwhile are served between training steps. ``shutdown()`` stops everything
 and waits; it is idempotent, and runs by itself when the application quits.
 
+Other kinds of job (an explanation: ``submit_explain``) have a slot of their
+own in the mailbox, with the same rule: the latest of each kind wins, and
+only its result, progress or failure reaches the GUI.
+
 This module is the GUI's side; the thread is in compute_worker, its jobs in
-compute_forward and compute_training.
+compute_forward, compute_training and compute_explain.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any, ClassVar
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
+from cnnviz.core.explain_jobs import ExplainProgress, ExplainRequest, Explanation
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
 from cnnviz.qt.bridge.compute_failures import first_line
 from cnnviz.qt.bridge.compute_worker import RUNNING, Worker, stop_and_wait
@@ -41,6 +46,10 @@ from cnnviz.qt.bridge.mailbox import Call, HeldForward, Mailbox
 # Without the wait, each edit of a burst (slower on the GUI than the debounce)
 # started its own forward: 100 edits, ~100 forwards, each stopped by the next.
 HOLD_MS = 1000
+
+# Other kinds of job: result type -> (request type, signal for the latest's result).
+JOB_RESULTS = {Explanation: (ExplainRequest, "explain_ready")}
+JOB_PROGRESS = {ExplainProgress: (ExplainRequest, "explain_progress")}
 
 
 class ComputeThread(QObject):
@@ -53,6 +62,8 @@ class ComputeThread(QObject):
     training_progress = Signal(object)  # TrainProgress
     training_finished = Signal(object)  # TrainResult
     training_failed = Signal(object)  # ComputeFailure of a TrainRequest (also sent on failed)
+    explain_ready = Signal(object)  # Explanation of the latest explain request
+    explain_progress = Signal(object)  # ExplainProgress of the latest explain request
 
     _instances: ClassVar[weakref.WeakSet] = weakref.WeakSet()
 
@@ -64,8 +75,10 @@ class ComputeThread(QObject):
         runner_factory: Callable[[], Any] | None = None,
         train_function: Callable[..., Any] | None = None,
         hold_ms: int | None = HOLD_MS,
+        explain_function: Callable[..., Any] | None = None,
     ):
-        """``runner_factory`` and ``train_function`` replace the real compute (tests).
+        """``runner_factory``, ``train_function`` and ``explain_function`` (see
+        compute_explain) replace the real compute (tests).
         ``hold_ms``: how long a request waits for the running forward before it
         stops it (0: at once; None: never, it waits for the end)."""
         super().__init__(parent)
@@ -76,9 +89,12 @@ class ComputeThread(QObject):
         self._hold_timer.setSingleShot(True)
         self._hold_timer.timeout.connect(self._stop_waiting)
         self._latest_forward_id: int | None = None
+        self._latest_job: dict[type, int] = {}  # request type -> the latest id submitted
         self._stopped = False
         self.stale_dropped = 0
-        self._worker = Worker(self._mailbox, num_threads, runner_factory, train_function)
+        self._worker = Worker(
+            self._mailbox, num_threads, runner_factory, train_function, explain_function
+        )
         self._worker.result.connect(self._on_result)
         self._worker.failure.connect(self._on_failure)
         self._worker.training_failure.connect(self._on_training_failure)
@@ -87,6 +103,9 @@ class ComputeThread(QObject):
         self._worker.busy.connect(self._on_busy)
         self._worker.device.connect(self._on_device)
         self._worker.forward_done.connect(self._on_forward_done)
+        self._worker.job_result.connect(self._on_job_result)
+        self._worker.job_progress.connect(self._on_job_progress)
+        self._worker.job_failure.connect(self._on_job_failure)
         self._worker.finished.connect(self._forget_worker)
         app = QCoreApplication.instance()
         if app is not None:
@@ -121,6 +140,21 @@ class ComputeThread(QObject):
         ready = self._held.release()
         if ready is not None and not self._stopped:
             self._mailbox.put_forward(ready)
+
+    def submit_explain(self, request: ExplainRequest) -> None:
+        """Explain `request` (an attribution map), superseding every earlier one:
+        a running explanation stops at its next check."""
+        self._submit_job(request)
+
+    def cancel_explain(self) -> None:
+        """Stop the running explanation (the user pressed Cancel); nothing arrives for it."""
+        self._latest_job.pop(ExplainRequest, None)
+        self._mailbox.cancel_job(ExplainRequest)
+
+    def _submit_job(self, request: Any) -> None:
+        if not self._stopped:
+            self._latest_job[type(request)] = request.request_id
+            self._mailbox.put_job(request)
 
     def start_training(self, request: TrainRequest) -> None:
         if not self._stopped:
@@ -202,6 +236,31 @@ class ComputeThread(QObject):
             self.stale_dropped += 1
             return
         self.failed.emit(failure)
+
+    def _is_latest(self, kind: type, request_id: int) -> bool:
+        if self._stopped or self._latest_job.get(kind) != request_id:
+            self.stale_dropped += 1
+            return False
+        return True
+
+    @Slot(object)
+    def _on_job_result(self, result) -> None:
+        kind, signal = JOB_RESULTS[type(result)]
+        if self._is_latest(kind, result.request_id):
+            getattr(self, signal).emit(result)
+
+    @Slot(object)
+    def _on_job_progress(self, progress) -> None:
+        kind, signal = JOB_PROGRESS[type(progress)]
+        if self._is_latest(kind, progress.request_id):
+            getattr(self, signal).emit(progress)
+
+    @Slot(object)
+    def _on_job_failure(self, failure: ComputeFailure) -> None:
+        # Its id is the latest of one kind: the one asking knows its own ids.
+        latest = self._latest_job.values()
+        if not self._stopped and any(failure.request_id == i for i in latest):
+            self.failed.emit(failure)
 
     @Slot(object)
     def _on_training_failure(self, failure: ComputeFailure) -> None:

@@ -1,7 +1,8 @@
 """The compute thread itself: a QThread that owns torch and runs one job at a time.
 
 It takes jobs from the mailbox (forwards, a training, calls such as a weights
-snapshot) and hands them to ForwardJob and TrainingJob; its signals are
+snapshot, other kinds such as an explanation) and hands them to ForwardJob,
+TrainingJob and the job registered for the request's type; its signals are
 emitted from this thread and queued to the GUI's ComputeThread. Torch is
 imported here, in this thread, so the window appears before torch has loaded,
 and runs on `num_threads` intra-op threads (``torch.set_num_threads`` is per
@@ -15,7 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from cnnviz.core.explain_jobs import ExplainRequest
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
+from cnnviz.qt.bridge.compute_explain import ExplainJob
 from cnnviz.qt.bridge.compute_forward import ForwardJob
 from cnnviz.qt.bridge.compute_training import TrainingJob
 from cnnviz.qt.bridge.mailbox import Call, Mailbox
@@ -38,14 +41,23 @@ class Worker(QThread):
     busy = Signal(bool)
     device = Signal(str)
     forward_done = Signal(int)  # a forward's id once it ended: result, failure or cancelled
+    # Other kinds of job (see `jobs`): a result, progress, a failure (ComputeFailure).
+    job_result = Signal(object)
+    job_progress = Signal(object)
+    job_failure = Signal(object)
 
-    def __init__(self, mailbox: Mailbox, num_threads: int, runner_factory, train_function):
+    def __init__(
+        self, mailbox: Mailbox, num_threads: int, runner_factory, train_function,
+        explain_function=None,
+    ):  # fmt: skip
         super().__init__()
         self.mailbox = mailbox
         self.num_threads = num_threads
         self.runner_factory = runner_factory
         self.forwards = ForwardJob(self)
         self.training = TrainingJob(self, train_function)
+        # The job for each other kind of request, by the request's type.
+        self.jobs: dict[type, Any] = {ExplainRequest: ExplainJob(self, explain_function)}
         self._busy = False
         self.runner: Any = None
 
@@ -65,13 +77,14 @@ class Worker(QThread):
                 continue
             self._set_busy(True)
             if self.runner is None:
-                self.failure.emit(
-                    ComputeFailure(job.request_id, "the compute engine is not running")
-                )
+                failure = ComputeFailure(job.request_id, "the compute engine is not running")
+                (self.job_failure if type(job) in self.jobs else self.failure).emit(failure)
                 if isinstance(job, ForwardRequest):
                     self.forward_done.emit(job.request_id)
             elif isinstance(job, TrainRequest):
                 self.training.run(job)
+            elif type(job) in self.jobs:
+                self.jobs[type(job)].run(job)
             else:
                 self.forwards.run(job)
         self._set_busy(False)

@@ -1,5 +1,6 @@
 """The compute thread's mailbox: one slot for the newest forward, one for training,
-and a queue of calls (e.g. "hand me the weights") that run before either.
+one per other kind of job (an explanation, gradient norms: keyed by the request's
+type), and a queue of calls (e.g. "hand me the weights") that run before all.
 
 The GUI thread puts requests in; the worker thread takes them out. A forward
 put in replaces one that has not started (latest wins), and ``superseded``
@@ -47,6 +48,11 @@ class Mailbox:
         self.stopping = False
         # Functions of the worker's runner, in order; never replaced by newer ones.
         self.calls: deque[Callable[[Any], None]] = deque()
+        # The newest unstarted request of each other kind (ExplainRequest, ...):
+        # latest wins per kind, as for forwards.
+        self.jobs: dict[type, Any] = {}
+        # Kinds whose running job was cancelled by the user (Cancel), until the next starts.
+        self.jobs_cancelled: set[type] = set()
 
     def put_call(self, call: Callable[[Any], None]) -> None:
         with self.condition:
@@ -61,6 +67,22 @@ class Mailbox:
         with self.condition:
             self.forward = request  # replaces an unstarted one: latest wins
             self.condition.notify()
+
+    def put_job(self, request: Any) -> None:
+        """A request of another kind (keyed by its type): replaces an unstarted one."""
+        with self.condition:
+            self.jobs[type(request)] = request
+            self.condition.notify()
+
+    def cancel_job(self, kind: type) -> None:
+        """Drop the unstarted `kind` request and stop the running one at its next check."""
+        with self.condition:
+            self.jobs.pop(kind, None)
+            self.jobs_cancelled.add(kind)
+
+    def job_superseded(self, kind: type) -> bool:
+        """The running `kind` job may stop: a newer one waits, it was cancelled, or we stop."""
+        return self.stopping or kind in self.jobs or kind in self.jobs_cancelled
 
     def put_training(self, request: TrainRequest) -> None:
         with self.condition:
@@ -89,11 +111,12 @@ class Mailbox:
 
     def wait_for_job(self, on_idle: Callable[[], None]) -> ForwardRequest | TrainRequest | Any:
         """The next job, or None to stop: calls first (someone may be waiting for
-        one), then forwards (they are quick and someone is looking), then training."""
+        one), then forwards (they are quick and someone is looking), then the other
+        kinds (an explanation), then training."""
         with self.condition:
-            if not (self.stopping or self.calls or self.forward or self.training):
+            if not self._has_work():
                 on_idle()
-            while not (self.stopping or self.calls or self.forward or self.training):
+            while not self._has_work():
                 self.condition.wait()
             if self.stopping:
                 return None
@@ -102,9 +125,16 @@ class Mailbox:
             if self.forward is not None:
                 request, self.forward = self.forward, None
                 return request
+            if self.jobs:
+                kind = next(iter(self.jobs))
+                self.jobs_cancelled.discard(kind)
+                return self.jobs.pop(kind)
             request, self.training = self.training, None
             self.training_cancelled = False
             return request
+
+    def _has_work(self) -> bool:
+        return bool(self.stopping or self.calls or self.forward or self.jobs or self.training)
 
 
 class HeldForward:
