@@ -3,6 +3,7 @@
 Bars are horizontal, one per class with its name (when the preset has class
 names), the winner highlighted. With many classes (ImageNet's 1000) the
 chart keeps the 20 most probable. The top five are listed with percentages.
+Clicking a bar picks its class (`class_picked`: the Why panel explains it).
 A network whose weights are still random says so above the bars: its
 "prediction" is noise, however confident the chart looks.
 
@@ -15,7 +16,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from cnnviz.qt.panels.base import (
     CURVE,
@@ -53,6 +54,8 @@ def top_k(probabilities: np.ndarray, k: int = TOP_K) -> list[int]:
 class PredictionPanel(Panel):
     """Softmax probabilities as a bar chart, top-k listed."""
 
+    class_picked = QtCore.Signal(int)  # a bar was clicked: its class index
+
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.shown: list[int] = []  # class index of each bar, top bar first
@@ -71,6 +74,7 @@ class PredictionPanel(Panel):
         self.plot.setXRange(0, 1, padding=0.02)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=[], width=[])
         self.plot.addItem(self.bars)
+        self.widget.scene().sigMouseClicked.connect(self._clicked)
         self.top_list = info_label("", "", 13)
         self.note = info_label()
         layout = QtWidgets.QVBoxLayout(self.content)
@@ -119,6 +123,17 @@ class PredictionPanel(Panel):
             note += "; this network has no class names"
         self.note.setText(note + ".")
         return None
+
+    def _clicked(self, event) -> None:
+        view = self.plot.getViewBox()
+        if not view.sceneBoundingRect().contains(event.scenePos()):
+            return
+        self.pick_row(round(view.mapSceneToView(event.scenePos()).y()))
+
+    def pick_row(self, row: int) -> None:
+        """Pick the class of bar `row` (0: the top bar), if there is one."""
+        if 0 <= row < len(self.shown):
+            self.class_picked.emit(self.shown[row])
 
     def _list_top(self, names: list[str]) -> None:
         rows = "".join(

@@ -1,0 +1,140 @@
+"""What the Why panel shows of an Explanation, in numbers and words (numpy only).
+
+The overlay is the attribution map scaled by its largest magnitude ``m``:
+
+- A map with no negative value (Grad-CAM after its ReLU, saliency's
+  magnitudes): the overlay is ``map / m`` in [0, 1], drawn with a sequential
+  colormap.
+- A signed map (a pixel raised or lowered the class score: integrated
+  gradients, guided backprop, occlusion): the overlay is ``map / m`` in
+  [-1, 1], drawn with a diverging colormap whose middle is zero.
+
+The colour bar is labelled in the map's own units, (0, m) or (-m, m), and the
+hovered value is the map's own value at that pixel, never the scaled one.
+A map that is zero everywhere (a dead layer) stays zero (m is taken as 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnviz.core.analysis import Analysis
+from cnnviz.core.explain_jobs import METHODS
+
+TITLES = {
+    "gradcam": "Grad-CAM",
+    "guided-backprop": "Guided Backprop",
+    "guided-gradcam": "Guided Grad-CAM",
+    "saliency": "Saliency (gradient)",
+    "integrated-gradients": "Integrated Gradients",
+    "occlusion": "Occlusion",
+}
+assert set(TITLES) == set(METHODS)
+LAYER_METHODS = ("gradcam", "guided-gradcam")  # the ones that read a conv layer
+SLOW_METHODS = ("integrated-gradients", "occlusion")  # progress and Cancel
+
+WHAT_IT_SHOWS = {
+    "gradcam": "where the chosen conv layer's features raise the class score "
+    "(gradient-weighted channels, ReLU, upsampled)",
+    "guided-backprop": "the gradient of the class score with negative gradients "
+    "stopped at every ReLU: fine edges that excite the class",
+    "guided-gradcam": "Guided Backprop times Grad-CAM: fine detail, only where Grad-CAM points",
+    "saliency": "how much a small change of each pixel would move the class score "
+    "(the gradient's magnitude)",
+    "integrated-gradients": "each pixel's share of the score change from the baseline "
+    "to the image (the shares add up to it)",
+    "occlusion": "how much the class score drops when a grey window hides each place",
+}
+
+
+@dataclass(frozen=True)
+class ExplainChoice:
+    """What the Why panel asks for: the request's fields the person chooses (the
+    network, image and weights come from the document)."""
+
+    method: str
+    layer: int | None = None  # a conv's flat index (layer methods only; None otherwise)
+    target: int | None = None  # None: the top prediction
+    baseline: str = "black"
+    steps: int = 50
+    window: int = 16
+    stride: int = 8
+
+
+@dataclass(frozen=True)
+class Overlay:
+    picture: np.ndarray  # (H, W) float32, map / scale
+    levels: tuple[float, float]  # of `picture`: (0, 1) or (-1, 1)
+    bar: tuple[float, float]  # the colour bar, in the map's units: (0, m) or (-m, m)
+    signed: bool
+    scale: float  # m
+
+
+def overlay(attribution: np.ndarray) -> Overlay:
+    """The map scaled as the module says; signed when it holds a negative value."""
+    values = np.asarray(attribution, dtype=np.float32)
+    finite = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    peak = float(np.abs(finite).max()) if finite.size else 0.0
+    scale = peak if peak > 0.0 else 1.0
+    picture = np.ascontiguousarray(finite / np.float32(scale), dtype=np.float32)
+    signed = bool(finite.size and finite.min() < 0.0)
+    if signed:
+        return Overlay(picture, (-1.0, 1.0), (-scale, scale), True, scale)
+    return Overlay(picture, (0.0, 1.0), (0.0, scale), False, scale)
+
+
+def input_picture(tensor: np.ndarray) -> np.ndarray:
+    """The network input as (H, W) grey or (H, W, 3) RGB in [0, 1] (its range stretched
+    when it was normalised, e.g. ImageNet's mean/std), for drawing under the map."""
+    array = np.asarray(tensor, dtype=np.float32)
+    low, high = float(array.min()), float(array.max())
+    if not (low >= 0.0 and high <= 1.0):
+        array = (array - low) / (high - low if high > low else 1.0)
+    if array.shape[0] == 3:
+        return np.ascontiguousarray(array.transpose(1, 2, 0))
+    return np.ascontiguousarray(array.mean(axis=0))
+
+
+def conv_layers(analysis: Analysis) -> list[tuple[int, str]]:
+    """(flat index, "layer 3.body.0 · Conv2d 64, k3") of every computable Conv2d,
+    inside blocks too, in stack order."""
+    found = []
+    for info in analysis.layers:
+        if info.layer.type == "Conv2d" and info.computable:
+            described = info.layer.describe()
+            found.append((info.index, f"{info.name} · Conv2d {described}".rstrip()))
+    return found
+
+
+def default_layer(analysis: Analysis, selected: int | None) -> int | None:
+    """The selected layer when it is a conv, else the last conv (None: there is none)."""
+    convs = [index for index, _title in conv_layers(analysis)]
+    if selected in convs:
+        return selected
+    return convs[-1] if convs else None
+
+
+def class_name(target: int, classes: tuple[str, ...] | None) -> str:
+    if classes is not None and 0 <= target < len(classes):
+        return f"{classes[target]} (class {target})"
+    return f"class {target}"
+
+
+def completeness_text(attribution: np.ndarray, delta: float) -> str:
+    """Integrated gradients' check in words: the attributions should add up to
+    F(x) − F(baseline); `delta` is Σattr − (F(x) − F(baseline))."""
+    total = float(np.sum(np.asarray(attribution, dtype=np.float64)))
+    change = total - float(delta)
+    share = abs(delta) / abs(change) if change != 0 else float("inf")
+    verdict = (
+        "the attributions account for the score change"
+        if share < 0.01
+        else "more steps would close the gap"
+    )
+    percent = f"{share:.2%}" if np.isfinite(share) else "—"
+    return (
+        f"Completeness: Σ attributions = {total:.4g}, F(image) − F(baseline) = {change:.4g}; "
+        f"gap {delta:.3g} ({percent} of the change): {verdict}."
+    )
