@@ -39,6 +39,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 from cnnviz.core.explain_jobs import ExplainProgress, ExplainRequest, Explanation
 from cnnviz.core.jobs import ComputeFailure, ForwardRequest, TrainRequest
 from cnnviz.qt.bridge.compute_failures import first_line
+from cnnviz.qt.bridge.compute_gradients import MAIN, GradientLanes
 from cnnviz.qt.bridge.compute_worker import RUNNING, Worker, stop_and_wait
 from cnnviz.qt.bridge.mailbox import Call, HeldForward, Mailbox
 
@@ -62,6 +63,8 @@ class ComputeThread(QObject):
     training_progress = Signal(object)  # TrainProgress
     training_finished = Signal(object)  # TrainResult
     training_failed = Signal(object)  # ComputeFailure of a TrainRequest (also sent on failed)
+    gradients_ready = Signal(object)  # GradientNorms, the newest of its lane
+    gradients_failed = Signal(object)  # ComputeFailure of the newest GradientRequest of its lane
     explain_ready = Signal(object)  # Explanation of the latest explain request
     explain_progress = Signal(object)  # ExplainProgress of the latest explain request
 
@@ -107,6 +110,10 @@ class ComputeThread(QObject):
         self._worker.job_progress.connect(self._on_job_progress)
         self._worker.job_failure.connect(self._on_job_failure)
         self._worker.finished.connect(self._forget_worker)
+        # Gradient norms travel as mailbox calls, in lanes of their own (compute_gradients).
+        self.gradients = GradientLanes(self._mailbox, self)
+        self.gradients.ready.connect(self.gradients_ready)
+        self.gradients.failed.connect(self.gradients_failed)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -155,6 +162,11 @@ class ComputeThread(QObject):
         if not self._stopped:
             self._latest_job[type(request)] = request.request_id
             self._mailbox.put_job(request)
+
+    def submit_gradients(self, request, lane: str = MAIN) -> None:
+        """Compute a GradientRequest's norms (compute_gradients): latest wins per lane."""
+        if not self._stopped:
+            self.gradients.submit(request, lane)
 
     def start_training(self, request: TrainRequest) -> None:
         if not self._stopped:
