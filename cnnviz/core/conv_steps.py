@@ -19,8 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnviz.core.conv_text import (
+    FORWARD,
+    Names,
+    conv_formula,
+    describe_layer,
+    padding_note,
+    pool_formula,
+)
 from cnnviz.core.conv_text import MatrixFileError as MatrixFileError
-from cnnviz.core.conv_text import conv_formula, describe_layer, padding_note, pool_formula
 from cnnviz.core.conv_text import read_matrices as read_matrices
 from cnnviz.core.conv_text import read_matrix as read_matrix
 from cnnviz.core.shapes import conv_out_size, pool_out_size
@@ -272,6 +279,7 @@ class Walkthrough:
     region: tuple[int, int, int, int]  # (row0, col0, rows, cols) of output cells
     steps: tuple[Step, ...]
     formula: tuple[str, ...]  # the output-size formula with these numbers
+    names: Names = FORWARD  # what the grids are called (the backward pass names its own)
 
     @property
     def kernel(self) -> np.ndarray | None:
@@ -283,6 +291,8 @@ class Walkthrough:
 
     def description(self) -> str:
         """E.g. "convolution 3×3 · stride 2 · padding 1 · dilation 2"."""
+        if self.names.description:
+            return self.names.description
         config = self.config
         pads = config.padding if self.kind == "conv" else [(p, p) for p in config.padding]
         mode = config.padding_mode if self.kind == "conv" else "zeros"
@@ -291,6 +301,8 @@ class Walkthrough:
         )
 
     def padding_note(self) -> str:
+        if self.names.note:
+            return self.names.note
         return padding_note(self.kind, getattr(self.config, "padding_mode", "zeros"))
 
     def output(self) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,41 @@ POOL_GENERAL_CEIL = "out = ⌈(in + 2·P − D·(K−1) − 1) / S⌉ + 1"
 
 _ASCII = str.maketrans(
     {"⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "−": "-", "·": "*", "×": "x",
-     "Σ": "sum ", "→": "->", "∞": "inf", "…": "..."}
+     "Σ": "sum ", "→": "->", "∞": "inf", "…": "...",
+     "∂": "d", "↑": "^"}
 )  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class Names:
+    """What a walkthrough's grids are called on screen. The backward pass is stepped
+    as convolutions too (conv_backward.py), whose "input" is ∂L/∂Y or X and whose
+    "output" is ∂L/∂X or ∂L/∂W: they pass their own names; None keeps the forward's."""
+
+    inputs: dict[int, str] | None = None  # by input channel
+    kernels: dict[tuple[int, int], str] | None = None  # by (output channel, input channel)
+    outputs: dict[int, str] | None = None  # by output channel
+    values: dict[int, str] | None = None  # by output channel: the value's name before ", r, c]"
+    description: str = ""  # replaces the layer's one-line description
+    note: str = ""  # replaces the padding note
+    window: str = "window reads"
+    backward: bool = False  # no bias or activation: the sum is the value
+    spread: tuple[int, int] | None = None  # ∂L/∂X: the stride ∂L/∂Y was spread out by
+
+    def input(self, c: int) -> str:
+        return self.inputs[c] if self.inputs else f"input channel {c}"
+
+    def kernel(self, o: int, c: int) -> str:
+        return self.kernels[(o, c)] if self.kernels else f"kernel {o}\nchannel {c}"
+
+    def output(self, o: int) -> str:
+        return self.outputs[o] if self.outputs else f"output channel {o}"
+
+    def value(self, o: int, r: int, c: int) -> str:
+        return f"{self.values[o] if self.values else f'output[{o}'}, {r}, {c}]"
+
+
+FORWARD = Names()
 
 
 def ascii_text(text: str) -> str:
@@ -159,8 +193,22 @@ def _positions(indices, offset: int) -> str:
 def window_text(walk, step) -> str:
     """Which image rows and columns the window reads (outside the image: padding)."""
     top, left = walk.pad_before
+    if walk.names.spread is not None:
+        return _meeting_text(walk, step)
     rows, cols = _positions(step.rows, top), _positions(step.cols, left)
-    return f"window reads rows {rows} × columns {cols}"
+    return f"{walk.names.window} rows {rows} × columns {cols}"
+
+
+def _meeting_text(walk, step) -> str:
+    """∂L/∂X: the ∂L/∂Y cells (not the inserted zeros) that meet the flipped kernel here."""
+    top, left = walk.pad_before
+    (sh, sw), real = walk.names.spread, walk.cell_kind[np.ix_(step.rows, step.cols)] == 0
+    cells = [f"({(step.rows[i] - top) // sh}, {(step.cols[j] - left) // sw})"
+             for i, j in zip(*np.nonzero(real), strict=True)]  # fmt: skip
+    if not cells:
+        return "no ∂L/∂Y value reaches this input: only zeros under the kernel"
+    shown = ", ".join(cells[:6]) + (f" and {len(cells) - 6} more" if len(cells) > 6 else "")
+    return f"meets ∂L/∂Y[·, r, c] at (r, c) = {shown}"
 
 
 def result_lines(walk, step) -> list[str]:
@@ -173,6 +221,8 @@ def result_lines(walk, step) -> list[str]:
     lines = []
     if len(step.partial_sums) > 1:
         lines.append(f"Σ channels = {format_value(step.total)}")
+    if walk.names.backward:
+        return [*lines, f"{walk.names.value(*step.out)} = {format_value(step.value)}"]
     lines.append(f"+ bias {format_value(step.bias)} = {format_value(step.pre_activation)}")
     if walk.config.activation == "relu":
         lines.append(f"ReLU → {format_value(step.value)}")
