@@ -57,6 +57,7 @@ _SHAPE_KEEPING = (
     "Dropout",
     "Dropout2d",
     "BatchNorm2d",
+    "Softmax",  # on maps every dim (-4…3) is valid; 2 and 3 mix a column or a row
 )
 
 Shape = tuple[int, int, int] | None  # (C, H, W) where the generator knows it
@@ -142,7 +143,15 @@ def keeping_leaf(draw, shape: Shape) -> tuple[dict, Shape]:
         pool = draw(st.sampled_from(["MaxPool2d", "AvgPool2d"]))
         return {"type": pool, "kernel_size": 3, "stride": 1, "padding": 1}, shape
     names = [name for name in _SHAPE_KEEPING if name in CATALOGUE]
-    return draw(st.sampled_from(names).flatmap(leaf_of)), shape
+    raw = draw(st.sampled_from(names).flatmap(leaf_of))
+    # The parameters that change what an output reads, first in the list (which
+    # Hypothesis draws most often): a Softmax along the height or width, a
+    # BatchNorm2d normalising by its own map's statistics.
+    if raw["type"] == "Softmax":
+        raw["dim"] = draw(st.sampled_from([2, 3, -1, -2, 1, -3, 0, -4]))
+    if raw["type"] == "BatchNorm2d":
+        raw["track_running_stats"] = draw(st.sampled_from([False, True]))
+    return raw, shape
 
 
 @st.composite

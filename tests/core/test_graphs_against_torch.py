@@ -194,8 +194,25 @@ DENSE = {
 }
 
 
+def note_mixing_layers(analysis: Analysis) -> None:
+    """Say (in --hypothesis-show-statistics) how often the layers whose field
+    depends on their parameters come up: a BatchNorm2d without running
+    statistics, a Softmax along the height or width."""
+    for info in analysis.layers:
+        if info.layer.type == "BatchNorm2d" and not info.layer.get("track_running_stats"):
+            event("BatchNorm2d without running statistics (whole map)")
+        dim = info.layer.get("dim") if info.layer.type == "Softmax" else None
+        if dim is not None and len(info.input_shape) == 3 and dim % 4 in (2, 3):
+            event("Softmax along the height or width")
+
+
 def dense(analysis: Analysis) -> bool:
-    return all(info.layer.is_block or info.layer.type in DENSE for info in analysis.layers)
+    def passes_every_gradient(layer) -> bool:
+        # ELU with alpha 0 is a ReLU: nothing flows back through its negative
+        # side (nor, in float32, with a denormal alpha such as 5e-324).
+        return layer.type in DENSE and not (layer.type == "ELU" and layer.get("alpha") < 1e-6)
+
+    return all(info.layer.is_block or passes_every_gradient(info.layer) for info in analysis.layers)
 
 
 class AllChannels(torch.nn.Module):
@@ -278,6 +295,7 @@ def test_receptive_fields_are_what_autograd_sees(graph):
     output, and the centre of every layer's maps inside the network."""
     analysis = analyze(from_json(graph))
     assume(analysis.valid and len(analysis.output_shape) == 3)
+    note_mixing_layers(analysis)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # the same weights each time Hypothesis replays a graph
         model = build(graph).model
