@@ -181,15 +181,39 @@ def _crops_everything(layer, shape) -> bool:
     return shape[1] + top + bottom < 1 or shape[2] + left + right < 1
 
 
+def _transposed_to_nothing(layer, shape) -> bool:
+    """A ConvTranspose2d whose padding crops its output to 0 rows or columns:
+    torch on the CPU returns an empty map (its meta device refuses), which no
+    later layer can use."""
+    if layer.type != "ConvTranspose2d" or len(shape) != 3:
+        return False
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+    kernel, stride, padding = (
+        pair(layer.get("kernel_size")),
+        pair(layer.get("stride")),
+        pair(layer.get("padding")),
+    )
+    dilation, extra = pair(layer.get("dilation")), pair(layer.get("output_padding"))
+    return any(
+        (n - 1) * s - 2 * p + d * (k - 1) + e + 1 < 1
+        for n, k, s, p, d, e in zip(
+            shape[1:], kernel, stride, padding, dilation, extra, strict=True
+        )
+    )
+
+
 def core_is_deliberately_stricter(info) -> bool:
     """Torch accepts Dropout2d on a vector (deprecated, a future error),
     AdaptiveAvgPool2d on a batch of vectors (pooling across the batch as if it
-    were height), ZeroPad2d on a vector (it pads the batch axis) and a ZeroPad2d
-    that crops a map to nothing; the core rejects these with a clear reason."""
+    were height), ZeroPad2d on a vector (it pads the batch axis), and a ZeroPad2d
+    or ConvTranspose2d that leaves an empty map; the core rejects these with a
+    clear reason."""
     on_vector = len(info.input_shape) == 1
     if info.layer.type in ("Dropout2d", "AdaptiveAvgPool2d", "ZeroPad2d") and on_vector:
         return True
-    return _crops_everything(info.layer, info.input_shape)
+    return _crops_everything(info.layer, info.input_shape) or _transposed_to_nothing(
+        info.layer, info.input_shape
+    )
 
 
 def check_against_torch(arch: Architecture) -> None:
@@ -219,6 +243,13 @@ def check_against_torch(arch: Architecture) -> None:
 @given(stacks)
 @example(  # batch statistics of a 1x1 map of one image: one value per channel
     Architecture("bn", InputShape(2, 1, 1), (Layer.make("BatchNorm2d", track_running_stats=False),))
+)
+@example(  # torch's CPU kernel returns an empty 0×0 map here; the core refuses it
+    Architecture(
+        "empty",
+        InputShape(2, 2, 1),
+        (Layer.make("ConvTranspose2d", out_channels=2, kernel_size=(1, 2), padding=1, groups=2),),
+    )
 )
 def test_random_stacks_agree_with_torch(arch):
     check_against_torch(arch)
