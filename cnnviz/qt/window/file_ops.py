@@ -16,6 +16,8 @@ from PySide6.QtCore import QIODevice, QObject, QSaveFile, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from cnnviz.core import project as project_file
+from cnnviz.core.architecture import ArchitectureError
+from cnnviz.core.export_code import export_code
 from cnnviz.core.project import Project, ProjectError
 from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document, default_architecture
@@ -30,6 +32,7 @@ IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.gif *.bmp *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
 )
 WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth);;All files (*)"
+PYTHON_FILTER = "Python files (*.py);;All files (*)"
 
 
 class FileOps(QObject):
@@ -174,6 +177,29 @@ class FileOps(QObject):
         self.message.emit(f"Saved {Path(path).name}")
         return True
 
+    def export_pytorch_dialog(self) -> bool:
+        name = Path(settings.last_folder("export")) / (
+            _file_stem(self.doc.architecture.name) + ".py"
+        )
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent_widget, "Export as PyTorch", str(name), PYTHON_FILTER
+        )
+        return self.export_pytorch(path) if path else False
+
+    def export_pytorch(self, path: str | Path) -> bool:
+        """The network as a standalone PyTorch module (cnnviz.core.export_code);
+        a network that cannot be written is one line in the status bar."""
+        path = Path(path) if Path(path).suffix else Path(path).with_suffix(".py")
+        try:
+            write_text(export_code(self.doc.architecture, self.doc.analysis), path)
+        except (ArchitectureError, OSError) as exc:
+            self.problem.emit(f"Cannot export as PyTorch: {exc}")
+            return False
+        settings.remember_folder("export", path)
+        self.problem.emit("")
+        self.message.emit(f"Exported {path.name}: build_model() gives this network in PyTorch")
+        return True
+
     # -- images and weights ----------------------------------------------------------
 
     def open_image_dialog(self) -> bool:
@@ -243,12 +269,20 @@ class FileOps(QObject):
         return True
 
 
+def write_text(text: str, path: str | Path) -> None:
+    """A UTF-8 text file, atomically (a failed write leaves the old file); OSError."""
+    _write_atomically(text.encode("utf-8"), path)
+
+
 def write_safetensors(state: dict, path: str | Path) -> None:
     """Weights (name → array) as a safetensors file, atomically; OSError on failure."""
     from safetensors.numpy import save
 
     arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
-    data = save(arrays)
+    _write_atomically(save(arrays), path)
+
+
+def _write_atomically(data: bytes, path: str | Path) -> None:
     out = QSaveFile(str(path))
     if not out.open(QIODevice.OpenModeFlag.WriteOnly):
         raise OSError(f"cannot write {Path(path).name}: {out.errorString()}")

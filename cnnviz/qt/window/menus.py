@@ -62,6 +62,8 @@ ACTION_TABLE = (
      ("document-open", "open")),
     ("save", "&Save", "files.save", std.Save, "Save the project", ("document-save", "save")),
     ("save_as", "Save &As…", "files.save_as", std.SaveAs, "Save under a new name", None),
+    ("export_pytorch", "&Export as PyTorch…", "files.export_pytorch_dialog", None,
+     "Write the network as a Python file: build_model() with cnnviz's weight names", None),
     ("quit", "&Quit", "close", std.Quit, "Close the window", None),
     ("open_image", "Open &Image…", "files.open_image_dialog", "Ctrl+Shift+O",
      "Use a picture as the network input", ("insert-image", "image")),
@@ -182,7 +184,7 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
     window.recent_menu = file_menu.addMenu("Open &Recent")
     window.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
     file_menu.addSeparator()
-    file_menu.addActions([actions.save, actions.save_as])
+    file_menu.addActions([actions.save, actions.save_as, actions.export_pytorch])
     file_menu.addSeparator()
     file_menu.addActions([actions.open_image, actions.paste_image])
     window.samples_menu = file_menu.addMenu("&Samples")
