@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnviz.commands import CommandError
+from cnnviz.commands import CommandError, animate_backward
 from cnnviz.core import safe_json
 from cnnviz.core.conv_steps import (
     CLASSROOM_IMAGE,
@@ -118,6 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the output matrix as strict JSON (a value too large to be finite is null)",
     )
+    animate_backward.add_arguments(parser)
 
 
 def _read(path: str | None, default: np.ndarray) -> np.ndarray:
@@ -166,26 +167,36 @@ def _plain(value: float) -> Any:
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
-def as_json(walk: Walkthrough, frames: int | None) -> dict[str, Any]:
-    output = walk.output()
-    matrix = output[0] if output.shape[0] == 1 else output
+def _nested(array: np.ndarray) -> list:
+    """(1, H, W) as rows, (C, H, W) as channels of rows, numbers as _plain gives them."""
+    matrix = array[0] if array.shape[0] == 1 else array
+    if matrix.ndim == 2:
+        return [[_plain(v) for v in row] for row in matrix]
+    return [[[_plain(v) for v in row] for row in channel] for channel in matrix]
+
+
+def as_json(walk: Walkthrough, frames: int | None, grad=None) -> dict[str, Any]:
+    """The output matrix; backward (`grad` given): the gradient and the ∂L/∂Y used."""
+    output = walk.output() if grad is None else animate_backward.result(walk)
+    matrix = _nested(output)
     record = {
-        "output": [[_plain(v) for v in row] for row in matrix]
-        if matrix.ndim == 2
-        else [[[_plain(v) for v in row] for row in channel] for channel in matrix],
-        "output_shape": list(matrix.shape),
+        "output": matrix,
+        "output_shape": list(np.shape(matrix)),
         "formula": "; ".join(walk.formula),
         "layer": walk.description(),
         "steps": len(walk.steps),
     }
+    if grad is not None:
+        record["grad_output"] = _nested(grad)
     if frames is not None:
         record["gif_frames"] = frames
     return record
 
 
-def as_text(walk: Walkthrough) -> str:
-    lines = [walk.description(), *walk.formula, "output:"]
-    for channel in walk.output():
+def as_text(walk: Walkthrough, backward: bool = False) -> str:
+    lines = [walk.description(), *walk.formula, "gradient:" if backward else "output:"]
+    output = animate_backward.result(walk) if backward else walk.output()
+    for channel in output:
         lines += ["  " + "  ".join(f"{format_value(v):>6}" for v in row) for row in channel]
         lines.append("")
     return "\n".join(lines).rstrip()
@@ -230,13 +241,19 @@ def _write(walk: Walkthrough, path: str, frame_ms: int) -> int:
 
 def execute(args: argparse.Namespace) -> int:
     config = build_config(args)
-    check_size(config, gif=bool(args.out))
-    walk = walkthrough(config)
+    animate_backward.check(args, config, gif=bool(args.out))
+    grad = None
+    if args.backward:
+        walk, grad = animate_backward.walkthrough(args, config)
+    else:
+        check_size(config, gif=bool(args.out))
+        walk = walkthrough(config)
     frames = _write(walk, args.out, args.frame_ms) if args.out else None
     if args.json:
-        print(safe_json.dumps(as_json(walk, frames), ensure_ascii=False))
+        print(safe_json.dumps(as_json(walk, frames, grad), ensure_ascii=False))
     elif frames is not None:
-        print(f"wrote {args.out}: {frames} frames, one per output cell")
+        cells = "one per step of the backward pass" if grad is not None else "one per output cell"
+        print(f"wrote {args.out}: {frames} frames, {cells}")
     else:
-        print(as_text(walk))
+        print(as_text(walk, grad is not None))
     return 0

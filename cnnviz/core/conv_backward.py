@@ -24,7 +24,7 @@ tests/core/test_conv_backward.py checks every step against torch's autograd.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -209,66 +209,62 @@ def grad_weight(config: ConvConfig, grad) -> np.ndarray:
     return grad_weight_walkthrough(config, grad).output().reshape(config.kernel.shape)
 
 
-@dataclass(frozen=True, eq=False)
-class PoolBackStep:
-    """One pooling window going backward: where its ∂L/∂Y goes."""
-
-    forward: Step  # the window; .chosen is max pooling's winner, .divisor average's
-    grad: float  # ∂L/∂Y at forward.out
-    targets: tuple[tuple[int, int, int], ...]  # image cells (c, i, j) that receive a share
-    shares: tuple[float, ...]  # what each receives
-    dropped: int  # shares that fell on padding (average pooling), discarded
-    mode: str = "max"
-
-
-def _pool_targets(walk: Walkthrough, step: Step, grad: float, mode: str):
-    top, left = walk.pad_before
-    channel = int(step.channels[0])
-    if mode == "max":
-        if step.chosen is None:
-            return (), (), 0
-        i, j = step.chosen
-        return ((channel, int(step.rows[i]) - top, int(step.cols[j]) - left),), (grad,), 0
-    kinds = walk.cell_kind[np.ix_(step.rows, step.cols)]
-    cells = [(channel, int(r) - top, int(c) - left)
-             for (i, j), kind in np.ndenumerate(kinds) if kind == INPUT
-             for r, c in [(step.rows[i], step.cols[j])]]  # fmt: skip
-    share = grad / step.divisor
-    on_padding = int((kinds == PADDING).sum()) if walk.config.count_include_pad else 0
-    return tuple(cells), (share,) * len(cells), on_padding
-
-
-def pool_backward_steps(config: PoolConfig, grad) -> list[PoolBackStep]:
-    """One step per output cell, in the forward's order."""
+def pool_backward_walkthrough(config: PoolConfig, grad) -> Walkthrough:
+    """The forward's windows (and winners), each step's value now its ∂L/∂Y: the output
+    side fills with ∂L/∂Y, and :func:`pool_grad_so_far` gives ∂L/∂X after any step."""
     grad = _checked_grad(grad, config.output_shape)
     walk = pool_walkthrough(config)
-    steps = []
-    for step in walk.steps:
-        value = float(grad[step.out])
-        targets, shares, dropped = _pool_targets(walk, step, value, config.mode)
-        steps.append(PoolBackStep(step, value, targets, shares, dropped, config.mode))
-    return steps
+    steps = tuple(replace(step, value=float(grad[step.out])) for step in walk.steps)
+    rule = {
+        "max": "max pooling routes each ∂L/∂Y to its window's maximum",
+        "avg": "average pooling splits each ∂L/∂Y over its window",
+    }[config.mode]
+    layer = describe_layer(config.mode, config.kernel_size, config.stride,
+                           [(p, p) for p in config.padding], config.dilation)  # fmt: skip
+    count = config.input.shape[0]
+    names = Names(
+        outputs={c: f"∂L/∂Y channel {c}" for c in range(count)},
+        values={c: f"∂L/∂Y[{c}" for c in range(count)},
+        description=f"backward: {rule} · {layer}",
+        backward=True,
+    )
+    formula = (
+        "∂L/∂X[c, i, j] = Σ over windows whose maximum is (i, j) of ∂L/∂Y (ties: the first "
+        "maximum, as torch)"
+        if config.mode == "max"
+        else "∂L/∂X[c, i, j] = Σ over windows holding (i, j) of ∂L/∂Y ÷ the window's divisor"
+        + (" (padding counted, its share discarded)" if config.count_include_pad else ""),
+    )
+    return replace(walk, steps=steps, formula=formula, names=names)
 
 
-def pool_grad_input(config: PoolConfig, steps: list[PoolBackStep], upto=None) -> np.ndarray:
-    """∂L/∂X (C, H, W) after the first `upto` steps (all by default)."""
-    total = np.zeros(config.input.shape)
-    for back in steps[:upto]:
-        for cell, share in zip(back.targets, back.shares, strict=True):
+def pool_targets(walk: Walkthrough, step: Step):
+    """(image cells (c, i, j) that receive a share of step's ∂L/∂Y, the share, how many
+    shares fell on padding and are discarded)."""
+    top, left = walk.pad_before
+    channel = int(step.channels[0])
+    if walk.kind == "max":
+        if step.chosen is None:
+            return (), 0.0, 0
+        i, j = step.chosen
+        return ((channel, int(step.rows[i]) - top, int(step.cols[j]) - left),), step.value, 0
+    kinds = walk.cell_kind[np.ix_(step.rows, step.cols)]
+    cells = tuple((channel, int(step.rows[i]) - top, int(step.cols[j]) - left)
+                  for i, j in zip(*np.nonzero(kinds == INPUT), strict=True))  # fmt: skip
+    on_padding = int((kinds == PADDING).sum()) if walk.config.count_include_pad else 0
+    return cells, step.value / step.divisor, on_padding
+
+
+def pool_grad_so_far(walk: Walkthrough, upto: int | None = None) -> np.ndarray:
+    """∂L/∂X (C, H, W) after the first `upto` steps of a pool_backward_walkthrough."""
+    total = np.zeros(walk.config.input.shape)
+    for step in walk.steps[:upto]:
+        cells, share, _ = pool_targets(walk, step)
+        for cell in cells:
             total[cell] += share
     return total
 
 
-def pool_step_text(back: PoolBackStep) -> str:
-    """E.g. "∂L/∂Y[0, 1, 1] = 2 → ∂L/∂X[0, 3, 2] (the window's maximum)"."""
-    from cnnviz.core.conv_text import format_value
-
-    o, r, c = back.forward.out
-    head = f"∂L/∂Y[{o}, {r}, {c}] = {format_value(back.grad)}"
-    if back.mode == "max":
-        if not back.targets:
-            return f"{head} → nowhere (the window holds only padding)"
-        return f"{head} → ∂L/∂X[{', '.join(map(str, back.targets[0]))}] (the window's maximum)"
-    share = format_value(back.shares[0]) if back.shares else "0"
-    text = f"{head} ÷ {back.forward.divisor} = {share} to each of {len(back.targets)} cells"
-    return text + (f" ({back.dropped} on padding, discarded)" if back.dropped else "")
+def pool_grad_input(config: PoolConfig, grad) -> np.ndarray:
+    """∂L/∂X (C, H, W) of a pooling layer, from the steps."""
+    return pool_grad_so_far(pool_backward_walkthrough(config, grad))

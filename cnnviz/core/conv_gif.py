@@ -78,6 +78,7 @@ class Layout:
     output_x: int
     width: int
     height: int
+    grad_x: int = 0  # pooling backward: where ∂L/∂X so far is drawn (0: not drawn)
 
     def row_y(self, row: int) -> int:
         return self.top + row * self.row_height
@@ -101,10 +102,15 @@ def layout(walk: Walkthrough) -> Layout:
     products_x = kernel_x + (kw * kcell + 40 if conv else 0)
     sums_x = products_x + (kw * kcell + 30 if conv else 0)
     output_x = sums_x + (SUMS_WIDTH if conv else 60)
-    width = max(output_x + out_cols * ocell + 40, 160 + 9 * max(len(f) for f in walk.formula))
-    height = top + max(shown * row_height, out_rows * ocell + 30 + 24 * 3) + 20
+    right = output_x + out_cols * ocell + 40
+    grad_x = 0
+    if walk.names.backward and not conv:  # ∂L/∂X so far, right of ∂L/∂Y and its text
+        grad_x = max(right, output_x + 230) + 40
+        right = grad_x + walk.config.input.shape[2] * cell + 40
+    width = max(right, 160 + 9 * max(len(f) for f in walk.formula))
+    height = top + max(shown * row_height, out_rows * ocell + 30 + 24 * 4) + 20
     return Layout(cell, kcell, box, tuple(range(shown)), top, row_height, input_x, kernel_x,
-                  products_x, sums_x, output_x, width, height)  # fmt: skip
+                  products_x, sums_x, output_x, width, height, grad_x)  # fmt: skip
 
 
 def _fitting_size(texts: np.ndarray, cell: int) -> int:
@@ -177,7 +183,7 @@ def _static(walk: Walkthrough, geo: Layout) -> Image.Image:
     for row in geo.channels:
         channel = int(first.channels[row])
         y = geo.row_y(row)
-        _text(draw, (geo.input_x, y - 16), f"input channel {channel}", 12, FAINT, "ld")
+        _text(draw, (geo.input_x, y - 16), walk.names.input(channel), 12, FAINT, "ld")
         values = walk.padded[channel, r0:r1, c0:c1]
         _grid(draw, geo.input_x, y, values, geo.cell, scale, kinds, labels)
     if (kinds != INPUT).any():
@@ -216,7 +222,8 @@ def _draw_conv_row(draw, walk: Walkthrough, geo: Layout, step: Step, row: int) -
     y = geo.row_y(row)
     kernel = walk.kernel[o, row]
     kscale = float(np.abs(walk.kernel).max()) or 1.0
-    _text(draw, (geo.kernel_x, y - 16), f"kernel {o}, channel {row}", 12, FAINT, "ld")
+    label = walk.names.kernel(o, int(step.channels[row])).replace("\n", ", ")
+    _text(draw, (geo.kernel_x, y - 16), label, 12, FAINT, "ld")
     _grid(draw, geo.kernel_x, y, kernel, geo.kcell, kscale)
     _text(draw, (geo.kernel_x - 20, y + kernel.shape[0] * geo.kcell / 2), "×", 20, INK, "mm")
     products = step.products[row]
@@ -241,7 +248,7 @@ def _draw_output(draw, walk: Walkthrough, geo: Layout, step_index: int) -> None:
     x, oy = geo.output_x, geo.top
     for n, line in enumerate(result_lines(walk, step)):
         _text(draw, (x, oy + rows * geo.cell + 14 + 24 * n), line, 15)
-    _text(draw, (x, oy - 18), f"output channel {o}", 12, FAINT, "ld")
+    _text(draw, (x, oy - 18), walk.names.output(o), 12, FAINT, "ld")
     finite = values[np.isfinite(values)]
     scale = float(np.abs(finite).max(initial=0.0)) or 1.0
     kinds = np.where(np.isnan(values), OUTSIDE, INPUT)
@@ -259,8 +266,8 @@ def render_frame(walk: Walkthrough, step_index: int, base: Image.Image | None = 
     draw = ImageDraw.Draw(image)
     step = walk.steps[step_index]
     title = (
-        f"step {step_index + 1} of {len(walk.steps)}: output[{step.out[0]}, {step.out[1]}, "
-        f"{step.out[2]}] = {format_value(step.value)}"
+        f"step {step_index + 1} of {len(walk.steps)}: {walk.names.value(*step.out)} = "
+        f"{format_value(step.value)}"
     )
     _text(draw, (16, 8), title, 15)
     _text(draw, (geo.width - 16, 8), walk.description(), 13, FAINT, "ra")
@@ -270,7 +277,25 @@ def render_frame(walk: Walkthrough, step_index: int, base: Image.Image | None = 
         if walk.kind == "conv":
             _draw_conv_row(draw, walk, geo, step, row)
     _draw_output(draw, walk, geo, step_index)
+    if geo.grad_x:
+        _draw_pool_grad(draw, walk, geo, step_index)
     return image
+
+
+def _draw_pool_grad(draw, walk: Walkthrough, geo: Layout, step_index: int) -> None:
+    """Pooling backward: ∂L/∂X of the step's channel so far, the cells it just got framed."""
+    from cnnviz.core.conv_backward import pool_grad_so_far, pool_targets
+
+    step = walk.steps[step_index]
+    channel = int(step.channels[0])
+    values = pool_grad_so_far(walk, step_index + 1)[channel]
+    scale = float(np.abs(pool_grad_so_far(walk)).max()) or 1.0
+    _text(draw, (geo.grad_x, geo.top - 18), f"∂L/∂X channel {channel} so far", 12, FAINT, "ld")
+    labels = (list(range(values.shape[0])), list(range(values.shape[1])))
+    _grid(draw, geo.grad_x, geo.top, values, geo.cell, scale, None, labels)
+    for _, i, j in pool_targets(walk, step)[0]:
+        x, y = geo.grad_x + j * geo.cell, geo.top + i * geo.cell
+        _frame_rect(draw, (x, y, x + geo.cell, y + geo.cell), CHOSEN, width=3)
 
 
 def gif_problem(walk: Walkthrough) -> str | None:

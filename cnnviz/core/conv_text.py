@@ -211,8 +211,25 @@ def _meeting_text(walk, step) -> str:
     return f"meets ∂L/∂Y[·, r, c] at (r, c) = {shown}"
 
 
+def _pool_backward_lines(walk, step) -> list[str]:
+    """Where a pooling window's ∂L/∂Y goes (conv_backward.pool_targets)."""
+    from cnnviz.core.conv_backward import pool_targets  # conv_backward imports this module
+
+    cells, share, dropped = pool_targets(walk, step)
+    head = f"{walk.names.value(*step.out)} = {format_value(step.value)}"
+    if walk.kind == "max":
+        if not cells:
+            return [head, "→ nowhere (only padding)"]
+        return [head, f"→ ∂L/∂X[{', '.join(map(str, cells[0]))}]", "(the window's maximum)"]
+    to = f"to each of {len(cells)} cells" if len(cells) != 1 else "to its one input cell"
+    lines = [head, f"÷ {step.divisor} = {format_value(share)}", to]
+    return lines + ([f"({dropped} on padding: discarded)"] if dropped else [])
+
+
 def result_lines(walk, step) -> list[str]:
     """How the output value comes about after the sums of products."""
+    if walk.names.backward and walk.kind != "conv":
+        return _pool_backward_lines(walk, step)
     if walk.kind == "max":
         return [f"max = {format_value(step.value)}" + ("" if step.chosen else " (all padding)")]
     if walk.kind == "avg":

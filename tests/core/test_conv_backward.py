@@ -15,9 +15,10 @@ from cnnviz.core.conv_backward import (
     grad_output,
     grad_weight,
     grad_weight_walkthrough,
-    pool_backward_steps,
+    pool_backward_walkthrough,
     pool_grad_input,
-    pool_step_text,
+    pool_grad_so_far,
+    pool_targets,
 )
 from cnnviz.core.conv_steps import INPUT, ConvConfig, PoolConfig, StepError
 from cnnviz.core.conv_text import result_lines, window_text
@@ -195,23 +196,29 @@ def pool_autograd(config: PoolConfig, grad: np.ndarray) -> np.ndarray:
     return x.grad[0].numpy()
 
 
+def _alone(walk, step, grad):
+    alone = np.zeros_like(grad)
+    alone[step.out] = step.value
+    return alone
+
+
 @SETTINGS
 @given(pool_cases("max"))
 def test_max_pooling_routes_each_gradient_to_torchs_winner(case):
     config, grad = case
-    steps = pool_backward_steps(config, grad)
+    walk = pool_backward_walkthrough(config, grad)
     # A dilated window that reads only padding has no winner: its forward value is −∞
     # and torch's backward writes that gradient to an unrelated cell (index −1).
-    assume(all(back.forward.chosen is not None for back in steps))
-    np.testing.assert_allclose(pool_grad_input(config, steps), pool_autograd(config, grad),
+    assume(all(step.chosen is not None for step in walk.steps))
+    np.testing.assert_allclose(pool_grad_input(config, grad), pool_autograd(config, grad),
                                atol=1e-12)  # fmt: skip
-    for back in steps:
+    for step in walk.steps:
+        assert step.value == grad[step.out]
         # One step alone is autograd with ∂L/∂Y zero everywhere but its cell.
-        alone = np.zeros_like(grad)
-        alone[back.forward.out] = back.grad
-        expected = pool_autograd(config, alone)
-        assert len(back.targets) == 1 and back.shares == (back.grad,)
-        assert expected[back.targets[0]] == back.grad
+        expected = pool_autograd(config, _alone(walk, step, grad))
+        cells, share, _ = pool_targets(walk, step)
+        assert len(cells) == 1 and share == step.value
+        assert expected[cells[0]] == step.value
         assert np.count_nonzero(expected) <= 1
 
 
@@ -219,27 +226,34 @@ def test_max_pooling_routes_each_gradient_to_torchs_winner(case):
 @given(pool_cases("avg"))
 def test_average_pooling_splits_each_gradient_as_torch(case):
     config, grad = case
-    steps = pool_backward_steps(config, grad)
-    np.testing.assert_allclose(pool_grad_input(config, steps), pool_autograd(config, grad),
+    walk = pool_backward_walkthrough(config, grad)
+    np.testing.assert_allclose(pool_grad_input(config, grad), pool_autograd(config, grad),
                                atol=1e-12)  # fmt: skip
-    for back in steps[:6]:
-        alone = np.zeros_like(grad)
-        alone[back.forward.out] = back.grad
-        expected = pool_autograd(config, alone)
-        partial = pool_grad_input(config, [back])
-        np.testing.assert_allclose(partial, expected, atol=1e-12)
-        assert all(s == pytest.approx(back.grad / back.forward.divisor) for s in back.shares)
+    for n, step in enumerate(walk.steps[:6]):
+        expected = pool_autograd(config, _alone(walk, step, grad))
+        cells, share, _ = pool_targets(walk, step)
+        assert share == pytest.approx(step.value / step.divisor)
+        assert all(expected[cell] == pytest.approx(share) for cell in cells)
+        assert np.count_nonzero(expected) <= len(cells)
+        # The running ∂L/∂X is the autograd of the first n+1 cells' ∂L/∂Y.
+        first = np.zeros_like(grad)
+        for done in walk.steps[: n + 1]:
+            first[done.out] = done.value
+        np.testing.assert_allclose(pool_grad_so_far(walk, n + 1), pool_autograd(config, first),
+                                   atol=1e-12)  # fmt: skip
 
 
 def test_pool_step_texts():
     from cnnviz.core.conv_steps import CLASSROOM_POOL_INPUT
 
-    config = PoolConfig(CLASSROOM_POOL_INPUT, "max")
-    steps = pool_backward_steps(config, np.ones((1, 2, 2)))
+    walk = pool_backward_walkthrough(PoolConfig(CLASSROOM_POOL_INPUT, "max"), np.ones((1, 2, 2)))
     # The last window's maximum is the 9 at row 3, column 2.
-    assert pool_step_text(steps[-1]) == "∂L/∂Y[0, 1, 1] = 1 → ∂L/∂X[0, 3, 2] (the window's maximum)"
+    assert result_lines(walk, walk.steps[-1]) == [
+        "∂L/∂Y[0, 1, 1] = 1", "→ ∂L/∂X[0, 3, 2]", "(the window's maximum)"
+    ]  # fmt: skip
     avg = PoolConfig(CLASSROOM_POOL_INPUT, "avg", 3, 2, 1)
-    back = pool_backward_steps(avg, grad_output(avg.output_shape))[0]
-    assert pool_step_text(back) == (
-        "∂L/∂Y[0, 0, 0] = 1 ÷ 9 = 0.11 to each of 4 cells (5 on padding, discarded)"
-    )
+    walk = pool_backward_walkthrough(avg, grad_output(avg.output_shape))
+    assert result_lines(walk, walk.steps[0]) == [
+        "∂L/∂Y[0, 0, 0] = 1", "÷ 9 = 0.11", "to each of 4 cells", "(5 on padding: discarded)"
+    ]  # fmt: skip
+    assert walk.description().startswith("backward: average pooling splits")
