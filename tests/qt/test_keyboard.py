@@ -107,6 +107,8 @@ PANEL_KEYS = {
     Qt.Key.Key_4: "activation",
     Qt.Key.Key_5: "conv_stepper",
     Qt.Key.Key_6: "training",
+    Qt.Key.Key_7: "why",
+    Qt.Key.Key_8: "gradients",
 }
 
 

@@ -200,6 +200,8 @@ def test_every_panel_has_a_dock_and_a_view_menu_entry(window):
     names = {dock.objectName() for dock in window.findChildren(QDockWidget)}
     expected = {"palette", "stack", "properties", "feature_maps", "overview", "filters", "pooling"}
     expected |= {"activation", "prediction", "input_image", "draw_pad", "conv_stepper", "training"}
+    expected |= {"why"}
+    expected |= {"gradients"}
     assert names == {f"dock_{n}" for n in expected}
     titles = {action.text() for action in window.view_menu.actions()}
     assert {"Feature maps", "Convolution step by step", "&Reset Layout"} <= titles

@@ -15,9 +15,11 @@ from cnnviz.qt.panels.activation import ActivationPanel
 from cnnviz.qt.panels.base import WAITING_HINT
 from cnnviz.qt.panels.feature_maps import FeatureMapPanel
 from cnnviz.qt.panels.filters import FiltersPanel
+from cnnviz.qt.panels.gradients import GradientsPanel
 from cnnviz.qt.panels.overview import OverviewPanel
 from cnnviz.qt.panels.pooling import PoolingPanel
 from cnnviz.qt.panels.prediction import PredictionPanel
+from cnnviz.qt.panels.why import WhyPanel
 
 PANELS = {
     "feature_maps": FeatureMapPanel,
@@ -26,6 +28,8 @@ PANELS = {
     "pooling": PoolingPanel,
     "activation": ActivationPanel,
     "prediction": PredictionPanel,
+    "why": WhyPanel,
+    "gradients": GradientsPanel,
 }
 # What each panel is for: on these layer types it must draw, not hint.
 DRAWS = {
@@ -35,6 +39,8 @@ DRAWS = {
     "pooling": {"MaxPool2d", "AvgPool2d"},
     "activation": {"ReLU", "Tanh"},
     "prediction": None,
+    "why": None,  # every layer: the map is of the input, for a class
+    "gradients": None,  # every layer: the bars are of the whole network
 }
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +58,7 @@ def test_each_panel_draws_every_layer_of_the_presets_or_explains(qtbot, name):
             data = sample_input(preset, info.index) if info.index else first
             panel.show(data)
             kinds = DRAWS[name]
-            if name == "prediction" and data.result.probabilities is None:
+            if name in ("prediction", "why") and data.result.probabilities is None:
                 kinds = set()
             if name == "feature_maps" and len(info.output_shape) != 3:
                 kinds = set()  # a vector has no maps

@@ -28,17 +28,12 @@ ExplainFunction = Callable[..., Any]
 
 
 def explain_with_runner(runner: Any, request: ExplainRequest, should_cancel, progress):
-    """The real explanation, with the runner's model for the request's network."""
+    """The real explanation, with the runner's model for the request's network (run_explain
+    checks the request: a wrong image size or layer is a ComputeError of one line)."""
     from cnnviz.compute.explain import run_explain
-    from cnnviz.compute.runner import ComputeError, kernel_edits_applied
+    from cnnviz.compute.runner import kernel_edits_applied
     from cnnviz.core.analysis import analyze
 
-    expected = request.architecture.input.as_tuple()
-    if tuple(request.image.shape) != expected:
-        shape = "×".join(str(s) for s in request.image.shape)
-        raise ComputeError(
-            f"the image is {shape} but the network takes {'×'.join(map(str, expected))}"
-        )
     model = runner.model_for(request)  # builds or keeps the forwards' model
     analysis = _analysis(runner, request.architecture, analyze)
     notices: list[str] = []
