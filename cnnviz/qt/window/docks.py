@@ -82,6 +82,7 @@ PANELS = (
     PanelSpec(
         "training", "Training", "cnnviz.qt.panels.training", ("TrainingPanel",), VISUAL, "Ctrl+6"
     ),
+    PanelSpec("why", "Why", "cnnviz.qt.panels.why", ("WhyPanel",), VISUAL, "Ctrl+7"),
     PanelSpec(
         "input_image",
         "Input",
