@@ -46,6 +46,7 @@ class PanelWiring:
             window, self._connect_special_panel
         )
         self.latest: ComputedView | None = None
+        self.why = None  # the Why panel's wiring, once it is built (why_wiring)
         self._data = None
         # Panels may keep views of the shown result; a large forward lets go of them too.
         window.controller.array_holders = lambda: [self.built_widget(k) for k in self.docks]
@@ -97,6 +98,17 @@ class PanelWiring:
                 self._feed_input_panel(self.latest)
         if key == "training":
             self._connect_training(widget)
+        if key == "why":
+            from cnnviz.qt.window.why_wiring import WhyWiring
+
+            self.why = WhyWiring(self.window, self.docks["why"], widget)
+        if key == "prediction" and hasattr(widget, "class_picked"):
+            widget.class_picked.connect(self._class_picked)
+
+    def _class_picked(self, index: int) -> None:
+        """A class picked in Prediction: the Why panel explains it (built if need be)."""
+        if self.widget("why") is not None and self.why is not None:
+            self.why.pick_class(index)
 
     def _connect_training(self, panel) -> None:
         controller = self.window.controller
