@@ -84,6 +84,14 @@ PANELS = (
     ),
     PanelSpec("why", "Why", "cnnviz.qt.panels.why", ("WhyPanel",), VISUAL, "Ctrl+7"),
     PanelSpec(
+        "gradients",
+        "Gradients",
+        "cnnviz.qt.panels.gradients",
+        ("GradientsPanel",),
+        VISUAL,
+        "Ctrl+8",
+    ),
+    PanelSpec(
         "input_image",
         "Input",
         "cnnviz.qt.panels.input_image",

@@ -98,6 +98,10 @@ class PanelWiring:
                 self._feed_input_panel(self.latest)
         if key == "training":
             self._connect_training(widget)
+        if key == "gradients":
+            from cnnviz.qt.window.gradients_wiring import GradientsWiring
+
+            self.gradients = GradientsWiring(self.window, widget)
         if key == "why":
             from cnnviz.qt.window.why_wiring import WhyWiring
 
