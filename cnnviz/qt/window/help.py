@@ -60,6 +60,9 @@ weights.</p>
 <p><b>Train</b> the stack in the <b>Training</b> panel (Ctrl+6) on the bundled
 digits or a downloaded dataset, and watch the filters learn. Save the trained
 weights with File &gt; Save Trained Weights.</p>
+<p><b>Why</b> (Ctrl+7) asks which pixels made the network say its class: a
+Grad-CAM, guided backprop, saliency, integrated-gradients or occlusion map over
+the input. Click a bar in <b>Prediction</b> to explain another class.</p>
 <p><b>Save</b> with Ctrl+S: a <code>.cnnviz</code> project keeps the network, its
 weights, the image and the hand-set kernels; a name ending in <code>.json</code>
 saves the architecture alone.</p>
