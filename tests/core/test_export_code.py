@@ -176,6 +176,34 @@ def test_parameters_at_torch_default_are_left_out_others_written():
     assert_same_model(arch, seed=3)
 
 
+def test_sizes_are_written_in_torch_order_whatever_the_type():
+    arch = Architecture(
+        "sizes",
+        InputShape(4, 6, 6),
+        (
+            Layer.make("GroupNorm", num_groups=2),
+            Layer.make(
+                "ConvTranspose2d", out_channels=3, kernel_size=3, stride=2, output_padding=1
+            ),
+            Layer.make("ZeroPad2d", padding=(1, 0, 2, -1)),
+            Layer.make("LeakyReLU", negative_slope=0.2),
+            Layer.make("AdaptiveAvgPool2d", output_size=(2, 3)),
+            Layer.make("Flatten"),
+            Layer.make("Linear", out_features=5, bias=False),
+        ),
+    )
+    code = export_code(arch)
+    for line in (
+        "nn.GroupNorm(2, 4),  # 4×6×6",
+        "nn.ConvTranspose2d(4, 3, kernel_size=3, stride=2, output_padding=1),  # 3×14×14",
+        "nn.ZeroPad2d(padding=(1, 0, 2, -1)),  # 3×15×15",
+        "nn.AdaptiveAvgPool2d(output_size=(2, 3)),  # 3×2×3",
+        "nn.Linear(18, 5, bias=False),  # 5",
+    ):
+        assert line in code
+    assert_same_model(arch, seed=4)
+
+
 def test_literals_are_python_in_ruff_style():
     assert literal('a"b\\c') == '"a\\"b\\\\c"'
     assert literal((1,)) == "(1,)" and literal((1, 2)) == "(1, 2)"
