@@ -69,11 +69,13 @@ def test_a_map_without_negatives_goes_from_zero(panel):
 
 
 def test_the_class_score_and_the_completeness_gap_are_in_words(panel):
-    panel.show(sample_input("tinyvgg", 0))
+    data = sample_input("tinyvgg", 0)
+    panel.show(data)
     values = np.full((64, 64), 0.001, np.float32)  # sum 4.096
     panel.show_explanation(explanation(values, delta=0.004, target=5, score=7.25))
     text = panel.summary.text()
-    assert "koala (class 5): score 7.25" in text
+    probability = float(data.result.probabilities[5])
+    assert f"koala (class 5): score 7.25 (before softmax), probability {probability:.1%}" in text
     # F(x) - F(baseline) = 4.096 - 0.004 = 4.092; the gap is 0.098 % of it.
     assert "Σ attributions = 4.096" in text and "F(image) − F(baseline) = 4.092" in text
     assert "(0.10% of the change): the attributions account for the score change" in text

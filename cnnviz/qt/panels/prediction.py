@@ -75,6 +75,7 @@ class PredictionPanel(Panel):
         self.bars = pg.BarGraphItem(x0=[], y=[], height=[], width=[])
         self.plot.addItem(self.bars)
         self.widget.scene().sigMouseClicked.connect(self._clicked)
+        self.widget.setToolTip("Click a bar to explain that class in the Why panel (Ctrl+7)")
         self.top_list = info_label("", "", 13)
         self.note = info_label()
         layout = QtWidgets.QVBoxLayout(self.content)

@@ -220,7 +220,7 @@ class WhyPanel(Panel):
         name = class_name(e.target, self._classes)
         self.title.setText(f"Why {name}? · {TITLES.get(e.method, e.method)}")
         lines = [
-            f"Class {name}: score {e.score:.4g} (before softmax).",
+            f"Class {name}: score {e.score:.4g} (before softmax){self._probability(e.target)}.",
             f"Shows {WHAT_IT_SHOWS.get(e.method, e.method)}.",
         ]
         layers = self._analysis.layers if self._analysis is not None else ()
@@ -234,6 +234,13 @@ class WhyPanel(Panel):
         if e.delta is not None:
             lines.append(completeness_text(e.map, e.delta))
         return " ".join(lines)
+
+    def _probability(self, target: int) -> str:
+        """ ", probability 40.2%" from the forward on screen, when it has that class."""
+        probabilities = self.current.result.probabilities if self.current is not None else None
+        if probabilities is None or not 0 <= target < len(probabilities):
+            return ""
+        return f", probability {float(probabilities[target]):.1%}"
 
     # -- pictures and hover ----------------------------------------------------------
 
