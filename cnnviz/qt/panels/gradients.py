@@ -77,6 +77,12 @@ class Side:
     problem: str | None = None
 
 
+def with_init(title: str, init: str) -> str:
+    """'Deep ReLU stack · He init', unless the title names its initialisation already."""
+    words = INIT_TITLES[init]
+    return title if words.lower() in title.lower() else f"{title} · {words}"
+
+
 def architecture_of(data: PanelInput) -> Architecture:
     """The stack a PanelInput shows (its top-level entries), for a panel shown alone."""
     layers = tuple(info.layer for info in data.analysis.layers if info.parent is None)
@@ -205,7 +211,7 @@ class GradientsPanel(Panel):
             left_title = "Current network" + (" (its weights)" if context.trained else "")
         else:
             arch, seed, weights, left_title = preset(network)[0], context.seed, None, network
-        left_title += f" · {INIT_TITLES[init]}"
+        left_title = with_init(left_title, init)
         sides = [Side("main", left_title, self._request(arch, image, seed, weights, init))]
         comparison = self.compare.currentText()
         if comparison in VARIANTS:
@@ -213,14 +219,14 @@ class GradientsPanel(Panel):
             other, other_init = variant(comparison, arch, init)
             # The file's weights fit a changed activation, not a changed structure.
             keep = weights if "shortcuts" not in comparison else None
-            title = f"{comparison} · {INIT_TITLES[other_init]}"
+            title = with_init(comparison, other_init)
             if (weights and not keep) or (context.trained and network == CURRENT and not keep):
                 title += " (fresh weights)"
             request = None if problem else self._request(other, image, seed, keep, other_init)
             sides.append(Side("comparison", title, request, problem))
         elif comparison in PRESETS:
             other, other_init = preset(comparison)
-            title = f"{comparison} · {INIT_TITLES[other_init]}"
+            title = with_init(comparison, other_init)
             sides.append(
                 Side("comparison", title, self._request(other, image, seed, None, other_init))
             )

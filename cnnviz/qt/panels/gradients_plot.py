@@ -84,9 +84,7 @@ class GradientBars:
             height=weights[has_weight] - floor,
             width=BAR_WIDTH,
         )
-        step = max(1, math.ceil(count / 24))  # labels stay readable on deep networks
-        ticks = [(float(i), norms.addresses[i]) for i in range(0, count, step)]
-        self.plot.getAxis("bottom").setTicks([ticks, []])
+        self.plot.getAxis("bottom").setTicks(depth_ticks(norms.addresses))
         self.plot.setXRange(-0.7, count - 0.3, padding=0)
 
     def clear(self) -> None:
@@ -126,6 +124,17 @@ class GradientBars:
         view.setToolTip(text)
 
 
+def depth_ticks(addresses) -> list[list[tuple[float, str]]]:
+    """Labelled ticks for the top-level entries (a block's inner layers, "3.body.0", get
+    an unlabelled tick: their long addresses would overlap), at most ~24 labels."""
+    top = [i for i, a in enumerate(addresses) if "." not in a]
+    step = max(1, math.ceil(len(top) / 24))
+    labelled = top[::step]
+    major = [(float(i), addresses[i]) for i in labelled]
+    minor = [(float(i), "") for i in range(len(addresses)) if i not in set(labelled)]
+    return [major, minor]
+
+
 def floor_for(*norms: GradientNorms | None) -> float:
     """The common floor of the bars of both sides: half a decade below the smallest norm."""
     values = []
@@ -152,4 +161,8 @@ def summary(norms: GradientNorms) -> str:
         if ratio > 0:
             text += f": {abs(math.log10(ratio)):.1f} orders of magnitude"
             text += " smaller" if ratio < 1 else " larger"
+    acts = norms.activation_grad
+    if len(acts) >= 2 and acts[-1] > 0:
+        share = format_value(acts[0] / acts[-1])
+        text += f"; ‖∂L/∂activation‖ of the first layer is {share} × the output's"
     return text
