@@ -29,7 +29,7 @@ from typing import Any
 from cnnviz.core import blocks
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError
-from cnnviz.core.catalogue import layer_type
+from cnnviz.core.catalogue import CATALOGUE, layer_type
 from cnnviz.core.layer_spec import OPT_PAIR, PAD4, PADDING, PAIR
 
 LINE_LENGTH = 88  # ruff's and black's default
@@ -97,6 +97,11 @@ def export_code(arch: Architecture, analysis: Analysis | None = None) -> str:
     bad = analysis.first_error
     if bad is not None:
         raise ArchitectureError(bad.error)
+    for info in analysis.layers:
+        if not info.layer.is_block and info.layer.type not in CATALOGUE:
+            raise ArchitectureError(
+                f"{info.name} {info.layer.type}: not a torch.nn layer cnnviz can write as code"
+            )
     kinds = {info.layer.type for info in analysis.layers if info.layer.is_block}
     parts = ["import torch\nfrom torch import nn"]
     if blocks.RESIDUAL in kinds:

@@ -15,6 +15,7 @@ import ast
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +217,13 @@ def test_an_invalid_network_is_refused_naming_the_layer():
     )
     with pytest.raises(ArchitectureError, match="layer 0 Conv2d"):
         export_code(arch)
+
+
+def test_a_layer_torch_has_no_class_for_is_refused_not_guessed():
+    # A layer that is not a catalogue type (e.g. an imported model's own module)
+    # has no nn class to write; its analysis comes from whoever measured it.
+    arch = Architecture("mystery", InputShape(1, 4, 4), (Layer.make("ReLU"),))
+    analysis = analyze(arch)
+    mystery = replace(analysis.layers[0], layer=Layer("Mystery"))
+    with pytest.raises(ArchitectureError, match="layer 0 Mystery: not a torch.nn layer"):
+        export_code(arch, replace(analysis, layers=(mystery,)))
