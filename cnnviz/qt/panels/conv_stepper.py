@@ -20,6 +20,13 @@ import sys
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.conv_steps import StepError, Walkthrough
+from cnnviz.qt.panels.conv_stepper_backward import (
+    FORWARD,
+    GRAD_INPUT,
+    GRAD_WEIGHT,
+    DirectionControls,
+    backward_walkthrough,
+)
 from cnnviz.qt.panels.conv_stepper_controls import (
     ClassroomControls,
     MatrixEditors,
@@ -48,6 +55,7 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.classroom = Classroom()
         self.real: RealLayer | None = None
         self.source = CLASSROOM
+        self.direction, self.grad = FORWARD, "ones"  # the backward switch (classroom only)
         self.walk: Walkthrough | None = None
         self.scene = StepScene(self)
         self.view = StepView(self.scene, self.handle_key)
@@ -67,6 +75,7 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.export_button = QtWidgets.QPushButton("Export GIF…")
         self.export_button.setToolTip("Save the steps as an animated GIF, one frame per cell")
         self.reset_button = QtWidgets.QPushButton("Reset example")
+        self.direction_controls = DirectionControls()
         self.classroom_controls = ClassroomControls()
         self.real_controls = RealLayerControls()
         self.real_controls.hide()
@@ -78,7 +87,8 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.message = QtWidgets.QLabel()
         self.message.setWordWrap(True)
         top = QtWidgets.QHBoxLayout()
-        for widget in (QtWidgets.QLabel("Source"), self.source_box, self.reset_button):
+        for widget in (QtWidgets.QLabel("Source"), self.source_box, self.reset_button,
+                       self.direction_controls):  # fmt: skip
             top.addWidget(widget)
         top.addStretch(1)
         top.addWidget(self.export_button)
@@ -110,6 +120,7 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.real_controls.picker.clicked.connect(self._patch_clicked)
         self.export_button.clicked.connect(lambda: self.export_gif())
         self.reset_button.clicked.connect(self.reset_classroom)
+        self.direction_controls.changed.connect(self.set_direction)
 
     # -- sources -------------------------------------------------------------------------
     def set_real_layer(self, weight, bias, image, stride=1, padding=0, dilation=1, groups=1,
@@ -147,6 +158,11 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self.editors.setVisible(classroom)
         self.reset_button.setVisible(classroom)
         self.real_controls.setVisible(not classroom)
+        self.rebuild()
+
+    def set_direction(self, direction: str, grad: str = "ones") -> None:
+        """Forward, or backward ("input": ∂L/∂X, "weight": ∂L/∂W) with ∂L/∂Y "ones"/"random"."""
+        self.direction, self.grad = direction, grad
         self.rebuild()
 
     def reset_classroom(self) -> None:
@@ -204,7 +220,7 @@ class ConvStepperPanel(QtWidgets.QWidget):
     def rebuild(self) -> None:
         """A new walkthrough from the current source; on a problem, keep the last one."""
         try:
-            walk = self.real.walkthrough() if self.source == REAL else self.classroom.walkthrough()
+            walk = self._walkthrough()
         except StepError as exc:
             self.show_problem(str(exc))
             self._show_controls()
@@ -218,7 +234,19 @@ class ConvStepperPanel(QtWidgets.QWidget):
         self._show_formula(walk)
         self.player.set_count(len(walk.steps), min(keep, len(walk.steps) - 1))
 
+    def _walkthrough(self) -> Walkthrough:
+        if self.source == REAL:
+            self.direction = FORWARD  # see conv_stepper_backward: classroom only
+            return self.real.walkthrough()
+        if self.classroom.mode != CONV and self.direction == GRAD_WEIGHT:
+            self.direction = GRAD_INPUT  # pooling has no weights
+        if self.direction == FORWARD:
+            return self.classroom.walkthrough()
+        return backward_walkthrough(self.classroom.config(), self.direction, self.grad)
+
     def _show_controls(self) -> None:
+        real, pool = self.source == REAL, self.classroom.mode != CONV
+        self.direction_controls.show_state(self.direction, self.grad, pool, real)
         if self.source == CLASSROOM:
             self.classroom_controls.show_state(self.classroom)
             self.editors.show_state(self.classroom)
@@ -226,6 +254,10 @@ class ConvStepperPanel(QtWidgets.QWidget):
             self.real_controls.show_layer(self.real)
 
     def _show_formula(self, walk: Walkthrough) -> None:
+        if walk.names.backward:
+            lines = [html.escape(walk.description()), *map(html.escape, walk.formula)]
+            self.formula.setText("<br>".join(lines))
+            return
         out_c, out_h, out_w = walk.output_shape
         general, *numbers = (html.escape(line) for line in walk.formula)
         muted = "<span style='color: palette(placeholder-text)'>{}</span>"
@@ -265,7 +297,7 @@ class ConvStepperPanel(QtWidgets.QWidget):
         step = self.walk.steps[index]
         o, r, c = step.out
         self.player_bar.label.setText(
-            f"step {index + 1} of {len(self.walk.steps)} · output[{o}, {r}, {c}] = "
+            f"step {index + 1} of {len(self.walk.steps)} · {self.walk.names.value(o, r, c)} = "
             f"{self._value_text(step.value)}"
         )
         self.step_changed.emit(index)
@@ -321,7 +353,8 @@ class ConvStepperPanel(QtWidgets.QWidget):
         finally:
             QtWidgets.QApplication.restoreOverrideCursor()
         self.message.setStyleSheet(OK_STYLE)
-        self.message.setText(f"Saved {path} ({frames} frames, one per output cell)")
+        each = "step" if self.walk.names.backward else "output cell"
+        self.message.setText(f"Saved {path} ({frames} frames, one per {each})")
         return frames
 
     def changeEvent(self, event: QtCore.QEvent) -> None:
@@ -346,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dilation", type=int)
     parser.add_argument("--mode", choices=("conv", "max", "avg"), default=CONV)
     parser.add_argument("--step", type=int, default=0, help="show this step (from 0)")
+    parser.add_argument("--backward", choices=("input", "weight"), help="step ∂L/∂X or ∂L/∂W")
+    parser.add_argument("--grad", choices=("ones", "random"), default="ones", help="∂L/∂Y")
     parser.add_argument("--screenshot", metavar="OUT.png", help="save the panel and exit")
     args = parser.parse_args(argv)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
@@ -353,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     panel.classroom.mode = args.mode
     given = {"stride": args.stride, "padding": args.padding, "dilation": args.dilation}
     panel.classroom.params().update({k: v for k, v in given.items() if v is not None})
-    panel.rebuild()
+    panel.set_direction(args.backward or FORWARD, args.grad)
     panel.resize(1100, 640)
     panel.setWindowTitle("cnnviz · convolution step by step")
     panel.show()
