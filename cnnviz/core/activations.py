@@ -44,7 +44,7 @@ FLAT_NOTE = (
     "or no gradient flows back through the unit to the weights before it. That is not a "
     "dead unit, which never activates for any input (one image cannot show that), nor "
     "the vanishing-gradient problem, which comes from multiplying small derivatives "
-    "through many layers."
+    "through many layers: the Gradients panel (Ctrl+8) measures that, layer by layer."
 )
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 _GELU_CUBIC = 0.044715

@@ -189,3 +189,4 @@ def test_a_relu_input_at_most_zero_is_off_for_this_image_not_dead():
     assert "vanishing-gradient problem, per unit" not in FLAT_NOTE
     assert "never activates for any input" in FLAT_NOTE
     assert "multiplying small derivatives through many layers" in FLAT_NOTE
+    assert "the Gradients panel (Ctrl+8) measures that" in FLAT_NOTE  # where it is seen

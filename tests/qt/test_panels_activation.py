@@ -36,6 +36,7 @@ def test_relu_off_share_equals_the_fraction_counted_directly(panel):
     )
     assert "dead" not in panel.share_label.text()
     assert "vanishing-gradient problem, per unit" not in panel.note.text()
+    assert "Gradients panel" in panel.note.text()  # vanishing gradients are measured there
 
 
 def test_curves_are_the_function_and_its_gradient_over_the_real_inputs(panel):

@@ -134,3 +134,11 @@ def test_a_forward_result_asks_again_for_the_current_network(qtbot):
     assert not panel.showing_hint
     assert seen["main"].architecture.input.as_tuple() == data.result.input.shape
     assert seen["main"].image is data.result.input
+
+
+def test_the_activation_panels_note_names_the_gradients_panels_key():
+    from cnnviz.core.activations import FLAT_NOTE
+    from cnnviz.qt.window.docks import PANELS
+
+    spec = next(spec for spec in PANELS if spec.key == "gradients")
+    assert f"the {spec.title} panel ({spec.shortcut})" in FLAT_NOTE

@@ -7,6 +7,7 @@ large: "52.0% of this image's 12,544 inputs fall where ReLU is off (x ≤ 0:
 output 0, gradient 0)" — off for this image, not dead (core.activations says
 why). A chooser draws any other activation, or all of them, on the same
 inputs: why ReLU and not sigmoid, answered with this network's numbers.
+Vanishing gradients, a matter of depth, are measured in the Gradients panel.
 
 Standalone: ``python -m cnnviz.qt.panels.activation``.
 """
