@@ -15,6 +15,7 @@ from cnnviz.core.architecture import InputShape
 from cnnviz.core.explain_jobs import ExplainRequest, Explanation
 from cnnviz.core.presets import load_preset
 from cnnviz.qt.bridge.compute_thread import ComputeThread
+from cnnviz.qt.bridge.mailbox import Mailbox
 
 WAIT_MS = 20_000
 ARCH = load_preset("tinyvgg").with_input(InputShape(3, 24, 24))
@@ -143,7 +144,6 @@ def test_a_failure_is_one_line_with_the_request_id(qtbot, thread_with):
 
 def test_a_forward_waiting_goes_before_an_explanation():
     from cnnviz.core.jobs import ForwardRequest
-    from cnnviz.qt.bridge.mailbox import Mailbox
 
     box = Mailbox()
     box.put_job(explain_request(1))
@@ -153,3 +153,31 @@ def test_a_forward_waiting_goes_before_an_explanation():
     assert box.job_superseded(ExplainRequest)  # 2 waits
     assert box.wait_for_job(lambda: None).request_id == 2
     assert not box.job_superseded(ExplainRequest)
+
+
+def test_a_forward_stops_a_running_explanation_which_then_starts_again(qtbot, thread_with):
+    from cnnviz.core.jobs import ForwardRequest
+
+    recorder = Recorder()
+    recorder.wait_for = {1}
+    thread = thread_with(recorder)
+    results, failures = collect(thread.explain_ready), collect(thread.failed)
+    thread.submit_explain(explain_request(1))
+    qtbot.waitUntil(lambda: recorder.started == [1], timeout=WAIT_MS)
+    # The stand-in runner cannot run forwards: the forward fails, and that is all it does.
+    thread.submit(ForwardRequest(2, ARCH, np.zeros((3, 24, 24), np.float32)))
+    qtbot.waitUntil(lambda: recorder.started == [1, 1], timeout=WAIT_MS)
+    assert recorder.saw_cancel == [1] and [f.request_id for f in failures] == [2]
+    recorder.release.set()
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=WAIT_MS)
+    assert results[0].request_id == 1
+
+
+def test_a_job_put_back_after_a_forward_never_replaces_a_newer_one():
+    box = Mailbox()
+    box.put_job(explain_request(2))
+    assert not box.resume_later(explain_request(1))
+    assert box.wait_for_job(lambda: None).request_id == 2
+    box.cancel_job(ExplainRequest)  # the person pressed Cancel while 2 ran
+    assert not box.resume_later(explain_request(2))
+    assert not box.jobs

@@ -136,6 +136,7 @@ def test_a_class_picked_in_prediction_becomes_the_target(panel, qtbot):
 def test_progress_and_cancel_for_slow_methods(panel, qtbot):
     panel.show(sample_input("tinyvgg", 0))
     panel.controls.set_method("occlusion")
+    panel.set_computing(True, slow=True)  # the window's answer to the new choice
     assert panel.progress.isVisible() and panel.cancel_button.isVisible()
     panel.set_progress(3, 12)
     assert (panel.progress.value(), panel.progress.maximum()) == (3, 12)
@@ -143,8 +144,8 @@ def test_progress_and_cancel_for_slow_methods(panel, qtbot):
         panel.cancel_button.click()
     panel.show_cancelled()
     assert not panel.progress.isVisible() and "Cancelled" in panel.status.text()
-    panel.controls.set_method("saliency")  # quick: no progress bar
-    assert not panel.progress.isVisible()
+    panel.set_computing(True, slow=False)  # quick (saliency): no progress bar
+    assert not panel.progress.isVisible() and panel.status.text() == "Computing…"
 
 
 def test_a_network_without_class_scores_says_so(panel):

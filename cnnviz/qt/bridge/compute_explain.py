@@ -5,7 +5,9 @@ seed, weights file and hand-set kernels: ``ForwardRunner.model_for``), so the
 map explains exactly the network whose prediction is on screen. Occlusion and
 integrated gradients report progress; the job stops at the next check when a
 newer explain request waits or the user cancelled (``Mailbox.job_superseded``),
-and reports nothing but that it ended. A failure is one line.
+and reports nothing. A forward waiting stops it too, and it starts again after
+that forward (unless a newer request replaced it meanwhile): edits are never
+held up by a long occlusion. A failure is one line.
 
 ``run_explain`` never modifies the model (cnnviz.compute.explain); this job
 only applies the hand-set kernels for the run, as a forward does.
@@ -68,7 +70,10 @@ class ExplainJob:
         self.started += 1
 
         def should_cancel() -> bool:
-            return worker.mailbox.job_superseded(ExplainRequest)
+            # A forward waiting goes first (an edit must not wait for an occlusion);
+            # this explanation then starts again after it (resume_later).
+            mailbox = worker.mailbox
+            return mailbox.job_superseded(ExplainRequest) or mailbox.forward is not None
 
         def progress(done: int, total: int) -> None:
             worker.job_progress.emit(ExplainProgress(request.request_id, int(done), int(total)))
@@ -77,6 +82,7 @@ class ExplainJob:
             explanation = self.function(worker.runner, request, should_cancel, progress)
         except Cancelled:
             self.cancelled += 1
+            worker.mailbox.resume_later(request)
             return
         except ValueError as exc:  # ComputeError, a layer that is not a conv, ...
             worker.job_failure.emit(ComputeFailure(request.request_id, first_line(exc)))

@@ -84,6 +84,17 @@ class Mailbox:
         """The running `kind` job may stop: a newer one waits, it was cancelled, or we stop."""
         return self.stopping or kind in self.jobs or kind in self.jobs_cancelled
 
+    def resume_later(self, request: Any) -> bool:
+        """Put back a job that stopped for a waiting forward, to run again after it,
+        unless a newer one of its kind waits or it was cancelled. True if put back."""
+        kind = type(request)
+        with self.condition:
+            if self.stopping or kind in self.jobs or kind in self.jobs_cancelled:
+                return False
+            self.jobs[kind] = request
+            self.condition.notify()
+            return True
+
     def put_training(self, request: TrainRequest) -> None:
         with self.condition:
             self.training = request

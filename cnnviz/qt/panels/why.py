@@ -21,7 +21,6 @@ from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core.explain_display import (
     LAYER_METHODS,
-    SLOW_METHODS,
     TITLES,
     WHAT_IT_SHOWS,
     ExplainChoice,
@@ -135,8 +134,8 @@ class WhyPanel(Panel):
         self._update_choice()
 
     def set_computing(self, computing: bool, slow: bool = False) -> None:
-        """A request is on its way; slow ones (occlusion, integrated gradients) show
-        their progress and may be cancelled."""
+        """A request is on its way (the window says so when it submits one); slow
+        ones (occlusion, integrated gradients) show their progress and a Cancel."""
         for widget in (self.progress, self.cancel_button):
             widget.setVisible(computing and slow)
         if computing and slow:
@@ -197,7 +196,6 @@ class WhyPanel(Panel):
         self._show_target()
         if choice != self.choice and self.current is not None:
             self.choice = choice
-            self.set_computing(True, method in SLOW_METHODS)
             self.choice_changed.emit(choice)
 
     def _name_auto_layer(self, layer: int | None) -> None:
