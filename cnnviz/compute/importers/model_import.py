@@ -1,0 +1,145 @@
+"""Import an ``nn.Module``: convert it (fx_convert), carry its weights over to
+cnnviz's keys, and prove the converted network computes what the model does.
+
+Weights files for the model are read under the model's own key names
+(``load_model_weights``) into the model before it is converted, so the key
+map of the conversion carries them to cnnviz's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnviz.compute.importers import ModelImportError, first_line, frames_of_exception, where
+from cnnviz.compute.importers.fx_convert import (
+    ATOL,
+    EXAMPLE_BATCH,
+    RTOL,
+    Imported,
+    convert_graph,
+    measure,
+    trace,
+)
+from cnnviz.compute.model import build_model, checked_analysis
+from cnnviz.compute.weights import OPTIONAL_KEYS, WeightsError, load_into
+from cnnviz.core.architecture import ArchitectureError
+
+
+def example_input(shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
+    """The trace's input: batch 2 (a reshape that keeps the batch shows it), fixed values."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn((EXAMPLE_BATCH, *shape), generator=generator)
+
+
+def _size(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def _run_original(model: nn.Module, example: torch.Tensor, name: str) -> torch.Tensor:
+    try:
+        with torch.no_grad():
+            out = model(example)
+    except Exception as exc:  # whatever the model raises for this input
+        code, place = where(frames_of_exception(exc))
+        at = f" at {place} (`{code}`)" if code else ""
+        raise ModelImportError(
+            f"{name} does not take a {_size(example.shape[1:])} input{at}: {first_line(exc)}; "
+            "give the input size it expects with --input C,H,W"
+        ) from None
+    if not torch.is_tensor(out):
+        raise ModelImportError(
+            f"cannot import {name}: its forward returns a {type(out).__name__}, not one tensor"
+        )
+    return out
+
+
+def _weights(model: nn.Module, sources: dict[str, str]):
+    """The converted layers' weights under cnnviz's keys, and the key map."""
+    state: dict[str, torch.Tensor] = {}
+    key_map: dict[str, list[str]] = {}
+    for address, source in sources.items():
+        module = model.get_submodule(source)
+        for key, value in module.state_dict().items():
+            state[f"{address}.{key}"] = value.detach().clone()
+            key_map.setdefault(f"{source}.{key}", []).append(f"{address}.{key}")
+    return state, {key: tuple(keys) for key, keys in key_map.items()}
+
+
+def import_module(
+    model: nn.Module,
+    shape: tuple[int, int, int],
+    name: str = "imported",
+    reference: nn.Module | None = None,
+) -> Imported:
+    """``model`` as a cnnviz network for (C, H, W) inputs; ModelImportError in one line.
+
+    The model is put in eval mode (batch norm's running statistics, no dropout),
+    as cnnviz shows a network. The converted network's output must equal the
+    model's, or ``reference``'s (what the model was rebuilt from, e.g. TorchScript).
+    """
+    model.eval()
+    example = example_input(shape)
+    expected = _run_original(model, example, name)
+    if reference is not None:
+        _check_outputs(model, example, _run_original(reference.eval(), example, name), name)
+    gm = trace(model, name)
+    values = measure(gm, example, name)
+    arch, sources = convert_graph(gm, values, name, shape)
+    try:
+        checked_analysis(arch)
+        converted = build_model(arch)
+    except ArchitectureError as exc:
+        raise ModelImportError(f"cannot import {name}: {exc}") from None
+    state, key_map = _weights(gm, sources)
+    try:
+        load_into(converted, state, name)
+    except WeightsError as exc:  # a layer whose weights cnnviz builds otherwise
+        raise ModelImportError(f"cannot import {name}: {exc}") from None
+    _check_outputs(converted.eval(), example, expected, name)
+    return Imported(arch, state, key_map, sources)
+
+
+def _check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:
+    """Refuse rather than show a network that computes something else."""
+    with torch.no_grad():
+        got = converted(example)
+    if got.shape != expected.shape or not torch.allclose(got, expected, rtol=RTOL, atol=ATOL):
+        differs = (
+            f"gives {_size(got.shape[1:])} where the model gives {_size(expected.shape[1:])}"
+            if got.shape != expected.shape
+            else f"differs from the model's by up to {float((got - expected).abs().max()):.3g}"
+        )
+        raise ModelImportError(
+            f"cannot import {name}: the converted network's output {differs} (an operation "
+            "cnnviz did not see, such as one in place whose result is not used)"
+        )
+
+
+def load_model_weights(model: nn.Module, state: Mapping[str, Any], file_name: str) -> None:
+    """A state dict under the model's own keys into the model; ModelImportError naming
+    the first key that is missing, extra or of another shape (both shapes)."""
+    expected = model.state_dict()
+    state = dict(state)
+    if state and not set(state) & set(expected) and all(k.startswith("module.") for k in state):
+        state = {key.removeprefix("module."): value for key, value in state.items()}
+    for key, tensor in expected.items():
+        if key not in state:
+            if key.rsplit(".", 1)[-1] in OPTIONAL_KEYS:
+                continue
+            raise ModelImportError(f"{file_name} does not fit the model: the file has no '{key}'")
+        got = tuple(state[key].shape)
+        if got != tuple(tensor.shape):
+            raise ModelImportError(
+                f"{file_name} does not fit the model: '{key}' is {_size(got) or 'scalar'} in "
+                f"the file but the model needs {_size(tensor.shape) or 'scalar'}"
+            )
+    for key in state:
+        if key not in expected:
+            raise ModelImportError(
+                f"{file_name} does not fit the model: the file has '{key}', which the model lacks"
+            )
+    model.load_state_dict(state, strict=False)

@@ -1,0 +1,201 @@
+"""The nodes of a traced, measured graph as cnnviz sees them.
+
+A node is a ``Chain`` (layers applied to one input: a known module, a
+functional call, a reshape that is a Flatten, none for a reshape that changes
+nothing) or a ``Merge`` of paths (an ``add``, a ``cat`` along channels).
+Anything else is refused with the model's source line (``refuse``). Helper
+nodes whose value is no tensor (``x.size(0)``) are no layers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.fx as fx
+
+from cnnviz.compute.importers import ModelImportError, frames_of_text, where
+from cnnviz.compute.importers import functional as fn
+from cnnviz.compute.importers.module_layers import is_known, layer_of_module
+from cnnviz.core.architecture import Layer
+
+
+@dataclass
+class Leaf:
+    layer: Layer
+    node: fx.Node
+    source: str | None  # the model's module name, for a call of a module
+
+
+@dataclass
+class Chain:
+    """A node that is layers applied to one input (possibly none: a no-op)."""
+
+    input: fx.Node
+    leaves: list[Leaf]
+
+
+@dataclass
+class Merge:
+    kind: str  # "add" or "concat"
+    inputs: list[fx.Node]
+
+
+def refuse(node: fx.Node, reason: str) -> ModelImportError:
+    code, place = where(frames_of_text(node.stack_trace))
+    if code:
+        return ModelImportError(f"cannot import: `{code}` at {place} ({reason})")
+    return ModelImportError(f"cannot import: {node.format_node() or node.name} ({reason})")
+
+
+def shape_text(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+class NodeKinds:
+    """What each node of a measured graph is: layers on one input, or a merge."""
+
+    def __init__(self, gm: fx.GraphModule, values: dict[fx.Node, Any]) -> None:
+        self.gm, self.values = gm, values
+        self.kinds: dict[fx.Node, Chain | Merge] = {}
+
+    def is_tensor(self, node: Any) -> bool:
+        return isinstance(node, fx.Node) and torch.is_tensor(self.values.get(node))
+
+    def shape(self, node: fx.Node) -> tuple[int, ...]:
+        return tuple(self.values[node].shape)
+
+    # --- what each node is ---------------------------------------------------
+
+    def classify(self) -> fx.Node:
+        """Classify every node; the node whose value is the network's output."""
+        inputs = [n for n in self.gm.graph.nodes if n.op == "placeholder"]
+        if not inputs:
+            raise ModelImportError("cannot import: forward() takes no input")
+        extra = [n for n in inputs[1:] if n.users]
+        if extra:
+            raise ModelImportError(
+                f"cannot import: forward() uses more than one input ({extra[0].name}); "
+                "a cnnviz network takes one image"
+            )
+        self.input = inputs[0]
+        output = None
+        for node in self.gm.graph.nodes:
+            if node.op == "output":
+                output = node
+            elif node.op in ("call_module", "call_function", "call_method") and self.is_tensor(
+                node
+            ):
+                self.kinds[node] = self._kind(node)
+        result = output.args[0] if output is not None else None
+        if not self.is_tensor(result):
+            raise refuse(output, "the model must return one tensor, not a tuple or dict")
+        return result
+
+    def _tensor_args(self, node: fx.Node) -> list[fx.Node]:
+        found: list[fx.Node] = []
+        fx.node.map_arg(
+            (node.args, node.kwargs), lambda a: found.append(a) if self.is_tensor(a) else a
+        )
+        return found
+
+    def _kind(self, node: fx.Node) -> Chain | Merge:
+        tensors = self._tensor_args(node)
+        if node.op == "call_module":
+            return self._module(node, tensors)
+        target = node.target
+        is_method = node.op == "call_method"
+        if target in (fn.ADD_METHODS if is_method else fn.ADD_FUNCTIONS):
+            return self._add(node, tensors)
+        if not is_method and target in fn.CAT_FUNCTIONS:
+            return self._cat(node, tensors)
+        if target in (fn.RESHAPE_METHODS if is_method else fn.RESHAPE_FUNCTIONS):
+            return self._reshape(node, tensors)
+        if target in (fn.MEAN_METHODS if is_method else fn.MEAN_FUNCTIONS):
+            return self._mean(node, tensors)
+        table: dict = fn.METHODS if is_method else fn.FUNCTIONS
+        stub = table.get(target)
+        if stub is None:
+            raise refuse(node, fn.refusal_reason(fn.op_name(target), len(tensors)))
+        return self._call(node, tensors, stub)
+
+    def _single_input(self, node: fx.Node, tensors: list[fx.Node]) -> fx.Node:
+        first = node.args[0] if node.args else None
+        if len(tensors) != 1 or first is not tensors[0]:
+            raise refuse(node, f"{fn.op_name(node.target)} of these inputs is not a cnnviz layer")
+        return first
+
+    def _module(self, node: fx.Node, tensors: list[fx.Node]) -> Chain:
+        module = self.gm.get_submodule(node.target)
+        kind = (
+            f"nn.{type(module).__name__}"
+            if type(module).__module__.startswith("torch.nn")
+            else type(module).__name__
+        )
+        if not is_known(module):
+            raise refuse(node, f"{kind} `{node.target}` is not a cnnviz layer")
+        source = self._single_input(node, tensors)
+        if len(node.args) != 1 or node.kwargs:
+            raise refuse(node, f"{kind} `{node.target}` is called with more than its input")
+        try:
+            layer = layer_of_module(module, self.shape(source)[1:])
+        except ValueError as exc:
+            raise refuse(node, f"{kind} `{node.target}`: {exc}") from None
+        return Chain(source, [Leaf(layer, node, str(node.target))])
+
+    def _call(self, node: fx.Node, tensors: list[fx.Node], stub: Callable) -> Chain:
+        source = self._single_input(node, tensors)
+        computed = []
+        fx.node.map_arg((node.args[1:], node.kwargs), computed.append)
+        if computed:
+            raise refuse(
+                node, f"an argument of {fn.op_name(node.target)} is computed from the input"
+            )
+        try:
+            layers = stub(*node.args, **node.kwargs)
+        except (TypeError, ValueError) as exc:  # fn.Unsupported, ArchitectureError, bad call
+            raise refuse(node, str(exc)) from None
+        return Chain(source, [Leaf(layer, node, None) for layer in layers])
+
+    def _reshape(self, node: fx.Node, tensors: list[fx.Node]) -> Chain:
+        source = self._single_input(node, tensors)
+        before, after = self.shape(source), self.shape(node)
+        if after == before:
+            return Chain(source, [])
+        if len(before) > 2 and after == (before[0], math.prod(before[1:])):
+            return Chain(source, [Leaf(Layer.make("Flatten"), node, None)])
+        raise refuse(
+            node,
+            f"it reshapes {shape_text(before)} into {shape_text(after)}; the only reshape "
+            "cnnviz has is a Flatten that keeps the batch",
+        )
+
+    def _mean(self, node: fx.Node, tensors: list[fx.Node]) -> Chain:
+        source = self._single_input(node, tensors)
+        before, after = self.shape(source), self.shape(node)
+        if len(before) == 4 and after in (before[:2], (*before[:2], 1, 1)):
+            pool = Leaf(Layer.make("AdaptiveAvgPool2d", output_size=1), node, None)
+            flat = [Leaf(Layer.make("Flatten"), node, None)] if len(after) == 2 else []
+            return Chain(source, [pool, *flat])
+        raise refuse(node, "only a mean over the whole map (dims 2 and 3) is a cnnviz layer")
+
+    def _add(self, node: fx.Node, tensors: list[fx.Node]) -> Merge:
+        extra = {k: v for k, v in node.kwargs.items() if k != "other"}
+        if len(tensors) != 2 or len(node.args) + len(node.kwargs) != 2 or extra:
+            raise refuse(node, "an add of a constant or with alpha is not a cnnviz layer")
+        if self.shape(tensors[0]) != self.shape(tensors[1]):
+            raise refuse(node, "an add that broadcasts is not a cnnviz layer")
+        return Merge("add", list(tensors))
+
+    def _cat(self, node: fx.Node, tensors: list[fx.Node]) -> Merge:
+        parts = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        rank = len(self.shape(node))
+        if not isinstance(parts, list | tuple) or not all(self.is_tensor(p) for p in parts):
+            raise refuse(node, "cnnviz concatenates paths, not other values")
+        if not isinstance(dim, int) or dim % rank != 1:
+            raise refuse(node, f"a cat along dim {dim} is not along the channels (dim 1)")
+        return Merge("concat", list(parts))
