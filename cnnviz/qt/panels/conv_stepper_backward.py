@@ -11,15 +11,19 @@ for; the switch says so in its tooltip.
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnnviz.core.conv_backward import (
     grad_input_walkthrough,
     grad_output,
     grad_weight_walkthrough,
     pool_backward_walkthrough,
+    pool_grad_so_far,
+    pool_targets,
 )
 from cnnviz.core.conv_steps import ConvConfig, PoolConfig, StepError, Walkthrough
+from cnnviz.qt.panels.conv_stepper_layout import RESULT, text_width
 
 FORWARD, GRAD_INPUT, GRAD_WEIGHT = "forward", "input", "weight"
 DIRECTIONS = (
@@ -87,3 +91,44 @@ class DirectionControls(QtWidgets.QWidget):
             box.blockSignals(False)
         self.grad.setEnabled(direction != FORWARD)
         self.setToolTip(REAL_TIP if real else "")
+
+
+class PoolGradView:
+    """Pooling backward in the scene: ∂L/∂X of the step's channel so far, right of
+    ∂L/∂Y and its text, the cells the step just fed framed in green."""
+
+    @staticmethod
+    def wanted(walk: Walkthrough) -> bool:
+        return walk.names.backward and walk.kind != "conv"
+
+    @classmethod
+    def beside_output(cls, scene) -> PoolGradView:
+        geo, longest = scene.geo, "→ ∂L/∂X[0, 00, 00]  (the window's maximum)"
+        width = max(scene.walk.region[3] * geo.cell, text_width(longest, geo.px(RESULT)))
+        x = geo.output_x + width + 40 + geo.input_x  # input_x: room for its row numbers
+        return cls(scene, x, geo.output_y(0, 1))
+
+    def __init__(self, scene, x: float, y: float):
+        self.scene, self.walk = scene, scene.walk
+        self.title = scene._title("", x, y)
+        self.grid = scene._grid(scene.geo.cell, x, y)
+        whole = np.abs(pool_grad_so_far(self.walk))
+        self.scale = float(whole.max(initial=0.0)) or 1.0
+        self.marks: list[QtWidgets.QGraphicsRectItem] = []
+
+    def show(self, index: int) -> None:
+        step = self.walk.steps[index]
+        channel = int(step.channels[0])
+        values = pool_grad_so_far(self.walk, index + 1)[channel]
+        labels = (list(range(values.shape[0])), list(range(values.shape[1])))
+        self.grid.set_data(values, self.scale, labels=labels)
+        self.title.setText(f"∂L/∂X channel {channel} so far")
+        for mark in self.marks:
+            self.scene.removeItem(mark)
+        self.marks = []
+        pen = QtGui.QPen(QtGui.QColor(20, 150, 60), 3)  # the scene's CHOSEN green
+        for _, i, j in pool_targets(self.walk, step)[0]:
+            rect = self.grid.cell_rect(i, j).translated(self.grid.pos())
+            mark = self.scene.addRect(rect.adjusted(1, 1, -1, -1), pen)
+            mark.setZValue(11)
+            self.marks.append(mark)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnnviz.core.conv_backward import pool_grad_so_far, pool_targets
 from cnnviz.core.conv_gif import shade
 from cnnviz.core.conv_steps import INPUT, OUTSIDE, Step, Walkthrough
 from cnnviz.core.conv_text import format_value, result_lines, sum_terms, window_text
+from cnnviz.qt.panels.conv_stepper_backward import PoolGradView
 from cnnviz.qt.panels.conv_stepper_layout import (
     ARROW,
     INDEX,
@@ -310,19 +310,8 @@ class StepScene(QtWidgets.QGraphicsScene):
         self.cursor.setZValue(11)
         below = geo.output_y(len(walk.out_channels) - 1, rows) + rows * geo.cell + 8
         self.result = self._text("", geo.output_x, below, RESULT)
-        self.grad_grid = None
-        if walk.names.backward and walk.kind != "conv":
-            self._build_pool_grad(walk.region[3])
-
-    def _build_pool_grad(self, out_cols: int) -> None:
-        """Pooling backward: ∂L/∂X so far, right of ∂L/∂Y and its text."""
-        geo, longest = self.geo, "→ ∂L/∂X[0, 00, 00]  (the window's maximum)"
-        x = geo.output_x + max(out_cols * geo.cell, text_width(longest, geo.px(RESULT))) + 40
-        x += geo.input_x  # room for its row numbers
-        self.grad_title = self._title("", x, geo.output_y(0, 1))
-        self.grad_grid = self._grid(geo.cell, x, geo.output_y(0, 1))
-        self._grad_scale = _scale(pool_grad_so_far(self.walk))
-        self._grad_marks = []
+        self.pool_grad = PoolGradView.beside_output(self) if PoolGradView.wanted(walk) else None
+        self.grad_grid = None if self.pool_grad is None else self.pool_grad.grid
 
     # -- per step and per frame ----------------------------------------------------
     def show_step(self, index: int) -> None:
@@ -338,27 +327,10 @@ class StepScene(QtWidgets.QGraphicsScene):
         rect = grid.cell_rect(step.out[1] - row0, step.out[2] - col0).translated(grid.pos())
         self.cursor.setRect(rect.adjusted(-1, -1, 1, 1))
         self.result.setText("\n".join(result_lines(walk, step)))
-        if self.grad_grid is not None:
-            self._show_pool_grad(index)
+        if self.pool_grad is not None:
+            self.pool_grad.show(index)
         self.where.setText(window_text(walk, step))
         self.glide(index, 0.0)
-
-    def _show_pool_grad(self, index: int) -> None:
-        """∂L/∂X of the step's channel after it; the cells this step adds to, framed."""
-        step = self.walk.steps[index]
-        channel = int(step.channels[0])
-        values = pool_grad_so_far(self.walk, index + 1)[channel]
-        labels = (list(range(values.shape[0])), list(range(values.shape[1])))
-        self.grad_grid.set_data(values, self._grad_scale, labels=labels)
-        self.grad_title.setText(f"∂L/∂X channel {channel} so far")
-        for mark in self._grad_marks:
-            self.removeItem(mark)
-        self._grad_marks = []
-        for _, i, j in pool_targets(self.walk, step)[0]:
-            rect = self.grad_grid.cell_rect(i, j).translated(self.grad_grid.pos())
-            mark = self.addRect(rect.adjusted(1, 1, -1, -1), QtGui.QPen(CHOSEN, 3))
-            mark.setZValue(11)
-            self._grad_marks.append(mark)
 
     def _fits_sums(self, text: str) -> bool:
         return text_width(text, self.geo.px(TERMS)) <= self.geo.sums_width
