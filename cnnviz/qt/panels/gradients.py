@@ -109,6 +109,11 @@ class GradientsPanel(Panel):
         combo = QtWidgets.QComboBox()
         combo.addItems(list(items))
         combo.setToolTip(tip)
+        # Long preset names must not make the panel wider than its dock.
+        combo.setSizeAdjustPolicy(
+            QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        combo.setMinimumContentsLength(12)
         combo.currentIndexChanged.connect(self._changed)
         return combo
 
@@ -120,16 +125,19 @@ class GradientsPanel(Panel):
         self.compare = self._combo([NOTHING, *VARIANTS, *PRESETS], "The configuration on the right")
         self.source = self._combo(SOURCES, "Whose loss: the current image or a batch of digits")
         self.network.currentIndexChanged.connect(self._network_chosen)
-        form = QtWidgets.QHBoxLayout()
-        for label, widget in (
-            ("Network", self.network),
-            ("Init", self.init),
-            ("Compare with", self.compare),
-            ("Loss of", self.source),
+        form = QtWidgets.QGridLayout()
+        for n, (label, widget) in enumerate(
+            (
+                ("Network", self.network),
+                ("Init", self.init),
+                ("Compare with", self.compare),
+                ("Loss of", self.source),
+            )
         ):
-            form.addWidget(QtWidgets.QLabel(label))
-            form.addWidget(widget)
-        form.addStretch(1)
+            form.addWidget(QtWidgets.QLabel(label), n // 2, 2 * (n % 2))
+            form.addWidget(widget, n // 2, 2 * (n % 2) + 1)
+        form.setColumnStretch(1, 3)
+        form.setColumnStretch(3, 2)
         lessons = QtWidgets.QHBoxLayout()
         lessons.addWidget(QtWidgets.QLabel("Lessons:"))
         self.lesson_buttons = []
@@ -148,6 +156,8 @@ class GradientsPanel(Panel):
         self.plots[1].setYLink(self.plots[0])
         self.canvas.scene().sigMouseMoved.connect(self._hovered)
         self.titles = [title_label(), title_label()]
+        for title in self.titles:
+            title.setWordWrap(True)
         self.summaries = [info_label(), info_label()]
         grid = QtWidgets.QGridLayout()
         for column in (0, 1):

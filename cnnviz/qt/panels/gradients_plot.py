@@ -126,9 +126,9 @@ class GradientBars:
 
 def depth_ticks(addresses) -> list[list[tuple[float, str]]]:
     """Labelled ticks for the top-level entries (a block's inner layers, "3.body.0", get
-    an unlabelled tick: their long addresses would overlap), at most ~24 labels."""
+    an unlabelled tick: their long addresses would overlap), at most about 12 labels."""
     top = [i for i, a in enumerate(addresses) if "." not in a]
-    step = max(1, math.ceil(len(top) / 24))
+    step = max(1, math.ceil(len(top) / 12))
     labelled = top[::step]
     major = [(float(i), addresses[i]) for i in labelled]
     minor = [(float(i), "") for i in range(len(addresses)) if i not in set(labelled)]
