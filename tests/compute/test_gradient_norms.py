@@ -209,3 +209,15 @@ def test_a_network_without_class_scores_is_refused_in_one_line():
     model = model_copy(GradientRequest(1, arch, None))
     with pytest.raises(GradientError, match="not a vector of class scores"):
         gradient_norms(model, GradientRequest(1, arch, np.zeros((1, 8, 8), np.float32)))
+
+
+def test_a_variant_starts_from_the_same_weights_as_the_original():
+    # Per-layer seeding: the sigmoid and residual variants differ only in what they change.
+    from cnnviz.core.gradient_configs import deep_stack
+
+    relu = build_model(deep_stack("ReLU"), 3).state_dict()
+    sigmoid = build_model(deep_stack("Sigmoid"), 3).state_dict()
+    assert relu.keys() == sigmoid.keys()
+    assert all(torch.equal(relu[k], sigmoid[k]) for k in relu)
+    residual = list(build_model(deep_stack("ReLU", residual=True), 3).state_dict().values())
+    assert all(torch.equal(a, b) for a, b in zip(relu.values(), residual, strict=True))
