@@ -16,7 +16,8 @@ import cnnviz.app
 from cnnviz.app import NO_DISPLAY, display_problem
 from cnnviz.cli import main
 
-COMMANDS = "commands: animate, run, summary, train"
+# At least these, in alphabetical order (a new command joins the list by itself).
+COMMANDS = ("animate", "export", "run", "summary", "train", "weights")
 
 
 @pytest.fixture
@@ -40,7 +41,9 @@ def test_an_unknown_command_is_named_with_the_commands(capsys, no_window, tmp_pa
     monkeypatch.chdir(tmp_path)  # no file called frobnicate in the way
     line = one_line_error(capsys, "frobnicate")
     assert line.startswith("cnnviz: error: unknown command 'frobnicate'")
-    assert COMMANDS in line and "lenet5" in line  # presets open too
+    listed = line.split("; commands: ")[1].split(";")[0].split(", ")
+    assert set(COMMANDS) <= set(listed) and listed == sorted(listed)
+    assert "lenet5" in line  # presets open too
     assert "did you mean 'summary'" in one_line_error(capsys, "summry")
 
 
