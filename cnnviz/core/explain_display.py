@@ -1,17 +1,21 @@
 """What the Why panel shows of an Explanation, in numbers and words (numpy only).
 
-The overlay is the attribution map scaled by its largest magnitude ``m``:
+The overlay is the attribution map divided by ``m``, the 99.5th percentile
+of its magnitudes (``CLIP_PERCENTILE``), and clipped to ±1: pixel-level maps
+(integrated gradients, guided backprop) put a few extreme values among many
+small ones, and scaled by their largest value almost everything would be
+drawn as zero. For a smooth map such as Grad-CAM, ``m`` is about its maximum.
 
 - A map with no negative value (Grad-CAM after its ReLU, saliency's
-  magnitudes): the overlay is ``map / m`` in [0, 1], drawn with a sequential
-  colormap.
+  magnitudes): the overlay is in [0, 1], drawn with a sequential colormap.
 - A signed map (a pixel raised or lowered the class score: integrated
-  gradients, guided backprop, occlusion): the overlay is ``map / m`` in
-  [-1, 1], drawn with a diverging colormap whose middle is zero.
+  gradients, guided backprop, occlusion): the overlay is in [-1, 1], drawn
+  with a diverging colormap whose middle is zero.
 
 The colour bar is labelled in the map's own units, (0, m) or (-m, m), and the
 hovered value is the map's own value at that pixel, never the scaled one.
-A map that is zero everywhere (a dead layer) stays zero (m is taken as 1).
+A map that is zero everywhere (a dead layer) stays zero (m is taken as 1);
+one whose values are almost all zero is scaled by its largest value.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ TITLES = {
     "occlusion": "Occlusion",
 }
 assert set(TITLES) == set(METHODS)
+CLIP_PERCENTILE = 99.5
 LAYER_METHODS = ("gradcam", "guided-gradcam")  # the ones that read a conv layer
 SLOW_METHODS = ("integrated-gradients", "occlusion")  # progress and Cancel
 
@@ -45,7 +50,9 @@ WHAT_IT_SHOWS = {
     "(the gradient's magnitude)",
     "integrated-gradients": "each pixel's share of the score change from the baseline "
     "to the image (the shares add up to it)",
-    "occlusion": "how much the class score drops when a grey window hides each place",
+    "occlusion": "how much the class score drops when a window of the input is set to 0 "
+    "(mean grey for a normalised input) over each place, summed over the input's "
+    "channels like every map here (so a colour image shows 3× the drop)",
 }
 
 
@@ -70,19 +77,23 @@ class Overlay:
     bar: tuple[float, float]  # the colour bar, in the map's units: (0, m) or (-m, m)
     signed: bool
     scale: float  # m
+    peak: float  # the largest magnitude (drawn as m when it is beyond)
 
 
 def overlay(attribution: np.ndarray) -> Overlay:
-    """The map scaled as the module says; signed when it holds a negative value."""
+    """The map scaled and clipped as the module says; signed when it holds a negative value."""
     values = np.asarray(attribution, dtype=np.float32)
     finite = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    peak = float(np.abs(finite).max()) if finite.size else 0.0
-    scale = peak if peak > 0.0 else 1.0
-    picture = np.ascontiguousarray(finite / np.float32(scale), dtype=np.float32)
+    magnitudes = np.abs(finite)
+    peak = float(magnitudes.max()) if finite.size else 0.0
+    scale = float(np.percentile(magnitudes, CLIP_PERCENTILE)) if finite.size else 0.0
+    if scale <= 0.0:
+        scale = peak if peak > 0.0 else 1.0
+    picture = np.clip(finite / np.float32(scale), -1.0, 1.0).astype(np.float32)
     signed = bool(finite.size and finite.min() < 0.0)
     if signed:
-        return Overlay(picture, (-1.0, 1.0), (-scale, scale), True, scale)
-    return Overlay(picture, (0.0, 1.0), (0.0, scale), False, scale)
+        return Overlay(picture, (-1.0, 1.0), (-scale, scale), True, scale, peak)
+    return Overlay(picture, (0.0, 1.0), (0.0, scale), False, scale, peak)
 
 
 def input_picture(tensor: np.ndarray) -> np.ndarray:

@@ -38,14 +38,20 @@ def choices(panel: WhyPanel) -> list[ExplainChoice]:
     return seen
 
 
-def test_a_signed_map_is_drawn_scaled_by_its_largest_magnitude(panel, qtbot):
+def test_a_signed_map_is_drawn_scaled_by_its_strong_values_and_hover_reads_the_map(panel, qtbot):
     panel.show(sample_input("tinyvgg", 0))
     values = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
     panel.show_explanation(explanation(values, delta=0.02))
-    peak = float(np.abs(values).max())
-    np.testing.assert_allclose(panel.map_item.image, values / peak, rtol=1e-6)
+    # Scaled by the 99.5th percentile of |map|; the 0.5 % strongest are clipped to ±1.
+    scale = float(np.percentile(np.abs(values), 99.5))
+    wanted = np.clip(values / scale, -1, 1)
+    np.testing.assert_allclose(panel.map_item.image, wanted, rtol=1e-6, atol=1e-7)
+    assert 15 <= np.count_nonzero(np.abs(panel.map_item.image) == 1.0) <= 25  # 0.5 % of 4096
     assert panel.map_item.levels.tolist() == [-1.0, 1.0]
-    assert panel.bar.levels() == pytest.approx((-peak, peak))
+    assert panel.bar.levels() == pytest.approx((-scale, scale))
+    assert (
+        f"up to {format_value(float(np.abs(values).max()))}, in full colour" in panel.summary.text()
+    )
     # Hovering a pixel gives the map's own value there, not the scaled one.
     for row, col in ((5, 9), (40, 17)):
         move_mouse(qtbot, panel.canvas, panel.image_item, col + 0.5, row + 0.5)

@@ -15,6 +15,8 @@ Standalone on numpy stand-in maps: ``python -m cnnviz.qt.panels.why``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
@@ -51,6 +53,18 @@ NO_SCORES = (
     "No class scores: the last layer does not give a vector of class scores, so there "
     "is no class to explain. End the stack with Flatten and Linear."
 )
+
+
+@functools.cache
+def fading_table(name: str, signed: bool) -> np.ndarray:
+    """The colormap with zero see-through: opacity grows with |value| (its square
+    root, so weak attributions still show), so the image stays readable where the
+    map says nothing and the colour of the weak end never veils it."""
+    table = colormaps.lookup_table(name).copy()
+    ramp = np.abs(np.linspace(-1.0, 1.0, 256)) if signed else np.linspace(0.0, 1.0, 256)
+    table[:, 3] = np.round(255 * np.sqrt(ramp)).astype(np.uint8)
+    table.setflags(write=False)
+    return table
 
 
 class WhyPanel(Panel):
@@ -165,7 +179,7 @@ class WhyPanel(Panel):
             self._draw_input(explanation.input)
         self.shown = overlay(explanation.map)
         signed = self.shown.signed
-        self.map_item.setLookupTable(colormaps.lookup_table(DIVERGING if signed else SEQUENTIAL))
+        self.map_item.setLookupTable(fading_table(DIVERGING if signed else SEQUENTIAL, signed))
         self.map_item.setImage(self.shown.picture, autoLevels=False, levels=self.shown.levels)
         self.bar.setColorMap(colormaps.colormap(DIVERGING if signed else SEQUENTIAL))
         self.bar.setLevels(values=self.shown.bar, update_items=False)
@@ -224,11 +238,19 @@ class WhyPanel(Panel):
         layers = self._analysis.layers if self._analysis is not None else ()
         if e.layer is not None and 0 <= e.layer < len(layers):
             lines.append(f"Layer: {layers[e.layer].name}.")
-        peak = format_value(self.shown.scale)
-        if self.shown.signed:
-            lines.append(f"Colours from −{peak} to +{peak}: red raised the score, blue lowered it.")
+        shown, scale = self.shown, format_value(self.shown.scale)
+        if shown.signed:
+            lines.append(
+                f"Colours from −{scale} to +{scale}: red raised the score, blue lowered it"
+            )
         else:
-            lines.append(f"Colours from 0 to {peak} (the largest value).")
+            lines.append(f"Colours from 0 to {scale}")
+        if shown.peak > shown.scale * 1.0001:
+            lines[-1] += (
+                f" (the strongest values, up to {format_value(shown.peak)}, in full colour)."
+            )
+        else:
+            lines[-1] += "."
         if e.delta is not None:
             lines.append(completeness_text(e.map, e.delta))
         return " ".join(lines)
