@@ -3,6 +3,7 @@
 cnnviz [FILE] [--image IMAGE] ...      open the window
 cnnviz summary ARCH [--json]           table of shapes, parameters, fields
 cnnviz export ARCH --out NET.py        the network as a standalone PyTorch module
+cnnviz quiz ARCH [--seed S] [--json]   interview questions about the network, checked
 cnnviz <command> --help                the other commands (run, animate, train)
 
 Every mistake on the command line is one line on stderr, ``cnnviz CMD: error:
