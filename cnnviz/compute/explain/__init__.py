@@ -51,11 +51,16 @@ def _shape(shape) -> str:
 
 
 def default_layer(analysis: Analysis) -> int:
-    """The last Conv2d (by flat index, inside blocks too): Grad-CAM's usual layer."""
-    convs = [info.index for info in analysis.layers if info.layer.type == "Conv2d"]
+    """Grad-CAM's usual layer: the last Conv2d (by flat index); when that one sits
+    inside a block, the block's merged output instead. A conv inside a block sees
+    only its own path (in a ResNet the last one is the 1x1 shortcut), while the
+    block's output is what the classifier reads: the paper's "last convolutional
+    feature maps" (torchvision ResNet's layer4)."""
+    convs = [info for info in analysis.layers if info.layer.type == "Conv2d"]
     if not convs:
         raise ComputeError("the network has no Conv2d layer for Grad-CAM")
-    return convs[-1]
+    last = convs[-1]
+    return last.index if last.parent is None else analysis.top_level[last.top].index
 
 
 def checked_layer(analysis: Analysis, layer: int | None) -> int:
