@@ -140,3 +140,18 @@ def test_progress_cancel_and_failure_of_a_slow_method(qtbot, window):
     failing = window.compute.explains[-1]
     window.compute.failed.emit(ComputeFailure(failing.request_id, "the window is too large"))
     qtbot.waitUntil(lambda: "the window is too large" in panel.status.text())
+
+
+def test_a_result_released_for_a_large_forward_is_not_explained(qtbot, window):
+    from dataclasses import replace
+
+    raise_why(qtbot, window)
+    count = len(window.compute.explains)
+    view = window.controller.latest
+    released = np.broadcast_to(np.zeros((), np.float32), view.result.input.shape)
+    window.controller.latest = replace(view, result=replace(view.result, input=released))
+    why(window).controls.set_method("saliency")
+    qtbot.wait(100)
+    assert len(window.compute.explains) == count  # its zeros would explain nothing
+    compute(qtbot, window)  # the large forward's own result
+    qtbot.waitUntil(lambda: window.compute.explains[-1].method == "saliency")

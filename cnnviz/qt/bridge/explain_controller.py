@@ -84,6 +84,9 @@ class ExplainController(QObject):
             return None
         if self._asked is not None and self._asked[0] is view and self._asked[1] == choice:
             return None  # the same question: its answer is on its way or shown
+        image = view.result.input
+        if image.size > 1 and not any(image.strides):
+            return None  # released for a large forward (result_release): its result comes
         self._asked = (view, choice)
         problem = self._problem(view)
         if problem:
