@@ -70,9 +70,18 @@ def _gui_parser(commands: Sequence[str]) -> argparse.ArgumentParser:
         epilog="Commands: " + ", ".join(commands) + " (cnnviz COMMAND --help).",
     )
     parser.add_argument(
-        "file", nargs="?", help="architecture (.json) or project (.cnnviz) file, or a preset name"
+        "file",
+        nargs="?",
+        help="architecture (.json) or project (.cnnviz) file, a preset name, or your own "
+        "PyTorch model: FILE.py:CLASS (runs that file) or a TorchScript .pt",
     )
     parser.add_argument("--open", dest="open_file", metavar="FILE", help="same as FILE")
+    parser.add_argument(
+        "--input", metavar="C,H,W", help="input size of your own model (FILE.py:CLASS, .pt)"
+    )
+    parser.add_argument(
+        "--weights", metavar="FILE", help="your own model's weights, under its own key names"
+    )
     parser.add_argument("--image", metavar="IMAGE", help="image to load as the input")
     parser.add_argument(
         "--select-layer",
@@ -122,6 +131,23 @@ def file_problem(args: argparse.Namespace, commands: Sequence[str]) -> str | Non
     return missing if Path(file).suffix else f"{missing}, and no preset of that name"
 
 
+def _import_model(args: argparse.Namespace) -> str | None:
+    """A model of the person's own (FILE.py:CLASS, TorchScript) converted for the window,
+    which then opens it as an architecture file with its weights; else why not."""
+    from cnnviz.commands.imported import is_model_source, load_imported
+
+    file = args.open_file or args.file
+    if not file or not is_model_source(file):
+        given = "--input" if args.input else "--weights" if args.weights else None
+        return f"{given} is for your own model (FILE.py:CLASS or a .pt)" if given else None
+    try:
+        opened = load_imported(file, args.input, args.weights, keep=True)
+    except CommandError as exc:
+        return str(exc)
+    args.file, args.open_file = str(opened.path), None
+    return None
+
+
 def _run_command(module: ModuleType, argv: list[str]) -> int:
     parser = OneLineParser(prog=f"cnnviz {module.NAME}", description=module.HELP)
     module.add_arguments(parser)
@@ -151,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    problem = file_problem(args, list(modules))
+    problem = _import_model(args) or file_problem(args, list(modules))
     if problem:
         print(f"cnnviz: error: {problem}", file=sys.stderr)
         return EXIT_USAGE

@@ -56,7 +56,11 @@ NORMALIZE_CHOICES = ("none", "imagenet", "mean_std")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("arch", help=f"architecture file or preset ({', '.join(PRESETS)})")
+    parser.add_argument(
+        "arch",
+        help=f"architecture file or preset ({', '.join(PRESETS)}), or your own PyTorch model: "
+        "FILE.py:CLASS (runs that file) or a TorchScript .pt",
+    )
     parser.add_argument("image", help="image file (PNG, JPEG, TIFF, GIF, BMP, WebP, ...)")
     parser.add_argument(
         "--out", metavar="ACTS.npz", help="also write the input and every layer's output here"
@@ -68,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-weights", action="store_true", help="ignore the architecture's own weights"
+    )
+    parser.add_argument(
+        "--input",
+        metavar="C,H,W",
+        help="the input size: needed for your own model (FILE.py:CLASS), else overrides it",
     )
     parser.add_argument("--seed", type=int, default=0, help="random initialisation (default 0)")
     parser.add_argument(
@@ -213,8 +222,20 @@ def _forward(args: argparse.Namespace, arch: Architecture, image, weights: str |
         raise CommandError(str(exc)) from None
 
 
+def _architecture(args: argparse.Namespace) -> Architecture:
+    """The network; a model of the person's own comes with its weights (its --weights,
+    under its own keys, or its constructor's) as a file under cnnviz's keys."""
+    from cnnviz.commands.imported import is_model_source, load_imported
+
+    if not is_model_source(args.arch):
+        return load_architecture(args.arch, args.input)
+    imported = load_imported(args.arch, args.input, args.weights)
+    args.weights = str(imported.weights)
+    return imported.architecture
+
+
 def execute(args: argparse.Namespace) -> int:
-    arch = load_architecture(args.arch)
+    arch = _architecture(args)
     image = network_input(args, arch)
     weights = _weights_file(args, arch)
     result = _forward(args, arch, image, weights)

@@ -18,9 +18,15 @@ HELP = "Print every layer's output shape, parameters, receptive field and MACs."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("arch", help=f"architecture file or preset ({', '.join(PRESETS)})")
+    parser.add_argument(
+        "arch",
+        help=f"architecture file or preset ({', '.join(PRESETS)}), or your own PyTorch model: "
+        "FILE.py:CLASS (runs that file) or a TorchScript .pt",
+    )
     parser.add_argument("--json", action="store_true", help="print strict JSON instead of a table")
-    parser.add_argument("--input", metavar="C,H,W", help="override the input shape")
+    parser.add_argument(
+        "--input", metavar="C,H,W", help="override the input shape (needed for your own model)"
+    )
 
 
 def parse_input(text: str):
@@ -36,6 +42,10 @@ def parse_input(text: str):
 
 def load_architecture(arch_arg: str, input_arg: str | None = None) -> Architecture:
     """The architecture named on the command line, as a CommandError if unusable."""
+    from cnnviz.commands.imported import is_model_source, load_imported
+
+    if is_model_source(arch_arg):
+        return load_imported(arch_arg, input_arg).architecture
     try:
         arch = load_any(arch_arg)
     except ArchitectureError as exc:

@@ -1,0 +1,68 @@
+"""A person's own PyTorch model on the command line (issue 18): ``FILE.py:CLASS``
+(a class or factory, called without arguments) or a TorchScript file, in the
+place of an architecture, with ``--input C,H,W`` and ``--weights`` under the
+model's own key names.
+
+Importing a Python file runs it: this happens only because the person named
+it on the command line. The converted network is written to a folder of its
+own, an architecture file beside a safetensors file of its weights under
+cnnviz's keys, so ``run`` and the window read it as any network with weights.
+The commands remove the folder when they end; the window keeps it (its
+document lives there until saved elsewhere).
+
+Not a command itself (no ``execute``): summary, run and the window use it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cnnviz.commands import CommandError
+from cnnviz.core.architecture import Architecture, save
+from cnnviz.core.model_sources import is_model_source
+
+__all__ = ["ImportedFiles", "is_model_source", "load_imported"]
+
+
+@dataclass(frozen=True)
+class ImportedFiles:
+    architecture: Architecture
+    path: Path  # the architecture file
+    weights: Path  # its weights under cnnviz's keys
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "imported"
+
+
+def load_imported(
+    source: str, input_arg: str | None, weights: str | None = None, *, keep: bool = False
+) -> ImportedFiles:
+    """Convert the model named by ``source``; CommandError in one line if it cannot be.
+    ``keep``: leave its folder when the process ends (the window's document)."""
+    from cnnviz.commands.summary import parse_input
+    from cnnviz.compute.importers import ModelImportError
+    from cnnviz.compute.importers.sources import import_source
+    from cnnviz.compute.weights import save_weights
+
+    shape = parse_input(input_arg).as_tuple() if input_arg else None
+    try:
+        imported = import_source(source, shape, weights)
+    except ModelImportError as exc:
+        raise CommandError(str(exc)) from None
+    folder = Path(tempfile.mkdtemp(prefix="cnnviz-import-"))
+    if not keep:
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    name = _file_name(imported.architecture.name)
+    weights_file = folder / f"{name}.safetensors"
+    save_weights(imported.state, weights_file)
+    arch = imported.architecture
+    arch = replace(arch, metadata={**arch.metadata, "weights": weights_file.name})
+    path = folder / f"{name}.json"
+    save(arch, path)
+    return ImportedFiles(arch, path, weights_file)
