@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnviz.core.analysis import Analysis
+from cnnviz.core.blocks import is_block
 from cnnviz.core.explain_jobs import METHODS
 
 TITLES = {
@@ -109,22 +110,31 @@ def input_picture(tensor: np.ndarray) -> np.ndarray:
 
 
 def conv_layers(analysis: Analysis) -> list[tuple[int, str]]:
-    """(flat index, "layer 3.body.0 · Conv2d 64, k3") of every computable Conv2d,
-    inside blocks too, in stack order."""
+    """(flat index, "layer 3.body.0 · Conv2d 64, k3") of every layer Grad-CAM reads
+    here: each computable Conv2d, inside blocks too, and each block whose merged
+    output has maps (Residual, Parallel), in stack order."""
     found = []
     for info in analysis.layers:
-        if info.layer.type == "Conv2d" and info.computable:
-            described = info.layer.describe()
-            found.append((info.index, f"{info.name} · Conv2d {described}".rstrip()))
+        kind = info.layer.type
+        maps = info.computable and len(info.output_shape) == 3
+        if maps and (kind == "Conv2d" or is_block(kind)):
+            described = info.layer.describe() if kind == "Conv2d" else "output"
+            found.append((info.index, f"{info.name} · {kind} {described}".rstrip()))
     return found
 
 
 def default_layer(analysis: Analysis, selected: int | None) -> int | None:
-    """The selected layer when it is a conv, else the last conv (None: there is none)."""
-    convs = [index for index, _title in conv_layers(analysis)]
-    if selected in convs:
+    """The selected layer when Grad-CAM can read it, else compute's default
+    (cnnviz.compute.explain.default_layer): the last Conv2d, or when it sits in a
+    block, the top-level block holding it (its output is what the classifier
+    reads; inside a ResNet block the last conv is the 1x1 shortcut). None: no conv."""
+    if selected in {index for index, _title in conv_layers(analysis)}:
         return selected
-    return convs[-1] if convs else None
+    convs = [info for info in analysis.layers if info.layer.type == "Conv2d" and info.computable]
+    if not convs:
+        return None
+    last = convs[-1]
+    return last.index if last.parent is None else analysis.top_level[last.top].index
 
 
 def class_name(target: int, classes: tuple[str, ...] | None) -> str:

@@ -167,3 +167,37 @@ def test_the_stand_in_maps_have_the_contract_shapes():
         made = sample_explanation(data, choice)
         assert made.map.shape == (64, 64) and made.map.dtype == np.float32
         assert made.target == 4 and (made.delta is not None) == (method == "integrated-gradients")
+
+
+def test_the_automatic_layer_is_the_one_compute_picks_on_every_preset():
+    from cnnviz.compute.explain import default_layer as computes_default
+    from cnnviz.core.analysis import analyze
+    from cnnviz.core.explain_display import conv_layers, default_layer
+    from cnnviz.core.presets import PRESETS, load_preset
+
+    checked = 0
+    for key in PRESETS:
+        analysis = analyze(load_preset(key))
+        if not any(info.layer.type == "Conv2d" for info in analysis.layers):
+            continue
+        ours = default_layer(analysis, None)
+        assert ours == computes_default(analysis), key
+        assert ours in [index for index, _title in conv_layers(analysis)], key  # listed
+        checked += 1
+    assert checked >= 8
+
+
+def test_in_a_network_with_blocks_inner_convs_and_blocks_can_be_chosen(panel):
+    data = sample_input("resnet_digits", 0)
+    panel.show(data)
+    seen = choices(panel)
+    listed = {
+        panel.controls.layer_box.itemData(i) for i in range(1, panel.controls.layer_box.count())
+    }
+    inner = [
+        i.index for i in data.analysis.layers if i.parent is not None and i.layer.type == "Conv2d"
+    ]
+    blocks = [i.index for i in data.analysis.layers if i.layer.type == "Residual"]
+    assert inner and blocks and set(inner) | set(blocks) <= listed
+    panel.show(sample_input("resnet_digits", data.analysis.layers[inner[0]].address))
+    assert seen[-1].layer == inner[0]  # a selected conv inside a block is read itself

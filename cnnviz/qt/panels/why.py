@@ -217,8 +217,12 @@ class WhyPanel(Panel):
         if layer is None:
             text = "no conv layer in this network"
         else:
-            kind = "selected conv" if layer == self.current.layer_index else "last conv"
-            text = f"{self._analysis.layers[layer].name} (the {kind})"
+            info = self._analysis.layers[layer]
+            if layer == self.current.layer_index:
+                kind = "selected layer"
+            else:
+                kind = "last conv" if info.layer.type == "Conv2d" else "block holding the last conv"
+            text = f"{info.name} (the {kind})"
         self.controls.layer_box.setItemText(0, text)
 
     def _show_target(self) -> None:
