@@ -90,8 +90,9 @@ def _backward_description(config: ConvConfig, what: str) -> str:
     return f"backward: {what} · {layer}"
 
 
-def grad_input_walkthrough(config: ConvConfig, grad) -> Walkthrough:
-    """∂L/∂X step by step: one step per input position (channel, row, column)."""
+def grad_input_walkthrough(config: ConvConfig, grad, region=None) -> Walkthrough:
+    """∂L/∂X step by step: one step per input position (channel, row, column); `region`
+    (row0, col0, rows, cols) steps only those input positions."""
     _check_conv(config)
     out_c, out_h, out_w = config.output_shape
     grad = _checked_grad(grad, config.output_shape)
@@ -110,7 +111,7 @@ def grad_input_walkthrough(config: ConvConfig, grad) -> Walkthrough:
         flipped[c] = config.kernel[g * out_per : (g + 1) * out_per, c % in_per, ::-1, ::-1]
     full = ConvConfig(spread, flipped, stride=1, padding=0, dilation=config.dilation,
                       groups=groups)  # fmt: skip
-    walk = conv_walkthrough(full)
+    walk = conv_walkthrough(full, region=region)
     kinds = np.where(real, INPUT, PADDING).astype(np.int8)
     names = _grad_input_names(config, out_per, in_per)  # cell kind 0 (INPUT): a ∂L/∂Y value
     formula = (

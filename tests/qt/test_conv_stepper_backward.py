@@ -98,17 +98,46 @@ def test_average_pooling_backward_splits_by_the_divisor(panel, qtbot):
     assert values[:2, :4].tolist() == [[0.25] * 4] * 2 and not values[2:].any()
 
 
-def test_problems_are_one_line_and_real_layers_stay_forward(panel):
+def test_copy_padding_is_refused_in_one_line(panel):
     panel.classroom_controls.padding.setValue(1)
     panel.classroom_controls.padding_mode.setCurrentText("reflect")
     choose(panel, 1)
     assert "zero padding only" in panel.message.text()
-    rng = np.random.default_rng(0)
-    panel.set_real_layer(rng.normal(size=(2, 1, 3, 3)), None, rng.normal(size=(1, 8, 8)))
-    assert panel.direction_controls.direction.currentIndex() == 0
-    assert not panel.direction_controls.direction.model().item(1).isEnabled()
-    assert "forward only" in panel.direction_controls.toolTip()
+
+
+@pytest.mark.parametrize(("groups", "stride", "padding"), [(1, 1, 1), (2, 2, 2), (4, 1, "same")])
+def test_real_layer_backward_on_its_patch_equals_autograd(panel, qtbot, groups, stride, padding):
+    rng = np.random.default_rng(groups)
+    weight = rng.normal(size=(4, 8 // groups, 3, 3)).astype(np.float32)
+    image = rng.normal(size=(8, 16, 16)).astype(np.float32)
+    panel.set_real_layer(weight, None, image, stride=stride, padding=padding, groups=groups)
+    panel.real_controls.channel.setValue(3)
+    row0, col0, rows, cols = panel.real.region
+    # L = Σ Y over the patch's cells of filter 3: ∂L/∂Y = ones there, zero elsewhere.
+    x = torch.tensor(image[None].astype(np.float64), requires_grad=True)
+    w = torch.tensor(weight.astype(np.float64), requires_grad=True)
+    pad = (1, 1) if padding == "same" else padding
+    y = F.conv2d(x, w, stride=stride, padding=pad, groups=groups)
+    y[0, 3, row0 : row0 + rows, col0 : col0 + cols].sum().backward()
+    choose(panel, 1)
+    walk = panel.walk
+    first = 3 // (4 // groups) * (8 // groups)  # the filter's group's first input channel
+    assert walk.names.output(0) == f"∂L/∂X channel {first}"
+    assert f"padding {1 if padding == 'same' else padding}" in walk.description()
+    assert panel.real_controls.match.text().startswith("Backward on this patch: L = Σ")
+    qtbot.keyClick(panel, Key.Key_End)
+    for k, o in enumerate(walk.out_channels):
+        r0, c0, n_r, n_c = walk.region
+        expected = x.grad[0, first + o, r0 : r0 + n_r, c0 : c0 + n_c].numpy()
+        np.testing.assert_allclose(panel.scene.output_grids[k].values, expected, atol=1e-9)
+    choose(panel, 2)
+    qtbot.keyClick(panel, Key.Key_End)
+    for k in range(len(panel.walk.out_channels)):
+        expected = w.grad[3, k].numpy()
+        np.testing.assert_allclose(panel.scene.output_grids[k].values, expected, atol=1e-9)
+    choose(panel, 0)  # forward again: the note is the forward's comparison again
     assert not panel.walk.names.backward
+    assert panel.real_controls.match.text() == "No feature map to compare with yet."
 
 
 def test_export_gif_of_the_backward_steps(panel, tmp_path):
@@ -120,3 +149,19 @@ def test_export_gif_of_the_backward_steps(panel, tmp_path):
     assert "25 frames, one per step" in panel.message.text()
     with Image.open(path) as gif:
         assert gif.n_frames == 25
+
+
+@pytest.mark.parametrize("direction", [1, 2])
+def test_a_real_64_channel_224_layer_backward_keeps_only_its_patch(panel, direction):
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((64, 224, 224), dtype=np.float32)
+    weight = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+    panel.set_real_layer(weight, None, image, 1, 1)
+    choose(panel, direction)
+    walk = panel.walk
+    held = [np.asarray(walk.padded), walk.cell_kind, walk.config.kernel, walk.config.input]
+    for step in walk.steps:
+        held += [step.window, step.products, step.rows, step.cols, step.partial_sums]
+    # The patch's first 3 channels, never a float64 copy of the 64x224x224 input (25 MB).
+    assert sum(a.nbytes for a in held if not np.shares_memory(a, image)) < (1 << 20)
+    assert len(walk.out_channels) == 3

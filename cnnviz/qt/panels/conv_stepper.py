@@ -33,6 +33,7 @@ from cnnviz.qt.panels.conv_stepper_controls import (
     RealLayerControls,
 )
 from cnnviz.qt.panels.conv_stepper_player import Player, PlayerBar
+from cnnviz.qt.panels.conv_stepper_real_backward import real_backward, real_note
 from cnnviz.qt.panels.conv_stepper_scene import StepScene
 from cnnviz.qt.panels.conv_stepper_sources import CONV, Classroom, RealLayer
 from cnnviz.qt.panels.conv_stepper_view import StepView
@@ -236,8 +237,9 @@ class ConvStepperPanel(QtWidgets.QWidget):
 
     def _walkthrough(self) -> Walkthrough:
         if self.source == REAL:
-            self.direction = FORWARD  # see conv_stepper_backward: classroom only
-            return self.real.walkthrough()
+            if self.direction == FORWARD:
+                return self.real.walkthrough()
+            return real_backward(self.real, self.direction, self.grad)
         if self.classroom.mode != CONV and self.direction == GRAD_WEIGHT:
             self.direction = GRAD_INPUT  # pooling has no weights
         if self.direction == FORWARD:
@@ -257,6 +259,10 @@ class ConvStepperPanel(QtWidgets.QWidget):
         if walk.names.backward:
             lines = [html.escape(walk.description()), *map(html.escape, walk.formula)]
             self.formula.setText("<br>".join(lines))
+            if self.source == REAL:  # the patch as in forward mode, then what L is
+                self._show_real_match(self.real.walkthrough())
+                self.real_controls.match.setText(real_note(self.real, self.grad))
+                self.real_controls.match.setStyleSheet("")
             return
         out_c, out_h, out_w = walk.output_shape
         general, *numbers = (html.escape(line) for line in walk.formula)

@@ -4,7 +4,8 @@ Backward mode steps the classroom example's backward pass (core/conv_backward):
 ∂L/∂X as a full convolution of ∂L/∂Y (spread by the stride) with the flipped
 kernel, ∂L/∂W as the correlation of X with ∂L/∂Y, or pooling's routing. ∂L/∂Y is
 all ones (L = the sum of the outputs) or small random whole numbers. A real
-layer is stepped forward only: its true ∂L/∂Y (say, of the top class score)
+layer steps the backward pass of its patch (conv_stepper_real_backward) with
+the same ones or random ∂L/∂Y: its true ∂L/∂Y (say, of the top class score)
 would need a backward pass on the compute thread, which this panel does not ask
 for; the switch says so in its tooltip.
 """
@@ -33,8 +34,8 @@ DIRECTIONS = (
 )
 GRADS = (("ones", "∂L/∂Y = ones"), ("random", "∂L/∂Y = random"))
 REAL_TIP = (
-    "A real layer is stepped forward only (its real ∂L/∂Y would need a backward pass "
-    "on the compute thread); backward mode steps the classroom example"
+    "A real layer's backward steps use ∂L/∂Y = ones or random on the patch's cells: its "
+    "real ∂L/∂Y (of a class score) would need a backward pass on the compute thread"
 )
 
 
@@ -81,10 +82,8 @@ class DirectionControls(QtWidgets.QWidget):
         self.changed.emit(self.direction.currentData(), self.grad.currentData())
 
     def show_state(self, direction: str, grad: str, pool: bool, real: bool) -> None:
-        """Set without echoing `changed`; ∂L/∂W is off for pooling, backward for real layers."""
-        model = self.direction.model()
-        model.item(1).setEnabled(not real)
-        model.item(2).setEnabled(not real and not pool)
+        """Set without echoing `changed`; ∂L/∂W is off for pooling."""
+        self.direction.model().item(2).setEnabled(real or not pool)
         for box, key, items in ((self.direction, direction, DIRECTIONS), (self.grad, grad, GRADS)):
             box.blockSignals(True)
             box.setCurrentIndex([k for k, _ in items].index(key))

@@ -151,6 +151,14 @@ class RealLayer:
     def walkthrough(self) -> Walkthrough:
         """The steps of the region, computed on the padded patch its windows read and
         given back in the whole layer's coordinates."""
+        patch, origin, _ = self.patch()
+        small = replace(self.config, input=patch, padding=0)  # the patch is padded already
+        walk = conv_walkthrough(small, [self.out_channel], (0, 0, *self.region[2:]))
+        return self._in_layer(walk, patch, origin)
+
+    def patch(self):
+        """(the padded patch the region's windows read (C, h, w) float64, its origin in
+        padded coordinates, (rows_in, cols_in): which of its rows/columns are image)."""
         config, (row0, col0, rows, cols) = self.config, self.region
         height, width = config.input.shape[1:]
         top, left = config.padding[0][0], config.padding[1][0]
@@ -166,9 +174,7 @@ class RealLayer:
         patch = np.asarray(config.input[:, rows_from][:, :, cols_from], dtype=np.float64)
         if config.padding_mode == "zeros":
             patch *= rows_in[:, None] & cols_in[None, :]
-        small = replace(config, input=patch, padding=0)  # the patch is padded already
-        walk = conv_walkthrough(small, [self.out_channel], (0, 0, rows, cols))
-        return self._in_layer(walk, patch, (box[0], box[1]))
+        return patch, (box[0], box[1]), (rows_in, cols_in)
 
     def _in_layer(self, walk: Walkthrough, patch: np.ndarray, origin) -> Walkthrough:
         config, (row0, col0, _, _) = self.config, self.region
