@@ -317,3 +317,14 @@ def test_a_scripted_module_that_is_no_sequential_is_refused(tmp_path):
         r"types; its top module \(Net\) is not one",
         str(caught.value),
     )
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")
+def test_a_traced_file_without_constructor_arguments_is_refused(tmp_path):
+    path = tmp_path / "traced.pt"
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    torch.jit.trace(model, torch.randn(1, *SHAPE)).save(str(path))
+    with pytest.raises(
+        ModelImportError, match=r"^the Conv2d `0` in this file keeps no in_channels"
+    ):
+        import_source(str(path), SHAPE)

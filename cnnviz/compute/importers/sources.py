@@ -101,6 +101,11 @@ def _rebuilt_layer(scripted, kind: str, where_: str) -> nn.Module:
         elif hasattr(scripted, name):
             value = getattr(scripted, name)
             args[name] = tuple(value) if isinstance(value, list) else value
+        elif param.default is param.empty:
+            raise ModelImportError(
+                f"the {kind} `{where_}` in this file keeps no {name} (torch.jit.trace keeps "
+                "no constructor arguments; cnnviz reads files made with torch.jit.script)"
+            )
     try:
         module = cls(**args)
         module.load_state_dict(scripted.state_dict())
