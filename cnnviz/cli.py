@@ -4,6 +4,7 @@ cnnviz [FILE] [--image IMAGE] ...      open the window
 cnnviz summary ARCH [--json]           table of shapes, parameters, fields
 cnnviz export ARCH --out NET.py        the network as a standalone PyTorch module
 cnnviz quiz ARCH [--seed S] [--json]   interview questions about the network, checked
+cnnviz explain ARCH IMAGE --method M --out MAP.npz   which pixels made it say its class
 cnnviz <command> --help                the other commands (run, animate, train)
 
 Every mistake on the command line is one line on stderr, ``cnnviz CMD: error:

@@ -17,7 +17,7 @@ from cnnviz.app import NO_DISPLAY, display_problem
 from cnnviz.cli import main
 
 # At least these, in alphabetical order (a new command joins the list by itself).
-COMMANDS = ("animate", "export", "run", "summary", "train", "weights")
+COMMANDS = ("animate", "explain", "export", "run", "summary", "train", "weights")
 
 
 @pytest.fixture

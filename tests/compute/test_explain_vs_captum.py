@@ -1,7 +1,8 @@
 """Every attribution method against captum's (a test-only reference) on a small
 conv net, a net with a Residual and a Parallel block ending in Softmax, LeNet-5
-and the digits ResNet with their trained weights, and a real photo through
-EfficientNet-Lite0 with its ImageNet weights."""
+and the digits ResNet with their trained weights. A real photo through
+EfficientNet-Lite0 with its ImageNet weights: tests/test_cli_explain.py, through
+the command line, for every method."""
 
 from __future__ import annotations
 
@@ -152,22 +153,3 @@ def test_occlusion_matches_captum(name):
         perturbations_per_eval=32,
     )
     assert_close(ours.values, reference[0])
-
-
-def test_a_real_photo_through_efficientnet_lite0():
-    """The cat, prepared as the preset declares, with the package's ImageNet weights:
-    Grad-CAM on the last conv (the head's 1x1), guided backprop (ReLU6 only: the
-    plain gradient, as in captum) and saliency, for "Egyptian cat"."""
-    case = preset_case("efficientnet_lite0", "cat")
-    assert case.weights is not None
-    net = Network(case.model)
-    layer = default_layer(case.analysis)
-    ours = gradcam(net, case.x, layer)
-    assert case.arch.classes[ours.target] == "Egyptian cat"
-    layer_map, upsampled = captum_gradcam(case, layer, ours.target)
-    assert_close(ours.layer_map, layer_map[0, 0])
-    assert_close(ours.values, upsampled[0])
-    ours = saliency(net, case.x, ours.target)
-    assert_close(ours.values, Saliency(case.model).attribute(case.x, target=ours.target)[0])
-    guided = guided_backprop(guided_network(case.model), case.x, ours.target)
-    assert_close(guided.values, GuidedBackprop(case.model).attribute(case.x, target=ours.target)[0])
