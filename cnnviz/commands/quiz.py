@@ -104,7 +104,10 @@ def execute(args: argparse.Namespace) -> int:
     kinds = JSON_KINDS if args.json else KINDS
     quiz = make_quiz(analysis, args.count, args.seed, args.level, result, kinds)
     if args.json:
-        made_of = {"input": input_name, "weights": weights or f"random init (seed {args.seed})"}
+        made_of = {
+            "input": input_name,
+            "weights": Path(weights).name if weights else f"random init (seed {args.seed})",
+        }
         records = [{**q.as_json(), **(made_of if q.kind in VALUE_KINDS else {})} for q in quiz]
         print(safe_json.dumps(records, indent=2))
         return 0
