@@ -91,6 +91,7 @@ PANELS = (
         VISUAL,
         "Ctrl+8",
     ),
+    PanelSpec("quiz", "Quiz", "cnnviz.qt.panels.quiz", ("QuizPanel",), VISUAL, "Ctrl+9"),
     PanelSpec(
         "input_image",
         "Input",
