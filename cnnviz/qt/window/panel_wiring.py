@@ -106,6 +106,10 @@ class PanelWiring:
             from cnnviz.qt.window.why_wiring import WhyWiring
 
             self.why = WhyWiring(self.window, self.docks["why"], widget)
+        if key == "quiz":
+            from cnnviz.qt.window.quiz_wiring import QuizWiring
+
+            self.quiz = QuizWiring(self.window, widget)
         if key == "prediction" and hasattr(widget, "class_picked"):
             widget.class_picked.connect(self._class_picked)
 
