@@ -109,6 +109,7 @@ PANEL_KEYS = {
     Qt.Key.Key_6: "training",
     Qt.Key.Key_7: "why",
     Qt.Key.Key_8: "gradients",
+    Qt.Key.Key_9: "quiz",
 }
 
 
