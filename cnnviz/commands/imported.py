@@ -11,13 +11,18 @@ The commands remove the folder when they end; the window keeps it (its
 document lives there until saved elsewhere).
 
 Not a command itself (no ``execute``): summary, run and the window use it.
+The window's File > Import PyTorch Model… runs it in a process of its own
+(``python -m cnnviz.commands.imported SOURCE --input C,H,W``, which prints the
+architecture file), so the person's code and torch stay out of the window.
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,3 +71,24 @@ def load_imported(
     path = folder / f"{name}.json"
     save(arch, path)
     return ImportedFiles(arch, path, weights_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Convert for the window: the architecture file's path on stdout, or one line on
+    stderr and status 2. The folder stays: the window's document lives there."""
+    parser = argparse.ArgumentParser(prog="cnnviz-import")
+    parser.add_argument("source")
+    parser.add_argument("--input")
+    parser.add_argument("--weights")
+    args = parser.parse_args(argv)
+    try:
+        opened = load_imported(args.source, args.input, args.weights, keep=True)
+    except CommandError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(opened.path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

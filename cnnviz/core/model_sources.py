@@ -39,3 +39,22 @@ def is_torchscript(path: str | Path) -> bool:
 def is_model_source(text: str) -> bool:
     """A name the commands and the window import as a PyTorch model."""
     return python_source(text) is not None or is_torchscript(text)
+
+
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+
+
+def python_names(path: str | Path) -> list[str]:
+    """The top-level classes and functions a Python file defines, read from its syntax
+    tree without running it (for the window to offer); [] when it cannot be read."""
+    import ast
+
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            return []
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    kinds = (ast.ClassDef, ast.FunctionDef)
+    return [node.name for node in tree.body if isinstance(node, kinds) and node.name[0] != "_"]

@@ -29,6 +29,7 @@ from cnnviz.qt.editor.stack_panel import StackPanel
 from cnnviz.qt.window import docks, icons, menus, settings
 from cnnviz.qt.window.file_ops import FileOps
 from cnnviz.qt.window.help import HelpDialogs
+from cnnviz.qt.window.model_import import ModelImporter
 from cnnviz.qt.window.panel_wiring import PanelWiring
 from cnnviz.qt.window.status import StatusBar
 from cnnviz.qt.window.weights_download import weights_note
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
             # Quitting before the window was shown: never start the thread after.
             app.aboutToQuit.connect(self.shutdown)
         self.files = FileOps(self.doc, self)
+        self.model_import = ModelImporter(self.files, self)
         self.statusbar = StatusBar(self)
         self.setStatusBar(self.statusbar)
         self._build_editor()

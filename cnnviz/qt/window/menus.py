@@ -62,6 +62,8 @@ ACTION_TABLE = (
      ("document-open", "open")),
     ("save", "&Save", "files.save", std.Save, "Save the project", ("document-save", "save")),
     ("save_as", "Save &As…", "files.save_as", std.SaveAs, "Save under a new name", None),
+    ("import_pytorch", "&Import PyTorch Model…", "model_import.dialog", None,
+     "Open your own model: a Python file (runs it) and a class, or TorchScript", None),
     ("export_pytorch", "&Export as PyTorch…", "files.export_pytorch_dialog", None,
      "Write the network as a Python file: build_model() with cnnviz's weight names", None),
     ("quit", "&Quit", "close", std.Quit, "Close the window", None),
@@ -180,7 +182,7 @@ def _preset_title(key: str) -> str:
 def build_menus(window: MainWindow, actions: Actions) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
-    file_menu.addActions([actions.new, actions.open])
+    file_menu.addActions([actions.new, actions.open, actions.import_pytorch])
     window.recent_menu = file_menu.addMenu("Open &Recent")
     window.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
     file_menu.addSeparator()

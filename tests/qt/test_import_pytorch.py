@@ -1,0 +1,91 @@
+"""File > Import PyTorch Model…: a person's own model converted in a process of its
+own and opened with its weights; a model that cannot be imported is one line in
+the status bar and the current work stays."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from cnnviz.core.model_sources import python_names
+from cnnviz.core.presets import load_preset
+from cnnviz.core.project import Project
+from tests.qt.test_main_window import make_window
+
+MODELS = Path(__file__).parents[1] / "import_models.py"
+IMPORT_TIMEOUT_MS = 120_000  # a fresh interpreter imports torch, then converts
+
+
+def menu_action(window, text: str):
+    file_menu = window.menuBar().actions()[0].menu()
+    return next(a for a in file_menu.actions() if a.text() == text)
+
+
+def _answer_the_dialogs(monkeypatch, warned: list, *, run_it=True):
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (str(MODELS), ""))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **_k: ("Net", True))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("3,16,16", True))
+
+    def warning(_parent, _title, text, *_a):
+        warned.append(text)
+        ok, cancel = QMessageBox.StandardButton.Ok, QMessageBox.StandardButton.Cancel
+        return ok if run_it else cancel
+
+    monkeypatch.setattr(QMessageBox, "warning", warning)
+
+
+def test_the_file_menu_imports_a_model_with_its_weights(qtbot, monkeypatch):
+    window = make_window(qtbot)
+    warned: list[str] = []
+    _answer_the_dialogs(monkeypatch, warned)
+    with qtbot.waitSignal(window.model_import.done, timeout=IMPORT_TIMEOUT_MS) as done:
+        menu_action(window, "&Import PyTorch Model…").trigger()
+    try:
+        assert done.args == [True]
+        assert warned == [
+            "Importing runs import_models.py as Python code. Only import code you trust."
+        ]
+        arch = window.doc.architecture
+        assert arch.name == "Net" and arch.input.as_tuple() == (3, 16, 16)
+        assert [layer.type for layer in arch.layers][2:5] == ["Residual", "ReLU", "Parallel"]
+        weights = Path(window.doc.weights_path)
+        assert weights.name == "Net.safetensors" and weights.is_file()
+        assert "Imported import_models.py:Net" in window.statusbar.problem.text()
+    finally:
+        shutil.rmtree(Path(window.doc.path).parent, ignore_errors=True)
+        window.shutdown()
+
+
+def test_a_model_that_cannot_be_imported_is_one_line_and_the_work_stays(qtbot):
+    window = make_window(qtbot)
+    window.doc.reset(Project(load_preset("lenet5")), None)
+    before = window.doc.architecture
+    with qtbot.waitSignal(window.model_import.done, timeout=IMPORT_TIMEOUT_MS) as done:
+        assert window.model_import.start(f"{MODELS}:Swish", "3,16,16")
+    assert done.args == [False]
+    assert window.doc.architecture == before
+    problem = window.statusbar.problem_text
+    assert problem.startswith("cannot import: `return torch.sigmoid(x) * x` at import_models.py:")
+    assert "\n" not in problem
+    window.shutdown()
+
+
+def test_declining_the_warning_runs_nothing(qtbot, monkeypatch):
+    window = make_window(qtbot)
+    warned: list[str] = []
+    _answer_the_dialogs(monkeypatch, warned, run_it=False)
+    assert not window.model_import.dialog()
+    assert warned and window.model_import.process is None
+    window.shutdown()
+
+
+def test_the_class_names_are_read_without_running_the_file(tmp_path):
+    path = tmp_path / "net.py"
+    marker = tmp_path / "ran"
+    path.write_text(
+        f"open({str(marker)!r}, 'w')\nclass Net: pass\ndef make(): pass\nclass _Hidden: pass\n"
+    )
+    assert python_names(path) == ["Net", "make"]
+    assert not marker.exists()
