@@ -202,6 +202,7 @@ def test_every_panel_has_a_dock_and_a_view_menu_entry(window):
     expected |= {"activation", "prediction", "input_image", "draw_pad", "conv_stepper", "training"}
     expected |= {"why"}
     expected |= {"gradients"}
+    expected |= {"quiz"}
     assert names == {f"dock_{n}" for n in expected}
     titles = {action.text() for action in window.view_menu.actions()}
     assert {"Feature maps", "Convolution step by step", "&Reset Layout"} <= titles
