@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 from cnnviz.compute import forward as forward_module
-from cnnviz.compute import memory_check
-from cnnviz.compute import runner as runner_module
+from cnnviz.compute import memory_check, runner_model
 from cnnviz.compute.caches import BufferPool
 from cnnviz.compute.device import is_out_of_memory
 from cnnviz.compute.forward import OutOfMemory, record_forward
@@ -117,8 +116,8 @@ def test_an_allocation_failing_while_building_or_taking_the_buffer_is_one_line(m
     def no_memory(*args, **kwargs):
         raise RuntimeError(TORCH_CPU_FAILURE)
 
-    monkeypatch.setattr(runner_module, "build_model", no_memory)
-    monkeypatch.setattr(runner_module.ModelKeeper, "update", no_memory)
+    monkeypatch.setattr(runner_model, "build_model", no_memory)
+    monkeypatch.setattr(runner_model.ModelKeeper, "update", no_memory)
     with pytest.raises(ComputeError) as failed:
         ForwardRunner().run(request())
     assert str(failed.value).startswith("out of memory: the run could not get 16 GB")
