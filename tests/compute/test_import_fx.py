@@ -328,3 +328,21 @@ def test_a_traced_file_without_constructor_arguments_is_refused(tmp_path):
         ModelImportError, match=r"^the Conv2d `0` in this file keeps no in_channels"
     ):
         import_source(str(path), SHAPE)
+
+
+def test_resnet18_written_as_torchvision_writes_it_comes_in_as_the_preset():
+    from cnnviz.compute.hub_weights import to_model_keys
+    from cnnviz.core.presets import load_preset
+    from tests.import_resnet import resnet18
+
+    model = resnet18()
+    imported = import_module(model, (3, 64, 64), "resnet18")
+    preset = load_preset("resnet18")
+    assert imported.architecture.layers == preset.layers
+    assert analyze(imported.architecture).total_params == 11_689_512
+    # Its keys map as cnnviz's torchvision renaming maps them.
+    state = model.state_dict()
+    renamed = to_model_keys(state, build_model(preset).state_dict())
+    mapped = {keys[0]: state[key] for key, keys in imported.key_map.items()}
+    assert set(renamed) == set(mapped)
+    assert all(torch.equal(renamed[key], mapped[key]) for key in mapped)
