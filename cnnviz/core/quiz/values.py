@@ -70,8 +70,13 @@ def conv_cell(x_in: np.ndarray, weight, bias, layer, cell) -> tuple[float, list[
     return total + b, lines
 
 
+def _num(value: float) -> str:
+    """A factor of a product: a negative one in brackets, so "·" never meets "-"."""
+    return f"({value:.3f})" if value < 0 else f"{value:.3f}"
+
+
 def _channel_line(ch: int, terms, part: float, kh: int, kw: int) -> str:
-    shown = " + ".join(f"{a:.3f}·{b:.3f}" for a, b in terms[:MAX_TERMS])
+    shown = " + ".join(f"{_num(a)}·{_num(b)}" for a, b in terms[:MAX_TERMS])
     more = f" + … ({len(terms)} products)" if len(terms) > MAX_TERMS else ""
     return f"input channel {ch}, {kh}×{kw} window: {shown}{more} = {part:.4f}"
 
@@ -88,9 +93,10 @@ def conv_value(info: LayerInfo, result, rng) -> Question | None:
     answer = float(act.output[cell])
     o, r, c = cell
     (sh, sw), (pt, pl) = as_pair(info.layer.get("stride")), (p[0] for p in conv_padding(info.layer))
+    dh, dw = as_pair(info.layer.get("dilation"))
     head = (
-        f"y[{o}, {r}, {c}] = bias[{o}] + Σ w[{o}, ch, i, j] · x[ch, {r}·{sh} − {pt} + i·d, "
-        f"{c}·{sw} − {pl} + j·d] (zero outside the input)"
+        f"y[{o}, {r}, {c}] = bias[{o}] + Σ w[{o}, ch, i, j] · x[ch, {r}·{sh} − {pt} + i·{dh}, "
+        f"{c}·{sw} − {pl} + j·{dw}] (stride·cell − padding + tap·dilation; zero outside the input)"
     )
     return Question(
         "conv_value",
