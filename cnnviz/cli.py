@@ -136,8 +136,11 @@ def _import_model(args: argparse.Namespace) -> str | None:
     """A model of the person's own (FILE.py:CLASS, TorchScript) converted for the window,
     which then opens it as an architecture file with its weights; else why not."""
     from cnnviz.commands.imported import is_model_source, load_imported
+    from cnnviz.core.model_sources import missing_name
 
     file = args.open_file or args.file
+    if file and missing_name(file):
+        return missing_name(file)
     if not file or not is_model_source(file):
         given = "--input" if args.input else "--weights" if args.weights else None
         return f"{given} is for your own model (FILE.py:CLASS or a .pt)" if given else None

@@ -59,6 +59,7 @@ def test_a_factory_works_as_a_class_does(capsys):
         ((f"{MODELS}:Swish", "--input", "3,16,16"), "cannot import: `return torch.sigmoid(x)"),
         ((f"{MODELS}:Branchy", "--input", "3,16,16"), "cannot trace Branchy at import_models"),
         (("missing.py:Net", "--input", "3,16,16"), "missing.py: No such file or directory"),
+        ((MODELS, "--input", "3,16,16"), "import_models.py: name the model's class or factory"),
     ],
 )
 def test_problems_are_one_line_with_status_2(capsys, args, expected):
@@ -171,4 +172,14 @@ def test_the_windows_model_options_need_a_model(capsys):
     assert (code, err) == (
         2,
         "cnnviz: error: --input is for your own model (FILE.py:CLASS or a .pt)\n",
+    )
+
+
+def test_the_window_asks_for_the_class_of_a_python_file(capsys, monkeypatch):
+    monkeypatch.setattr("cnnviz.app.main", lambda args: pytest.fail("the window started"))
+    code, _, err = run_cli(capsys, MODELS)
+    assert code == 2
+    assert err == (
+        f"cnnviz: error: import_models.py: name the model's class or factory too, e.g. "
+        f"{MODELS}:Net\n"
     )

@@ -43,9 +43,12 @@ def parse_input(text: str):
 def load_architecture(arch_arg: str, input_arg: str | None = None) -> Architecture:
     """The architecture named on the command line, as a CommandError if unusable."""
     from cnnviz.commands.imported import is_model_source, load_imported
+    from cnnviz.core.model_sources import missing_name
 
     if is_model_source(arch_arg):
         return load_imported(arch_arg, input_arg).architecture
+    if missing_name(arch_arg):
+        raise CommandError(missing_name(arch_arg))
     try:
         arch = load_any(arch_arg)
     except ArchitectureError as exc:

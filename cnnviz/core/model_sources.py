@@ -36,6 +36,14 @@ def is_torchscript(path: str | Path) -> bool:
     return any("/code/" in name for name in names)
 
 
+def missing_name(text: str) -> str | None:
+    """For a Python file named without its class: what to write instead."""
+    path = Path(str(text))
+    if path.suffix != ".py" or python_source(str(text)) is not None:
+        return None
+    return f"{path.name}: name the model's class or factory too, e.g. {text}:Net"
+
+
 def is_model_source(text: str) -> bool:
     """A name the commands and the window import as a PyTorch model."""
     return python_source(text) is not None or is_torchscript(text)
