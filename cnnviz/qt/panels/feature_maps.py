@@ -6,54 +6,39 @@ of the hovered position outlined and the rest dimmed, and the clicked
 channel drawn large. Hover anywhere on a map: the panel says which input
 rows and columns that one number was computed from.
 
+The mosaic itself (drawing, grid planning, colour bar) is this panel's base,
+cnnviz.qt.panels.feature_maps_mosaic (its names are importable from here too).
+
 Standalone: ``python -m cnnviz.qt.panels.feature_maps [--layer N]``.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from cnnviz.core.display_maps import (
-    SCREEN_PIXELS,
-    LayerPictures,
-    display_stride,
-    normalise_tiles,
-    scaled_layout,
-)
-from cnnviz.core.mosaic import (
-    PER_CHANNEL,
-    PER_LAYER,
-    ChannelStatistics,
-    MosaicLayout,
-    Normalised,
-    assemble,
-    plan_layout,
-)
+from cnnviz.core.display_maps import SCREEN_PIXELS, display_stride, normalise_tiles
+from cnnviz.core.mosaic import PER_CHANNEL, PER_LAYER
 from cnnviz.qt.panels._field_view import FieldView, describe_field
-from cnnviz.qt.panels._overlays import TileLabels, cell_marker
 from cnnviz.qt.panels.base import (
     ACCENT,
     DEAD,
-    Panel,
     PanelInput,
-    colour_bar,
     format_value,
-    graphics_widget,
-    image_view_box,
     info_label,
-    set_picture,
     shape_text,
     title_label,
 )
+from cnnviz.qt.panels.feature_maps_mosaic import MosaicPanel
 from cnnviz.qt.style import colormaps
+
+# What callers import from here; the mosaic's base among them (feature_maps_mosaic).
+__all__ = ["CHANNEL_PIXELS", "FeatureMapPanel", "MosaicPanel", "main"]
 
 CHANNEL_PIXELS = SCREEN_PIXELS // 4  # the side view's share of the screen
 _NORMALISATION_LABELS = {PER_CHANNEL: "per channel", PER_LAYER: "per layer"}
 
 
-class FeatureMapPanel(Panel):
+class FeatureMapPanel(MosaicPanel):
     """All channels of one layer; hover for values and the receptive field."""
 
     layer_selected = QtCore.Signal(int)
@@ -61,21 +46,9 @@ class FeatureMapPanel(Panel):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        self.colormap_name = colormaps.DEFAULT
-        self.normalisation = PER_CHANNEL
-        # Where the full maps' values lie in the mosaic (hover, labels, markers) ...
-        self.layout_: MosaicLayout | None = None
-        # ... and the grid of the sampled tiles the mosaic image is made of.
-        self._grid: MosaicLayout | None = None
-        self.pictures: LayerPictures | None = None
-        self.normalised: Normalised | None = None
-        self.stats: ChannelStatistics | None = None
-        self.maps: np.ndarray | None = None
-        self.selected_channel = 0
         self._layer_index: int | None = None
         self._highlighted: tuple[int, int, int] | None = None
         self.field_box: tuple[int, int, int, int] | None = None
-        self._mosaic_buffer: np.ndarray | None = None
         self._build_controls()
         self._build_views()
         self._build_texts()
@@ -115,23 +88,11 @@ class FeatureMapPanel(Panel):
         self._controls = row
 
     def _build_views(self) -> None:
-        self.mosaic_widget = graphics_widget()
-        self.mosaic_view = image_view_box()
-        self.mosaic_widget.addItem(self.mosaic_view, row=0, col=0)
-        self.mosaic_item = pg.ImageItem()
-        self.mosaic_view.addItem(self.mosaic_item)
-        self.tile_labels = TileLabels()
-        self.tile_labels.setZValue(5)
-        self.mosaic_view.addItem(self.tile_labels)
-        self.mosaic_marker = cell_marker(self.mosaic_view)
-        self.bar = colour_bar(colormaps.colormap(self.colormap_name), "value")
-        self.mosaic_widget.addItem(self.bar, row=0, col=1)
-
+        self._build_mosaic()
         self.side = FieldView()
         self.mosaic_widget.scene().sigMouseMoved.connect(self._hover_mosaic)
         self.mosaic_widget.scene().sigMouseClicked.connect(self._click_mosaic)
         self.side.scene().sigMouseMoved.connect(self._hover_channel)
-        self.mosaic_view.sigResized.connect(self._view_resized)
 
     def _build_texts(self) -> None:
         self.field_label = info_label("", f"color: {ACCENT}; font-weight: 600;", 13)
@@ -183,84 +144,6 @@ class FeatureMapPanel(Panel):
             row, col = (s // 2 for s in self.maps.shape[1:])
             self.highlight(self.selected_channel, row, col)
         return None
-
-    def _draw_mosaic(self) -> None:
-        """Normalise the screen-sized tiles, assemble them into the one mosaic image
-        and set it (no item is created). Large maps are drawn from every stride-th
-        value, the image stretched over the full maps' extent so that positions
-        on it are the full maps' (hover reads exact values from `maps`)."""
-        assert self.pictures is not None and self.stats is not None
-        tiles, stride = self.pictures.tiles, self.pictures.stride
-        diverging = colormaps.is_diverging(self.colormap_name)
-        self.normalised = normalise_tiles(tiles, self.stats, self.normalisation, diverging)
-        grid = self._plan(tiles.shape[0], tiles.shape[1:])
-        self._grid, self.layout_ = grid, scaled_layout(grid, stride)
-        levels, gap = colormaps.gapped_levels(self.normalised.levels)
-        self._mosaic_buffer = assemble(self.normalised.values, grid, self._mosaic_buffer, gap=gap)
-        height, width = grid.shape
-        # A new size (another layer, a re-planned grid) is fitted; else the zoom stays.
-        set_picture(
-            self.mosaic_view,
-            self.mosaic_item,
-            self._mosaic_buffer,
-            padding=0.01,
-            autoLevels=False,
-            levels=levels,
-            rect=QtCore.QRectF(0, 0, width * stride, height * stride),
-        )
-        self.mosaic_item.setLookupTable(colormaps.gapped_lookup_table(self.colormap_name))
-        channels, shape = grid.channels, self.layout_.shape
-        self.tile_labels.set_tiles(self._tile_rect, channels, shape, dead=self.stats.dead)
-        self.tile_labels.set_selected(self.selected_channel)
-        self._update_colour_bar()
-
-    def _plan(self, channels: int, tile_hw: tuple[int, int]) -> MosaicLayout:
-        """Keep the current layout for the same shape (so the view does not jump
-        on every edit); otherwise fit the grid to the view's shape."""
-        grid = self._grid
-        if (
-            grid is not None
-            and grid.channels == channels
-            and (grid.tile_height, grid.tile_width) == tuple(tile_hw)
-        ):
-            return grid
-        width, height = self.mosaic_view.width(), self.mosaic_view.height()
-        aspect = width / height if width > 50 and height > 50 else 1.6
-        return plan_layout(channels, tile_hw, aspect=aspect)
-
-    def _view_resized(self) -> None:
-        """Re-plan the grid when the view's shape now suits another column count
-        (e.g. the dock was made wide): the same tiles, better use of the space."""
-        if self._grid is None or self.maps is None or self.showing_hint:
-            return
-        width, height = self.mosaic_view.width(), self.mosaic_view.height()
-        if width <= 50 or height <= 50:
-            return
-        grid = self._grid
-        ideal = plan_layout(grid.channels, (grid.tile_height, grid.tile_width), width / height)
-        if ideal.cols != grid.cols:
-            self._grid = None
-            self._draw_mosaic()
-
-    def _tile_rect(self, channel: int) -> tuple[int, int, int, int]:
-        y, x = self.layout_.origin(channel)
-        return (y, x, self.layout_.tile_height, self.layout_.tile_width)
-
-    def _update_colour_bar(self) -> None:
-        assert self.normalised is not None
-        self.bar.setColorMap(colormaps.colormap(self.colormap_name))
-        self.bar.setLevels(self.normalised.levels, update_items=False)
-        axis = self.bar.axis
-        if self.normalisation == PER_CHANNEL:
-            low, high = self.normalised.levels
-            ticks = (
-                [(low, "min"), (high, "max")] if low >= 0 else [(low, "−max|v|"), (high, "+max|v|")]
-            )
-            axis.setTicks([ticks])
-            axis.setLabel("each tile scaled to its own range")
-        else:
-            axis.setTicks(None)
-            axis.setLabel("value")
 
     def _draw_channel(self) -> None:
         assert self.maps is not None and self.stats is not None
@@ -374,13 +257,6 @@ class FeatureMapPanel(Panel):
         if self.maps is not None and not self.showing_hint:
             self._draw_mosaic()
             self._draw_channel()
-
-    def _mosaic_position(self, scene_pos) -> tuple[int, int, int] | None:
-        if self.layout_ is None or not self.mosaic_view.sceneBoundingRect().contains(scene_pos):
-            return None
-        point = self.mosaic_view.mapSceneToView(scene_pos)  # the full maps' units
-        tile = self.layout_.locate(point.y(), point.x())
-        return None if tile is None else (tile.channel, tile.row, tile.col)
 
     def _hover_mosaic(self, scene_pos) -> None:
         found = self._mosaic_position(scene_pos)
