@@ -32,10 +32,15 @@ SEVEN = ("resnet_digits", "digit_7")
 
 
 @pytest.fixture(autouse=True)
-def _quiet_captum():
+def _quiet_captum_on_one_thread():
+    # One torch thread, as the compute thread runs: two threads on a busy two-core
+    # machine spin against each other (an EfficientNet forward 30 times slower).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+    torch.set_num_threads(threads)
 
 
 def explain(capsys, tmp_path, network, photo, *options) -> tuple[dict, str]:

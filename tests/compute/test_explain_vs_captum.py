@@ -34,10 +34,15 @@ PRESETS = {"lenet5": "digit_3", "resnet_digits": "digit_7"}
 
 
 @pytest.fixture(autouse=True)
-def _quiet_captum():
+def _quiet_captum_on_one_thread():
+    # One torch thread, as the compute thread runs: two threads on a busy two-core
+    # machine spin against each other (an EfficientNet forward 30 times slower).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with warnings.catch_warnings():  # "Setting backward hooks on ReLU activations", ...
         warnings.simplefilter("ignore")
         yield
+    torch.set_num_threads(threads)
 
 
 def case_of(name: str):
