@@ -53,6 +53,8 @@ def integrated_gradients(
         (grads,) = torch.autograd.grad(scores[:, target].sum(), points)
         total += (grads * weights[part].view(-1, 1, 1, 1)).sum(0)
     values = total * difference[0]
-    change = float(ends[0, target].double() - ends[1, target].double())
-    delta = float(values.double().sum()) - change
+    # In float64 on the CPU (Apple's MPS has no float64): the gap is a small
+    # difference of large sums.
+    change = float(ends[0, target]) - float(ends[1, target])
+    delta = float(values.detach().cpu().double().sum()) - change
     return Attribution(target, score, values, delta=delta)

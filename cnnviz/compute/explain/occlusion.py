@@ -54,7 +54,7 @@ def occlusion(
         for i, (top, left) in enumerate(chunk):
             occluded[i, :, top : top + window, left : left + window] = 0
         with torch.no_grad():
-            drops = (scores[target] - net.scores(occluded)[:, target]).double().cpu()
+            drops = (scores[target] - net.scores(occluded)[:, target]).cpu().double()
         for drop, (top, left) in zip(drops, chunk, strict=True):
             total[top : top + window, left : left + window] += drop
             count[top : top + window, left : left + window] += 1
