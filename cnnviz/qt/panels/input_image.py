@@ -8,9 +8,10 @@
     panel.set_declared(prep, "resize 256 · ...")    # what the network was trained with
 
 One channel is drawn grey, three as RGB, any other count (or three with
-"Split channels") as a mosaic of grey tiles. Values already in [0, 1] are
-drawn as they are (0 black, 1 white); a normalised input is drawn from its
-minimum (black) to its maximum (white), and the text says so. Below the
+"Split channels") as a mosaic of grey tiles; values in [0, 1] as they are, a
+normalised input from its minimum (black) to its maximum (white), and the
+text says so (cnnviz.qt.panels.input_image_display: the picture and its
+numbers without widgets; its names are importable from here too). Below the
 picture: the shape, the value range, the value under the mouse, and the
 preprocessing choices (resize policy, normalisation, invert, interpolation),
 and the preprocessing the network declares (its training's), with a button
@@ -28,17 +29,35 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnnviz.core.mosaic import MosaicLayout, assemble, plan_layout
+from cnnviz.core.mosaic import MosaicLayout
 from cnnviz.core.preprocess import Preprocessing
 from cnnviz.qt.panels.base import (
     PanelInput,
-    format_value,
     graphics_widget,
     image_view_box,
     info_label,
     shape_text,
     title_label,
 )
+from cnnviz.qt.panels.input_image_display import (
+    display_levels,
+    display_picture,
+    range_text,
+    value_text,
+)
+
+# What callers import from here; the display's names among them (input_image_display).
+__all__ = [
+    "INTERPOLATION_CHOICES",
+    "NORMALISE_CHOICES",
+    "RESIZE_CHOICES",
+    "InputImagePanel",
+    "display_levels",
+    "display_picture",
+    "main",
+    "range_text",
+    "value_text",
+]
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -68,27 +87,6 @@ NORMALISE_CHOICES = (
     ("MNIST (mean 0.1307, std 0.3081)", "mean_std", (0.1307,), (0.3081,)),
 )
 INTERPOLATION_CHOICES = (("bilinear", "Bilinear"), ("bicubic", "Bicubic"), ("nearest", "Nearest"))
-
-
-def display_levels(tensor: np.ndarray) -> tuple[float, float]:
-    """(0, 1) for values in [0, 1]; else the tensor's own range (never empty)."""
-    low, high = float(np.nanmin(tensor)), float(np.nanmax(tensor))
-    if low >= 0.0 and high <= 1.0:
-        return (0.0, 1.0)
-    if high <= low:
-        return (low - 0.5, high + 0.5)
-    return (low, high)
-
-
-def display_picture(tensor: np.ndarray, split: bool) -> tuple[np.ndarray, MosaicLayout | None]:
-    """What the image item draws: (H, W) grey, (H, W, 3) RGB, or a mosaic with its layout."""
-    channels = tensor.shape[0]
-    if channels == 1:
-        return np.ascontiguousarray(tensor[0], dtype=np.float32), None
-    if channels == 3 and not split:
-        return np.ascontiguousarray(tensor.transpose(1, 2, 0), dtype=np.float32), None
-    layout = plan_layout(channels, tensor.shape[1:])
-    return assemble(np.asarray(tensor, dtype=np.float32), layout), layout
 
 
 class InputImagePanel(QtWidgets.QWidget):
@@ -306,20 +304,7 @@ class InputImagePanel(QtWidgets.QWidget):
             self.frame.setRect(QtCore.QRectF(0, 0, picture.shape[1], picture.shape[0]))
             self.view.autoRange(padding=0.02)
         self.shape_label.setText(f"C×H×W = {shape_text(tensor.shape)} · float32")
-        self.range_label.setText(self._range_text(tensor, levels))
-
-    @staticmethod
-    def _range_text(tensor: np.ndarray, levels: tuple[float, float]) -> str:
-        low, high = float(tensor.min()), float(tensor.max())
-        text = (
-            f"min {format_value(low)} · max {format_value(high)} · "
-            f"mean {format_value(float(tensor.mean()))}"
-        )
-        if levels == (0.0, 1.0):
-            return text + " · drawn as is: 0 black, 1 white"
-        return (
-            text + f" · drawn from {format_value(levels[0])} (black) to {format_value(levels[1])}"
-        )
+        self.range_label.setText(range_text(tensor, levels))
 
     def _on_mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
         self.hover_label.setText(self.value_text_at(self.view.mapSceneToView(scene_pos)) or " ")
@@ -329,22 +314,7 @@ class InputImagePanel(QtWidgets.QWidget):
         tensor = self._tensor
         if tensor is None:
             return None
-        y, x = point.y(), point.x()
-        if self._layout is not None:
-            found = self._layout.locate(y, x)
-            if found is None:
-                return None
-            value = tensor[found.channel, found.row, found.col]
-            return f"channel {found.channel}, row {found.row}, col {found.col}: {value:.4f}"
-        row, col = int(np.floor(y)), int(np.floor(x))
-        if not (0 <= row < tensor.shape[1] and 0 <= col < tensor.shape[2]):
-            return None
-        values = tensor[:, row, col]
-        if len(values) == 3:
-            shown = "  ".join(f"{c} {v:.4f}" for c, v in zip("RGB", values, strict=True))
-        else:
-            shown = f"{values[0]:.4f}"
-        return f"row {row}, col {col}: {shown}"
+        return value_text(tensor, self._layout, point.y(), point.x())
 
 
 def _comparable(prep: Preprocessing) -> Preprocessing:
