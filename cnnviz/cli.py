@@ -74,7 +74,7 @@ def _gui_parser(commands: Sequence[str]) -> argparse.ArgumentParser:
         "file",
         nargs="?",
         help="architecture (.json) or project (.cnnviz) file, a preset name, or your own "
-        "PyTorch model: FILE.py:CLASS (runs that file) or a TorchScript .pt",
+        "PyTorch model: FILE.py:CLASS (runs that file), a TorchScript .pt or an exported .pt2",
     )
     parser.add_argument("--open", dest="open_file", metavar="FILE", help="same as FILE")
     parser.add_argument(

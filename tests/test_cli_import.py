@@ -183,3 +183,14 @@ def test_the_window_asks_for_the_class_of_a_python_file(capsys, monkeypatch):
         f"cnnviz: error: import_models.py: name the model's class or factory too, e.g. "
         f"{MODELS}:Net\n"
     )
+
+
+def test_an_exported_program_needs_no_input_size(capsys, tmp_path):
+    net = model("Net")
+    path = tmp_path / "net.pt2"
+    torch.export.save(torch.export.export(net, (torch.randn(2, 3, 16, 16),)), str(path))
+    code, out, err = run_cli(capsys, "summary", path, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["input"] == [3, 16, 16]
+    assert data["total_params"] == sum(p.numel() for p in net.parameters())

@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "arch",
         help=f"architecture file or preset ({', '.join(PRESETS)}), or your own PyTorch model: "
-        "FILE.py:CLASS (runs that file) or a TorchScript .pt",
+        "FILE.py:CLASS (runs that file), a TorchScript .pt or an exported .pt2",
     )
     parser.add_argument("image", help="image file (PNG, JPEG, TIFF, GIF, BMP, WebP, ...)")
     parser.add_argument(

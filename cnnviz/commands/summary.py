@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "arch",
         help=f"architecture file or preset ({', '.join(PRESETS)}), or your own PyTorch model: "
-        "FILE.py:CLASS (runs that file) or a TorchScript .pt",
+        "FILE.py:CLASS (runs that file), a TorchScript .pt or an exported .pt2",
     )
     parser.add_argument("--json", action="store_true", help="print strict JSON instead of a table")
     parser.add_argument(

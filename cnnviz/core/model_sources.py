@@ -44,9 +44,15 @@ def missing_name(text: str) -> str | None:
     return f"{path.name}: name the model's class or factory too, e.g. {text}:Net"
 
 
+def is_exported(path: str | Path) -> bool:
+    """An exported program (``torch.export.save``): a ``.pt2`` file."""
+    path = Path(path)
+    return path.suffix.lower() == ".pt2" and path.is_file()
+
+
 def is_model_source(text: str) -> bool:
     """A name the commands and the window import as a PyTorch model."""
-    return python_source(text) is not None or is_torchscript(text)
+    return python_source(text) is not None or is_torchscript(text) or is_exported(text)
 
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024

@@ -346,3 +346,49 @@ def test_resnet18_written_as_torchvision_writes_it_comes_in_as_the_preset():
     mapped = {keys[0]: state[key] for key, keys in imported.key_map.items()}
     assert set(renamed) == set(mapped)
     assert all(torch.equal(renamed[key], mapped[key]) for key in mapped)
+
+
+# --- exported programs (.pt2) ---------------------------------------------------------
+
+
+def _exported(tmp_path, model: nn.Module, shape=SHAPE) -> Path:
+    path = tmp_path / "net.pt2"
+    program = torch.export.export(model.eval(), (torch.randn(2, *shape),))
+    torch.export.save(program, str(path))
+    return path
+
+
+def test_an_exported_program_converts_as_its_python_model_does(tmp_path):
+    model = original("Net")
+    imported = import_source(str(_exported(tmp_path, model)), None)
+    assert imported.architecture.layers == import_module(model, SHAPE).architecture.layers
+    assert imported.architecture.input.as_tuple() == SHAPE
+    assert imported.key_map["block.conv1.weight"] == ("2.body.0.weight",)
+    x = torch.randn(2, *SHAPE)
+    with torch.no_grad():
+        assert torch.equal(converted(imported)(x), model(x))
+
+
+def test_an_exported_program_for_another_input_says_so(tmp_path):
+    path = _exported(tmp_path, original("Net"))
+    with pytest.raises(ModelImportError, match=r"^net\.pt2 was exported for 2×3×16×16 inputs"):
+        import_source(str(path), (3, 32, 32))
+
+
+def test_an_exported_program_that_would_run_code_is_refused_and_nothing_runs(tmp_path):
+    """torch.export.load itself falls back to unpickling with weights_only=False (it
+    would run this payload); cnnviz reads every part of the file safely."""
+    import io
+    import zipfile
+
+    marker = tmp_path / "pwned"
+    payload = io.BytesIO()
+    torch.save({"x": _Payload(marker)}, payload)
+    good, evil = _exported(tmp_path, original("Net")), tmp_path / "evil.pt2"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            dst.writestr(info, payload.getvalue() if "sample_inputs" in info.filename else data)
+    with pytest.raises(ModelImportError, match=r"^evil\.pt2: holds Python objects \(io.open\)"):
+        import_source(str(evil), None)
+    assert not marker.exists()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.fx as fx
 from torch import nn
 
 from cnnviz.compute.importers import ModelImportError, first_line, frames_of_exception, where
@@ -86,7 +87,13 @@ def import_module(
     expected = _run_original(model, example, name)
     if reference is not None:
         _check_outputs(model, example, _run_original(reference.eval(), example, name), name)
-    gm = trace(model, name)
+    return convert_module(trace(model, name), example, expected, name, shape)
+
+
+def convert_module(
+    gm: fx.GraphModule, example: torch.Tensor, expected: torch.Tensor, name: str, shape
+) -> Imported:
+    """The graph module's network, weights and maps; its output must be ``expected``."""
     values = measure(gm, example, name)
     arch, sources = convert_graph(gm, values, name, shape)
     try:
@@ -101,6 +108,13 @@ def import_module(
         raise ModelImportError(f"cannot import {name}: {exc}") from None
     _check_outputs(converted.eval(), example, expected, name)
     return Imported(arch, state, key_map, sources)
+
+
+def import_program(gm: fx.GraphModule, example: torch.Tensor, name: str) -> Imported:
+    """An exported program's module (``ExportedProgram.module()``), run on ``example``,
+    whose batch is the one it was exported for."""
+    expected = _run_original(gm, example, name)
+    return convert_module(gm, example, expected, name, tuple(example.shape[1:]))
 
 
 def _check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:

@@ -18,6 +18,7 @@ import torch
 import torch.fx as fx
 
 from cnnviz.compute.importers import ModelImportError, frames_of_text, where
+from cnnviz.compute.importers import aten_ops as aten
 from cnnviz.compute.importers import functional as fn
 from cnnviz.compute.importers.module_layers import is_known, layer_of_module
 from cnnviz.core.architecture import Layer
@@ -91,6 +92,8 @@ class NodeKinds:
             ):
                 self.kinds[node] = self._kind(node)
         result = output.args[0] if output is not None else None
+        if isinstance(result, list | tuple) and len(result) == 1:
+            result = result[0]  # an exported program returns its outputs flattened
         if not self.is_tensor(result):
             raise refuse(output, "the model must return one tensor, not a tuple or dict")
         return result
@@ -98,7 +101,8 @@ class NodeKinds:
     def _tensor_args(self, node: fx.Node) -> list[fx.Node]:
         found: list[fx.Node] = []
         fx.node.map_arg(
-            (node.args, node.kwargs), lambda a: found.append(a) if self.is_tensor(a) else a
+            (node.args, node.kwargs),
+            lambda a: found.append(a) if self.is_tensor(a) and a.op != "get_attr" else a,
         )
         return found
 
@@ -107,6 +111,8 @@ class NodeKinds:
         if node.op == "call_module":
             return self._module(node, tensors)
         target = node.target
+        if aten.is_aten(target):
+            return self._aten(node, tensors)
         is_method = node.op == "call_method"
         if target in (fn.ADD_METHODS if is_method else fn.ADD_FUNCTIONS):
             return self._add(node, tensors)
@@ -145,6 +151,56 @@ class NodeKinds:
         except ValueError as exc:
             raise refuse(node, f"{kind} `{node.target}`: {exc}") from None
         return Chain(source, [Leaf(layer, node, str(node.target))])
+
+    def _aten(self, node: fx.Node, tensors: list[fx.Node]) -> Chain | Merge:
+        """An exported program's call (aten_ops): merges and reshapes as above, a layer
+        from the table with its parameters' values, its weights from their module."""
+        target = node.target
+        if target in aten.ADD:
+            return self._add(node, tensors)
+        if target in aten.CAT:
+            return self._cat(node, tensors)
+        if target in aten.RESHAPE:
+            return self._reshape(node, tensors)
+        if target in aten.MEAN:
+            return self._mean(node, tensors)
+        stub = aten.LAYERS.get(target)
+        if stub is None:
+            raise refuse(node, fn.refusal_reason(str(target.overloadpacket), len(tensors)))
+        source = self._single_input(node, tensors)
+        held: list[fx.Node] = []
+        fx.node.map_arg(
+            (node.args, node.kwargs), lambda a: held.append(a) if a.op == "get_attr" else a
+        )
+        if len(tensors) + len(held) != len(_nodes(node)):
+            raise refuse(node, f"an argument of {target} is computed from the input")
+        owner = self._owner(node, held)
+
+        def value(a):
+            return self.values[a] if a.op == "get_attr" else a
+
+        args = fx.node.map_arg(node.args, value)
+        kwargs = fx.node.map_arg(node.kwargs, value)
+        try:
+            layers = stub(*args, **kwargs)
+        except (TypeError, ValueError) as exc:  # Unsupported, ArchitectureError, bad call
+            raise refuse(node, str(exc)) from None
+        return Chain(
+            source, [Leaf(layer, node, owner if i == 0 else None) for i, layer in enumerate(layers)]
+        )
+
+    def _owner(self, node: fx.Node, held: list[fx.Node]) -> str | None:
+        """The module whose weights these parameters are: all of it, and only it."""
+        if not held:
+            return None
+        owners = {str(a.target).rpartition(".")[0] for a in held}
+        owner = owners.pop() if len(owners) == 1 else None
+        if owner:
+            state = set(self.gm.get_submodule(owner).state_dict())
+            used = {str(a.target).rpartition(".")[2] for a in held}
+            if used <= state and state - used <= {"num_batches_tracked"}:
+                return owner
+        raise refuse(node, "its parameters do not belong to one module of their own")
 
     def _call(self, node: fx.Node, tensors: list[fx.Node], stub: Callable) -> Chain:
         source = self._single_input(node, tensors)
@@ -199,3 +255,9 @@ class NodeKinds:
         if not isinstance(dim, int) or dim % rank != 1:
             raise refuse(node, f"a cat along dim {dim} is not along the channels (dim 1)")
         return Merge("concat", list(parts))
+
+
+def _nodes(node: fx.Node) -> list[fx.Node]:
+    found: list[fx.Node] = []
+    fx.node.map_arg((node.args, node.kwargs), found.append)
+    return found

@@ -1,5 +1,6 @@
-"""Where a model comes from: a Python file and a class or factory name, or a
-TorchScript archive; and its weights file, under the model's own keys.
+"""Where a model comes from: a Python file and a class or factory name, a
+TorchScript archive or an exported program (``.pt2``, its aten graph read by
+aten_ops); and its weights file, under the model's own keys.
 
 A Python file is run (that is what importing it means) only when asked for
 explicitly. A TorchScript archive is loaded with ``torch.jit.load``, which
@@ -13,20 +14,27 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import sys
 import warnings
 from collections import OrderedDict
 from pathlib import Path
+from unittest import mock
 
 import torch
+import torch.fx as fx
 from torch import nn
 
 from cnnviz.compute.importers import ModelImportError, first_line, frames_of_exception, where
 from cnnviz.compute.importers.fx_convert import Imported
-from cnnviz.compute.importers.model_import import import_module, load_model_weights
+from cnnviz.compute.importers.model_import import (
+    import_module,
+    import_program,
+    load_model_weights,
+)
 from cnnviz.compute.importers.module_layers import KNOWN_MODULES
 from cnnviz.compute.weights import WeightsError, read_weights
-from cnnviz.core.model_sources import is_torchscript, python_source
+from cnnviz.core.model_sources import is_exported, is_torchscript, python_source
 
 
 def _run_file(path: Path):
@@ -150,12 +158,71 @@ def load_torchscript(path: Path) -> tuple[nn.Module, nn.Module]:
     return _rebuilt(scripted, "", path.name), scripted
 
 
+_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def load_exported(path: Path) -> tuple[fx.GraphModule, tuple[int, ...]]:
+    """An exported program's module and the input shape (batch included) it was
+    exported for. torch.export.load falls back to unpickling with
+    ``weights_only=False`` when a safe read fails; here every read is a safe one,
+    so a file holding Python objects is refused rather than run."""
+    real_load = torch.load
+
+    def safe_load(*args, **kwargs):
+        kwargs["weights_only"] = True
+        return real_load(*args, **kwargs)
+
+    try:
+        with mock.patch.object(torch, "load", safe_load), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.export.load(str(path))
+        module = program.module()
+    except Exception as exc:  # torch's many archive and unpickling errors
+        found = _GLOBAL.search(str(exc))
+        if found:
+            raise ModelImportError(
+                f"{path.name}: holds Python objects ({found.group(1)}) that cnnviz will not "
+                "unpickle (unsafe)"
+            ) from None
+        raise ModelImportError(
+            f"{path.name}: not an exported program cnnviz can read ({first_line(exc)})"
+        ) from None
+    inputs = [n for n in program.graph.nodes if n.op == "placeholder"]
+    user = [n for n in inputs if n.name in program.graph_signature.user_inputs]
+    if len(user) != 1 or not torch.is_tensor(user[0].meta.get("val")):
+        raise ModelImportError(f"{path.name}: the program must take one tensor input")
+    return module, tuple(user[0].meta["val"].shape)
+
+
+def _import_exported(path: Path, shape, weights: str | None) -> Imported:
+    module, exported = load_exported(path)
+    if len(exported) != 4 or (shape is not None and tuple(shape) != exported[1:]):
+        wanted = "×".join(str(n) for n in exported)
+        raise ModelImportError(
+            f"{path.name} was exported for {wanted} inputs; cnnviz takes batches of C×H×W"
+        )
+    if weights:
+        _load_weights_file(module, weights)
+    example = torch.randn(exported, generator=torch.Generator().manual_seed(0))
+    return import_program(module, example, path.stem)
+
+
+def _load_weights_file(model: nn.Module, weights: str) -> None:
+    try:
+        state = read_weights(weights)
+    except WeightsError as exc:
+        raise ModelImportError(str(exc)) from None
+    load_model_weights(model, state, Path(weights).name)
+
+
 def import_source(
     source: str, shape: tuple[int, int, int] | None, weights: str | None = None
 ) -> Imported:
     """The model named by ``source`` (``FILE.py:NAME`` or a TorchScript file) converted for
     (C, H, W) inputs, with the weights file (under the model's own keys) if given."""
     python = python_source(source)
+    if python is None and is_exported(source):
+        return _import_exported(Path(source), shape, weights)
     if python is None and not is_torchscript(source):
         raise ModelImportError(f"{source}: not FILE.py:CLASS or a TorchScript file")
     if shape is None:
@@ -170,11 +237,7 @@ def import_source(
         model, reference = load_torchscript(Path(source))
         name = Path(source).stem
     if weights:
-        try:
-            state = read_weights(weights)
-        except WeightsError as exc:
-            raise ModelImportError(str(exc)) from None
-        load_model_weights(model, state, Path(weights).name)
+        _load_weights_file(model, weights)
         if reference is not None:
             reference = None  # the scripted weights no longer apply
     return import_module(model, shape, name, reference=reference)

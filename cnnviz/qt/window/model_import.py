@@ -24,7 +24,7 @@ from cnnviz.qt.window import settings
 
 log = logging.getLogger(__name__)
 
-MODEL_FILTER = "PyTorch models (*.py *.pt *.pth);;All files (*)"
+MODEL_FILTER = "PyTorch models (*.py *.pt *.pth *.pt2);;All files (*)"
 
 
 class ModelImporter(QObject):
@@ -65,6 +65,8 @@ class ModelImporter(QObject):
             if answer != QMessageBox.StandardButton.Ok:
                 return False
             source = f"{path}:{name}"
+        if path.endswith(".pt2"):  # an exported program knows its input
+            return self.start(source, None)
         c, h, w = self.files.doc.architecture.input.as_tuple()
         size, ok = QInputDialog.getText(
             parent, "Import PyTorch Model", "Input size the model expects (C,H,W):",
@@ -72,11 +74,13 @@ class ModelImporter(QObject):
         )  # fmt: skip
         return bool(ok and size) and self.start(source, size.strip())
 
-    def start(self, source: str, input_size: str, weights: str | None = None) -> bool:
+    def start(self, source: str, input_size: str | None, weights: str | None = None) -> bool:
         """Convert ``source`` for inputs of ``input_size`` ("C,H,W") in a process of its own."""
         if self.process is not None or not self.files.maybe_save():
             return False
-        arguments = ["-m", "cnnviz.commands.imported", source, "--input", input_size]
+        arguments = ["-m", "cnnviz.commands.imported", source]
+        if input_size:
+            arguments += ["--input", input_size]
         if weights:
             arguments += ["--weights", weights]
         self._source = source
