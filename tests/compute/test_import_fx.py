@@ -14,6 +14,7 @@ from torch import nn
 
 from cnnviz.compute.blocks import named_flat
 from cnnviz.compute.importers import ModelImportError
+from cnnviz.compute.importers.fx_convert import convert_graph, measure, trace
 from cnnviz.compute.importers.model_import import import_module
 from cnnviz.compute.importers.sources import import_source
 from cnnviz.compute.model import build_model
@@ -393,3 +394,38 @@ def test_an_exported_program_that_would_run_code_is_refused_and_nothing_runs(tmp
     with pytest.raises(ModelImportError, match=r"^evil\.pt2: holds Python objects \(io.open\)"):
         import_source(str(evil), None)
     assert not marker.exists()
+
+
+def test_an_operation_in_place_whose_result_is_unused_is_not_dropped_silently():
+    class InPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            x.relu_()  # changes x; the graph only records a call nobody reads
+            return self.conv(x)
+
+    with pytest.raises(ModelImportError, match=r"^cannot import InPlace: the converted network's"):
+        import_module(InPlace(), SHAPE, "InPlace")
+
+
+def test_without_source_lines_the_operation_is_named():
+    class Doubled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x) * 2
+
+    model = Doubled()
+    gm = trace(model, "Doubled")
+    for node in gm.graph.nodes:
+        node.stack_trace = None  # as for code compiled from a string
+    values = measure(gm, torch.randn(2, *SHAPE), "Doubled")
+    with pytest.raises(ModelImportError) as caught:
+        convert_graph(gm, values, "Doubled", SHAPE)
+    assert str(caught.value) == (
+        "cannot import: mul (an elementwise product with a constant is not a cnnviz layer)"
+    )

@@ -117,7 +117,7 @@ def measure(gm: fx.GraphModule, example: torch.Tensor, name: str) -> dict[fx.Nod
     recorder = _Recorder(gm)
     try:
         with torch.no_grad():
-            recorder.run(example)
+            recorder.run(example.clone())
     except Exception as exc:  # whatever the model raises for this input
         node = recorder.failed
         code, place = where(frames_of_text(node.stack_trace)) if node is not None else ("", "")

@@ -43,7 +43,8 @@ def _size(shape) -> str:
 def _run_original(model: nn.Module, example: torch.Tensor, name: str) -> torch.Tensor:
     try:
         with torch.no_grad():
-            out = model(example)
+            # A copy: a model may work on its input in place (x.relu_()).
+            out = model(example.clone())
     except Exception as exc:  # whatever the model raises for this input
         code, place = where(frames_of_exception(exc))
         at = f" at {place} (`{code}`)" if code else ""
@@ -120,7 +121,7 @@ def import_program(gm: fx.GraphModule, example: torch.Tensor, name: str) -> Impo
 def _check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:
     """Refuse rather than show a network that computes something else."""
     with torch.no_grad():
-        got = converted(example)
+        got = converted(example.clone())
     if got.shape != expected.shape or not torch.allclose(got, expected, rtol=RTOL, atol=ATOL):
         differs = (
             f"gives {_size(got.shape[1:])} where the model gives {_size(expected.shape[1:])}"

@@ -49,7 +49,8 @@ def refuse(node: fx.Node, reason: str) -> ModelImportError:
     code, place = where(frames_of_text(node.stack_trace))
     if code:
         return ModelImportError(f"cannot import: `{code}` at {place} ({reason})")
-    return ModelImportError(f"cannot import: {node.format_node() or node.name} ({reason})")
+    what = f"`{node.target}`" if node.op == "call_module" else fn.op_name(node.target)
+    return ModelImportError(f"cannot import: {what} ({reason})")
 
 
 def shape_text(shape) -> str:
