@@ -45,7 +45,8 @@ WHAT_IT_SHOWS = {
     "gradcam": "where the chosen conv layer's features raise the class score "
     "(gradient-weighted channels, ReLU, upsampled)",
     "guided-backprop": "the gradient of the class score with negative gradients "
-    "stopped at every ReLU: fine edges that excite the class",
+    "stopped at every ReLU (only ReLU, as captum: ReLU6 and the others pass their "
+    "gradient): fine edges that excite the class",
     "guided-gradcam": "Guided Backprop times Grad-CAM: fine detail, only where Grad-CAM points",
     "saliency": "how much a small change of each pixel would move the class score "
     "(the gradient's magnitude)",
