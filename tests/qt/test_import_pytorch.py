@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from cnnviz.core.model_sources import python_names
 from cnnviz.core.presets import load_preset
 from cnnviz.core.project import Project
+from cnnviz.qt.window.model_import import WEIGHTS_TITLE
 from tests.qt.test_main_window import make_window
 
 MODELS = Path(__file__).parents[1] / "import_models.py"
@@ -23,8 +24,12 @@ def menu_action(window, text: str):
     return next(a for a in file_menu.actions() if a.text() == text)
 
 
-def _answer_the_dialogs(monkeypatch, warned: list, *, run_it=True):
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (str(MODELS), ""))
+def _answer_the_dialogs(monkeypatch, warned: list, *, run_it=True, weights=None):
+    def open_file(_parent, title, *_a):
+        chosen = weights if title == WEIGHTS_TITLE else MODELS
+        return (str(chosen) if chosen else "", "")
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", open_file)
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **_k: ("Net", True))
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("3,16,16", True))
 
@@ -36,10 +41,19 @@ def _answer_the_dialogs(monkeypatch, warned: list, *, run_it=True):
     monkeypatch.setattr(QMessageBox, "warning", warning)
 
 
-def test_the_file_menu_imports_a_model_with_its_weights(qtbot, monkeypatch):
+def test_the_file_menu_imports_a_model_with_its_weights(qtbot, monkeypatch, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    namespace: dict = {}
+    exec(compile(MODELS.read_text(encoding="utf-8"), str(MODELS), "exec"), namespace)
+    state = {
+        key: torch.full_like(value, 0.5) for key, value in namespace["Net"]().state_dict().items()
+    }
+    save_file(state, str(tmp_path / "mine.safetensors"))
     window = make_window(qtbot)
     warned: list[str] = []
-    _answer_the_dialogs(monkeypatch, warned)
+    _answer_the_dialogs(monkeypatch, warned, weights=tmp_path / "mine.safetensors")
     with qtbot.waitSignal(window.model_import.done, timeout=IMPORT_TIMEOUT_MS) as done:
         menu_action(window, "&Import PyTorch Model…").trigger()
     try:
@@ -52,6 +66,7 @@ def test_the_file_menu_imports_a_model_with_its_weights(qtbot, monkeypatch):
         assert [layer.type for layer in arch.layers][2:5] == ["Residual", "ReLU", "Parallel"]
         weights = Path(window.doc.weights_path)
         assert weights.name == "Net.safetensors" and weights.is_file()
+        assert torch.equal(load_file(str(weights))["2.body.0.weight"], state["block.conv1.weight"])
         assert "Imported import_models.py:Net" in window.statusbar.problem.text()
     finally:
         shutil.rmtree(Path(window.doc.path).parent, ignore_errors=True)

@@ -25,6 +25,8 @@ from cnnviz.qt.window import settings
 log = logging.getLogger(__name__)
 
 MODEL_FILTER = "PyTorch models (*.py *.pt *.pth *.pt2);;All files (*)"
+WEIGHTS_FILTER = "Weights under the model's own names (*.safetensors *.pt *.pth);;All files (*)"
+WEIGHTS_TITLE = "Its weights (Cancel: the weights its constructor gives)"
 
 
 class ModelImporter(QObject):
@@ -72,7 +74,12 @@ class ModelImporter(QObject):
             parent, "Import PyTorch Model", "Input size the model expects (C,H,W):",
             text=f"{c},{h},{w}",
         )  # fmt: skip
-        return bool(ok and size) and self.start(source, size.strip())
+        if not ok or not size:
+            return False
+        weights, _ = QFileDialog.getOpenFileName(
+            parent, WEIGHTS_TITLE, str(Path(path).parent), WEIGHTS_FILTER
+        )
+        return self.start(source, size.strip(), weights or None)
 
     def start(self, source: str, input_size: str | None, weights: str | None = None) -> bool:
         """Convert ``source`` for inputs of ``input_size`` ("C,H,W") in a process of its own."""
