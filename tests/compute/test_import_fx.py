@@ -352,9 +352,9 @@ def test_resnet18_written_as_torchvision_writes_it_comes_in_as_the_preset():
 # --- exported programs (.pt2) ---------------------------------------------------------
 
 
-def _exported(tmp_path, model: nn.Module, shape=SHAPE) -> Path:
+def _exported(tmp_path, model: nn.Module, shape=SHAPE, dynamic=None) -> Path:
     path = tmp_path / "net.pt2"
-    program = torch.export.export(model.eval(), (torch.randn(2, *shape),))
+    program = torch.export.export(model.eval(), (torch.randn(2, *shape),), dynamic_shapes=dynamic)
     torch.export.save(program, str(path))
     return path
 
@@ -429,3 +429,10 @@ def test_without_source_lines_the_operation_is_named():
     assert str(caught.value) == (
         "cannot import: mul (an elementwise product with a constant is not a cnnviz layer)"
     )
+
+
+def test_an_exported_program_with_a_dynamic_batch_converts(tmp_path):
+    model = original("Net")
+    batch = {"x": {0: torch.export.Dim("batch")}}
+    imported = import_source(str(_exported(tmp_path, model, dynamic=batch)), None)
+    assert imported.architecture.layers == import_module(model, SHAPE).architecture.layers

@@ -26,7 +26,7 @@ import torch.fx as fx
 from torch import nn
 
 from cnnviz.compute.importers import ModelImportError, first_line, frames_of_exception, where
-from cnnviz.compute.importers.fx_convert import Imported
+from cnnviz.compute.importers.fx_convert import EXAMPLE_BATCH, Imported
 from cnnviz.compute.importers.model_import import (
     import_module,
     import_program,
@@ -191,7 +191,13 @@ def load_exported(path: Path) -> tuple[fx.GraphModule, tuple[int, ...]]:
     user = [n for n in inputs if n.name in program.graph_signature.user_inputs]
     if len(user) != 1 or not torch.is_tensor(user[0].meta.get("val")):
         raise ModelImportError(f"{path.name}: the program must take one tensor input")
-    return module, tuple(user[0].meta["val"].shape)
+    # A dynamic size (a symbol) takes the trace's batch of 2; others must be numbers.
+    shape = tuple(n if isinstance(n, int) else None for n in user[0].meta["val"].shape)
+    if None in shape[1:]:
+        raise ModelImportError(
+            f"{path.name}: its input's height or width is dynamic; cnnviz needs them fixed"
+        )
+    return module, (shape[0] or EXAMPLE_BATCH, *shape[1:])
 
 
 def _import_exported(path: Path, shape, weights: str | None) -> Imported:
