@@ -22,6 +22,9 @@ METHODS = (
     "occlusion",
 )
 BASELINES = ("black", "blurred", "noise")
+AUTO_STEPS = 0  # ExplainRequest.steps: refine until the gap is under AUTO_TOLERANCE
+AUTO_TOLERANCE = 0.01  # of |F(x) - F(baseline)|, the bar
+AUTO_MOST_STEPS = 1024  # where refining stops even if the gap is not under it
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,10 @@ class ExplainRequest:
     weights_path: str | None = None
     kernel_edits: tuple = ()
     device: str = "auto"
-    steps: int = 50  # integrated gradients
+    # Integrated gradients: N fixed Gauss-Legendre steps (captum's rule), or
+    # AUTO_STEPS (the default): refined from 32 to at most 1024 steps until the
+    # completeness gap is under 1 % of |F(x) - F(baseline)|.
+    steps: int = 0
     baseline: str = "black"  # integrated gradients
     window: int = 16  # occlusion window (px), stride below
     stride: int = 8
@@ -60,6 +66,9 @@ class Explanation:
     # Integrated gradients: sum(attr) - (F(x) - F(baseline)).
     delta: float | None = None
     input: np.ndarray | None = None  # the (C, H, W) tensor the network saw
+    # Integrated gradients: the steps (gradients) computed, the request's own or
+    # what AUTO_STEPS refined to (1024 at most: then the gap may still be >= 1 %).
+    steps_used: int | None = None
 
 
 @dataclass(frozen=True)

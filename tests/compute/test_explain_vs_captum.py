@@ -134,6 +134,7 @@ def test_integrated_gradients_match_captum(name):
         case.x, base, target=4, n_steps=steps, method="gausslegendre", return_convergence_delta=True
     )
     assert_close(ours.values, reference[0], rtol=1e-3)
+    assert ours.steps == steps  # an explicit count is used as it is, captum's rule
     with torch.no_grad():
         change = float(case.reference(case.x)[0, 4] - case.reference(base)[0, 4])
     assert ours.delta == pytest.approx(float(delta), abs=1e-3 * abs(change) + 1e-6)

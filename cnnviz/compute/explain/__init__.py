@@ -27,7 +27,11 @@ from cnnviz.compute.explain.batches import Progress, batch_size
 from cnnviz.compute.explain.gradcam import gradcam
 from cnnviz.compute.explain.guided_backprop import guided_backprop, guided_network
 from cnnviz.compute.explain.guided_gradcam import guided_gradcam
-from cnnviz.compute.explain.integrated import integrated_gradients
+from cnnviz.compute.explain.integrated import (
+    MOST_STEPS,
+    auto_integrated_gradients,
+    integrated_gradients,
+)
 from cnnviz.compute.explain.network import Network
 from cnnviz.compute.explain.occlusion import occlusion, positions
 from cnnviz.compute.explain.result import Attribution, as_numpy
@@ -37,7 +41,13 @@ from cnnviz.compute.forward import CancelCheck, Cancelled
 from cnnviz.compute.memory_check import failure_message, is_allocation_failure
 from cnnviz.compute.runner import ComputeError
 from cnnviz.core.analysis import Analysis
-from cnnviz.core.explain_jobs import BASELINES, METHODS, ExplainRequest, Explanation
+from cnnviz.core.explain_jobs import (
+    AUTO_STEPS,
+    BASELINES,
+    METHODS,
+    ExplainRequest,
+    Explanation,
+)
 from cnnviz.core.preprocess import Preprocessing, declared
 
 __all__ = ["Attribution", "attribute", "checked_layer", "default_layer", "run_explain"]
@@ -103,8 +113,11 @@ def _check(analysis: Analysis, request: ExplainRequest) -> None:
 
 def _check_settings(request: ExplainRequest, size: tuple[int, ...]) -> None:
     if request.method == "integrated-gradients":
-        if not 1 <= request.steps <= MAX_STEPS:
-            raise ComputeError(f"steps must be 1 to {MAX_STEPS}, not {request.steps}")
+        if request.steps != AUTO_STEPS and not 1 <= request.steps <= MAX_STEPS:
+            raise ComputeError(
+                f"steps must be 1 to {MAX_STEPS} (or {AUTO_STEPS}: until the gap is "
+                f"under 1 %), not {request.steps}"
+            )
         if request.baseline not in BASELINES:
             raise ComputeError(
                 f"unknown baseline {request.baseline!r} (baselines: {', '.join(BASELINES)})"
@@ -140,8 +153,11 @@ def attribute(
     if method == "guided-backprop":
         return guided_backprop(net, x, target)
     if method == "integrated-gradients":
-        batch = batch_size(analysis, request.steps, backward=True)
+        auto = request.steps == AUTO_STEPS
+        batch = batch_size(analysis, MOST_STEPS if auto else request.steps, backward=True)
         base = baseline(request.baseline, x, preprocessing, request.seed)
+        if auto:
+            return auto_integrated_gradients(net, x, base, target, batch, should_cancel, progress)
         return integrated_gradients(
             net, x, base, target, request.steps, batch, should_cancel, progress
         )
@@ -184,6 +200,7 @@ def run_explain(
         layer_map=None if result.layer_map is None else as_numpy(result.layer_map),
         delta=result.delta,
         input=np.array(request.image, np.float32),
+        steps_used=result.steps,
     )
 
 

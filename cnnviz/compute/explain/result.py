@@ -26,6 +26,7 @@ class Attribution:
     layer: int | None = None
     layer_map: torch.Tensor | None = None  # Grad-CAM: (h, w), after ReLU, before upsampling
     delta: float | None = None  # integrated gradients' completeness gap
+    steps: int | None = None  # integrated gradients' steps (gradients) used
 
     def map(self) -> np.ndarray:
         """(H, W) float32: the channels summed."""
