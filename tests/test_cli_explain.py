@@ -196,3 +196,18 @@ def test_a_missing_image_or_folder_is_one_line(capsys, tmp_path):
     args[2] = str(sample("digit_3").path)
     assert main([*args, "--out", str(tmp_path / "no" / "m.npz")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_integrated_gradients_say_when_the_cap_was_reached(capsys, tmp_path, monkeypatch):
+    """A gap no count of steps reaches (1e-9 of the change): 1024 steps, and it says so."""
+    from cnnviz.commands import explain as command
+    from cnnviz.compute.explain import integrated
+
+    monkeypatch.setattr(integrated, "TOLERANCE", 1e-9)
+    monkeypatch.setattr(command, "AUTO_TOLERANCE", 1e-9)
+    arrays, printed = explain(
+        capsys, tmp_path, *SEVEN, "--method", "integrated-gradients", "--baseline", "black"
+    )
+    assert "; 1024 steps (auto), completeness gap" in printed
+    assert ": not under " in printed and " at the cap of 1024 steps" in printed
+    assert "delta" in arrays
