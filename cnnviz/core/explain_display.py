@@ -26,7 +26,7 @@ import numpy as np
 
 from cnnviz.core.analysis import Analysis
 from cnnviz.core.blocks import is_block
-from cnnviz.core.explain_jobs import METHODS
+from cnnviz.core.explain_jobs import AUTO_STEPS, METHODS
 
 TITLES = {
     "gradcam": "Grad-CAM",
@@ -67,7 +67,7 @@ class ExplainChoice:
     layer: int | None = None  # a conv's flat index (layer methods only; None otherwise)
     target: int | None = None  # None: the top prediction
     baseline: str = "black"
-    steps: int = 50
+    steps: int = AUTO_STEPS  # integrated gradients: N, or refined until the gap is < 1 %
     window: int = 16
     stride: int = 8
 

@@ -78,8 +78,9 @@ def test_the_class_score_and_the_completeness_gap_are_in_words(panel):
     data = sample_input("tinyvgg", 0)
     panel.show(data)
     values = np.full((64, 64), 0.001, np.float32)  # sum 4.096
-    panel.show_explanation(explanation(values, delta=0.004, target=5, score=7.25))
+    panel.show_explanation(explanation(values, delta=0.004, target=5, score=7.25, steps_used=64))
     text = panel.summary.text()
+    assert "Integrated over 64 steps." in text
     probability = float(data.result.probabilities[5])
     assert f"koala (class 5): score 7.25 (before softmax), probability {probability:.1%}" in text
     # F(x) - F(baseline) = 4.096 - 0.004 = 4.092; the gap is 0.098 % of it.
@@ -98,6 +99,16 @@ def test_grad_cam_follows_the_selected_conv_else_the_last(panel):
     count = len(seen)
     panel.show(sample_input("tinyvgg", 5))  # nothing changed: nothing asked
     assert len(seen) == count
+
+
+def test_integrated_gradients_steps_are_automatic_until_set(qtbot):
+    from cnnviz.core.explain_jobs import AUTO_STEPS
+    from cnnviz.qt.panels.why_controls import WhyControls
+
+    controls = WhyControls()
+    qtbot.addWidget(controls)
+    assert controls.steps_box.value() == AUTO_STEPS == ExplainChoice("saliency").steps
+    assert controls.steps_box.text().startswith("auto")
 
 
 def test_changing_method_and_layer_asks_with_those_fields(panel):

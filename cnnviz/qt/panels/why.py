@@ -256,6 +256,8 @@ class WhyPanel(Panel):
         else:
             lines[-1] += "."
         if e.delta is not None:
+            if e.steps_used:
+                lines.append(f"Integrated over {e.steps_used} steps.")
             lines.append(completeness_text(e.map, e.delta))
         return " ".join(lines)
 

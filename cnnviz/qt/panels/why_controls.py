@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core.explain_display import LAYER_METHODS, TITLES
-from cnnviz.core.explain_jobs import BASELINES, METHODS
+from cnnviz.core.explain_jobs import AUTO_STEPS, BASELINES, METHODS
 
 AUTO_LAYER = "auto"
 BASELINE_TITLES = {"black": "black image", "blurred": "blurred image", "noise": "noise"}
@@ -42,7 +42,13 @@ class WhyControls(QtWidgets.QWidget):
         self.baseline_box = QtWidgets.QComboBox()
         for baseline in BASELINES:
             self.baseline_box.addItem(BASELINE_TITLES[baseline], baseline)
-        self.steps_box = _spin(2, 1000, 50, " steps")
+        self.steps_box = _spin(AUTO_STEPS, 1000, AUTO_STEPS, " steps")
+        # 0: compute refines the steps until the completeness gap is under 1 %.
+        self.steps_box.setSpecialValueText("auto (gap under 1 %)")
+        self.steps_box.setToolTip(
+            "Integrated gradients' steps; auto doubles them until Σ "
+            "attributions is within 1 % of F(image) − F(baseline)"
+        )
         self.window_box = _spin(1, 512, 16, " px")
         self.stride_box = _spin(1, 512, 8, " px")
         self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
