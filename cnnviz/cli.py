@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -164,6 +165,11 @@ def _run_command(module: ModuleType, argv: list[str]) -> int:
     except KeyboardInterrupt:
         print(f"cnnviz {module.NAME}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`cnnviz summary vgg16 | head`): stop quietly, as
+        # Unix tools do, and keep Python from failing again when it flushes stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -152,3 +152,18 @@ def test_a_file_name_that_is_not_utf8_is_printed_even_on_a_strict_stdout(tmp_pat
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert b"wrote " in done.stdout and b"\\udcff.gif" in done.stdout
     assert os.path.exists(out)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`cnnviz summary efficientnet_lite0 --json | head -1`: the pipe closes
+    while cnnviz still writes (69 KB, more than a pipe's 64 KB buffer)."""
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "cnnviz", "summary", "efficientnet_lite0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    reader.stdout.readline()
+    reader.stdout.close()  # as head does after its first line
+    stderr = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
