@@ -16,6 +16,7 @@ import numpy as np
 
 from cnnviz.commands import CommandError, animate_backward
 from cnnviz.core import safe_json
+from cnnviz.core.conv_flip import convolution_walkthrough
 from cnnviz.core.conv_steps import (
     CLASSROOM_IMAGE,
     CLASSROOM_KERNEL,
@@ -106,6 +107,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--padding-mode", choices=PADDING_MODES, default="zeros")
     parser.add_argument("--bias", type=_finite, default=0.0, help="added to every sum (default 0)")
     parser.add_argument("--relu", action="store_true", help="apply ReLU after the bias")
+    parser.add_argument(
+        "--flip",
+        action="store_true",
+        help="true convolution: rotate the kernel 180° first (torch's Conv2d does not)",
+    )
     parser.add_argument("--pool", choices=("max", "avg"), help="step through pooling instead")
     parser.add_argument("--pool-size", type=steps, default=2, metavar="K", help="1 to 256")
     parser.add_argument("--ceil-mode", action="store_true", help="pooling: round the size up")
@@ -239,7 +245,16 @@ def _write(walk: Walkthrough, path: str, frame_ms: int) -> int:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _check_flip(args: argparse.Namespace) -> None:
+    # Flipping is about a kernel, and the backward pass has its own kernels (conv_backward).
+    if args.flip and args.pool:
+        raise CommandError("--flip is for convolution: pooling has no kernel to flip")
+    if args.flip and args.backward:
+        raise CommandError("--flip steps the forward convolution only; drop --backward")
+
+
 def execute(args: argparse.Namespace) -> int:
+    _check_flip(args)
     config = build_config(args)
     animate_backward.check(args, config, gif=bool(args.out))
     grad = None
@@ -247,7 +262,7 @@ def execute(args: argparse.Namespace) -> int:
         walk, grad = animate_backward.walkthrough(args, config)
     else:
         check_size(config, gif=bool(args.out))
-        walk = walkthrough(config)
+        walk = convolution_walkthrough(config) if args.flip else walkthrough(config)
     frames = _write(walk, args.out, args.frame_ms) if args.out else None
     if args.json:
         print(safe_json.dumps(as_json(walk, frames, grad), ensure_ascii=False))
