@@ -29,6 +29,7 @@ from cnnviz.core.analysis import LayerInfo
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.catalogue import layer_type
 from cnnviz.core.formula import output_size_lines, parameter_line
+from cnnviz.core.param_sharing import sharing_line
 from cnnviz.qt.editor.commands import SetParamCommand
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import ERROR_COLOR, layer_icon
@@ -192,7 +193,11 @@ class PropertiesPanel(QScrollArea):
         self.formula_box.setTitle("Output size")
         self.formula.setTextFormat(Qt.TextFormat.PlainText)
         lines = output_size_lines(info.layer, info.input_shape)
-        extra = [parameter_line(info.layer, info.input_shape), receptive_field_line(info)]
+        extra = [
+            parameter_line(info.layer, info.input_shape),
+            sharing_line(info.layer, info.input_shape),
+            receptive_field_line(info),
+        ]
         lines += [line for line in extra if line]
         self.formula.setText("\n".join(lines))
         self.formula_box.setVisible(bool(lines))
