@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnnviz.core.conv_flip import FLIP_NOTE
 from cnnviz.core.conv_steps import PADDING_MODES
 from cnnviz.core.conv_text import MatrixFileError, format_matrices, parse_matrices
 from cnnviz.qt.panels._flow_layout import FlowLayout
@@ -78,6 +79,11 @@ class ClassroomControls(QtWidgets.QWidget):
         self.relu.setToolTip("Apply ReLU after the bias")
         self.ceil_mode = QtWidgets.QCheckBox("ceil mode")
         self.ceil_mode.setToolTip("Pooling: round the output size up (torch's ceil_mode)")
+        self.flip = QtWidgets.QCheckBox("flip the kernel (true convolution)")
+        self.flip.setToolTip(FLIP_NOTE)
+        self.flip_note = QtWidgets.QLabel(FLIP_NOTE)  # shown while the flip is on
+        self.flip_note.setWordWrap(True)
+        self.flip_note.hide()
         # Groups wrap onto more lines in a narrow dock rather than widening it.
         flow = FlowLayout(self)
         for group in (
@@ -88,6 +94,7 @@ class ClassroomControls(QtWidgets.QWidget):
             ("stride", self.stride, "padding", self.padding),
             ("dilation", self.dilation, self.padding_mode),
             ("bias", self.bias, self.relu, self.ceil_mode),
+            (self.flip, self.flip_note),
         ):
             flow.addWidget(_group(*group))
         self._connect()
@@ -112,6 +119,7 @@ class ClassroomControls(QtWidgets.QWidget):
         self.bias.valueChanged.connect(lambda v: self.changed.emit("bias", v))
         self.relu.toggled.connect(lambda v: self.changed.emit("relu", v))
         self.ceil_mode.toggled.connect(lambda v: self.changed.emit("ceil_mode", v))
+        self.flip.toggled.connect(lambda v: self.changed.emit("flip", v))
 
     def show_state(self, room: Classroom) -> None:
         """Every widget set from `room`, without emitting `changed`."""
@@ -124,7 +132,8 @@ class ClassroomControls(QtWidgets.QWidget):
             self.stride: _pair(params["stride"])[0], self.padding: _pair(params["padding"])[0],
             self.dilation: _pair(params["dilation"])[0],
         }  # fmt: skip
-        for widget in (*values, self.mode, self.padding_mode, self.bias, self.relu, self.ceil_mode):
+        toggles = (self.mode, self.padding_mode, self.bias, self.relu, self.ceil_mode, self.flip)
+        for widget in (*values, *toggles):
             widget.blockSignals(True)
         for spin, value in values.items():
             spin.setValue(int(value))
@@ -133,9 +142,11 @@ class ClassroomControls(QtWidgets.QWidget):
         self.bias.setValue(room.conv["bias"])
         self.relu.setChecked(room.conv["relu"])
         self.ceil_mode.setChecked(room.pool["ceil_mode"])
-        for widget in (*values, self.mode, self.padding_mode, self.bias, self.relu, self.ceil_mode):
+        self.flip.setChecked(room.conv["flip"])
+        self.flip_note.setVisible(conv and room.conv["flip"])
+        for widget in (*values, *toggles):
             widget.blockSignals(False)
-        for widget in (self.out_channels, self.padding_mode, self.bias, self.relu):
+        for widget in (self.out_channels, self.padding_mode, self.bias, self.relu, self.flip):
             widget.setEnabled(conv)
         self.ceil_mode.setEnabled(not conv)
         self.dilation.setEnabled(room.mode != AVG)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnnviz.core.conv_flip import convolution_walkthrough
 from cnnviz.core.conv_steps import (
     CLASSROOM_IMAGE,
     CLASSROOM_KERNEL,
@@ -105,7 +106,8 @@ class Classroom:
     pool_input: np.ndarray = field(default_factory=lambda: CLASSROOM_POOL_INPUT[None].copy())
     conv: dict = field(
         default_factory=lambda: {"stride": 1, "padding": 0, "dilation": 1,
-                                 "padding_mode": "zeros", "bias": 0.0, "relu": False}
+                                 "padding_mode": "zeros", "bias": 0.0, "relu": False,
+                                 "flip": False}
     )  # fmt: skip
     pool: dict = field(
         default_factory=lambda: {"kernel": 2, "stride": 2, "padding": 0, "dilation": 1,
@@ -134,6 +136,9 @@ class Classroom:
         )  # fmt: skip
 
     def walkthrough(self) -> Walkthrough:
+        """Forward steps; with "flip" a true convolution (the kernel rotated 180°)."""
+        if self.mode == CONV and self.conv["flip"]:
+            return convolution_walkthrough(self.config())
         return walkthrough(self.config())
 
     def set_input(self, values: np.ndarray) -> None:
