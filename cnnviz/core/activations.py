@@ -24,6 +24,12 @@ Hardswish  x ≤ −3              gradient exactly 0 (torch's at −3 too): off
 =========  ==================  =========================================
 
 Derivatives follow torch's autograd, including its choice at the kinks.
+
+Two teaching curves sit beside them (``TEACHING``), not layer types and never in
+the catalogue: Step (Heaviside, the perceptron's activation) and Identity (no
+activation at all). Each carries a ``lesson``: step's gradient is 0 wherever
+it exists, so gradient descent gets no signal; identity's is 1, so a stack of
+linear layers is one linear map (core.linear_collapse computes it).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import numpy as np
 from cnnviz.core.architecture import Layer
 
 COMPARABLE = ("ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "ReLU6", "SiLU", "Hardswish")
+# Comparison curves only: no torch layer of these names is in the palette.
+TEACHING = ("Step", "Identity")
 
 # Under the shaded plots. Each claim is limited to what one image's inputs show.
 FLAT_NOTE = (
@@ -79,6 +87,7 @@ class Activation:
     function: Curve
     derivative: Curve
     region: FlatRegion
+    lesson: str = ""  # why a teaching curve is not used as a layer's activation
 
     def share_flat(self, inputs: np.ndarray) -> float:
         """Fraction of `inputs` inside the flat region (0 for no inputs)."""
@@ -282,6 +291,56 @@ def _hardswish() -> Activation:
     )
 
 
+STEP_LESSON = (
+    "Step (Heaviside): 0 for x < 0, 1 for x ≥ 0. Its derivative is 0 everywhere except "
+    "at x = 0, where it is undefined (drawn as a gap). Backpropagation multiplies by this "
+    "derivative, so every weight before a step unit gets gradient 0: gradient descent "
+    "never moves them. That is why the perceptron's step gave way to sigmoid and ReLU."
+)
+IDENTITY_LESSON = (
+    "Identity (linear): f(x) = x, derivative 1 everywhere. The gradient passes through "
+    "unchanged, but the layer adds nothing: W₂(W₁x + b₁) + b₂ = (W₂W₁)x + (W₂b₁ + b₂), so "
+    "a stack of linear layers with identity between them is one linear map, no more "
+    "expressive than a single layer (`cnnviz collapse ARCH` computes that map)."
+)
+
+
+def _step() -> Activation:
+    def derivative(x):
+        x = _as_float(x)
+        # Undefined at 0 (a jump): NaN there, so a plot shows a gap, not a value.
+        return np.where(x == 0, np.nan, 0.0)
+
+    return Activation(
+        "Step",
+        "0 if x < 0 else 1",
+        lambda x: (_as_float(x) >= 0).astype(np.float64),
+        derivative,
+        FlatRegion(
+            "flat",
+            "every x: gradient 0 (undefined at 0), no signal for gradient descent",
+            ((-np.inf, np.inf),),
+        ),
+        STEP_LESSON,
+    )
+
+
+def _identity() -> Activation:
+    return Activation(
+        "Identity",
+        "x",
+        lambda x: _as_float(x).copy(),
+        lambda x: np.ones_like(_as_float(x)),
+        FlatRegion("flat", "nowhere: gradient 1 for every x", ()),
+        IDENTITY_LESSON,
+    )
+
+
+_TEACHING_FACTORIES: dict[str, Callable[[], Activation]] = {
+    "Step": _step,
+    "Identity": _identity,
+}
+
 _FACTORIES: dict[str, Callable[..., Activation]] = {
     "ReLU": _relu,
     "LeakyReLU": _leaky_relu,
@@ -297,12 +356,16 @@ _LAYER_PARAMS = {"LeakyReLU": ("negative_slope",), "ELU": ("alpha",), "GELU": ("
 
 
 def activation(name: str, **params) -> Activation:
-    """The named element-wise activation with its parameters (torch's names)."""
+    """The named element-wise activation with its parameters (torch's names), or a
+    teaching curve of ``TEACHING`` (no parameters)."""
+    if name in _TEACHING_FACTORIES and not params:
+        return _TEACHING_FACTORIES[name]()
     try:
         factory = _FACTORIES[name]
     except KeyError:
         raise ValueError(
-            f"{name} is not an element-wise activation (choose from {', '.join(COMPARABLE)})"
+            f"{name} is not an element-wise activation "
+            f"(choose from {', '.join(COMPARABLE + TEACHING)})"
         ) from None
     return factory(**params)
 

@@ -6,7 +6,9 @@ zero or tiny is shaded in all three and its share of the inputs is written
 large: "52.0% of this image's 12,544 inputs fall where ReLU is off (x ≤ 0:
 output 0, gradient 0)" — off for this image, not dead (core.activations says
 why). A chooser draws any other activation, or all of them, on the same
-inputs: why ReLU and not sigmoid, answered with this network's numbers.
+inputs: why ReLU and not sigmoid, answered with this network's numbers. Two
+teaching curves, Step and Identity (no layer computes them), come with the
+lesson each teaches: a step passes no gradient, identity collapses the stack.
 Vanishing gradients, a matter of depth, are measured in the Gradients panel.
 
 Standalone: ``python -m cnnviz.qt.panels.activation``.
@@ -23,6 +25,7 @@ from PySide6 import QtCore, QtWidgets
 from cnnviz.core.activations import (
     COMPARABLE,
     FLAT_NOTE,
+    TEACHING,
     Activation,
     activation,
     activation_for_layer,
@@ -89,7 +92,12 @@ class ActivationPanel(Panel):
     def _build(self) -> None:
         self.title = title_label()
         self.chooser = QtWidgets.QComboBox()
-        self.chooser.addItems([THIS_LAYER, *COMPARABLE, ALL])
+        self.chooser.addItems([THIS_LAYER, *COMPARABLE, *TEACHING, ALL])
+        for name in TEACHING:
+            index = self.chooser.findText(name)
+            self.chooser.setItemData(
+                index, "A comparison curve, not a layer type", QtCore.Qt.ItemDataRole.ToolTipRole
+            )
         self.chooser.setToolTip("Draw another activation function on the same inputs")
         self.chooser.currentTextChanged.connect(self.set_choice)
         top = QtWidgets.QHBoxLayout()
@@ -196,8 +204,9 @@ class ActivationPanel(Panel):
             else:
                 width, style, _ = _COMPARE_LINES[index]
                 f_pen = d_pen = pg.mkPen(_COMPARE_COLOURS[index], width=width, style=style)
-            f_curve.setData(xs, act.function(xs), pen=f_pen)
-            d_curve.setData(xs, act.derivative(xs), pen=d_pen)
+            # "finite": step's derivative is NaN (undefined) at 0, drawn as a gap.
+            f_curve.setData(xs, act.function(xs), pen=f_pen, connect="finite")
+            d_curve.setData(xs, act.derivative(xs), pen=d_pen, connect="finite")
             f_curve.show()
             d_curve.show()
         self._draw_histogram(x_range)
@@ -243,7 +252,7 @@ class ActivationPanel(Panel):
             self.share_label.setStyleSheet(f"color: {DEAD}; font-weight: 700; font-size: 17px;")
             self.share_label.setText(share_sentence(act, share, self.inputs.size))
             self.comparison.setText("")
-            self.note.setText(FLAT_NOTE)
+            self.note.setText(f"{act.lesson}\n\n{FLAT_NOTE}" if act.lesson else FLAT_NOTE)
             return
         self.share_label.setStyleSheet("font-weight: 700; font-size: 15px;")
         self.share_label.setText(f"The same {count} inputs through every activation")
