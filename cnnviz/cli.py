@@ -158,7 +158,9 @@ def _run_command(module: ModuleType, argv: list[str]) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return int(module.execute(args) or 0)
+        code = int(module.execute(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        return code
     except CommandError as exc:
         print(f"cnnviz {module.NAME}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
