@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnnviz.core.layer_spec import BOOL, PAIR, Param
+from cnnviz.core.layer_spec import BOOL, INT, PAIR, Param
 
 if TYPE_CHECKING:
     from cnnviz.core.architecture import Layer
@@ -93,6 +93,18 @@ def channels_as(name: str) -> Callable[[Layer, Shape], dict[str, Any]]:
 def pair_param(name: str, default: Any, minimum: int, help: str, *, required=False, key=False):
     return Param(name, PAIR, default, minimum, MAX_SIZE, required=required, help=help, key=key)
 
+
+# A convolution's filters, as Conv2d and ConvTranspose2d both take them.
+OUT_CHANNELS = Param(
+    "out_channels",
+    INT,
+    None,
+    1,
+    MAX_CHANNELS,
+    required=True,
+    key=True,
+    help="Number of filters, i.e. output channels.",
+)
 
 KERNEL_HELP = "Height and width of the window (one number for a square window)."
 STRIDE_HELP = "How far the window moves between outputs."

@@ -12,6 +12,7 @@ from cnnviz.core.layers._common import (
     KERNEL_HELP,
     MAX_CHANNELS,
     MAX_SIZE,
+    OUT_CHANNELS,
     PAD_HELP,
     STRIDE_HELP,
     FieldRule,
@@ -31,16 +32,7 @@ if TYPE_CHECKING:
     from cnnviz.core.architecture import Layer
 
 PARAMS = (
-    Param(
-        "out_channels",
-        INT,
-        None,
-        1,
-        MAX_CHANNELS,
-        required=True,
-        key=True,
-        help="Number of filters, i.e. output channels.",
-    ),
+    OUT_CHANNELS,
     pair_param("kernel_size", None, 1, KERNEL_HELP, required=True, key=True),
     pair_param("stride", 1, 1, STRIDE_HELP, key=True),
     Param(

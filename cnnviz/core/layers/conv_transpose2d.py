@@ -10,6 +10,7 @@ from cnnviz.core.layers._common import (
     DIL_HELP,
     KERNEL_HELP,
     MAX_CHANNELS,
+    OUT_CHANNELS,
     STRIDE_HELP,
     FieldRule,
     LayerCost,
@@ -131,16 +132,7 @@ TYPE = LayerType(
     "C_in · C_out/groups · kH · kW, plus C_out biases. Where stamps overlap unevenly "
     "the output shows a checkerboard pattern.",
     (
-        Param(
-            "out_channels",
-            INT,
-            None,
-            1,
-            MAX_CHANNELS,
-            required=True,
-            key=True,
-            help="Number of filters, i.e. output channels.",
-        ),
+        OUT_CHANNELS,
         pair_param("kernel_size", None, 1, KERNEL_HELP, required=True, key=True),
         pair_param("stride", 1, 1, STRIDE_HELP + " Here: how far apart the stamps land.", key=True),
         pair_param(
