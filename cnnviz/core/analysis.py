@@ -15,6 +15,7 @@ its own (the layers inside count theirs), so totals are plain sums.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cnnviz.core import blocks
@@ -104,16 +105,18 @@ class Analysis:
         """One entry per item of the stack (a block's merged output for a block)."""
         return tuple(info for info in self.layers if info.parent is None)
 
-    @property
-    def has_blocks(self) -> bool:
-        return any(info.parent is not None or info.layer.is_block for info in self.layers)
+    @functools.cached_property
+    def _by_address(self) -> dict[str, LayerInfo]:
+        # Built once per analysis: panels, the stack's rows and the quiz look
+        # layers up by address one after another.
+        return {info.address: info for info in self.layers}
 
     def at(self, address: str) -> LayerInfo:
         """The layer at a torch module name such as "3.body.0"; KeyError if none."""
-        for info in self.layers:
-            if info.address == address:
-                return info
-        raise KeyError(f"no layer {address}")
+        try:
+            return self._by_address[address]
+        except KeyError:
+            raise KeyError(f"no layer {address}") from None
 
     def children(self, index: int) -> tuple[LayerInfo, ...]:
         """The layers directly inside block `index`, path by path."""
