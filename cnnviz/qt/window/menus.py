@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.presets import PRESETS, load_preset
+from cnnviz.qt import labs
 from cnnviz.qt.window import icons, settings, weights_download
 
 if TYPE_CHECKING:
@@ -223,10 +224,26 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
     device_menu.addActions(list(actions.devices.values()))
 
     window.view_menu = bar.addMenu("&View")
+    window.labs_menu = bar.addMenu("&Labs")
+    fill_labs_menu(window)
     help_menu = bar.addMenu("&Help")
     help_menu.addActions([actions.guide, actions.shortcuts])
     help_menu.addSeparator()
     help_menu.addAction(actions.about)
+
+
+def fill_labs_menu(window: MainWindow) -> None:
+    """One entry per lab module in qt/labs (each sets its experiment up)."""
+    for lab in labs.discover():
+        action = _action(
+            window,
+            lab.title,
+            lambda _c=False, s=lab.start: s(window),
+            lab.shortcut or None,
+            lab.tip,
+        )
+        action.setObjectName("lab_" + lab.start.__module__.rsplit(".", 1)[-1])
+        window.labs_menu.addAction(action)
 
 
 def bring_forward(panel: PanelDock) -> None:
