@@ -73,6 +73,9 @@ class DrawCanvas(QtWidgets.QWidget):
         self.brush = float(DEFAULT_BRUSH)
         self._image = QtGui.QImage(size, size, QtGui.QImage.Format.Format_Grayscale8)
         self._image.fill(0)
+        # A drawing reopened with a project: only its pixels were saved, not its
+        # strokes, so it is shown as a picture until the first new stroke or Clear.
+        self._saved: QtGui.QImage | None = None
         self.setMouseTracking(True)  # for the brush outline, and moves without a button state
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
@@ -115,10 +118,31 @@ class DrawCanvas(QtWidgets.QWidget):
         painter.end()
         return _grey_array(image)
 
+    def show_saved(self, array: np.ndarray) -> None:
+        """Show a saved drawing's pixels ((h, w) in [0, 1]) until the next stroke or Clear."""
+        grey = np.clip(np.asarray(array, dtype=np.float32), 0.0, 1.0)
+        pixels = np.ascontiguousarray((grey * 255).round().astype(np.uint8))
+        h, w = pixels.shape
+        image = QtGui.QImage(pixels.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8)
+        self._saved = image.scaled(
+            self._size, self._size, Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )  # fmt: skip
+        self._history = []
+        self._render()
+
+    def has_saved(self) -> bool:
+        return self._saved is not None
+
     def can_undo(self) -> bool:
         return bool(self._history) and self._current is None
 
     def clear(self) -> None:
+        if self._saved is not None and not self.strokes():
+            self._saved = None
+            self._render()
+            self.changed.emit(True)
+            return
         if not self.strokes():
             return
         self._history.append(CLEAR)
@@ -135,6 +159,8 @@ class DrawCanvas(QtWidgets.QWidget):
     def _render(self) -> None:
         self._image.fill(0)
         painter = self._painter()
+        if self._saved is not None:
+            painter.drawImage(0, 0, self._saved)
         for stroke in self.strokes():
             _paint_stroke(painter, stroke)
         painter.end()
@@ -169,6 +195,10 @@ class DrawCanvas(QtWidgets.QWidget):
         if event.button() != Qt.MouseButton.LeftButton:
             return super().mousePressEvent(event)
         self._current = Stroke(self.brush, [self.to_canvas(event.position())])
+        if self._saved is not None:  # a new drawing replaces the saved picture
+            self._saved = None
+            self._history = []
+            self._render()
         self._history.append(self._current)
         painter = self._painter()
         _paint_stroke(painter, self._current)
@@ -244,7 +274,7 @@ class DrawCanvas(QtWidgets.QWidget):
         painter.drawRect(rect.adjusted(inset, inset, -inset, -inset))
         painter.setPen(QtGui.QPen(QtGui.QColor(120, 120, 120), 1))
         painter.drawRect(rect.adjusted(-0.5, -0.5, 0.5, 0.5))
-        if not self.strokes():
+        if not self.strokes() and self._saved is None:
             painter.setPen(QtGui.QColor(150, 150, 150))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
 

@@ -160,6 +160,13 @@ class DrawPad(QtWidgets.QWidget):
             f"The network gets:\n{shape}, values {low:.2f} to {high:.2f}\n(Input tab: exact values)"
         )
 
+    def show_saved(self, array: np.ndarray) -> None:
+        """A drawing reopened with a project: shown on the canvas (its pixels, not
+        its strokes) until the person draws again or clears it. Emits nothing: the
+        window already has it as the input."""
+        self.canvas.show_saved(array)
+        self._update_buttons()
+
     def brush_size(self) -> int:
         return self.brush_slider.value()
 
@@ -195,7 +202,7 @@ class DrawPad(QtWidgets.QWidget):
 
     def _update_buttons(self) -> None:
         self.undo_button.setEnabled(self.canvas.can_undo())
-        self.clear_button.setEnabled(bool(self.canvas.strokes()))
+        self.clear_button.setEnabled(bool(self.canvas.strokes()) or self.canvas.has_saved())
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
         step = {Qt.Key.Key_BracketLeft: -2, Qt.Key.Key_BracketRight: 2}.get(event.key())

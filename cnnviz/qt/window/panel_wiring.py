@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DRAWING = "drawing"  # the input's label while it is the draw pad's picture
+SAVED_DRAWING = "saved drawing"  # a drawing reopened with its project (file_ops)
 LAYER_SELECTORS = ("feature_maps", "overview", "filters", "pooling", "activation")
 
 
@@ -57,6 +58,7 @@ class PanelWiring:
         doc = window.doc
         for signal in (doc.changed, doc.image_changed, doc.weights_changed):
             signal.connect(self._document_changed)
+        doc.image_changed.connect(self._show_saved_drawing)
         window.controller.failed.connect(self._no_result_coming)
         self._settled = False  # see _panel_shown
         self._shown_early: list[docks.PanelDock] = []
@@ -90,6 +92,7 @@ class PanelWiring:
             widget.kernel_edit_requested.connect(self.kernel_edit)
         if key == "draw_pad" and hasattr(widget, "image_changed"):
             widget.image_changed.connect(self.drawing_changed)
+            self._show_saved_drawing(widget)
         if key == "input_image" and hasattr(widget, "preprocessing_changed"):
             widget.preprocessing_changed.connect(self.preprocessing_changed)
         if key == "input_image":
@@ -150,6 +153,15 @@ class PanelWiring:
         doc = self.window.doc
         doc.undo_stack.push(commands.set_kernel(doc, edit))
 
+    def _show_saved_drawing(self, pad=None) -> None:
+        """A reopened project's drawing on the pad too (else the pad looks blank
+        beside an input that came from it); the pad is fed when it is built."""
+        doc, pad = self.window.doc, pad or self.built_widget("draw_pad")
+        if doc.image_label != SAVED_DRAWING or doc.image is None or doc.image.ndim != 2:
+            return
+        if hasattr(pad, "show_saved"):
+            pad.show_saved(doc.image)
+
     def drawing_changed(self, image: np.ndarray) -> None:
         self.window.files.use_array(np.asarray(image, dtype=np.float32), DRAWING)
 
@@ -199,7 +211,8 @@ class PanelWiring:
 
     def _feed_input_panel(self, view: ComputedView) -> None:
         pad = self.built_widget("draw_pad")  # a drawing as input means it was built
-        if self.window.doc.image_label == DRAWING and hasattr(pad, "show_network_input"):
+        drawn = self.window.doc.image_label in (DRAWING, SAVED_DRAWING)
+        if drawn and hasattr(pad, "show_network_input"):
             pad.show_network_input(view.result.input)  # the tensor beside the drawing
         panel = self.built_widget("input_image")  # else it is fed when built
         if panel is None or not hasattr(panel, "set_input"):
