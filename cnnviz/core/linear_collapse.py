@@ -7,8 +7,10 @@ products. However deep, such a stack can represent nothing a single Linear
 layer cannot; the activations are what make depth worth having.
 
 Numpy only: weights come in as torch's state-dict keys ("3.weight") mapped to
-arrays. Convolutions are refused (their equivalent matrix is huge and would
-need the input size); Dropout and Identity are the identity at evaluation.
+arrays; Dropout and Identity are the identity at evaluation. This is the
+closed form for Linear stacks; any activation-free network (convolutions,
+pools, blocks) gets its map from compute.collapse, which asks the network
+itself. The request and result of that job are declared here.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def linear_addresses(arch: Architecture) -> tuple[tuple[str, ...], tuple[str, ..
         elif kind not in _PASS_THROUGH:
             raise CollapseError(
                 f"layer {index} is {kind}: only Flatten, Linear and element-wise activations "
-                "collapse (a conv net is linear too, but its matrix is not built here)"
+                "collapse here (compute.collapse builds any activation-free network's map)"
             )
     if not linears:
         raise CollapseError("there is no Linear layer to collapse")
@@ -88,3 +90,37 @@ def collapse(arch: Architecture, state: Mapping[str, np.ndarray]) -> Collapsed:
         raise CollapseError(f"the first Linear takes {maps[0][0].shape[1]} values, not {expected}")
     weight, bias = collapse_maps(maps)
     return Collapsed(weight, bias, addresses, removed)
+
+
+@dataclass(frozen=True, eq=False)
+class MapRequest:
+    """The lab's question: the one linear map of this (activation-free) network,
+    checked on `image` (C, H, W as the network saw it; None: random inputs only)."""
+
+    request_id: int
+    architecture: Architecture
+    seed: int = 0
+    weights_path: str | None = None
+    image: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class AffineMap:
+    """x ↦ Wx + b over the flattened input, and how well it matches the network."""
+
+    request_id: int
+    weight: np.ndarray  # (out, in)
+    bias: np.ndarray  # (out,)
+    input_shape: tuple[int, int, int]
+    network: np.ndarray | None = None  # the network's own output on the image (out,)
+    mapped: np.ndarray | None = None  # Wx + b on the same image (out,)
+
+    @property
+    def max_diff(self) -> float | None:
+        if self.network is None or self.mapped is None:
+            return None
+        return float(np.abs(self.network - self.mapped).max())
+
+    def templates(self) -> np.ndarray:
+        """Each output's row of W in the input's shape: (out, C, H, W)."""
+        return self.weight.reshape(self.weight.shape[0], *self.input_shape)
