@@ -52,9 +52,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     parser.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="learning rate")
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    parser.add_argument("--optimizer", choices=("adam", "sgd"), default=_DEFAULTS.optimizer)
+    parser.add_argument(
+        "--optimizer", choices=("adam", "sgd", "rmsprop"), default=_DEFAULTS.optimizer
+    )
     parser.add_argument("--init", choices=("default", "xavier", "he"), default=_DEFAULTS.init)
-    parser.add_argument("--weight-decay", type=float, default=_DEFAULTS.weight_decay)
+    parser.add_argument(
+        "--weight-decay", type=float, default=_DEFAULTS.weight_decay, help="L2, on every weight"
+    )
+    parser.add_argument(
+        "--l1",
+        type=float,
+        default=_DEFAULTS.l1,
+        help="adds L1·Σ|w| over kernels and weight matrices (not biases or BatchNorm) to the loss",
+    )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help="train on only N images (class-balanced; validation still from all): overfitting",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        metavar="P",
+        help="early stopping: stop after P epochs without a lower validation loss and keep "
+        "the lowest-loss epoch's weights",
+    )
     parser.add_argument(
         "--val-split",
         type=float,
@@ -108,6 +131,9 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         schedule=args.schedule,
         augment=not args.no_augment,
+        train_subset=args.subset,
+        patience=args.patience,
+        l1=args.l1,
     )
 
 
@@ -121,6 +147,12 @@ def rerun_command(args: argparse.Namespace) -> str:
     ]
     if args.no_augment:
         parts.append("--no-augment")
+    if args.l1:
+        parts.append(f"--l1 {args.l1:g}")
+    if args.subset is not None:
+        parts.append(f"--subset {args.subset}")
+    if args.patience is not None:
+        parts.append(f"--patience {args.patience}")
     parts.append(f"--out {Path(args.out).name}")
     return " ".join(parts)
 
@@ -326,6 +358,14 @@ def _report(result, out: Path, args: argparse.Namespace, replaced: bool) -> None
         file=sys.stderr,
     )
     again = " (replacing the file that was there)" if replaced else ""
+    if result.stopped_epoch is not None:
+        print(
+            f"early stopping ended the run after epoch {result.stopped_epoch}; "
+            f"kept the weights of epoch {result.best_epoch}",
+            file=sys.stderr,
+        )
+    if result.test_metrics is not None:
+        print(result.test_metrics.table(), file=sys.stderr)
     print(f"saved the weights to {out}{again}", file=sys.stderr)
     if args.json:
         record = {
@@ -337,5 +377,11 @@ def _report(result, out: Path, args: argparse.Namespace, replaced: bool) -> None
             "cancelled": result.cancelled,
             "dataset": dataset_key(args.dataset),
             "seed": args.seed,
+            "best_epoch": result.best_epoch,
+            "stopped_epoch": result.stopped_epoch,
+            "confusion": None,
+            "per_class": None,
         }
+        if result.test_metrics is not None:
+            record.update(result.test_metrics.as_json())
         print(safe_json.dumps(record, indent=2))

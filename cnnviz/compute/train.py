@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,18 +31,22 @@ from cnnviz.compute.datasets import (
     to_network_input,
 )
 from cnnviz.compute.model import build_model
+from cnnviz.compute.train_rules import BestEpoch, balanced_subset
 from cnnviz.compute.train_setup import (
     TrainingError,
     augmenter,
     check_config,
     conv_filters,
     initialise,
+    l1_penalty,
+    l1_weights,
     learning_rate_at,
     loss_function,
     make_optimizer,
 )
 from cnnviz.compute.weights import load_into
 from cnnviz.core.architecture import Architecture
+from cnnviz.core.class_metrics import TestMetrics, confusion_matrix
 from cnnviz.core.jobs import TrainConfig, TrainProgress, TrainResult
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,8 @@ class _Run:
     shape: tuple[int, int, int]
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
     generator: torch.Generator
+    classes: tuple[str, ...]
+    penalised: list[torch.Tensor]  # the weights L1 acts on
 
 
 def _prepare(arch: Architecture, config: TrainConfig, initial_state: dict | None) -> _Run:
@@ -101,6 +106,9 @@ def _prepare(arch: Architecture, config: TrainConfig, initial_state: dict | None
         load_into(model, initial_state, "the starting weights")
     generator = torch.Generator().manual_seed(config.seed)
     train, val = _split(data, config.validation_split, generator)
+    if config.train_subset is not None:
+        keep = balanced_subset(train.labels, config.train_subset)
+        train = _Split(train.images[keep], train.labels[keep])
     optimizer = make_optimizer(model, config)
     return _Run(
         model,
@@ -113,6 +121,8 @@ def _prepare(arch: Architecture, config: TrainConfig, initial_state: dict | None
         arch.input.as_tuple(),
         augmenter(info.key) if config.augment else None,
         generator,
+        info.classes,
+        l1_weights(model),
     )
 
 
@@ -131,10 +141,6 @@ def _state_as_numpy(model: nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
 @torch.no_grad()
 def evaluate(run: _Run, split: _Split) -> tuple[float, float]:
     """Mean loss and accuracy of the model in eval mode on `split`."""
@@ -147,6 +153,19 @@ def evaluate(run: _Run, split: _Split) -> tuple[float, float]:
         total_loss += float(run.loss_fn(out, y)) * len(y)
         correct += int((out.argmax(dim=1) == y).sum())
     return total_loss / len(split), correct / len(split)
+
+
+@torch.no_grad()
+def metrics_on(run: _Run, split: _Split) -> TestMetrics:
+    """The model's confusion matrix on `split` (eval mode), with the class names."""
+    run.model.eval()
+    predicted = []
+    for start in range(0, len(split), EVAL_BATCH):
+        x = to_network_input(split.images[start : start + EVAL_BATCH], run.max_value, run.shape)
+        predicted.append(run.model(x).argmax(dim=1).numpy())
+    predictions = np.concatenate(predicted)
+    confusion = confusion_matrix(split.labels.numpy(), predictions, len(run.classes))
+    return TestMetrics(confusion, run.classes)
 
 
 class _Reporter:
@@ -236,11 +255,14 @@ def _train_epoch(
         run.optimizer.zero_grad(set_to_none=True)
         out = run.model(x)
         loss = run.loss_fn(out, y)
-        if not torch.isfinite(loss):
+        # The L1 term is learnt from but not shown: the curves plot the data loss,
+        # the same figure as the validation loss beside it.
+        total = loss + l1_penalty(run.penalised, config.l1)
+        if not torch.isfinite(total):
             raise TrainingError(
-                f"the loss became {float(loss)} in epoch {epoch}: lower the learning rate"
+                f"the loss became {float(total)} in epoch {epoch}: lower the learning rate"
             )
-        loss.backward()
+        total.backward()
         run.optimizer.step()
         meter.add(loss.item(), int((out.detach().argmax(dim=1) == y).sum()), len(y))
         if reporter.due() and step < reporter.steps:
@@ -257,7 +279,8 @@ def train(
     on_progress: Callable[[TrainProgress], None] = _ignore_progress,
     should_stop: Callable[[], bool] = _never_stop,
 ) -> TrainResult:
-    """Train `arch` on `config.dataset`; the best weights by validation accuracy.
+    """Train `arch` on `config.dataset`; the best epoch's weights (train_rules.BestEpoch)
+    with their test metrics.
 
     Raises TrainingError (a one-line message) when the stack or the settings
     cannot be trained; DatasetError/DownloadError when the data is missing.
@@ -272,19 +295,23 @@ def train(
         steps = _steps_per_epoch(len(run.train), config.batch_size)
         reporter = _Reporter(request_id, config.epochs, steps, on_progress)
         best, epochs_run, cancelled = _epochs(run, config, reporter, should_stop)
-        best_state, best_val = best
-        run.model.load_state_dict(best_state)
-        test_accuracy = None if cancelled else evaluate(run, run.test)[1]
+        run.model.load_state_dict(best.state)
+        metrics = None if cancelled else metrics_on(run, run.test)
     seconds = time.perf_counter() - started
+    test_accuracy = None if metrics is None else metrics.accuracy
     log.info("trained %s: test accuracy %s in %.1f s", arch.name, test_accuracy, seconds)
+    stopped = epochs_run < config.epochs and not cancelled
     return TrainResult(
         request_id,
-        {k: v.numpy().copy() for k, v in best_state.items()},
-        best_val,
+        {k: v.numpy().copy() for k, v in best.state.items()},
+        best.accuracy,
         test_accuracy,
         epochs_run,
         cancelled,
         seconds,
+        best_epoch=best.epoch,
+        stopped_epoch=epochs_run if stopped else None,
+        test_metrics=metrics,
     )
 
 
@@ -314,17 +341,17 @@ def _collector_out_of_the_way():
 
 
 def _epochs(run: _Run, config: TrainConfig, reporter: _Reporter, should_stop):
-    """The epoch loop: ((best state, best validation accuracy), epochs run, cancelled)."""
-    best_state: dict[str, torch.Tensor] | None = None
-    best = (-1.0, math.inf)  # (validation accuracy, validation loss)
+    """The epoch loop: (best epoch, epochs run, cancelled); it ends early when
+    cancelled or when early stopping (config.patience) says so."""
+    best = BestEpoch(config.patience)
     for epoch in range(1, config.epochs + 1):
         meter, stopped = _train_epoch(run, epoch, config, reporter, should_stop)
         val_loss, val_accuracy = evaluate(run, run.val)
-        # Higher accuracy wins; on a tie (small validation sets tie often) the
-        # lower loss. A cancelled epoch's weights count too.
-        if (val_accuracy, -val_loss) > (best[0], -best[1]):
-            best_state, best = _state_copy(run.model), (val_accuracy, val_loss)
+        best.update(epoch, val_loss, val_accuracy, run.model)  # a cancelled epoch's too
         if stopped:
-            return (best_state, best[0]), epoch - 1, True
+            return best, epoch - 1, True
         reporter.send(run, epoch, reporter.steps, meter, (val_loss, val_accuracy))
-    return (best_state, best[0]), config.epochs, False
+        if best.should_stop(epoch):
+            log.info("early stopping after epoch %d (best %d)", epoch, best.epoch)
+            return best, epoch, False
+    return best, config.epochs, False

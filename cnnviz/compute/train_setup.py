@@ -18,7 +18,7 @@ from cnnviz.compute.blocks import flat_modules
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.jobs import TrainConfig
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
 INITS = ("default", "xavier", "he")
 SCHEDULES = ("constant", "cosine")
 # Filter snapshots for "watch filters learn" stop at this many numbers, so a
@@ -57,9 +57,26 @@ def check_config(config: TrainConfig) -> None:
             f"validation split must be above 0 and at most 0.5, got {config.validation_split}",
         ),
     ]
+    problems += _lab_problems(config)
     for bad, message in problems:
         if bad:
             raise TrainingError(message)
+
+
+def _lab_problems(config: TrainConfig) -> list[tuple[bool, str]]:
+    """The overfitting lab's settings: subset, patience, L1."""
+    subset, patience = config.train_subset, config.patience
+    return [
+        (
+            subset is not None and subset < 2,
+            f"the training subset needs at least 2 images, got {subset}",
+        ),
+        (patience is not None and patience < 1, f"patience must be at least 1, got {patience}"),
+        (
+            not (0 <= config.l1 < 1 and math.isfinite(config.l1)),
+            f"L1 must be from 0 to 1 (e.g. 0.0001), got {config.l1}",
+        ),
+    ]
 
 
 def initialise(model: nn.Sequential, scheme: str, seed: int) -> None:
@@ -100,7 +117,27 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         return torch.optim.SGD(
             params, lr=config.learning_rate, momentum=0.9, weight_decay=config.weight_decay
         )
+    if config.optimizer == "rmsprop":
+        # torch's defaults (alpha 0.99, eps 1e-8, no momentum): the textbook RMSprop.
+        return torch.optim.RMSprop(
+            params, lr=config.learning_rate, weight_decay=config.weight_decay
+        )
     return torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+def l1_weights(model: nn.Module) -> list[torch.Tensor]:
+    """The parameters L1 acts on: those with two or more dimensions, i.e. Linear
+    matrices and conv kernels. Biases and BatchNorm's scale and shift (one
+    dimension) are left out: shrinking them to zero makes nothing sparser, and
+    they are few. (Weight decay, torch's, acts on every parameter.)"""
+    return [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+
+
+def l1_penalty(weights: list[torch.Tensor], l1: float) -> torch.Tensor | float:
+    """l1 · Σ|w| over `weights`; its gradient is l1 · sign(w)."""
+    if l1 == 0 or not weights:
+        return 0.0
+    return l1 * sum(w.abs().sum() for w in weights)
 
 
 def conv_filters(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cnnviz.core.architecture import Architecture
+from cnnviz.core.class_metrics import TestMetrics
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class TrainConfig:
     epochs: int = 5
     batch_size: int = 64
     learning_rate: float = 1e-3
-    optimizer: str = "adam"  # adam | sgd (with momentum 0.9)
+    optimizer: str = "adam"  # adam | sgd (with momentum 0.9) | rmsprop
     init: str = "default"  # default | xavier | he
     weight_decay: float = 0.0
     validation_split: float = 0.1
@@ -164,6 +165,15 @@ class TrainConfig:
     # widths of the training images (digit datasets) or shifts/flips (photos).
     schedule: str = "cosine"  # constant | cosine
     augment: bool = True
+    # Added by the overfitting lab (issue 19). train_subset: train on only this
+    # many images (a seeded, class-balanced pick; the validation split is taken
+    # first, from all images); None: all. patience: stop once the validation
+    # loss has not improved for this many epochs, and keep the lowest-loss
+    # epoch's weights; None: run every epoch. l1: adds l1·Σ|w| over the
+    # weight matrices and kernels (not biases, not BatchNorm) to the loss.
+    train_subset: int | None = None
+    patience: int | None = None
+    l1: float = 0.0
 
 
 # What trains the bundled digits to at least 97 % test accuracy in about 10 s on
@@ -208,3 +218,9 @@ class TrainResult:
     epochs_run: int
     cancelled: bool
     seconds: float
+    # The epoch whose weights were kept (1-based; 0: none finished), the epoch
+    # early stopping ended the run after (None: it did not), and the kept
+    # weights' confusion matrix on the test set (None when not measured).
+    best_epoch: int = 0
+    stopped_epoch: int | None = None
+    test_metrics: TestMetrics | None = None

@@ -132,7 +132,11 @@ def test_an_untrainable_stack_says_what_to_change():
     [
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"learning_rate": 0.0}, "learning rate must be above 0"),
-        ({"optimizer": "rmsprop"}, "optimizer must be one of adam, sgd"),
+        ({"optimizer": "adagrad"}, "optimizer must be one of adam, sgd, rmsprop"),
+        ({"train_subset": 1}, "the training subset needs at least 2 images"),
+        ({"train_subset": 5000}, "the training subset of 5000 is more than the 1294 training"),
+        ({"patience": 0}, "patience must be at least 1"),
+        ({"l1": -0.1}, "L1 must be from 0 to 1"),
         ({"init": "lecun"}, "init must be one of default, xavier, he"),
         ({"validation_split": 0.0}, "validation split must be above 0"),
         ({"schedule": "step"}, "schedule must be one of constant, cosine"),
