@@ -98,6 +98,7 @@ class ComputeController(QObject):
     training_failed = Signal(str)  # why a training did not run or stopped, in plain words
     # A new document, or a stack keeping none of the weights of the last one.
     network_replaced = Signal()
+    train_mode_changed = Signal(bool)  # training behaviour (dropout, batch norm) on or off
 
     def __init__(
         self,
@@ -281,6 +282,7 @@ class ComputeController(QObject):
     def set_train_mode(self, on: bool) -> None:
         if on != self.train_mode:
             self.train_mode = on
+            self.train_mode_changed.emit(on)
             self.schedule()
 
     def run_anyway(self) -> None:

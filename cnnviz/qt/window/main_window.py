@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._compute_failed)
         self.controller.busy_changed.connect(self.statusbar.set_busy)
         self.controller.device_changed.connect(self.statusbar.set_device)
+        self.controller.train_mode_changed.connect(self.statusbar.set_train_mode)
         self.statusbar.run_anyway.connect(self.controller.run_anyway)
         self.doc.changed.connect(lambda: self.statusbar.show_memory(self.doc.analysis))
         self.statusbar.show_memory(self.doc.analysis)

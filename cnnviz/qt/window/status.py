@@ -19,6 +19,19 @@ RUN_ANYWAY_TIP = (
     "the computer may slow down or the run fail"
 )
 
+TRAINING_BADGE = "TRAINING MODE: dropout drops, batch norm uses this batch"
+TRAINING_BADGE_TIP = (
+    "Compute > Training Behaviour (Ctrl+T) is on: every forward runs as in training. "
+    "Dropout zeroes random values (seeded) and scales the rest by 1/(1−p); batch norm "
+    "normalises with this image's own statistics. Running statistics are put back "
+    "after each forward, so the network does not drift. Ctrl+T again to evaluate."
+)
+# Orange with dark text reads on light and dark palettes and is not the error red.
+_BADGE_STYLE = (
+    "QLabel#status_training { background: #ff9800; color: #1a1a1a; font-weight: 700; "
+    "border-radius: 3px; padding: 1px 6px; }"
+)
+
 
 class StatusBar(QStatusBar):
     run_anyway = Signal()  # the user overrides a refusal for lack of memory
@@ -50,7 +63,13 @@ class StatusBar(QStatusBar):
         self.device = QLabel("Device: starting…", self)
         self.device.setObjectName("status_device")
         self.device.setToolTip("Where torch computes (Compute > Device to change)")
+        self.training = QLabel(TRAINING_BADGE, self)
+        self.training.setObjectName("status_training")
+        self.training.setStyleSheet(_BADGE_STYLE)
+        self.training.setToolTip(TRAINING_BADGE_TIP)
+        self.training.hide()
         self.addWidget(self.problem, 1)
+        self.addPermanentWidget(self.training)
         self.addWidget(self.run_anyway_button)
         for label in (self.busy, self.memory, self.timing, self.device):
             label.setContentsMargins(8, 0, 8, 0)
@@ -98,6 +117,10 @@ class StatusBar(QStatusBar):
     def set_timing(self, milliseconds: float) -> None:
         shown = f"{milliseconds:.0f} ms" if milliseconds >= 10 else f"{milliseconds:.1f} ms"
         self.timing.setText(f"forward {shown}")
+
+    def set_train_mode(self, on: bool) -> None:
+        """The badge stays while training behaviour is on: numbers differ from eval."""
+        self.training.setVisible(on)
 
     def set_device(self, name: str) -> None:
         self.device.setText(f"Device: {name}")
