@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from cnnviz.core import stack_edits, tree_edits
+from cnnviz.core import linearize, stack_edits, tree_edits
 from cnnviz.core.architecture import Architecture, ArchitectureError, InputShape, Layer
 from cnnviz.core.blocks import RESIDUAL
 from cnnviz.core.catalogue import layer_type
@@ -270,6 +270,24 @@ def set_merge(doc: Document, row: int, merge: str) -> SetParamCommand | None:
     if doc.analysis.layers[row].layer.get("merge") == merge:
         return None
     return SetParamCommand(doc, row, "merge", merge)
+
+
+def remove_activations(doc: Document) -> StateCommand | None:
+    """Every activation layer removed, inside blocks too, as ONE undo step."""
+    count = len(linearize.activation_addresses(doc.architecture))
+    if not count:
+        return None
+    edit = linearize.remove_activations(doc.architecture)
+    return _structural(doc, f"Remove every activation ({count})", edit, [])
+
+
+def replace_max_pools(doc: Document) -> StateCommand | None:
+    """Every max pool made the average pool of its windows, as ONE undo step.
+    ArchitectureError when one has no such twin (a dilated max pool)."""
+    if not linearize.max_pool_addresses(doc.architecture):
+        return None
+    edit = linearize.replace_max_pools(doc.architecture)
+    return _structural(doc, "Replace max pooling by average pooling", edit, [])
 
 
 def replace_architecture(
