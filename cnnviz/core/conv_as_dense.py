@@ -127,6 +127,14 @@ def in_words(count: int) -> str:
     return f"{count:,}"
 
 
+def bytes_in_words(count: int) -> str:
+    """E.g. 41,248,878,755,840 → "41.2 TB" (a dense layer's weights as float32)."""
+    for size, unit in ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB")):
+        if count >= size:
+            return f"{count / size:,.1f} {unit}"
+    return f"{count} bytes"
+
+
 def too_large_line(geometry: ConvGeometry) -> str:
     found = geometry.counts()
     return (

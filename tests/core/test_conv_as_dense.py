@@ -15,6 +15,7 @@ from cnnviz.core.conv_as_dense import (
     MAX_ENTRIES,
     ConvGeometry,
     DenseTooLarge,
+    bytes_in_words,
     crop,
     crop_weight,
     dense_bias,
@@ -210,3 +211,5 @@ def test_in_words():
     assert in_words(10_312_216_477_696) == "10.3 trillion"
     assert in_words(4_816_896) == "4.8 million"
     assert in_words(999) == "999"
+    assert bytes_in_words(4 * 10_312_219_688_960) == "41.2 TB"
+    assert bytes_in_words(4 * 1_792) == "7.2 kB"
