@@ -1,0 +1,164 @@
+"""Lab: training mode made visible. Dropout draws a random mask and scales what it
+keeps by 1/(1−p); batch norm normalises with this batch's own statistics. The
+lab turns training behaviour on, makes sure the network has a Dropout on a
+feature map and a BatchNorm2d (loading the interview preset and inserting a
+Dropout, both undoable, when it has not) and opens a panel that follows the
+selected layer (cnnviz/qt/panels/training_mode.py).
+
+The compute side puts batch norm's running statistics back after every
+training-mode forward (cnnviz/compute/runner.py, _buffers_kept), so looking
+never changes the network; the panel shows where one training step would
+have moved them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cnnviz.core.analysis import Analysis
+from cnnviz.core.architecture import Layer
+from cnnviz.core.train_mode_view import BATCH_NORM_TYPES, DROPOUT_TYPES
+from cnnviz.qt.editor import commands
+from cnnviz.qt.labs import Lab, lab_dock
+
+log = logging.getLogger(__name__)
+
+PRESET = "interview"  # small, trained, with batch norm on feature maps
+DROPOUT_P = 0.5
+KEY = "training_mode"
+
+
+def _spatial(info) -> bool:
+    return info.input_shape is not None and len(info.input_shape) == 3
+
+
+def spatial_layers(analysis: Analysis, types: tuple[str, ...]) -> list[int]:
+    """Flat indices of the layers of `types` fed a C×H×W map."""
+    return [i.index for i in analysis.layers if i.layer.type in types and _spatial(i)]
+
+
+def dropout_position(analysis: Analysis) -> int | None:
+    """Where in the top-level stack a Dropout goes: after the first top-level batch
+    norm on a feature map and the activation after it, else after the first
+    feature map; None when the stack has none."""
+    tops = [info for info in analysis.top_level if info.output_shape is not None]
+    maps = [info for info in tops if len(info.output_shape) == 3]
+    for info in maps:
+        if info.layer.type in BATCH_NORM_TYPES:
+            after = info.top + 1
+            follows = [t for t in maps if t.top == after and t.layer.type == "ReLU"]
+            return after + 1 if follows else after
+    return maps[0].top + 1 if maps else None
+
+
+class _Weights:
+    """The network's state dict from the compute thread, copied again only when the
+    weights changed (the snapshot's token); None for a fresh initialisation."""
+
+    def __init__(self, controller):
+        self.controller = controller
+        self.token, self.state = None, None
+
+    def __call__(self) -> dict | None:
+        answer = self.controller.weights_snapshot(self.token, timeout_s=5.0)
+        if answer is None:
+            raise RuntimeError("no compute engine holds the network")
+        token, state, fresh = answer
+        if fresh:
+            self.token, self.state = token, None
+        elif state is not None:
+            self.token, self.state = token, state
+        return self.state
+
+
+class _Follower:
+    """Feeds the lab's panel the latest result for the selected layer."""
+
+    def __init__(self, window, panel):
+        self.window, self.panel = window, panel
+        panel.state_provider = _Weights(window.controller)
+        panel.layer_selected.connect(window.select_layer)
+        window.result_shown.connect(self.refresh)
+        window.stack_view.current_row_changed.connect(self.refresh)
+        self._watching = False
+
+    def watch(self, dock) -> None:
+        """Draw when the dock comes into sight: hidden, the panel skips results."""
+        if not self._watching:
+            self._watching = True
+            # Forced: Qt says "visible" while the tab it replaces still covers it.
+            dock.visibilityChanged.connect(lambda visible: visible and self.refresh(force=True))
+
+    def refresh(self, *_args, force: bool = False) -> None:
+        from cnnviz.qt.panels.base import PanelInput
+
+        view, window, panel = self.window.controller.latest, self.window, self.panel
+        if not force and (not panel.isVisible() or panel.visibleRegion().isEmpty()):
+            return  # closed, or a tab behind another: no histograms nobody sees
+        # A result of an older stack has other indices: wait for the new one.
+        if view is None or view.analysis is not window.doc.analysis:
+            return
+        index = max(window.selected_layer, 0)
+        classes = window.doc.architecture.classes
+        names = tuple(classes) if classes else None
+        self.panel.show(PanelInput(view.result, view.analysis, index, names, view.trained))
+
+
+def _make_panel(window):
+    from cnnviz.qt.panels.training_mode import TrainingModePanel
+
+    panel = TrainingModePanel()
+    panel._follower = _Follower(window, panel)  # lives as long as the panel
+    return panel
+
+
+def _add_dropout(window) -> str:
+    """Insert a Dropout on a feature map, undoably, and select it; what was done."""
+    doc = window.doc
+    position = dropout_position(doc.analysis)
+    if position is None:
+        return "This network has no feature map to put a Dropout on."
+    layer = Layer.make("Dropout", p=DROPOUT_P)
+    doc.undo_stack.push(commands.insert_layers(doc, position, [layer]))
+    window.select_layer(doc.analysis.top_level[position].index)
+    return f"Inserted Dropout(p={DROPOUT_P:g}) as layer {position} (Ctrl+Z takes it out)"
+
+
+def _after_first_result(window) -> None:
+    """Insert the Dropout once the preset has been computed: its weights file is
+    then loaded, and the compute side keeps them through the insertion."""
+
+    def once(view) -> None:
+        if view.analysis is not window.doc.analysis:
+            return  # the result of the stack before the preset
+        window.result_shown.disconnect(once)
+        if not spatial_layers(window.doc.analysis, DROPOUT_TYPES):
+            window.statusbar.show_message(f"Preset {PRESET}; " + _add_dropout(window), 10000)
+
+    window.result_shown.connect(once)
+
+
+def start(window) -> None:
+    lab_dock(window, KEY, "Training mode", lambda: _make_panel(window))
+    action = window.menu_actions.train_mode
+    if not action.isChecked():
+        action.trigger()  # through the menu action, so its tick and the badge agree
+    analysis = window.doc.analysis
+    dropouts = spatial_layers(analysis, DROPOUT_TYPES)
+    if spatial_layers(analysis, BATCH_NORM_TYPES) and dropouts:
+        window.select_layer(dropouts[0])
+    elif spatial_layers(analysis, BATCH_NORM_TYPES):
+        window.statusbar.show_message(_add_dropout(window), 10000)
+    elif window.load_preset(PRESET):
+        _after_first_result(window)
+    follower = window.lab_docks[KEY].widget()._follower
+    follower.watch(window.lab_docks[KEY])
+    follower.refresh(force=True)
+
+
+LAB = Lab(
+    "&Training mode: dropout and batch norm",
+    order=10,
+    start=start,
+    tip="Training behaviour on: the dropout mask and 1/(1−p) scale, batch norm's statistics",
+)
