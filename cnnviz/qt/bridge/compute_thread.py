@@ -163,6 +163,12 @@ class ComputeThread(QObject):
             self._latest_job[type(request)] = request.request_id
             self._mailbox.put_job(request)
 
+    def put_call(self, function: Callable[[Any], None]) -> None:
+        """Run `function(runner)` on the compute thread between jobs, without waiting
+        (a lab's job that keeps its own latest-wins slot, as GradientLanes do)."""
+        if not self._stopped:
+            self._mailbox.put_call(Call(function))
+
     def submit_gradients(self, request, lane: str = MAIN) -> None:
         """Compute a GradientRequest's norms (compute_gradients): latest wins per lane."""
         if not self._stopped:

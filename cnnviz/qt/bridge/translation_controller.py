@@ -1,0 +1,128 @@
+"""Drives the translation lab's job from its panel: the latest choice wins.
+
+The comparison is asked for the network exactly as the last forward saw it
+(its stack, the input tensor it ran on, the document's seed, weights file and
+hand-set kernels), again whenever a new forward result arrives (an edit,
+another image, a training epoch) or the person changes the shift, axis or
+layer, debounced like forwards, and only while the lab can be seen
+(`set_active`). Results and failures of any but the latest request are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from cnnviz.core.translation_jobs import ShiftChoice, TranslationRequest
+from cnnviz.qt.bridge.compute_translation import TranslationLane
+from cnnviz.qt.bridge.controller import DEBOUNCE_MS, ComputeController, ComputedView
+
+log = logging.getLogger(__name__)
+
+# Translation ids have a range of their own: never taken for another job's.
+FIRST_ID = 3_000_000
+
+
+class TranslationController(QObject):
+    result_ready = Signal(object)  # TranslationResult of the latest request
+    failed = Signal(str)  # why the latest request gave nothing, one line
+    network_changed = Signal(object)  # the ComputedView a new request is for
+
+    def __init__(self, compute: ComputeController, parent: QObject | None = None, lane=None):
+        """`lane` replaces the compute thread's (tests)."""
+        super().__init__(parent)
+        self.compute = compute
+        self.choice = ShiftChoice()
+        self.active = False
+        self.latest_id: int | None = None
+        self._request_id = FIRST_ID
+        self._asked: tuple[ComputedView, ShiftChoice] | None = None
+        self._lane = lane
+        self._lane_thread = None
+        if lane is not None:
+            self._connect(lane)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.submit_now)
+        compute.result_ready.connect(self._new_result)
+
+    def set_choice(self, choice: ShiftChoice) -> None:
+        if choice != self.choice:
+            self.choice = choice
+            self._timer.start()
+
+    def set_active(self, active: bool) -> None:
+        """The lab can be seen (or not): only then is anything computed."""
+        self.active = bool(active)
+        if self.active:
+            self._timer.start()
+
+    def _new_result(self, view: ComputedView) -> None:
+        self.network_changed.emit(view)
+        self._timer.start()
+
+    def submit_now(self) -> int | None:
+        """Ask for the current choice on the latest result, unless that is asked already."""
+        self._timer.stop()
+        view, choice = self.compute.latest, self.choice
+        if not self.active or view is None:
+            return None
+        if self._asked is not None and self._asked[0] is view and self._asked[1] == choice:
+            return None  # the same question: its answer is on its way or shown
+        image = view.result.input
+        if image.size > 1 and not any(image.strides):
+            return None  # released for a large forward (result_release): its result comes
+        self._asked = (view, choice)
+        if view.computed_layers < len(view.analysis.top_level):
+            self.latest_id = None
+            self.failed.emit("the stack has an invalid layer; fix it to compare shifts")
+            return None
+        lane = self._current_lane()
+        if lane is None:
+            self.failed.emit("the compute engine is not available")
+            return None
+        self._request_id += 1
+        request = self._request(self._request_id, view, choice)
+        self.latest_id = request.request_id
+        lane.submit(request)
+        return request.request_id
+
+    def _request(self, request_id: int, view: ComputedView, choice: ShiftChoice):
+        doc = self.compute.doc
+        return TranslationRequest(
+            request_id=request_id,
+            architecture=view.architecture,
+            image=view.result.input,  # the tensor the forward ran on
+            pixels=choice.pixels,
+            axis=choice.axis,
+            layer=choice.layer,
+            seed=doc.seed,
+            weights_path=None if view.weights_withheld else doc.weights_path,
+            kernel_edits=tuple(doc.kernel_edits),
+            device=self.compute.device,
+        )
+
+    def _current_lane(self) -> TranslationLane | None:
+        thread = self.compute.thread
+        if self._lane is not None and (self._lane_thread is None or thread is self._lane_thread):
+            return self._lane
+        if thread is None or not hasattr(thread, "put_call"):
+            return None
+        self._lane = TranslationLane(thread.put_call, self)
+        self._lane_thread = thread
+        self._connect(self._lane)
+        return self._lane
+
+    def _connect(self, lane: TranslationLane) -> None:
+        lane.ready.connect(self._on_ready)
+        lane.failed.connect(self._on_failure)
+
+    def _on_ready(self, result) -> None:
+        if result.request_id == self.latest_id:
+            self.result_ready.emit(result)
+
+    def _on_failure(self, failure) -> None:
+        if failure.request_id == self.latest_id:
+            self.failed.emit(failure.message)
