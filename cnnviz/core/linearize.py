@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from cnnviz.core import tree_edits
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
-from cnnviz.core.catalogue import layer_type
+from cnnviz.core.catalogue import CATALOGUE, layer_type
 
-# Layer types that are not linear even at evaluation, beyond the activations,
-# with why; ending with what to do about it.
+# Layer types that are affine at evaluation (a block is the sum or concat of its
+# paths); anything else is not, or not known to be (an imported opaque module).
+LINEAR = frozenset({
+    "Conv2d", "ConvTranspose2d", "Linear", "Flatten", "Identity", "Dropout", "Dropout2d",
+    "AvgPool2d", "AdaptiveAvgPool2d", "ZeroPad2d", "Upsample", "BatchNorm2d",
+    "Residual", "Parallel",
+})  # fmt: skip
+# Why the others are not, each ending with what to do about it.
 _MAX_POOL = "it keeps the largest of each window): replace it by {avg} to see the collapse"
 _NOT_LINEAR = {
     "MaxPool2d": _MAX_POOL.format(avg="AvgPool2d"),
@@ -31,6 +37,11 @@ _NOT_LINEAR = {
     "GroupNorm": "it divides each sample by its own spread): remove it to see the collapse",
     "LocalResponseNorm": "it divides by its neighbours' energy): remove it to see the collapse",
 }
+_BATCH_STATS = (
+    "with track_running_stats off it divides by the batch's own spread, even at "
+    "evaluation): turn track_running_stats on to see the collapse"
+)
+_UNKNOWN = "cnnviz cannot see inside it, so it is not known to be): remove it to see the collapse"
 ACTIVATION = "it bends its input): remove every activation to see the collapse"
 AVERAGE_OF = {"MaxPool2d": "AvgPool2d", "AdaptiveMaxPool2d": "AdaptiveAvgPool2d"}
 # What a max pool's replacement keeps: the window, not the -inf padding's meaning.
@@ -49,18 +60,27 @@ class NonLinear:
 
 
 def is_activation(layer: Layer) -> bool:
-    return not layer.is_block and layer_type(layer.type).is_activation
+    return not layer.is_block and layer.type in CATALOGUE and layer_type(layer.type).is_activation
 
 
 def non_linear(arch: Architecture) -> list[NonLinear]:
     """Every layer that keeps the network from being one affine map, in pre-order."""
     found = []
     for address, layer in arch.walk():
-        if is_activation(layer):
-            found.append(NonLinear(address, layer.type, ACTIVATION))
-        elif layer.type in _NOT_LINEAR:
-            found.append(NonLinear(address, layer.type, _NOT_LINEAR[layer.type]))
+        reason = _why_not_linear(layer)
+        if reason is not None:
+            found.append(NonLinear(address, layer.type, reason))
     return found
+
+
+def _why_not_linear(layer: Layer) -> str | None:
+    if is_activation(layer):
+        return ACTIVATION
+    if layer.type == "BatchNorm2d" and not layer.get("track_running_stats"):
+        return _BATCH_STATS
+    if layer.type in LINEAR:
+        return None
+    return _NOT_LINEAR.get(layer.type, _UNKNOWN)
 
 
 def activation_addresses(arch: Architecture) -> list[str]:

@@ -12,12 +12,16 @@ import copy
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, assume, given, settings
 from torch import nn
 
 from cnnviz.compute.collapse import affine_map, compute_map, linear_twin, network_output
 from cnnviz.compute.model import build_model
+from cnnviz.core import linearize
+from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import ArchitectureError, from_json
 from cnnviz.core.linear_collapse import MapRequest
+from tests.graph_strategies import graphs
 from tests.torch_graph import build
 
 ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.Softmax)
@@ -173,3 +177,49 @@ def test_a_network_with_an_activation_left_is_refused_in_one_line():
     model, arch = ours(raw, build(raw).model.state_dict())
     with pytest.raises(ArchitectureError, match=r"^ReLU at layer 1 is not linear \(it bends"):
         affine_map(model, arch)
+
+
+def _reference_twin(model: nn.Module) -> nn.Module:
+    """`model` (torch_graph's) with activations → Identity and max pools → average
+    pools of the same windows, by torch alone."""
+    twin = copy.deepcopy(model).double().eval()
+    for name, module in list(twin.named_modules()):
+        if isinstance(module, (*ACTIVATIONS, nn.ReLU6, nn.SiLU, nn.Hardswish)):
+            new = nn.Identity()
+        elif isinstance(module, nn.MaxPool2d):
+            new = nn.AvgPool2d(module.kernel_size, module.stride, module.padding, module.ceil_mode)
+        elif isinstance(module, nn.AdaptiveMaxPool2d):
+            new = nn.AdaptiveAvgPool2d(module.output_size)
+        else:
+            continue
+        parent, _, child = name.rpartition(".")
+        setattr(twin.get_submodule(parent), child, new)
+    return twin
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(graphs())
+def test_generated_networks_collapse_to_their_jacobian(raw):
+    try:
+        arch = from_json(raw)
+    except ArchitectureError:
+        assume(False)
+    assume(analyze(arch).first_error is None)
+    left = [n for n in linearize.non_linear(arch) if n.reason != linearize.ACTIVATION]
+    assume(all(n.type in linearize.AVERAGE_OF for n in left))
+    assume(all(layer.params.get("dilation", 1) in (1, (1, 1)) for _, layer in arch.walk()
+               if layer.type == "MaxPool2d"))  # fmt: skip
+    built = build(raw)
+    assume(built.model is not None)
+    model = build_model(arch, seed=0)
+    model.load_state_dict(built.model.state_dict())
+    twin, edited = linear_twin(model, arch, average_pools=True)
+    weight, bias = affine_map(twin, edited)
+
+    reference = _reference_twin(built.model)
+    zero = torch.zeros(1, *arch.input.as_tuple(), dtype=torch.float64)
+    jacobian = torch.autograd.functional.jacobian(lambda x: reference(x).flatten(), zero)
+    with torch.no_grad():
+        expected_b = reference(zero).flatten().numpy()
+    np.testing.assert_allclose(weight, jacobian.reshape(weight.shape).numpy(), atol=1e-6)
+    np.testing.assert_allclose(bias, expected_b, atol=1e-6)

@@ -119,3 +119,11 @@ def test_w_too_big_is_refused_with_its_size():
     big = Architecture("big", InputShape(3, 224, 224), (Layer.make("Flatten"),))
     with pytest.raises(ArchitectureError, match=r"W would be 150528×150528 \(22659 M numbers"):
         linearize.check_collapsible(big)
+
+
+def test_batch_norm_with_batch_statistics_is_not_linear_even_at_evaluation():
+    tracked = net(conv(2), Layer.make("BatchNorm2d"), Layer.make("Flatten"))
+    assert linearize.non_linear(tracked) == []
+    batch = net(conv(2), Layer.make("BatchNorm2d", track_running_stats=False))
+    (found,) = linearize.non_linear(batch)
+    assert found.line.startswith("BatchNorm2d at layer 1 is not linear (with track_running_stats")
