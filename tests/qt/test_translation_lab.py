@@ -140,3 +140,26 @@ def test_the_standalone_panel_draws_a_numpy_sample(qtbot):
     ]  # fmt: skip
     assert "the 4 px shift is 2 cells here" in panel.sentence.text()
     assert panel.prediction.text().startswith("Prediction: '")
+
+
+def test_the_lane_runs_on_the_real_compute_thread(qtbot):
+    from cnnviz.core.translation_jobs import TranslationRequest
+    from cnnviz.qt.bridge.compute_thread import ComputeThread
+    from cnnviz.qt.bridge.compute_translation import TranslationLane
+
+    thread = ComputeThread()
+    try:
+        lane = TranslationLane(thread.put_call)
+        image = np.random.default_rng(0).random((1, 12, 12), dtype=np.float32)
+        request = TranslationRequest(3_000_001, STACK, image, pixels=-2, layer="0")
+        with qtbot.waitSignal(lane.ready, timeout=30_000) as ready:
+            lane.submit(request)
+        result = ready.args[0]
+        model = build_model(STACK, seed=0).eval()
+        with torch.no_grad():
+            moved = torch.from_numpy(shift_image(image, 0, -2))[None]
+            expected = model[0](moved)[0].numpy()
+        assert result.request_id == request.request_id and result.layer == "0"
+        np.testing.assert_allclose(result.shifted, expected, atol=1e-6)
+    finally:
+        thread.shutdown()
