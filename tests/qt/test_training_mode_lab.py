@@ -4,6 +4,10 @@ torch on the arrays the real compute side recorded), and the lab sets it all up.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +19,7 @@ from cnnviz.compute.weights import state_as_numpy
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.jobs import ForwardRequest
+from cnnviz.core.project import Project
 from cnnviz.qt.labs import training_mode as lab
 from cnnviz.qt.panels.base import PanelInput
 from cnnviz.qt.panels.training_mode import NONE_HINT, PICK_HINT, TrainingModePanel
@@ -149,7 +154,8 @@ def window(qtbot):
 
 
 def test_the_lab_sets_up_training_mode_on_the_interview_net(window, qtbot):
-    window.doc.undo_stack.clear()
+    plain = Architecture("no batch norm", InputShape(2, 12, 12), ARCH.layers[:1])
+    window.doc.reset(Project(plain), None)
     before = [layer.type for layer in window.doc.architecture.layers]
     entry = next(
         a for m in window.menuBar().actions() if m.text() == "&Labs"
@@ -194,3 +200,12 @@ def test_dropout_goes_after_the_first_batch_norm_and_its_activation():
     assert lab.spatial_layers(analysis, ("Dropout",)) == [3]
     flat = Architecture("flat", InputShape(4, 1, 1), (Layer.make("Flatten"),))
     assert lab.dropout_position(analyze(flat)) is None
+
+
+def test_the_panel_opens_alone_on_sample_arrays(tmp_path):
+    picture = tmp_path / "training_mode.png"
+    command = [sys.executable, "-m", "cnnviz.qt.panels.training_mode", "--preset", "interview",
+               "--layer", "1", "--screenshot", str(picture)]  # fmt: skip
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    subprocess.run(command, check=True, env=env, timeout=120, capture_output=True)
+    assert picture.stat().st_size > 10_000
