@@ -98,6 +98,22 @@ def test_the_panel_shows_torchs_dropout_mask_and_scale(qtbot, computed):
     assert (picture[kept] == 255).all() and (picture[(y[c] == 0) & live[c]] == 0).all()
 
 
+def test_dropout_at_evaluation_and_with_p_zero_says_output_is_input(qtbot, computed):
+    runner, result = computed
+    panel = _panel(qtbot, runner)
+    image = result.input
+    evaluated = runner.run(ForwardRequest(3, ARCH, image, seed=4))
+    panel.show(PanelInput(evaluated, analyze(ARCH), 3))
+    assert panel.dropout.identity and panel.dropout.max_difference == 0
+    assert panel.dropout_page.kept_line.text().startswith("Identity at evaluation")
+    layers = list(ARCH.layers)
+    layers[3] = Layer.make("Dropout", p=0.0)
+    nothing = Architecture("p0", ARCH.input, tuple(layers))
+    trained = runner.run(ForwardRequest(4, nothing, image, seed=4, train_mode=True))
+    panel.show(PanelInput(trained, analyze(nothing), 3))
+    assert panel.dropout_page.kept_line.text().startswith("p = 0 drops nothing")
+
+
 def test_the_panel_shows_batch_norms_statistics_as_torch_computes_them(qtbot, computed):
     runner, result = computed
     panel = _panel(qtbot, runner)

@@ -119,6 +119,8 @@ class DropoutPage(QtWidgets.QWidget):
     @staticmethod
     def _kept_text(layer: DropoutView, shown: DropoutView, channel: int) -> str:
         total = layer.kept + layer.dropped + layer.unknown
+        if layer.identity and layer.p == 0:
+            return f"p = 0 drops nothing: output = input over {total:,} values."
         if layer.identity:
             return (
                 f"Identity at evaluation: output = input (max |output − input| = "
