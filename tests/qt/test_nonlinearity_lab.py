@@ -101,3 +101,33 @@ def test_templates_are_the_rows_of_w_in_the_input_shape(qtbot):
     assert "W is 3×32" in panel.status.text() and "1e-12" in panel.difference.text()
     panel.show_failure("ReLU at layer 1 is not linear")
     assert panel.found is None and panel.table.rowCount() == 0
+
+
+def test_the_edit_menu_removes_every_activation_in_one_step(qtbot):
+    from cnnviz.core.architecture import Architecture, InputShape, Layer
+    from cnnviz.core.project import Project
+    from tests.qt.test_main_window import make_window
+
+    win = make_window(qtbot)
+    try:
+        relu = Layer.make("ReLU")
+        conv = Layer.make("Conv2d", out_channels=2, kernel_size=1)
+        block = Layer.block("Residual", [[conv, relu, conv], []])
+        pool = Layer.make("MaxPool2d", kernel_size=2)
+        arch = Architecture("t", InputShape(1, 4, 4), (conv, relu, block, pool, relu))
+        win.doc.reset(Project(arch), None)
+        menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Edit")
+        entries = {a.objectName(): a for a in menu.actions()}
+        entries["remove_activations"].trigger()
+        assert win.doc.undo_stack.count() == 1
+        types = [layer.type for _, layer in win.doc.architecture.walk()]
+        assert types == ["Conv2d", "Residual", "Conv2d", "Conv2d", "MaxPool2d"]
+        entries["replace_max_pools"].trigger()
+        assert win.doc.architecture.layers[2] == Layer.make("AvgPool2d", kernel_size=2)
+        entries["remove_activations"].trigger()  # nothing left: no empty step
+        assert win.doc.undo_stack.count() == 2
+        win.doc.undo_stack.undo()
+        win.doc.undo_stack.undo()
+        assert win.doc.architecture == arch
+    finally:
+        win.shutdown()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.presets import PRESETS, load_preset
 from cnnviz.qt import labs
+from cnnviz.qt.editor import commands
 from cnnviz.qt.window import icons, settings, weights_download
 
 if TYPE_CHECKING:
@@ -180,6 +181,26 @@ def _preset_title(key: str) -> str:
         return key
 
 
+# Edits of every layer of a kind at once, each one undo step (the non-linearity lab's too).
+WHOLE_NETWORK_EDITS = (
+    ("remove_activations", "Remove Every &Activation", commands.remove_activations),
+    ("replace_max_pools", "Replace Max Pooling by A&verage Pooling", commands.replace_max_pools),
+)
+
+
+def push_whole_edit(window: MainWindow, make) -> None:
+    """Push `make(doc)`; when there is nothing to change or it cannot, say so instead."""
+    try:
+        command = make(window.doc)
+    except ArchitectureError as exc:
+        window.statusbar.show_message(str(exc))
+        return
+    if command is None:
+        window.statusbar.show_message("Nothing to change: there is none of those layers")
+        return
+    window.doc.undo_stack.push(command)
+
+
 def build_menus(window: MainWindow, actions: Actions) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
@@ -205,6 +226,10 @@ def build_menus(window: MainWindow, actions: Actions) -> None:
     edit.addActions([actions.wrap, actions.unwrap])
     edit.addSeparator()
     edit.addAction(actions.clear_kernels)
+    edit.addSeparator()
+    for name, text, make in WHOLE_NETWORK_EDITS:
+        entry = edit.addAction(text, lambda _c=False, m=make: push_whole_edit(window, m))
+        entry.setObjectName(name)
 
     presets = window.presets_menu = bar.addMenu("&Presets")
     for key in PRESETS:
