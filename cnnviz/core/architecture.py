@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnviz.core import blocks, hub_files, package_files, preprocess, safe_files, safe_json
-from cnnviz.core.catalogue import CATALOGUE, layer_type
+from cnnviz.core.catalogue import CATALOGUE, IMPORTED, layer_type
 from cnnviz.core.class_names import is_named_list, named_classes
 from cnnviz.core.params import ParamError, check_params
 
@@ -48,7 +48,8 @@ METADATA_KEYS = (
     "hub_weights",
     "package_weights",
 )
-MAX_FILE_BYTES = 10 * 1024 * 1024
+# Room for an imported Opaque layer's program (layers/opaque.MAX_PROGRAM_CHARS).
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 class ArchitectureError(ValueError):
@@ -157,6 +158,7 @@ _ABBREVIATIONS = {
     "dilation": "d",
     "output_size": "",
     "size": "n=",
+    "label": "",  # an Opaque layer's original class or operation
 }
 
 
@@ -307,7 +309,7 @@ def _layer_from_json(address: str, raw: Any, depth: int = 0) -> Layer:
         raise ArchitectureError(f'layer {address}: must be an object with a "type"')
     if blocks.is_block(raw["type"]):
         return _block_from_json(address, raw, depth)
-    if raw["type"] not in CATALOGUE:
+    if raw["type"] not in CATALOGUE and raw["type"] not in IMPORTED:
         known = ", ".join([*CATALOGUE, *blocks.BLOCK_TYPES])
         raise ArchitectureError(
             f"layer {address}: unknown layer type {raw['type']!r} (known: {known})"

@@ -30,7 +30,7 @@ from cnnviz.core.layer_spec import (
     LayerType,
     Param,
 )
-from cnnviz.core.layers import LEAF_TYPES
+from cnnviz.core.layers import IMPORTED_TYPES, LEAF_TYPES
 
 __all__ = [
     "BOOL",
@@ -53,11 +53,13 @@ __all__ = [
 ]
 
 CATALOGUE: dict[str, LayerType] = {t.name: t for t in LEAF_TYPES}
+# Leaf types only an import makes (Opaque): files hold them, the palette does not.
+IMPORTED: dict[str, LayerType] = {t.name: t for t in IMPORTED_TYPES}
 
 
 def layer_type(name: str) -> LayerType:
     """The catalogue entry for a torch class name, or KeyError naming the choices."""
-    spec = CATALOGUE.get(name)
+    spec = CATALOGUE.get(name) or IMPORTED.get(name)
     if spec is not None:
         return spec
     # Blocks are types too; imported here because blocks.py sits above the

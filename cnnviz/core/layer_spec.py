@@ -39,6 +39,10 @@ INT, FLOAT, BOOL, CHOICE, PAIR, OPT_PAIR, PADDING, OPT_INT = (
     "optional_int",
 )
 OPT_FLOAT, OPT_BOOL, PAD4 = ("optional_float", "optional_bool", "padding4")
+# Kinds only an imported layer holds (layers/opaque.py), never edited: "text"
+# (a string of at most ``maximum`` characters) and "shape" (a tensor's sizes
+# without the batch, 1 to 3 whole numbers, each at most ``maximum``).
+TEXT, SHAPE = ("text", "shape")
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,9 @@ class LayerType:
     # Values a layer fresh from the palette starts with, beyond torch's defaults
     # (e.g. Upsample's scale_factor: torch's default gives no size at all).
     starter: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # The parameter holding a TorchScript program that compute runs instead of
+    # a ``torch.nn`` class (an imported module cnnviz cannot express: Opaque).
+    program: str | None = None
 
     @property
     def is_activation(self) -> bool:

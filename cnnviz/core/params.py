@@ -25,6 +25,7 @@ from cnnviz.core.catalogue import (
     Param,
     layer_type,
 )
+from cnnviz.core.layer_spec import SHAPE, TEXT
 
 
 class ParamError(ValueError):
@@ -87,6 +88,20 @@ def _check_float(p: Param, value: Any) -> float:
     return value
 
 
+def _check_text(p: Param, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ParamError(p.name, f"must be text, got {type(value).__name__}")
+    if p.maximum is not None and len(value) > p.maximum:
+        raise ParamError(p.name, f"holds {len(value):,} characters; at most {p.maximum:,.0f}")
+    return value
+
+
+def _check_shape(p: Param, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple) or not 1 <= len(value) <= 3:
+        raise ParamError(p.name, f"must be 1 to 3 sizes (C, H, W), got {value!r}")
+    return tuple(_check_int(p, v) for v in value)
+
+
 def check_value(p: Param, value: Any) -> Any:
     """The normalised value, or ParamError saying why it is not accepted."""
     if p.kind == INT:
@@ -119,6 +134,10 @@ def check_value(p: Param, value: Any) -> Any:
         if value not in p.choices:
             raise ParamError(p.name, f"must be one of {', '.join(p.choices)}, got {value!r}")
         return value
+    if p.kind == TEXT:
+        return _check_text(p, value)
+    if p.kind == SHAPE:
+        return _check_shape(p, value)
     raise AssertionError(f"unhandled parameter kind {p.kind}")
 
 

@@ -223,7 +223,9 @@ def step(rf: ReceptiveField, layer: Layer, in_shape, out_shape) -> ReceptiveFiel
     rule = rule.resolved(layer, in_shape)
     maps = len(in_shape) == 3 and len(out_shape) == 3
     if rule.kind == "flatten" or not maps:
-        if len(in_shape) == 3 and len(out_shape) == 1:  # the same values, laid flat
+        # The same values, laid flat; a layer that mixes the whole map (an Opaque
+        # module giving a vector) gives a field of the whole input instead.
+        if len(in_shape) == 3 and len(out_shape) == 1 and rule.kind != "whole map":
             return replace(rf, flattened=True)
         if rf.flattened and rule.kind in ("element-wise", "flatten"):
             return rf  # element by element (an activation, dropout): each value its own field

@@ -11,7 +11,9 @@ shapes.layer_cost, receptive_field.step, memory.estimate, formula) only
 dispatch to these, and compute/model.py builds every type as
 ``getattr(nn, type)(**params, **inferred)``. README "Adding a layer type".
 
-``LEAF_TYPES`` is the palette order within each group.
+``LEAF_TYPES`` is the palette order within each group. ``IMPORTED_TYPES``
+are leaf types only an import makes (Opaque): known to ``layer_type`` and to
+architecture files, but not in the palette or the random-stack generators.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cnnviz.core.layers import (
     linear,
     local_response_norm,
     max_pool2d,
+    opaque,
     softmax,
     upsample,
     zero_pad2d,
@@ -58,3 +61,5 @@ LEAF_TYPES: tuple[LayerType, ...] = (
     *activations.TYPES,
     softmax.TYPE,
 )
+
+IMPORTED_TYPES: tuple[LayerType, ...] = (opaque.TYPE,)
