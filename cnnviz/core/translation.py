@@ -35,6 +35,7 @@ from cnnviz.core.receptive_field import ReceptiveField
 FILL = "zeros"  # what enters the image where the shift moved it away
 NOT_WHOLE = "not a whole number of cells at this layer"
 NO_GRID = "not a spatial map on a regular grid"
+ONE_CELL = "a single cell per channel: nothing to move"
 OVERLAP = "fields wider than the image: compared on the overlap of the maps"
 
 
@@ -228,6 +229,9 @@ def layer_shift(
         rf, address, kind = info.receptive_field, info.address, info.layer.type
     stride = _grid(rf, original.shape)
     cells, error, compared, note = None, None, 0, NO_GRID
+    if stride is not None and original.shape[-2:] == (1, 1):
+        # A global pool's output: its "stride" is the whole image, k/stride meaningless.
+        stride, note = None, ONE_CELL
     if stride is not None:
         cells = (shift[0] / stride[0], shift[1] / stride[1])
         error, compared, note = equivariance(original, shifted, rf, stride, shift, input_hw)

@@ -10,6 +10,7 @@ from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import from_json
 from cnnviz.core.translation import (
     NOT_WHOLE,
+    ONE_CELL,
     PredictionShift,
     axis_shift,
     compare_forwards,
@@ -91,3 +92,18 @@ def test_a_shift_that_is_not_whole_cells_has_no_equivariance_but_an_invariance()
     assert pooled.invariance == pytest.approx(float(expected), rel=1e-5)
     assert flatten.stride is None and flatten.equivariance is None
     assert report.prediction is None
+
+
+def test_a_single_cell_map_has_no_grid_to_move_on():
+    arch = from_json({
+        "format": "cnnviz-architecture", "version": 1, "name": "gap",
+        "input": {"channels": 2, "height": 8, "width": 8},
+        "layers": [{"type": "AdaptiveAvgPool2d", "output_size": 1}],
+    })  # fmt: skip
+    image = np.random.default_rng(1).normal(size=(2, 8, 8)).astype(np.float32)
+    shifted = shift_image(image, 2, 0)
+    means = [x.mean(axis=(1, 2), keepdims=True) for x in (image, shifted)]
+    row = compare_forwards(analyze(arch), image, [means[0]], [means[1]], (2, 0)).layers[1]
+    assert row.pooling and row.stride is None and row.note == ONE_CELL
+    expected = np.linalg.norm(means[1] - means[0]) / np.linalg.norm(means[0])
+    assert row.invariance == pytest.approx(expected, rel=1e-5)
