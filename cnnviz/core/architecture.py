@@ -35,6 +35,7 @@ from typing import Any
 from cnnviz.core import blocks, hub_files, package_files, preprocess, safe_files, safe_json
 from cnnviz.core.catalogue import CATALOGUE, IMPORTED, layer_type
 from cnnviz.core.class_names import is_named_list, named_classes
+from cnnviz.core.layers import hooked
 from cnnviz.core.params import ParamError, check_params
 
 FORMAT = "cnnviz-architecture"
@@ -47,6 +48,7 @@ METADATA_KEYS = (
     "preprocessing",
     "hub_weights",
     "package_weights",
+    "hooked",
 )
 # Room for an imported Opaque layer's program (layers/opaque.MAX_PROGRAM_CHARS).
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -299,6 +301,8 @@ def from_json(data: Any) -> Architecture:
             hub_files.check_declared(metadata["hub_weights"])
         if "package_weights" in metadata:
             package_files.check_declared(metadata["package_weights"])
+        if "hooked" in metadata:
+            hooked.check_metadata(metadata["hooked"])
     except ValueError as exc:
         raise ArchitectureError(str(exc)) from None
     return Architecture(name, input_shape, layers, metadata)

@@ -31,6 +31,7 @@ from cnnviz.core.layers import (
     dropout2d,
     flatten,
     group_norm,
+    hooked,
     identity,
     linear,
     local_response_norm,
@@ -62,4 +63,4 @@ LEAF_TYPES: tuple[LayerType, ...] = (
     softmax.TYPE,
 )
 
-IMPORTED_TYPES: tuple[LayerType, ...] = (opaque.TYPE,)
+IMPORTED_TYPES: tuple[LayerType, ...] = (opaque.TYPE, hooked.TYPE)
