@@ -56,8 +56,7 @@ def test_a_factory_works_as_a_class_does(capsys):
         ((f"{MODELS}:Net",), "import_models.py: give the model's input size with --input C,H,W"),
         ((f"{MODELS}:Nope", "--input", "3,16,16"), "import_models.py has no 'Nope'"),
         ((f"{MODELS}:Fixed", "--input", "3,16,16"), "Fixed does not take a 3×16×16 input at"),
-        ((f"{MODELS}:Swish", "--input", "3,16,16"), "cannot import: `return torch.sigmoid(x)"),
-        ((f"{MODELS}:Branchy", "--input", "3,16,16"), "cannot trace Branchy at import_models"),
+        ((f"{MODELS}:Dense", "--input", "3,16,16"), "cannot import: `a = self.a(x)` at"),
         (("missing.py:Net", "--input", "3,16,16"), "missing.py: No such file or directory"),
         ((MODELS, "--input", "3,16,16"), "import_models.py: name the model's class or factory"),
     ],
@@ -163,8 +162,8 @@ def test_the_window_opens_the_converted_network_with_its_weights(monkeypatch, tm
 
 def test_the_window_is_not_started_for_a_model_it_cannot_import(capsys, monkeypatch):
     monkeypatch.setattr("cnnviz.app.main", lambda args: pytest.fail("the window started"))
-    code, _, err = run_cli(capsys, f"{MODELS}:Swish", "--input", "3,16,16")
-    assert code == 2 and err.startswith("cnnviz: error: cannot import: `return torch.sigmoid")
+    code, _, err = run_cli(capsys, f"{MODELS}:Dense", "--input", "3,16,16")
+    assert code == 2 and err.startswith("cnnviz: error: cannot import: `a = self.a(x)`")
 
 
 def test_the_windows_model_options_need_a_model(capsys):

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from cnnviz.compute.blocks import BLOCK_MODULES, assemble, flat_modules
+from cnnviz.compute.programs import ProgramError, load_program
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
 from cnnviz.core.catalogue import layer_type
@@ -56,9 +57,20 @@ def _constructor_args(layer: Layer, input_shape: tuple[int, ...]) -> dict[str, A
 
 def build_layer(layer: Layer, input_shape: tuple[int, ...]) -> nn.Module:
     """One torch module for `layer` receiving (unbatched) `input_shape`: the
-    ``torch.nn`` class of the type's name, built from the declared arguments."""
+    ``torch.nn`` class of the type's name, built from the declared arguments,
+    or the TorchScript program the type says the layer holds (an import's Opaque)."""
+    program = layer_type(layer.type).program
+    if program is not None:
+        return _program_module(layer, program)
     cls = getattr(nn, layer.type)
     return cls(**_constructor_args(layer, input_shape))
+
+
+def _program_module(layer: Layer, param: str) -> nn.Module:
+    try:
+        return load_program(layer.get(param))
+    except ProgramError as exc:
+        raise ArchitectureError(f"{layer.type} {layer.describe()}: {exc}") from None
 
 
 LayerKey = tuple[Hashable, ...]

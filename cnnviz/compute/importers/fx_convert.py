@@ -64,24 +64,27 @@ class Imported:
 
 
 class _Tracer(fx.Tracer):
-    """Known layer types are leaves; torch's other layers too, so they are refused by
-    name; containers and the person's own modules are traced through."""
+    """Known layer types are leaves; torch's other layers too, so they become Opaque
+    layers whole; containers and the person's own modules are traced through, except
+    those the import keeps whole (``opaque``: their module paths)."""
 
-    def __init__(self) -> None:
+    def __init__(self, opaque: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.record_stack_traces = True
+        self.opaque = opaque
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        if is_known(m):
+        if is_known(m) or module_qualified_name in self.opaque:
             return True
         if isinstance(m, CONTAINERS):
             return False
         return type(m).__module__.startswith("torch.nn")
 
 
-def trace(model: nn.Module, name: str) -> fx.GraphModule:
-    """The model's graph; a model that cannot be traced names the line that stopped it."""
-    tracer = _Tracer()
+def trace(model: nn.Module, name: str, opaque: frozenset[str] = frozenset()) -> fx.GraphModule:
+    """The model's graph (the submodules named in ``opaque`` as leaves); a model that
+    cannot be traced names the line that stopped it."""
+    tracer = _Tracer(opaque)
     try:
         graph = tracer.trace(model)
     except Exception as exc:  # fx raises TraceError, the model's code anything
@@ -239,8 +242,9 @@ def _unvisited(converter: _Converter, result: fx.Node) -> fx.Node | None:
     return None
 
 
-def _layers(items: list[Any], prefix: str, sources: dict[str, str]) -> list[Layer]:
-    """Layers of ``items`` at addresses ``prefix`` + position; leaves' modules in ``sources``."""
+def _layers(items: list[Any], prefix: str, sources: dict[str, Any]) -> list[Layer]:
+    """Layers of ``items`` at addresses ``prefix`` + position; leaves' modules in ``sources``
+    (a module name, or an Opaque operation's own module)."""
     layers = []
     for i, item in enumerate(items):
         address = f"{prefix}{i}"
@@ -260,15 +264,16 @@ def _layers(items: list[Any], prefix: str, sources: dict[str, str]) -> list[Laye
 
 def convert_graph(
     gm: fx.GraphModule, values: dict[fx.Node, Any], name: str, shape: tuple[int, int, int]
-) -> tuple[Architecture, dict[str, str]]:
-    """The architecture of a measured graph, and each converted module's address."""
+) -> tuple[Architecture, dict[str, Any]]:
+    """The architecture of a measured graph, and each converted module's address (the
+    module's name, or for an Opaque operation the module it runs)."""
     converter = _Converter(gm, values)
     result = converter.classify()
     items = converter.path(result, converter.input, 0)
     left = _unvisited(converter, result)
     if left is not None:
         raise refuse(left, "its output is used where cnnviz's blocks cannot take it")
-    sources: dict[str, str] = {}
+    sources: dict[str, Any] = {}
     try:
         layers = _layers(items, "", sources)
         arch = Architecture(name, InputShape(*shape), tuple(layers))

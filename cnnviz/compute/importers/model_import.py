@@ -25,6 +25,7 @@ from cnnviz.compute.importers.fx_convert import (
     measure,
     trace,
 )
+from cnnviz.compute.importers.opaque_units import MAX_UNITS, Unexpressed
 from cnnviz.compute.model import build_model, checked_analysis
 from cnnviz.compute.weights import OPTIONAL_KEYS, WeightsError, load_into
 from cnnviz.core.architecture import ArchitectureError
@@ -59,15 +60,18 @@ def _run_original(model: nn.Module, example: torch.Tensor, name: str) -> torch.T
     return out
 
 
-def _weights(model: nn.Module, sources: dict[str, str]):
-    """The converted layers' weights under cnnviz's keys, and the key map."""
+def _weights(model: nn.Module, sources: dict[str, Any]):
+    """The converted layers' weights under cnnviz's keys, and the key map. A source is
+    a module name, or an Opaque operation's module, whose keys are the model's own."""
     state: dict[str, torch.Tensor] = {}
     key_map: dict[str, list[str]] = {}
     for address, source in sources.items():
-        module = model.get_submodule(source)
+        is_name = isinstance(source, str)
+        module = model.get_submodule(source) if is_name else source
+        prefix = f"{source}." if is_name else ""
         for key, value in module.state_dict().items():
             state[f"{address}.{key}"] = value.detach().clone()
-            key_map.setdefault(f"{source}.{key}", []).append(f"{address}.{key}")
+            key_map.setdefault(f"{prefix}{key}", []).append(f"{address}.{key}")
     return state, {key: tuple(keys) for key, keys in key_map.items()}
 
 
@@ -88,7 +92,17 @@ def import_module(
     expected = _run_original(model, example, name)
     if reference is not None:
         _check_outputs(model, example, _run_original(reference.eval(), example, name), name)
-    return convert_module(trace(model, name), example, expected, name, shape)
+    # What cnnviz cannot express inside a submodule of the person's keeps that
+    # submodule whole (an Opaque layer): trace again with it as a leaf.
+    opaque: frozenset[str] = frozenset()
+    for _ in range(MAX_UNITS):
+        try:
+            return convert_module(trace(model, name, opaque), example, expected, name, shape)
+        except Unexpressed as exc:
+            if exc.unit in opaque:
+                raise ModelImportError(str(exc)) from None
+            opaque |= {exc.unit}
+    raise ModelImportError(f"cannot import {name}: over {MAX_UNITS} opaque submodules")
 
 
 def convert_module(
@@ -108,14 +122,18 @@ def convert_module(
     except WeightsError as exc:  # a layer whose weights cnnviz builds otherwise
         raise ModelImportError(f"cannot import {name}: {exc}") from None
     _check_outputs(converted.eval(), example, expected, name)
-    return Imported(arch, state, key_map, sources)
+    names = {address: source for address, source in sources.items() if isinstance(source, str)}
+    return Imported(arch, state, key_map, names)
 
 
 def import_program(gm: fx.GraphModule, example: torch.Tensor, name: str) -> Imported:
     """An exported program's module (``ExportedProgram.module()``), run on ``example``,
     whose batch is the one it was exported for."""
     expected = _run_original(gm, example, name)
-    return convert_module(gm, example, expected, name, tuple(example.shape[1:]))
+    try:
+        return convert_module(gm, example, expected, name, tuple(example.shape[1:]))
+    except Unexpressed as exc:  # a program's graph is not traced again
+        raise ModelImportError(str(exc)) from None
 
 
 def _check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:

@@ -3,32 +3,43 @@
 A node is a ``Chain`` (layers applied to one input: a known module, a
 functional call, a reshape that is a Flatten, none for a reshape that changes
 nothing) or a ``Merge`` of paths (an ``add``, a ``cat`` along channels).
-Anything else is refused with the model's source line (``refuse``). Helper
-nodes whose value is no tensor (``x.size(0)``) are no layers.
+Anything else becomes an Opaque layer that runs the original (opaque_units):
+a module of a type cnnviz lacks, an operation at the top level, and inside
+the person's own submodule that whole submodule (``refuse`` then names it);
+what cannot is refused with the model's source line. Helper nodes whose
+value is no tensor (``x.size(0)``) are no layers.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.fx as fx
+from torch import nn
 
 from cnnviz.compute.importers import ModelImportError, frames_of_text, where
 from cnnviz.compute.importers import aten_ops as aten
 from cnnviz.compute.importers import functional as fn
+from cnnviz.compute.importers import opaque_units as opaque
 from cnnviz.compute.importers.module_layers import is_known, layer_of_module
 from cnnviz.core.architecture import Layer
+
+# What a line assigns to or returns, before its expression (an Opaque layer's label).
+_ASSIGNED = re.compile(r"^(return\s+|[\w.\[\], ]+?\s*=(?!=)\s*)")
 
 
 @dataclass
 class Leaf:
     layer: Layer
     node: fx.Node
-    source: str | None  # the model's module name, for a call of a module
+    # The model's module name, for a call of a module; for an Opaque operation
+    # the fx.GraphModule it runs (its state_dict keys are the model's own).
+    source: str | nn.Module | None
 
 
 @dataclass
@@ -46,11 +57,16 @@ class Merge:
 
 
 def refuse(node: fx.Node, reason: str) -> ModelImportError:
+    """The refusal of ``node``: inside the person's own submodule, an ``Unexpressed``
+    naming it (the import then keeps that submodule whole, as an Opaque layer)."""
     code, place = where(frames_of_text(node.stack_trace))
     if code:
-        return ModelImportError(f"cannot import: `{code}` at {place} ({reason})")
-    what = f"`{node.target}`" if node.op == "call_module" else fn.op_name(node.target)
-    return ModelImportError(f"cannot import: {what} ({reason})")
+        message = f"cannot import: `{code}` at {place} ({reason})"
+    else:
+        what = f"`{node.target}`" if node.op == "call_module" else fn.op_name(node.target)
+        message = f"cannot import: {what} ({reason})"
+    unit = opaque.enclosing_unit(node)
+    return ModelImportError(message) if unit is None else opaque.Unexpressed(message, unit)
 
 
 def shape_text(shape) -> str:
@@ -91,7 +107,7 @@ class NodeKinds:
             elif node.op in ("call_module", "call_function", "call_method") and self.is_tensor(
                 node
             ):
-                self.kinds[node] = self._kind(node)
+                self.kinds[node] = self._kind_or_opaque(node)
         result = output.args[0] if output is not None else None
         if isinstance(result, list | tuple) and len(result) == 1:
             result = result[0]  # an exported program returns its outputs flattened
@@ -106,6 +122,23 @@ class NodeKinds:
             lambda a: found.append(a) if self.is_tensor(a) and a.op != "get_attr" else a,
         )
         return found
+
+    def _kind_or_opaque(self, node: fx.Node) -> Chain | Merge:
+        """The node's kind; an operation cnnviz cannot express at the top level is
+        kept, with what it needs back to where its inputs split, as one Opaque layer."""
+        try:
+            return self._kind(node)
+        except opaque.Unexpressed:
+            raise  # the import keeps the submodule that holds it whole instead
+        except ModelImportError:
+            unit = opaque.region(self, node, self._tensor_args(node))
+            if unit is None:
+                raise
+            start, module = unit
+            code, place = where(frames_of_text(node.stack_trace))
+            label = _ASSIGNED.sub("", code) or fn.op_name(node.target)
+            layer = opaque.opaque_layer(module, self.values[start], self.values[node], label, place)
+            return Chain(start, [Leaf(layer, node, module)])
 
     def _kind(self, node: fx.Node) -> Chain | Merge:
         tensors = self._tensor_args(node)
@@ -142,11 +175,11 @@ class NodeKinds:
             if type(module).__module__.startswith("torch.nn")
             else type(module).__name__
         )
-        if not is_known(module):
-            raise refuse(node, f"{kind} `{node.target}` is not a cnnviz layer")
         source = self._single_input(node, tensors)
         if len(node.args) != 1 or node.kwargs:
             raise refuse(node, f"{kind} `{node.target}` is called with more than its input")
+        if not is_known(module):  # kept as it is, running the original module
+            return Chain(source, [Leaf(opaque.module_layer(self, node, source), node, node.target)])
         try:
             layer = layer_of_module(module, self.shape(source)[1:])
         except ValueError as exc:

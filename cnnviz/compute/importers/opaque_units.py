@@ -1,0 +1,146 @@
+"""What cnnviz cannot express, kept as Opaque layers (issue 18).
+
+Nothing of an imported model is dropped. A part cnnviz has no layer for
+becomes one Opaque layer (core/layers/opaque.py) that runs the original as a
+TorchScript program, with the shapes and parameter count measured here. The
+part is:
+
+* a module of a type cnnviz does not know (``nn.LayerNorm``, ``nn.Conv1d``),
+  called on one tensor: that module;
+* anything cnnviz refuses inside a person's own submodule: the innermost such
+  submodule that holds it. ``Unexpressed`` names it, and the import traces
+  again with it as a leaf (model_import.import_module, a bounded loop);
+* an operation at the top level (``torch.sigmoid(x) * x``, ``x * 2``): the
+  operation together with every node between it and the point its inputs
+  split from (their latest common ancestor), made into a small
+  ``fx.GraphModule``, provided nothing inside is used elsewhere.
+
+What cannot become such a unit (an operation whose paths cross others, a
+module TorchScript can neither script nor trace) is still refused in one line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from cnnviz.compute.importers import ModelImportError
+from cnnviz.compute.importers.module_layers import CONTAINERS
+from cnnviz.compute.programs import ProgramError, compile_module, encode
+from cnnviz.core.architecture import ArchitectureError, Layer
+from cnnviz.core.layers.opaque import MAX_LABEL_CHARS, MAX_PROGRAM_CHARS
+
+if TYPE_CHECKING:
+    from cnnviz.compute.importers.node_kinds import NodeKinds
+
+# Each retrace makes one more submodule opaque; a model has fewer than this many.
+MAX_UNITS = 256
+
+
+class Unexpressed(ModelImportError):
+    """A refusal inside the person's submodule ``unit`` (its module path): the next
+    trace keeps that submodule whole, as one opaque layer."""
+
+    def __init__(self, message: str, unit: str) -> None:
+        super().__init__(message)
+        self.unit = unit
+
+
+def enclosing_unit(node: fx.Node) -> str | None:
+    """The innermost of the person's own submodules whose forward made ``node``
+    (containers and the node's own module do not count), or None at the top level."""
+    stack = node.meta.get("nn_module_stack") or {}
+    for path, cls in reversed([value[:2] for value in stack.values()]):
+        if node.op == "call_module" and path == node.target:
+            continue
+        if not isinstance(cls, type) or not isinstance(path, str):
+            return None  # an exported program's stack: no module to trace again
+        if path and not issubclass(cls, CONTAINERS):
+            return path
+    return None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def opaque_layer(
+    module: nn.Module, example: torch.Tensor, output: torch.Tensor, label: str, source: str
+) -> Layer:
+    """The Opaque layer running ``module``, measured on ``example`` (batched) giving
+    ``output``; ModelImportError when TorchScript cannot hold it."""
+    what = f"{label} `{source}`" if source else label
+    try:
+        text = encode(compile_module(module, example))
+    except ProgramError as exc:
+        raise ModelImportError(f"cannot import: {what} is no cnnviz layer and {exc}") from None
+    if len(text) > MAX_PROGRAM_CHARS:
+        raise ModelImportError(
+            f"cannot import: {what} is no cnnviz layer, and kept whole as TorchScript it "
+            f"takes {len(text) / 2**20:.0f} MB, over cnnviz's {MAX_PROGRAM_CHARS // 2**20} MB"
+        )
+    try:
+        return Layer.make(
+            "Opaque",
+            label=_clip(label),
+            source=_clip(source),
+            program=text,
+            in_shape=tuple(example.shape[1:]),
+            out_shape=tuple(output.shape[1:]),
+            params=sum(p.numel() for p in module.parameters()),
+        )
+    except ArchitectureError as exc:  # a size past the type's bounds
+        raise ModelImportError(f"cannot import: {what}: {exc}") from None
+
+
+def _ancestors(node: fx.Node) -> set[fx.Node]:
+    """The node and every node its value is computed from."""
+    seen: set[fx.Node] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(n.all_input_nodes)
+    return seen
+
+
+def _fork(kinds: NodeKinds, tensors: list[fx.Node]) -> fx.Node | None:
+    """The latest tensor node every input is computed from (for one input, itself)."""
+    common = set.intersection(*(_ancestors(n) for n in tensors))
+    order = {n: i for i, n in enumerate(kinds.gm.graph.nodes)}
+    candidates = [n for n in common if kinds.is_tensor(n) and n.op != "get_attr"]
+    return max(candidates, key=order.__getitem__, default=None)
+
+
+def region(kinds: NodeKinds, node: fx.Node, tensors: list[fx.Node]):
+    """(where it starts, an fx.GraphModule computing ``node`` from there), or None
+    when the nodes in between are also used outside it."""
+    start = _fork(kinds, tensors) if tensors else None
+    if start is None:
+        return None
+    needed = _ancestors(node)
+    inside = needed - _ancestors(start)
+    for n in inside:
+        used_outside = n is not node and n.op != "get_attr" and not set(n.users) <= inside
+        if n.op == "placeholder" or used_outside:
+            return None
+    graph = fx.Graph()
+    env: dict[fx.Node, Any] = {start: graph.placeholder("x")}
+    for n in kinds.gm.graph.nodes:
+        if n in inside or (n.op == "get_attr" and n in needed):
+            env[n] = graph.node_copy(n, env.__getitem__)
+    graph.output(env[node])
+    # Submodules and attributes are copied under their own names: the unit's
+    # state_dict keys are the model's.
+    return start, fx.GraphModule(kinds.gm, graph)
+
+
+def module_layer(kinds: NodeKinds, node: fx.Node, source: fx.Node) -> Layer:
+    """A module of a type cnnviz does not know, called on one tensor, as an Opaque layer."""
+    module = kinds.gm.get_submodule(node.target)
+    label = type(module).__name__
+    return opaque_layer(module, kinds.values[source], kinds.values[node], label, str(node.target))

@@ -1,0 +1,74 @@
+"""TorchScript programs as text: what an Opaque layer (core/layers/opaque.py) holds.
+
+``encode`` turns a module into ``torch.jit.save`` bytes in base64 (TorchScript:
+``torch.jit.script``, else ``torch.jit.trace`` on an example input);
+``load_program`` reads it back with ``torch.jit.load``, which runs no Python
+code from the text, only TorchScript's own interpreter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import io
+import warnings
+
+import torch
+from torch import nn
+
+
+class ProgramError(ValueError):
+    """A module that cannot become a program, or text that is not one; one line."""
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch deprecates TorchScript and warns on every trace; the programs are still it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def compile_module(module: nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
+    """``module`` as TorchScript: scripted where it can be (its code, control flow
+    included), else traced on ``example``; ProgramError saying why neither works."""
+    module.eval()
+    with _quiet():
+        try:
+            return torch.jit.script(module)
+        except Exception as exc:  # (TorchScript rejects Python in many ways)
+            scripted_error = exc
+        try:
+            with torch.no_grad():
+                return torch.jit.trace(module, example.clone(), check_trace=False)
+        except Exception as exc:  # (the module's own code may raise anything)
+            first = str(scripted_error).strip().splitlines()[:1] or [""]
+            raise ProgramError(
+                f"neither torch.jit.script ({first[0][:120]}) nor torch.jit.trace "
+                f"({type(exc).__name__}: {str(exc).strip()[:120]}) can compile it"
+            ) from None
+
+
+def encode(program: torch.jit.ScriptModule) -> str:
+    """The program's archive, weights included, as base64 text."""
+    buffer = io.BytesIO()
+    with _quiet():
+        torch.jit.save(program, buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def load_program(text: str) -> nn.Module:
+    """The module of base64 TorchScript text, on the CPU, in eval mode."""
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ProgramError("its program is not base64 text") from None
+    try:
+        with _quiet():
+            module = torch.jit.load(io.BytesIO(data), map_location="cpu")
+    except Exception as exc:  # (torch's many archive errors)
+        raise ProgramError(
+            f"its program is not a TorchScript archive ({type(exc).__name__})"
+        ) from None
+    return module.eval()
