@@ -14,6 +14,12 @@ Not a command itself (no ``execute``): summary, run and the window use it.
 The window's File > Import PyTorch Model… runs it in a process of its own
 (``python -m cnnviz.commands.imported SOURCE --input C,H,W``, which prints the
 architecture file), so the person's code and torch stay out of the window.
+
+A Python model torch.fx cannot trace (data-dependent control flow) is not
+refused: it becomes a read-only view hooked per module
+(compute/importers/hooked_view.py), an architecture of ``Hooked`` rows that
+names the model's file and its weights as they were imported, under the
+model's own keys (the live model runs for every forward).
 """
 
 from __future__ import annotations
@@ -38,11 +44,41 @@ __all__ = ["ImportedFiles", "is_model_source", "load_imported"]
 class ImportedFiles:
     architecture: Architecture
     path: Path  # the architecture file
-    weights: Path  # its weights under cnnviz's keys
+    weights: Path | None  # its weights under cnnviz's keys; None for a hooked view
 
 
 def _file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "imported"
+
+
+def _folder(keep: bool) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="cnnviz-import-"))
+    if not keep:
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _hooked_view(failure, source: str, shape, keep: bool) -> ImportedFiles:
+    """The read-only view of a model that could not be traced, as an architecture file."""
+    from cnnviz.compute.importers import ModelImportError
+    from cnnviz.compute.importers.hooked_view import as_architecture, view_of
+    from cnnviz.compute.weights import save_weights
+
+    try:
+        view = view_of(failure, source, shape)
+    except ModelImportError as exc:
+        raise CommandError(str(exc)) from None
+    folder = _folder(keep)
+    name = _file_name(view.name)
+    # Under the model's own keys, so whoever runs the view runs these very weights
+    # (a constructor's random ones included); copies: tied weights share storage.
+    model_weights = folder / f"{name}.model.safetensors"
+    state = failure.model.state_dict()
+    save_weights({key: value.detach().clone() for key, value in state.items()}, model_weights)
+    arch = as_architecture(view, str(model_weights))
+    path = folder / f"{name}.json"
+    save(arch, path)
+    return ImportedFiles(arch, path, None)
 
 
 def load_imported(
@@ -51,18 +87,18 @@ def load_imported(
     """Convert the model named by ``source``; CommandError in one line if it cannot be.
     ``keep``: leave its folder when the process ends (the window's document)."""
     from cnnviz.commands.summary import parse_input
-    from cnnviz.compute.importers import ModelImportError
+    from cnnviz.compute.importers import ModelImportError, Untraceable
     from cnnviz.compute.importers.sources import import_source
     from cnnviz.compute.weights import save_weights
 
     shape = parse_input(input_arg).as_tuple() if input_arg else None
     try:
         imported = import_source(source, shape, weights)
+    except Untraceable as exc:
+        return _hooked_view(exc, source, shape, keep)
     except ModelImportError as exc:
         raise CommandError(str(exc)) from None
-    folder = Path(tempfile.mkdtemp(prefix="cnnviz-import-"))
-    if not keep:
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    folder = _folder(keep)
     name = _file_name(imported.architecture.name)
     weights_file = folder / f"{name}.safetensors"
     save_weights(imported.state, weights_file)

@@ -35,6 +35,7 @@ from cnnviz.commands.summary import load_architecture
 from cnnviz.core import safe_json
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture
+from cnnviz.core.layers.hooked import is_hooked_metadata
 from cnnviz.core.presets import PRESETS, preset_path, weights_path
 
 NAME = "run"
@@ -156,6 +157,13 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def hooked_key(arch: Architecture, index: int) -> str:
+    """A hooked view's --out key: the module's path, "blocks.1 (call 2)" for a second call."""
+    layer = arch.layers[index]
+    module, call = layer.get("module"), layer.get("call")
+    return module if call == 1 else f"{module} (call {call})"
+
+
 def layer_key(index: int, count: int) -> str:
     return f"layer_{index:0{max(2, len(str(count - 1)))}d}"
 
@@ -230,7 +238,8 @@ def _architecture(args: argparse.Namespace) -> Architecture:
     if not is_model_source(args.arch):
         return load_architecture(args.arch, args.input)
     imported = load_imported(args.arch, args.input, args.weights)
-    args.weights = str(imported.weights)
+    # A hooked view has none: its live model runs with its own weights (or --weights).
+    args.weights = str(imported.weights) if imported.weights else None
     return imported.architecture
 
 
@@ -238,6 +247,8 @@ def execute(args: argparse.Namespace) -> int:
     arch = _architecture(args)
     image = network_input(args, arch)
     weights = _weights_file(args, arch)
+    hooked = is_hooked_metadata(arch.metadata)  # the model's own weights, not cnnviz's
+    weights = arch.metadata["hooked"].get("model_weights") if hooked else weights
     result = _forward(args, arch, image, weights)
     analysis = analyze(arch)
     addresses = [info.address for info in analysis.layers]
@@ -246,7 +257,8 @@ def execute(args: argparse.Namespace) -> int:
         arrays = {"input": result.input}
         count = len(analysis.top_level)
         for layer in result.layers:
-            arrays[activation_key(addresses[layer.index], count)] = layer.output
+            key = activation_key(addresses[layer.index], count)
+            arrays[hooked_key(arch, layer.index) if hooked else key] = layer.output
         _save_npz(out, arrays)
     report = {
         "architecture": arch.name,

@@ -10,6 +10,7 @@ from cnnviz.commands import CommandError
 from cnnviz.core import safe_json
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, check_input
+from cnnviz.core.layers.hooked import is_hooked_metadata
 from cnnviz.core.memory import estimate, memory_budget, refusal
 from cnnviz.core.presets import PRESETS, load_any
 
@@ -169,6 +170,12 @@ def warn_if_too_big(analysis: Analysis) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     arch = load_architecture(args.arch, args.input)
+    if is_hooked_metadata(arch.metadata):  # a model torch.fx could not trace
+        from cnnviz.commands import hooked_summary
+
+        table = hooked_summary.as_table(arch) if not args.json else None
+        print(table or safe_json.dumps(hooked_summary.as_json(arch), indent=2))
+        return 0
     analysis = analyze(arch)
     if analysis.first_error is not None:
         raise CommandError(analysis.first_error.error)

@@ -46,6 +46,7 @@ from cnnviz.compute.forward import (
     record_forward,
 )
 from cnnviz.compute.memory_check import failure_message, is_allocation_failure, placement
+from cnnviz.compute.runner_hooked import HookedRunner, is_hooked
 from cnnviz.compute.runner_model import (
     ComputeError,
     ModelHolder,
@@ -117,11 +118,16 @@ class ForwardRunner(ModelHolder):
         self._devices: dict[str, tuple[torch.device, str | None]] = {}
         self._names: dict[torch.device, str] = {}
         self._estimate: tuple[Architecture, bool, MemoryEstimate] | None = None
+        self._hooked: HookedRunner | None = None
 
     # -- one request -------------------------------------------------------
     def run(self, request: ForwardRequest, should_cancel: CancelCheck = None) -> ForwardResult:
         """The result for ``request``; ComputeError for problems (MemoryRefused above
         the memory budget, before anything is allocated), Cancelled if superseded."""
+        if is_hooked(request.architecture):  # a read-only view: its live model runs
+            if self._hooked is None:
+                self._hooked = HookedRunner()
+            return self._hooked.run(request)
         try:
             return self._run(request, should_cancel)
         except OutOfMemory as exc:

@@ -33,6 +33,7 @@ from cnnviz.compute.weights import (
 )
 from cnnviz.core.architecture import Architecture, ArchitectureError
 from cnnviz.core.jobs import ForwardRequest, KernelEdit
+from cnnviz.core.layers.hooked import READ_ONLY, is_hooked_metadata
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class ModelHolder:
     def model_for(self, request: ForwardRequest) -> nn.Sequential:
         """The model for the request's stack, seed and weights file."""
         arch, seed = request.architecture, request.seed
+        if is_hooked_metadata(arch.metadata):  # its live model runs (runner_hooked)
+            raise ComputeError(READ_ONLY)
         token = _file_token(request.weights_path)
         try:
             if token != self._weights_token:

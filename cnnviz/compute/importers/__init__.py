@@ -20,6 +20,16 @@ class ModelImportError(ValueError):
     """A model cannot be imported; the message is one line saying where and why."""
 
 
+class Untraceable(ModelImportError):
+    """torch.fx could not trace the model: ``place`` ("my_net.py:14") and ``code`` of the
+    line that stopped it ("" when unknown), ``reason`` (the error's first line), and the
+    live ``model`` (eval mode, weights loaded), which a read-only view can still run."""
+
+    def __init__(self, message: str, model, place: str, code: str, reason: str) -> None:
+        super().__init__(message)
+        self.model, self.place, self.code, self.reason = model, place, code, reason
+
+
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in [^\n]*\n[ \t]*([^\n]*)')
 _TORCH_DIR = str(Path(torch.__file__).parent)
 _CNNVIZ_DIR = str(Path(__file__).parents[2])

@@ -28,6 +28,7 @@ from torch import nn
 
 from cnnviz.compute.importers import (
     ModelImportError,
+    Untraceable,
     first_line,
     frames_of_exception,
     frames_of_text,
@@ -76,6 +77,8 @@ class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         if is_known(m) or module_qualified_name in self.opaque:
             return True
+        if isinstance(m, torch.jit.ScriptModule):
+            return True  # TorchScript (an exported Opaque layer) is kept whole
         if isinstance(m, CONTAINERS):
             return False
         return type(m).__module__.startswith("torch.nn")
@@ -90,9 +93,13 @@ def trace(model: nn.Module, name: str, opaque: frozenset[str] = frozenset()) -> 
     except Exception as exc:  # fx raises TraceError, the model's code anything
         code, place = where(frames_of_exception(exc))
         at = f" at {place} (`{code}`)" if code else ""
-        raise ModelImportError(
+        raise Untraceable(
             f"cannot trace {name}{at}: {first_line(exc)}; cnnviz needs a network whose "
-            "layers do not depend on the values it computes"
+            "layers do not depend on the values it computes",
+            model,
+            place,
+            code,
+            first_line(exc),
         ) from None
     return fx.GraphModule(tracer.root, graph)
 
