@@ -93,6 +93,20 @@ def test_every_kind_appears_and_seeds_repeat(preset):
         assert check(question, typed).correct, question
 
 
+def test_hard_questions_on_a_plain_stack_include_its_convolutions():
+    arch = load_preset("lenet5")
+    analysis = analyze(arch)
+    quiz = make_quiz(analysis, 40, seed=0, level=3, result=forward(arch))
+    asked = {question.layer for question in quiz}
+    convs = {i.address for i in analysis.layers if i.layer.type == "Conv2d"}
+    assert convs <= asked  # the first conv sits in the first third: still asked
+    assert "conv_value" in {question.kind for question in quiz}
+    for question in quiz:  # never "Tanh takes 6×28×28: what shape does it give?"
+        if question.kind == "output_shape":
+            info = analysis.at(question.layer)
+            assert info.output_shape != info.input_shape, question.text
+
+
 def test_without_a_forward_there_are_no_value_questions():
     quiz = make_quiz(analyze(load_preset("lenet5")), 30, seed=0)
     assert len(quiz) == 30

@@ -44,9 +44,17 @@ def _layers(analysis: Analysis, level: int) -> list[LayerInfo]:
         return [i for i in usable if i.parent is None and not i.layer.is_block] or usable
     if level == 3:
         inside = [i for i in usable if i.parent is not None or i.layer.is_block]
-        deep = inside or usable[len(usable) // 3 :]
-        return deep or usable
+        return inside or [i for i in usable if _worth_a_hard_question(i, usable)] or usable
     return usable
+
+
+def _worth_a_hard_question(info: LayerInfo, usable: list[LayerInfo]) -> bool:
+    """On a plain stack: a layer that holds parameters or changes the shape (a conv,
+    a pool, a Linear), or any layer in the deeper two thirds (receptive fields grow
+    there). An element-wise layer near the input would only ask what the question
+    already says ("Tanh takes 6×28×28…")."""
+    deep = info.index >= usable[len(usable) // 3].index
+    return info.params > 0 or info.output_shape != info.input_shape or deep
 
 
 def _candidates(analysis: Analysis, level: int, kinds, result) -> dict[str, list]:
@@ -61,6 +69,8 @@ def _candidates(analysis: Analysis, level: int, kinds, result) -> dict[str, list
         pool = layers
         if kind in ("what_if", "dropout_eval", "batchnorm_params", "largest_layer"):
             pool = [i for i in analysis.layers if i.computable]  # rare layers: take any
+        if level == 3 and kind == "output_shape":  # the shape a layer keeps is no question
+            pool = [i for i in pool if i.output_shape != i.input_shape] or pool
         found[kind] = list(pool)
     return found
 
