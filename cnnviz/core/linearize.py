@@ -125,9 +125,10 @@ def replace_max_pools(arch: Architecture) -> tree_edits.TreeEdit:
 
 
 # W has out × in entries: a VGG at 224×224 (150 528 inputs, 1000 outputs) would
-# need 150 M columns' worth of forwards and over a gigabyte; refused in one line.
+# take 150 M numbers, over half a gigabyte even in float32; refused in one line.
 MAX_INPUTS = 100_352
 MAX_OUTPUTS = 4_096
+MAX_ENTRIES = 100_000_000
 
 
 def map_size(arch: Architecture) -> tuple[int, int]:
@@ -146,10 +147,10 @@ def check_collapsible(arch: Architecture) -> tuple[int, int]:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise ArchitectureError(found[0].line + more)
     outputs, inputs = map_size(arch)
-    if inputs > MAX_INPUTS or outputs > MAX_OUTPUTS:
+    if inputs > MAX_INPUTS or outputs > MAX_OUTPUTS or inputs * outputs > MAX_ENTRIES:
         raise ArchitectureError(
-            f"W would be {outputs}×{inputs} ({outputs * inputs / 1e6:.0f} M numbers, one "
-            f"forward per input value): at most {MAX_INPUTS} inputs and {MAX_OUTPUTS} "
-            "outputs are built; shrink the input"
+            f"W would be {outputs}×{inputs} ({outputs * inputs / 1e6:.0f} M numbers): "
+            f"cnnviz builds it up to {MAX_INPUTS} inputs, {MAX_OUTPUTS} outputs and "
+            f"{MAX_ENTRIES // 1_000_000} M numbers; shrink the input"
         )
     return outputs, inputs

@@ -15,6 +15,7 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from torch import nn
 
+from cnnviz.compute import collapse
 from cnnviz.compute.collapse import affine_map, compute_map, linear_twin, network_output
 from cnnviz.compute.model import build_model
 from cnnviz.core import linearize
@@ -98,13 +99,14 @@ def ours(raw: dict, state: dict):
     return model, arch
 
 
+@pytest.mark.parametrize("method", ["columns", "rows"])
 @pytest.mark.parametrize("name", sorted(NETS))
-def test_w_and_b_equal_the_jacobian_and_the_output_at_zero(name):
+def test_w_and_b_equal_the_jacobian_and_the_output_at_zero(name, method):
     raw = graph(NETS[name])
     _, linear = reference(raw)
     model, arch = ours(raw, linear.state_dict())
     twin, edited = linear_twin(model, arch)
-    weight, bias = affine_map(twin, edited)
+    weight, bias = affine_map(twin, edited, method)
 
     shape = tuple(raw["input"][k] for k in ("channels", "height", "width"))
     zero = torch.zeros(1, *shape, dtype=torch.float64)
@@ -214,7 +216,9 @@ def test_generated_networks_collapse_to_their_jacobian(raw):
     model = build_model(arch, seed=0)
     model.load_state_dict(built.model.state_dict())
     twin, edited = linear_twin(model, arch, average_pools=True)
-    weight, bias = affine_map(twin, edited)
+    weight, bias = affine_map(twin, edited, "columns")
+    rows, _ = affine_map(twin, edited, "rows")
+    np.testing.assert_allclose(rows, weight, atol=1e-9)
 
     reference = _reference_twin(built.model)
     zero = torch.zeros(1, *arch.input.as_tuple(), dtype=torch.float64)
@@ -223,3 +227,16 @@ def test_generated_networks_collapse_to_their_jacobian(raw):
         expected_b = reference(zero).flatten().numpy()
     np.testing.assert_allclose(weight, jacobian.reshape(weight.shape).numpy(), atol=1e-6)
     np.testing.assert_allclose(bias, expected_b, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["columns", "rows"])
+def test_one_sample_per_pass_gives_the_same_map(method, monkeypatch):
+    raw = graph(NETS["residual_and_concat"])
+    _, linear = reference(raw)
+    model, arch = ours(raw, linear.state_dict())
+    twin, edited = linear_twin(model, arch)
+    whole, bias = affine_map(twin, edited, method)  # one pass holds every row or column
+    monkeypatch.setattr(collapse, "BATCH_BUDGET", 1)
+    pieces, same_bias = affine_map(twin, edited, method)
+    np.testing.assert_allclose(pieces, whole, atol=1e-12)
+    np.testing.assert_array_equal(same_bias, bias)

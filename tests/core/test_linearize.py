@@ -127,3 +127,13 @@ def test_batch_norm_with_batch_statistics_is_not_linear_even_at_evaluation():
     batch = net(conv(2), Layer.make("BatchNorm2d", track_running_stats=False))
     (found,) = linearize.non_linear(batch)
     assert found.line.startswith("BatchNorm2d at layer 1 is not linear (with track_running_stats")
+
+
+def test_w_over_a_hundred_million_numbers_is_refused():
+    wide = Architecture(
+        "wide",
+        InputShape(2, 200, 200),
+        (Layer.make("Flatten"), Layer.make("Linear", out_features=4000)),
+    )
+    with pytest.raises(ArchitectureError, match=r"W would be 4000×80000 \(320 M numbers\)"):
+        linearize.check_collapsible(wide)
