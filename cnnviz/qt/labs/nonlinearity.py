@@ -33,6 +33,7 @@ class NonlinearityWiring(QObject):
         self.window, self.panel = window, panel
         self.job: MapJob | None = None
         self._thread = None
+        self._asked = None  # the forward whose map was last asked for
         panel.remove_requested.connect(self.remove_activations)
         panel.replace_requested.connect(self.replace_max_pools)
         window.doc.changed.connect(self._architecture_changed)
@@ -57,6 +58,11 @@ class NonlinearityWiring(QObject):
     def replace_max_pools(self) -> None:
         self._push(commands.replace_max_pools)
 
+    def shown(self, visible: bool) -> None:
+        """The dock came to the front again: the map of the latest forward, if not asked yet."""
+        if visible:
+            self.request()
+
     def request(self, view=None) -> None:
         """After a forward: the map of the stack it ran, when nothing non-linear is left."""
         if not self.panel.isVisible() and view is not None:
@@ -65,6 +71,9 @@ class NonlinearityWiring(QObject):
         if view is None:
             self.panel.show_waiting()
             return
+        if view is self._asked:
+            return  # raised twice for one forward (the menu, then the dock's visibility)
+        self._asked = view
         try:
             linearize.check_collapsible(view.architecture)
         except ArchitectureError as exc:
@@ -102,7 +111,10 @@ def start(window) -> None:
         wirings[KEY] = NonlinearityWiring(window, panel)
         return panel
 
+    first = KEY not in wirings
     lab_dock(window, KEY, "Why Non-linearity", make)
+    if first:
+        window.lab_docks[KEY].visibilityChanged.connect(wirings[KEY].shown)
     wirings[KEY].request()
 
 
