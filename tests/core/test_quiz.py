@@ -15,7 +15,16 @@ from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import Architecture, InputShape, Layer, from_json
 from cnnviz.core.jobs import ForwardRequest
 from cnnviz.core.presets import load_preset
-from cnnviz.core.quiz import JSON_KINDS, KINDS, Question, check, make_quiz, parse_int, parse_shape
+from cnnviz.core.quiz import (
+    JSON_KINDS,
+    KINDS,
+    Question,
+    check,
+    make_quiz,
+    paper,
+    parse_int,
+    parse_shape,
+)
 from cnnviz.core.quiz.values import conv_cell, pool_cell
 from tests.graph_strategies import graphs
 from tests.quiz_torch import flop_macs, hooked_outputs, param_count
@@ -105,6 +114,16 @@ def test_hard_questions_on_a_plain_stack_include_its_convolutions():
         if question.kind == "output_shape":
             info = analysis.at(question.layer)
             assert info.output_shape != info.input_shape, question.text
+
+
+def test_a_field_reveal_shows_how_the_field_grew_from_the_input():
+    analysis = analyze(load_preset("lenet5"))
+    question = paper.receptive_field(analysis.at("4"), analysis, np.random.default_rng(0))
+    assert question.answer == [14, 14]  # Tanh after conv 3: its input's field
+    growth = question.reveal.splitlines()[-1]
+    assert growth == (
+        "grown by: input 1×1 → layer 0 Conv2d 5×5 → layer 2 AvgPool2d 6×6 → layer 3 Conv2d 14×14"
+    )
 
 
 def test_without_a_forward_there_are_no_value_questions():

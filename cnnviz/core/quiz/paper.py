@@ -125,6 +125,33 @@ def _previous_field(info: LayerInfo, analysis: Analysis):
     return _previous_field(analysis.layers[info.parent], analysis)
 
 
+def _previous(info: LayerInfo, analysis: Analysis) -> LayerInfo | None:
+    """The layer whose output this one takes (None: the network's input; a path's
+    first layer takes what its block takes)."""
+    *head, last = info.address.split(".")
+    if int(last) > 0:
+        return analysis.at(".".join([*head, str(int(last) - 1)]))
+    if info.parent is None:
+        return None
+    return _previous(analysis.layers[info.parent], analysis)
+
+
+def _field_growth(info: LayerInfo, analysis: Analysis, most: int = 6) -> str:
+    """How the field got its size: each earlier layer that changed it, from the input."""
+    steps, here = [], info
+    while here is not None:
+        before = _previous(here, analysis)
+        rf = here.receptive_field
+        old = before.receptive_field if before is not None else analysis.receptive_field_at(-1)
+        if rf is not None and (old is None or (old.size, old.jump) != (rf.size, rf.jump)):
+            steps.append(f"{here.name} {here.layer.type} {x(rf.size)}")
+        here = before
+    shown = list(reversed(steps))
+    if len(shown) > most:
+        shown = [*shown[: most // 2], "…", *shown[-most // 2 :]]
+    return "grown by: input 1×1 → " + " → ".join(shown) if shown else ""
+
+
 def receptive_field(info: LayerInfo, analysis: Analysis, rng) -> Question | None:
     rf = info.receptive_field
     if rf is None or rf.flattened or not rf.regular or len(info.output_shape) != 3:
@@ -165,6 +192,9 @@ def _field_reveal(info: LayerInfo, analysis: Analysis, hw) -> str:
             )
         lines.insert(0, "k_eff = d·(k − 1) + 1 is the window's span (1 for element-wise layers)")
     lines.append(f"field {x(rf.size)}, neighbours {x(rf.jump)} input pixels apart")
+    growth = _field_growth(info, analysis)
+    if growth:
+        lines.append(growth)
     return "\n".join(lines)
 
 
