@@ -131,3 +131,22 @@ def test_the_edit_menu_removes_every_activation_in_one_step(qtbot):
         assert win.doc.architecture == arch
     finally:
         win.shutdown()
+
+
+def test_the_panel_opens_alone(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from PySide6 import QtGui
+
+    picture = tmp_path / "lab.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnviz.qt.panels.nonlinearity_lab", "--screenshot", str(picture)],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert QtGui.QImage(str(picture)).width() > 300

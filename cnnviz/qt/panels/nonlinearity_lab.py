@@ -10,7 +10,7 @@ template its class is matched against: all a linear model can do.
 Fed by the lab (qt/labs/nonlinearity.py): ``set_architecture`` with the stack
 on paper, ``show_map`` with an AffineMap, ``show_failure`` with a line; the
 buttons only ask (``remove_requested``, ``replace_requested``).
-Standalone: ``python -m cnnviz.qt.panels.nonlinearity_lab``.
+Standalone: ``python -m cnnviz.qt.panels.nonlinearity_lab [--screenshot PNG]``.
 """
 
 from __future__ import annotations
@@ -187,17 +187,26 @@ class NonlinearityLab(QtWidgets.QWidget):
             self.labels.append(label)
 
 
-def _demo() -> None:  # pragma: no cover - manual look
-    app = QtWidgets.QApplication([])
+def main(argv=None) -> int:
+    """Standalone, on a made-up map: ``python -m cnnviz.qt.panels.nonlinearity_lab``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The non-linearity lab panel on a sample map.")
+    parser.add_argument("--screenshot", metavar="PNG", help="save a picture and exit")
+    args = parser.parse_args(argv)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     rng = np.random.default_rng(0)
-    weight = rng.normal(size=(10, 1 * 28 * 28))
-    x = rng.random(784)
+    weight = rng.normal(size=(10, 28 * 28))
+    x = rng.random(28 * 28)
     panel = NonlinearityLab()
     panel.show_map(AffineMap(0, weight, np.zeros(10), (1, 28, 28), weight @ x, weight @ x))
     panel.resize(700, 800)
     panel.show()
-    app.exec()
+    if args.screenshot:
+        app.processEvents()
+        return 0 if panel.grab().save(args.screenshot) else 1
+    return app.exec()
 
 
 if __name__ == "__main__":  # pragma: no cover
-    _demo()
+    raise SystemExit(main())
