@@ -11,7 +11,11 @@ project and run with nothing but torch installed:
 * ``build_model()`` returning the ``nn.Sequential``, each layer on a line of
   its own with explicit constructor arguments (those not at torch's default,
   plus the sizes torch needs from the previous layer, which the analysis
-  infers) and a comment with its output shape.
+  infers) and a comment with its output shape;
+* an imported part cnnviz has no layer type for (an Opaque layer) as
+  ``opaque(PROGRAMS["5"])``: the TorchScript archive it holds, embedded in
+  base64 at the end of the file and loaded with ``torch.jit.load`` (which
+  runs no Python from it); only such a file imports ``base64`` and ``io``.
 
 Arguments are the ones compute/model.py builds with (the type's parameters
 and what its module declares it infers), so the file builds the very model
@@ -29,7 +33,7 @@ from typing import Any
 from cnnviz.core import blocks
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError
-from cnnviz.core.catalogue import CATALOGUE, layer_type
+from cnnviz.core.catalogue import CATALOGUE, IMPORTED, layer_type
 from cnnviz.core.layer_spec import OPT_PAIR, PAD4, PADDING, PAIR
 
 LINE_LENGTH = 88  # ruff's and black's default
@@ -97,13 +101,17 @@ def export_code(arch: Architecture, analysis: Analysis | None = None) -> str:
     bad = analysis.first_error
     if bad is not None:
         raise ArchitectureError(bad.error)
+    programs = _programs(analysis)
     for info in analysis.layers:
-        if not info.layer.is_block and info.layer.type not in CATALOGUE:
+        is_layer = not info.layer.is_block and info.address not in programs
+        if is_layer and info.layer.type not in CATALOGUE:
             raise ArchitectureError(
                 f"{info.name} {info.layer.type}: not a torch.nn layer cnnviz can write as code"
             )
     kinds = {info.layer.type for info in analysis.layers if info.layer.is_block}
-    parts = ["import torch\nfrom torch import nn"]
+    parts = [OPAQUE_IMPORTS if programs else "import torch\nfrom torch import nn"]
+    if programs:
+        parts.append(OPAQUE_FUNCTION)
     if blocks.RESIDUAL in kinds:
         parts.append(RESIDUAL_CLASS)
     if blocks.PARALLEL in kinds:
@@ -111,6 +119,8 @@ def export_code(arch: Architecture, analysis: Analysis | None = None) -> str:
     shape = ", ".join(str(n) for n in analysis.input_shape)
     parts.append(f"INPUT_SHAPE = ({shape})  # channels, height, width")
     parts.append(_build_function(arch, analysis))
+    if programs:  # defined before the main block calls build_model()
+        parts.append(_programs_text(programs))
     parts.append(MAIN_BLOCK)
     # Two blank lines around top-level definitions; one after the docstring, and
     # one between the imports and a plain statement (ruff's isort rule).
@@ -119,6 +129,46 @@ def export_code(arch: Architecture, analysis: Analysis | None = None) -> str:
         gap = "\n\n" if body == parts[0] and part.startswith("INPUT") else "\n\n\n"
         body += gap + part.strip("\n")
     return f"{_docstring(arch, analysis)}\n{body}\n"
+
+
+# -- imported parts cnnviz cannot express (Opaque layers) -------------------------------
+
+# Only such a network needs the standard library's base64 and io besides torch.
+OPAQUE_IMPORTS = "import base64\nimport io\n\nimport torch\nfrom torch import nn"
+
+OPAQUE_FUNCTION = '''
+def opaque(program: str) -> nn.Module:
+    """A part of the imported model that cnnviz has no layer type for, as the
+    TorchScript it was kept as (PROGRAMS below; torch.jit.load runs no Python code
+    from it). Its state_dict keys are the original module's."""
+    return torch.jit.load(io.BytesIO(base64.b64decode(program))).eval()
+'''
+
+PROGRAM_LINE = 76  # base64 characters per line of a program's text
+
+
+def _programs(analysis: Analysis) -> dict[str, str]:
+    """Each Opaque layer's address → its program (base64 TorchScript)."""
+    out = {}
+    for info in analysis.layers:
+        spec = IMPORTED.get(info.layer.type)
+        program = spec.program if spec is not None else None
+        if program is not None:
+            out[info.address] = info.layer.get(program)
+    return out
+
+
+def _programs_text(programs: dict[str, str]) -> str:
+    lines = [
+        "# The imported parts' TorchScript archives (torch.jit.save), in base64.",
+        "PROGRAMS = {",
+    ]
+    for address, text in programs.items():
+        lines.append(f'    "{address}": (')
+        for start in range(0, len(text), PROGRAM_LINE):
+            lines.append(f'        "{text[start : start + PROGRAM_LINE]}"')
+        lines.append("    ),")
+    return "\n".join([*lines, "}"]) + "\n"
 
 
 # -- the docstring ---------------------------------------------------------------------
@@ -190,6 +240,9 @@ def _item(info: LayerInfo, depth: int, children) -> list[str]:
     indent = INDENT * depth
     comment = f"  # {dims(info.output_shape)}"
     layer = info.layer
+    if layer.type in IMPORTED:  # an imported part cnnviz cannot express: its TorchScript
+        what = _plain(f"{layer.get('label')} ({layer.get('source')})")
+        return [f'{indent}opaque(PROGRAMS["{info.address}"]),{comment}, {what}'[:LINE_LENGTH]]
     if not layer.is_block:
         args = constructor_args(layer.type, layer, info.input_shape)
         return _call(f"nn.{layer.type}", args, indent, comment)

@@ -4,6 +4,7 @@ torch module cnnviz has no type for, an operation written at the top level."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cnnviz.compute.weights import load_into, read_weights, save_weights
 from cnnviz.core import architecture
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import ArchitectureError
+from cnnviz.core.export_code import export_code
 
 MODELS = Path(__file__).parents[1] / "opaque_models.py"
 SHAPE = (3, 16, 16)
@@ -177,5 +179,44 @@ def test_models_once_refused_now_import_with_their_outputs(name, opaque):
     imported = import_module(model, SHAPE, name)
     assert len(opaque_layers(imported.architecture)) == opaque
     x = torch.randn(2, *SHAPE)
+    with torch.no_grad():
+        assert torch.allclose(converted(imported)(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_export_embeds_the_programs_and_imports_back(tmp_path):
+    model = original("Net")
+    imported = import_module(model, SHAPE, "Net")
+    path = tmp_path / "net.py"
+    path.write_text(export_code(imported.architecture), encoding="utf-8")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules = {
+        alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names
+    }
+    assert modules == {"base64", "io", "torch"}  # torch and the standard library only
+    save_weights(imported.state, tmp_path / "w.safetensors")
+    exported = load_python(path, "build_model").eval()
+    exported.load_state_dict(read_weights(tmp_path / "w.safetensors"))
+    x = torch.randn(2, *SHAPE)
+    with torch.no_grad():
+        assert torch.allclose(exported(x), model(x), rtol=1e-5, atol=1e-6)
+    back = import_source(f"{path}:build_model", SHAPE, str(tmp_path / "w.safetensors"))
+    assert [layer.type for layer in back.architecture.layers] == [
+        layer.type for layer in imported.architecture.layers
+    ]
+    with torch.no_grad():
+        assert torch.allclose(converted(back)(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_scripted_sequential_keeps_a_child_cnnviz_lacks_as_opaque(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.LayerNorm([4, 8, 8]), nn.ReLU())
+    path = tmp_path / "net.pt"
+    torch.jit.script(model.eval()).save(str(path))
+    imported = import_source(str(path), (3, 8, 8))
+    norm = imported.architecture.layers[1]
+    assert (norm.type, norm.get("label"), norm.get("source")) == ("Opaque", "LayerNorm", "1")
+    assert norm.get("params") == 2 * 4 * 8 * 8
+    x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
         assert torch.allclose(converted(imported)(x), model(x), rtol=1e-5, atol=1e-6)

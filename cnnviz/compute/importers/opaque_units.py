@@ -142,5 +142,6 @@ def region(kinds: NodeKinds, node: fx.Node, tensors: list[fx.Node]):
 def module_layer(kinds: NodeKinds, node: fx.Node, source: fx.Node) -> Layer:
     """A module of a type cnnviz does not know, called on one tensor, as an Opaque layer."""
     module = kinds.gm.get_submodule(node.target)
-    label = type(module).__name__
+    # A scripted module names the class it was scripted from.
+    label = getattr(module, "original_name", type(module).__name__)
     return opaque_layer(module, kinds.values[source], kinds.values[node], label, str(node.target))

@@ -137,6 +137,8 @@ def _rebuilt(scripted, where_: str, file_name: str) -> nn.Module:
         )
     if kind in KNOWN_MODULES.values():
         return _rebuilt_layer(scripted, kind, where_)
+    if where_:  # a part cnnviz has no type for: kept as it is, an Opaque layer
+        return scripted
     what = f"`{where_}` ({kind})" if where_ else f"its top module ({kind})"
     raise ModelImportError(
         f"{file_name}: cnnviz reads TorchScript files made of nn.Sequential stacks of its "
