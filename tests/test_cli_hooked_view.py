@@ -4,14 +4,17 @@ read-only view hooked per module, exit status 0, numbers equal to torch's."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from cnnviz.cli import main
 from cnnviz.compute.weights import save_weights
+from cnnviz.core.architecture import load
 from tests.compute.test_hooked_view import STOP, by_call, torch_calls
 
 MODELS = Path(__file__).parent / "untraceable_models.py"
@@ -79,3 +82,23 @@ def test_run_writes_each_modules_output_for_the_image(capsys, tmp_path):
     for (module, call), value in ran.items():
         name = module if call == 1 else f"{module} (call {call})"
         np.testing.assert_allclose(arrays[name], value.numpy(), rtol=0, atol=0)
+
+
+def test_the_window_opens_the_view_with_the_models_own_weights(monkeypatch, tmp_path):
+    model = _model()
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    save_weights(model, tmp_path / "mine.safetensors")
+    opened = {}
+    monkeypatch.setattr("cnnviz.app.main", lambda args: opened.setdefault("args", args) and 0)
+    code = main([SOURCE, "--input", "3,16,16", "--weights", str(tmp_path / "mine.safetensors")])
+    assert code == 0
+    path = Path(opened["args"].file)
+    try:
+        arch = load(path)
+        kept = load_file(arch.metadata["hooked"]["model_weights"])
+    finally:
+        shutil.rmtree(path.parent)
+    assert [layer.type for layer in arch.layers] == ["Hooked"] * len(arch.layers)
+    assert kept.keys() == model.state_dict().keys()
+    assert all(torch.equal(kept[key], value) for key, value in model.state_dict().items())

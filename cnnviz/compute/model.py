@@ -38,6 +38,7 @@ from cnnviz.compute.programs import ProgramError, load_program
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, Layer
 from cnnviz.core.catalogue import layer_type
+from cnnviz.core.layers.hooked import READ_ONLY
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ def build_layer(layer: Layer, input_shape: tuple[int, ...]) -> nn.Module:
     program = layer_type(layer.type).program
     if program is not None:
         return _program_module(layer, program)
-    cls = getattr(nn, layer.type)
+    cls = getattr(nn, layer.type, None)
+    if cls is None:  # a read-only view's row (Hooked): its own model runs, never a built one
+        raise ArchitectureError(READ_ONLY)
     return cls(**_constructor_args(layer, input_shape))
 
 

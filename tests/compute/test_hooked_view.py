@@ -14,9 +14,10 @@ from cnnviz.compute.importers import Untraceable
 from cnnviz.compute.importers.hooked_view import as_architecture, view_of
 from cnnviz.compute.importers.model_import import example_input
 from cnnviz.compute.importers.sources import import_source
+from cnnviz.compute.model import build_model
 from cnnviz.compute.runner import ComputeError, ForwardRunner
 from cnnviz.compute.weights import save_weights
-from cnnviz.core.architecture import loads
+from cnnviz.core.architecture import ArchitectureError, loads
 from cnnviz.core.jobs import ForwardRequest
 
 MODELS = Path(__file__).parents[1] / "untraceable_models.py"
@@ -115,9 +116,11 @@ def test_the_runner_gives_each_rows_module_output_for_the_image(tmp_path, sign):
     )
 
 
-def test_a_hooked_view_refuses_what_needs_a_network_cnnviz_built(tmp_path):
+def test_a_hooked_view_refuses_what_needs_a_network_cnnviz_built():
     failure = _failure()
     arch = as_architecture(view_of(failure, SOURCE, SHAPE))
     runner = ForwardRunner()
     with pytest.raises(ComputeError, match="read-only view of a model cnnviz could not trace"):
         runner.model_for(_request(arch, np.zeros(SHAPE, np.float32)))
+    with pytest.raises(ArchitectureError, match="read-only view of a model cnnviz could not"):
+        build_model(arch)  # what training and the labs build

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cnnviz.core.jobs import ComputeFailure, TrainRequest
+from cnnviz.core.layers.hooked import READ_ONLY, is_hooked_metadata
 from cnnviz.qt.bridge.compute_failures import first_line, out_of_memory
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class TrainingJob:
     def run(self, request: TrainRequest) -> None:
         worker = self.worker
         self._last_report = 0.0
+        if is_hooked_metadata(request.architecture.metadata):  # no network cnnviz built
+            worker.training_failure.emit(ComputeFailure(request.request_id, READ_ONLY))
+            return
         try:
             train = self.train_function or _default_train_function()
             initial = _initial_state(request)

@@ -27,6 +27,7 @@ from cnnviz.core.jobs import (
     TrainConfig,
     TrainRequest,
 )
+from cnnviz.core.layers.hooked import is_hooked_metadata
 from cnnviz.qt.bridge.input_cache import InputCache
 from cnnviz.qt.bridge.result_release import make_room
 from cnnviz.qt.editor.document import Document
@@ -263,6 +264,7 @@ class ComputeController(QObject):
         if not withheld:
             self._weights_in_use = request.weights_path
         trained = request.weights_path is not None or self.trained_here
+        trained = trained or is_hooked_metadata(arch.metadata)  # the model's own weights
         self.latest = ComputedView(result, analysis, arch, len(arch.layers), withheld, trained)
         self.result_ready.emit(self.latest)
 

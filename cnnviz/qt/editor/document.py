@@ -29,6 +29,7 @@ from cnnviz.core import project_files
 from cnnviz.core.analysis import Analysis, analyze
 from cnnviz.core.architecture import Architecture, InputShape
 from cnnviz.core.jobs import KernelEdit
+from cnnviz.core.layers.hooked import edit_refusal, is_hooked_metadata, save_refusal
 from cnnviz.core.preprocess import declared_settings
 from cnnviz.core.project import Project, ProjectError
 from cnnviz.core.resources import resources_dir
@@ -72,6 +73,25 @@ class DocumentState:
     weights: str | None = None  # safetensors / .pt file for the stack
 
 
+class _EditStack(QUndoStack):
+    """The undo stack, refusing every edit of a read-only document (a hooked view of a
+    model cnnviz could not trace) in one line: nothing is pushed, nothing changes.
+    An edit that leaves the view for a network of its own (a preset) is let through."""
+
+    def __init__(self, doc: Document) -> None:
+        super().__init__(doc)
+        self._doc = doc
+
+    def push(self, command) -> None:
+        after = getattr(command, "after", None)
+        leaves = after is not None and not is_hooked_metadata(after.architecture.metadata)
+        if self._doc.read_only is not None and not leaves:
+            log.info("edit refused: %s", self._doc.read_only)
+            self._doc.edit_refused.emit(self._doc.read_only)
+            return
+        super().push(command)
+
+
 class Document(QObject):
     # The architecture or the hand-set kernels changed (after every edit).
     changed = Signal()
@@ -87,10 +107,12 @@ class Document(QObject):
     modified_changed = Signal(bool)
     # A whole new document (new, open, restore): views reload everything.
     reset_done = Signal()
+    # An edit of a read-only document was refused: the one line saying why.
+    edit_refused = Signal(str)
 
     def __init__(self, architecture: Architecture | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = _EditStack(self)
         self.undo_stack.cleanChanged.connect(self._emit_modified)
         self._state = DocumentState(architecture or default_architecture())
         self._analysis = analyze(self._state.architecture)
@@ -130,6 +152,12 @@ class Document(QObject):
     def weights_path(self) -> str | None:
         return self._state.weights
 
+    @property
+    def read_only(self) -> str | None:
+        """Why no edit is taken (a hooked view of a model cnnviz could not trace), or None."""
+        metadata = self._state.architecture.metadata
+        return edit_refusal(metadata) if is_hooked_metadata(metadata) else None
+
     def address_of(self, index: int) -> str:
         """The torch module name ("3", "3.body.0") of the layer at flat index `index`."""
         return self._analysis.layers[index].address
@@ -162,6 +190,8 @@ class Document(QObject):
 
     @property
     def modified(self) -> bool:
+        if self.read_only is not None:  # nothing in it can be saved, so nothing to lose
+            return False
         return self._dirty or not self.undo_stack.isClean()
 
     def mark_dirty(self) -> None:
@@ -234,6 +264,8 @@ class Document(QObject):
         """Write the project (or a plain architecture for .json) with the weights the
         network holds now; each file all or nothing. OSError with the reason."""
         path = Path(path).resolve()
+        if self.read_only is not None:
+            raise OSError(save_refusal(self.architecture.metadata))
         if _is_json(path):
             project_files.write_atomically(path, self.architecture.dumps().encode("utf-8"))
         else:

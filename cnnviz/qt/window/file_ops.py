@@ -46,6 +46,7 @@ class FileOps(QObject):
         self.doc = doc
         self.parent_widget = parent_widget
         self._boxes: list[QMessageBox] = []
+        doc.edit_refused.connect(self.problem)  # a read-only view's edits: one line
 
     # -- talking to the person -----------------------------------------------------
 

@@ -8,6 +8,12 @@ of the window, which never imports torch. The process writes the converted
 network as an architecture file beside its weights; the window opens that
 file. A model that cannot be imported is one line in the status bar, and the
 current work stays as it was.
+
+A model torch.fx cannot trace opens as a read-only view hooked per module
+(compute/importers/hooked_view.py): the window then imports the person's
+file itself, in its compute thread, to run the live model for each image;
+this too happens only because the person asked for this import. The status
+bar says that the view is read-only and which line stopped the trace.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
+from cnnviz.core.layers.hooked import METADATA_KEY, is_hooked_metadata
 from cnnviz.core.model_sources import python_names
 from cnnviz.qt.window import settings
 
@@ -109,6 +116,9 @@ class ModelImporter(QObject):
             self.done.emit(False)
             return
         opened = self.files.open_path(out.splitlines()[-1])
-        if opened:
+        metadata = self.files.doc.architecture.metadata
+        if opened and is_hooked_metadata(metadata):  # a model torch.fx could not trace
+            self.files.message.emit(metadata[METADATA_KEY].get("message", ""))
+        elif opened:
             self.files.message.emit(f"Imported {Path(self._source).name}: Save As to keep it")
         self.done.emit(opened)
