@@ -77,3 +77,20 @@ class Crossing(nn.Module):
         a = self.a(x)
         b = self.b(a)
         return torch.cat([a * b, b], 1)
+
+
+class Showcase(nn.Module):
+    """For the README picture (docs/make_import_pictures.py): 3×64×64 images, a
+    hand-written LayerNorm2d inside a stage and an inline Swish."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.stage = Stage(16)
+        self.pool = nn.MaxPool2d(2)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+    def forward(self, x):
+        x = self.stage(self.stem(x))
+        x = x * torch.sigmoid(x)  # Swish, written inline
+        return self.head(self.pool(x))

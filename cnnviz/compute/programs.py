@@ -58,6 +58,41 @@ def encode(program: torch.jit.ScriptModule) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+INNER = "program"
+
+
+def _drop_inner(module, state: dict, prefix: str, _metadata) -> None:
+    """state_dict: the program's keys without ``program.`` (``5.weight``)."""
+    inner = f"{prefix}{INNER}."
+    for key in [k for k in state if k.startswith(inner)]:
+        state[prefix + key[len(inner) :]] = state.pop(key)
+
+
+def _add_inner(module, state: dict, prefix: str, *_args) -> None:
+    """load_state_dict: ``5.weight`` goes to the program's ``weight``."""
+    own = {f"{prefix}{key}" for key in module.program.state_dict()}
+    for key in [k for k in state if k in own]:
+        state[f"{prefix}{INNER}.{key[len(prefix) :]}"] = state.pop(key)
+
+
+class Opaque(nn.Module):
+    """Runs an imported part cnnviz cannot express (its TorchScript ``program``).
+
+    A Python module around it, named after the layer type: a ScriptModule takes
+    no forward hooks, and cnnviz names each layer's output by its module's class.
+    Its state_dict keys are the program's own (``weight``, ``fc.bias``), as in
+    the model it was imported from, not ``program.weight``."""
+
+    def __init__(self, program: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        self.program = program
+        self._register_state_dict_hook(_drop_inner)
+        self._register_load_state_dict_pre_hook(_add_inner, with_module=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.program(x)
+
+
 def load_program(text: str) -> nn.Module:
     """The module of base64 TorchScript text, on the CPU, in eval mode."""
     try:
@@ -71,4 +106,4 @@ def load_program(text: str) -> nn.Module:
         raise ProgramError(
             f"its program is not a TorchScript archive ({type(exc).__name__})"
         ) from None
-    return module.eval()
+    return Opaque(module).eval()

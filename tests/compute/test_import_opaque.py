@@ -95,6 +95,7 @@ def test_the_converted_network_gives_the_models_outputs_and_the_opaque_maps():
     # The feature maps cnnviz shows for the opaque layer are the original module's output.
     maps = record_forward(built, x, x[0].numpy())
     expected = output_of(model, model.stage.norm, x)[0].numpy()
+    assert maps[2].type == "Opaque"
     assert maps[2].output.shape == expected.shape
     assert abs(maps[2].output - expected).max() < 1e-5
 
@@ -218,5 +219,26 @@ def test_a_scripted_sequential_keeps_a_child_cnnviz_lacks_as_opaque(tmp_path):
     assert (norm.type, norm.get("label"), norm.get("source")) == ("Opaque", "LayerNorm", "1")
     assert norm.get("params") == 2 * 4 * 8 * 8
     x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(converted(imported)(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_the_built_opaque_layer_takes_forward_hooks():
+    """A ScriptModule refuses forward hooks; cnnviz's panels (gradients) hook every layer."""
+    model = original("Net")
+    built = converted(import_module(model, SHAPE, "Net"))
+    x = torch.randn(1, *SHAPE)
+    assert torch.allclose(output_of(built, built[2], x), output_of(model, model.stage.norm, x))
+    assert [key for key in built.state_dict() if key.startswith("2.")] == ["2.weight", "2.bias"]
+
+
+def test_the_pictured_model_imports_with_its_outputs():
+    """docs/import_opaque.png: Showcase at 3×64×64, its LayerNorm2d selected."""
+    model = original("Showcase")
+    imported = import_module(model, (3, 64, 64), "Showcase")
+    labels = [layer.get("label") for layer in opaque_layers(imported.architecture)]
+    assert labels == ["LayerNorm2d", "x * torch.sigmoid(x)"]
+    assert analyze(imported.architecture).total_params == sum(p.numel() for p in model.parameters())
+    x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(converted(imported)(x), model(x), rtol=1e-5, atol=1e-6)

@@ -31,6 +31,7 @@ from cnnviz.core.architecture import Layer
 
 # What a line assigns to or returns, before its expression (an Opaque layer's label).
 _ASSIGNED = re.compile(r"^(return\s+|[\w.\[\], ]+?\s*=(?!=)\s*)")
+_COMMENT = re.compile(r"\s+#.*$")
 
 
 @dataclass
@@ -136,7 +137,7 @@ class NodeKinds:
                 raise
             start, module = unit
             code, place = where(frames_of_text(node.stack_trace))
-            label = _ASSIGNED.sub("", code) or fn.op_name(node.target)
+            label = _COMMENT.sub("", _ASSIGNED.sub("", code)) or fn.op_name(node.target)
             layer = opaque.opaque_layer(module, self.values[start], self.values[node], label, place)
             return Chain(start, [Leaf(layer, node, module)])
 

@@ -45,7 +45,9 @@ def cost(layer: Layer, shape: Shape) -> LayerCost:
 
 
 def size_lines(layer: Layer, shape: Shape) -> list[str]:
+    source = layer.get("source")
     return [
+        f"runs the original {layer.get('label')}" + (f", from {source}" if source else ""),
         f"output shape = {_shape_text(layer.get('out_shape'))} (measured on the original "
         f"module at import; it takes only {_shape_text(layer.get('in_shape'))})",
         "MACs: not counted (opaque)",
