@@ -47,6 +47,11 @@ def test_summary_says_it_is_a_read_only_view_and_counts_what_torch_counts(capsys
     names = [row["address"] for row in data["layers"]]
     assert names[0] == "stem" and names[-3:] == ["shared", "shared (call 2)", "head"]
     assert [row["output_shape"] for row in data["layers"]][-1] == [5]
+    assert [row["note"] for row in data["layers"]][-2] == "shares call 1's Conv2d parameters"
+    assert data["not_run"] == [
+        {"module": name, "kind": kind, "params": params}
+        for name, kind, params in (("b.0", "Conv2d", 72), ("b.1", "ReLU", 0))
+    ]
 
 
 def test_the_summary_table_starts_with_the_line_that_stopped_the_trace(capsys):

@@ -25,6 +25,14 @@ def _name(layer) -> str:
     return module if call == 1 else f"{module} (call {call})"
 
 
+def _note(layer) -> str:
+    """What the label says beyond module and class: "gives a tuple: ...", "shown flat"."""
+    note = layer.get("label").removeprefix(f"{_name(layer)} {layer.get('kind')}").strip(" ()")
+    if not note and layer.get("call") > 1:
+        return f"shares call 1's {layer.get('kind')} parameters"
+    return note
+
+
 def as_json(arch: Architecture) -> dict[str, Any]:
     entry = arch.metadata[METADATA_KEY]
     rows = [
@@ -37,6 +45,7 @@ def as_json(arch: Architecture) -> dict[str, Any]:
             "label": layer.get("label"),
             "output_shape": list(layer.get("out_shape")),
             "params": layer.get("params"),
+            "note": _note(layer),
         }
         for index, layer in enumerate(arch.layers)
     ]
@@ -53,9 +62,16 @@ def as_json(arch: Architecture) -> dict[str, Any]:
 
 def as_table(arch: Architecture) -> str:
     data = as_json(arch)
-    header = ("#", "module", "class", "output", "params")
+    header = ("#", "module", "class", "output", "params", "note")
     rows = [
-        (str(r["index"]), r["address"], r["type"], _shape(r["output_shape"]), f"{r['params']:,}")
+        (
+            str(r["index"]),
+            r["address"],
+            r["type"],
+            _shape(r["output_shape"]),
+            f"{r['params']:,}",
+            r["note"],
+        )
         for r in data["layers"]
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

@@ -69,7 +69,8 @@ def _output(call: Call | None, shape: tuple[int, ...]) -> np.ndarray:
     if call is None or call.output is None:
         return np.zeros(shape, np.float32)
     values = call.output[0].detach().to("cpu", torch.float32).numpy()
-    return np.ascontiguousarray(values if values.ndim <= 3 else values.reshape(-1))
+    # As the row holds it (hooked_view.shown_shape): more axes, or none, as a vector.
+    return np.ascontiguousarray(values if 1 <= values.ndim <= 3 else values.reshape(-1))
 
 
 class HookedRunner:

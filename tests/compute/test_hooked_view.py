@@ -124,3 +124,28 @@ def test_a_hooked_view_refuses_what_needs_a_network_cnnviz_built():
         runner.model_for(_request(arch, np.zeros(SHAPE, np.float32)))
     with pytest.raises(ArchitectureError, match="read-only view of a model cnnviz could not"):
         build_model(arch)  # what training and the labs build
+
+
+def test_a_tuple_more_axes_or_one_number_per_sample_is_a_row_that_says_so(tmp_path):
+    source = f"{MODELS}:Odd"
+    with pytest.raises(Untraceable) as caught:
+        import_source(source, (3, 8, 8))
+    model = caught.value.model
+    save_weights(model, tmp_path / "odd.safetensors")
+    view = view_of(caught.value, source, (3, 8, 8))
+    arch = loads(as_architecture(view, str(tmp_path / "odd.safetensors")).dumps())
+    assert [layer.get("label") for layer in arch.layers] == [
+        "conv Conv2d",
+        "pair Pair (gives a tuple: its first tensor is shown)",
+        "volume Volume (gives 4×2×8×8, shown flat)",
+        "score Score (gives one number per sample)",
+    ]
+    assert [tuple(layer.get("out_shape")) for layer in arch.layers] == [
+        (4, 8, 8), (4, 8, 8), (512,), (1,)
+    ]  # fmt: skip
+    image = np.random.default_rng(1).random((3, 8, 8), dtype=np.float32)
+    result = ForwardRunner().run(_request(arch, image))
+    seen = dict(torch_calls(model, torch.from_numpy(image)[None]))
+    expected = [seen["conv"][0], seen["pair"][0][0], seen["volume"][0].reshape(-1), seen["score"]]
+    for layer, values in zip(result.layers, expected, strict=True):
+        np.testing.assert_array_equal(layer.output, values.numpy())

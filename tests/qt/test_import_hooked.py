@@ -59,6 +59,8 @@ def test_an_untraceable_model_opens_read_only_with_each_modules_maps(qtbot, tmp_
                 compared += 1
         assert compared >= 4  # stem, shared twice, head run on every image
         assert win.statusbar.problem_text.startswith(entry["message"])
+        total = sum(p.numel() for p in model.parameters())  # more than the rows hold
+        assert f"<b>{total:,}</b> parameters in the model" in win.stack_panel.totals.text()
         assert "untraceable_models.py:" in entry["message"] and f"`{STOP}`" in entry["message"]
         shared = rows.index(("shared", 1))  # runs on every image
         win.select_layer(shared)

@@ -206,6 +206,8 @@ def row_layer(row: Row) -> Layer:
     label = f"{row.name} {row.kind}"
     if row.shape is not None and len(row.shape) > 3:
         label += f" (gives {'×'.join(map(str, row.shape))}, shown flat)"
+    elif row.shape == ():
+        label += " (gives one number per sample)"
     elif row.note:
         label += f" ({row.note})"
     return Layer.make(

@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from cnnviz.core.architecture import MAX_INPUT_CHANNELS, MAX_INPUT_SIDE, InputShape
+from cnnviz.core.layers.hooked import is_hooked_metadata
 from cnnviz.qt.editor.commands import SetInputCommand
 from cnnviz.qt.editor.document import Document
 from cnnviz.qt.editor.glyphs import ERROR_COLOR
@@ -66,6 +67,17 @@ class InputEditor(QWidget):
         shape = InputShape(self.channels.value(), self.height_box.value(), self.width_box.value())
         if shape != self.doc.architecture.input:
             self.doc.undo_stack.push(SetInputCommand(self.doc, shape))
+
+
+def _parameters(arch, analysis) -> str:
+    """The rows' parameter count; for a hooked view torch's count for the whole model,
+    which also holds what no row shows (modules that did not run, loose parameters)."""
+    rows = f"<b>{analysis.total_params:,}</b> parameters"
+    entry = arch.metadata["hooked"] if is_hooked_metadata(arch.metadata) else {}
+    total = entry.get("total_params", analysis.total_params)
+    if total == analysis.total_params:
+        return rows
+    return f"<b>{total:,}</b> parameters in the model ({analysis.total_params:,} in rows)"
 
 
 class StackHeader(QWidget):
@@ -157,7 +169,7 @@ class StackPanel(QWidget):
         text = (
             f"<span style='color:{dim.name()}'>{count} layer{'s' if count != 1 else ''} · "
             f"{blocks}"
-            f"<b>{analysis.total_params:,}</b> parameters · {_macs(analysis.total_macs)}MACs"
+            f"{_parameters(self.doc.architecture, analysis)} · {_macs(analysis.total_macs)}MACs"
             f" · output {output}</span>"
         )
         self.totals.setText(text)
