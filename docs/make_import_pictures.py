@@ -1,6 +1,7 @@
 """Render the README's import pictures. Run from the repository root:
 
-    python docs/make_import_pictures.py     # docs/import_net.png, docs/import_hooked.png
+    python docs/make_import_pictures.py     # docs/import_net.png, docs/import_hooked.png,
+                                            # docs/import_opaque.png
 
 The first is tests/import_models.py:Net, a model written the usual way
 (functional ReLUs, a residual add inside a submodule, a torch.cat of two
@@ -9,6 +10,9 @@ layer inside its residual block. The second is tests/untraceable_models.py:
 EarlyExit, whose forward decides on its values how many blocks run, so
 torch.fx cannot trace it: the read-only view hooked per module, the status
 bar naming the line that stopped the trace, the first block's conv selected.
+The third is tests/opaque_models.py:Showcase, with parts cnnviz has no layer
+type for (a hand-written LayerNorm2d, an inline Swish) kept as Opaque layers
+that run the original: the LayerNorm2d selected, its feature maps shown.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs"
 MODELS = ROOT / "tests" / "import_models.py"
 UNTRACEABLE = ROOT / "tests" / "untraceable_models.py"
+OPAQUE = ROOT / "tests" / "opaque_models.py"
 
 
 def imported_network() -> int:
@@ -50,5 +55,17 @@ def hooked_view() -> int:
     )  # fmt: skip
 
 
+def opaque_layers() -> int:
+    from cnnviz.cli import main
+
+    return main(
+        [
+            f"{OPAQUE}:Showcase", "--input", "3,64,64",
+            "--image", str(ROOT / "resources" / "samples" / "cat.jpg"),
+            "--select-layer", "2", "--screenshot", str(OUT / "import_opaque.png"),
+        ]
+    )  # fmt: skip
+
+
 if __name__ == "__main__":
-    sys.exit(imported_network() or hooked_view())
+    sys.exit(imported_network() or hooked_view() or opaque_layers())

@@ -4,8 +4,10 @@
 as leaves) and turns the graph into an architecture with blocks, with the
 model's weights under cnnviz's keys; ``sources`` finds the model (a Python
 file and a class or factory name, a TorchScript file) and its weights file.
-What cnnviz cannot express is refused in one line naming the operation and
-its source line (``ModelImportError``); nothing is dropped silently.
+What cnnviz has no layer type for becomes an Opaque layer running the
+original as TorchScript (``opaque_units``); what cannot even be kept so is
+refused in one line naming the operation and its source line
+(``ModelImportError``); nothing is dropped silently.
 """
 
 from __future__ import annotations
