@@ -21,7 +21,7 @@ def _macs(count: int) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if count >= scale:
             return f"{count / scale:.1f} {unit}"
-    return str(count)
+    return f"{count} "  # "0 MACs", as "416.5 kMACs"
 
 
 class InputEditor(QWidget):
