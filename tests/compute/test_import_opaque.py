@@ -242,3 +242,19 @@ def test_the_pictured_model_imports_with_its_outputs():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(converted(imported)(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_a_program_that_computes_something_else_is_refused(monkeypatch):
+    """A trace keeps what it cannot record as constants: the program is checked on
+    another input against the module itself, and refused when they differ."""
+    from cnnviz.compute.importers import opaque_units
+
+    wrong = torch.jit.script(nn.Identity())
+    monkeypatch.setattr(opaque_units, "compile_module", lambda module, example: wrong)
+    with pytest.raises(ModelImportError) as caught:
+        import_module(original("TorchLayerNorm"), (3, 8, 8), "TorchLayerNorm")
+    assert str(caught.value) == (
+        "cannot import: LayerNorm `norm` is no cnnviz layer, and its TorchScript computes "
+        "other values than it on another input (torch.jit.trace kept some as constants)"
+    )

@@ -129,8 +129,8 @@ class NodeKinds:
         kept, with what it needs back to where its inputs split, as one Opaque layer."""
         try:
             return self._kind(node)
-        except opaque.Unexpressed:
-            raise  # the import keeps the submodule that holds it whole instead
+        except (opaque.Unexpressed, opaque.Unkept):
+            raise  # the submodule that holds it is kept whole instead; or nothing can be
         except ModelImportError:
             unit = opaque.region(self, node, self._tensor_args(node))
             if unit is None:

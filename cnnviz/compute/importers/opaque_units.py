@@ -27,7 +27,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from cnnviz.compute.importers import ModelImportError
+from cnnviz.compute.importers import ModelImportError, first_line
 from cnnviz.compute.importers.module_layers import CONTAINERS
 from cnnviz.compute.programs import ProgramError, compile_module, encode
 from cnnviz.core.architecture import ArchitectureError, Layer
@@ -47,6 +47,10 @@ class Unexpressed(ModelImportError):
     def __init__(self, message: str, unit: str) -> None:
         super().__init__(message)
         self.unit = unit
+
+
+class Unkept(ModelImportError):
+    """A part cnnviz has no type for that cannot be kept as an Opaque layer either."""
 
 
 def enclosing_unit(node: fx.Node) -> str | None:
@@ -74,11 +78,13 @@ def opaque_layer(
     ``output``; ModelImportError when TorchScript cannot hold it."""
     what = f"{label} `{source}`" if source else label
     try:
-        text = encode(compile_module(module, example))
+        program = compile_module(module, example)
     except ProgramError as exc:
-        raise ModelImportError(f"cannot import: {what} is no cnnviz layer and {exc}") from None
+        raise Unkept(f"cannot import: {what} is no cnnviz layer and {exc}") from None
+    _check_program(program, module, example, what)
+    text = encode(program)
     if len(text) > MAX_PROGRAM_CHARS:
-        raise ModelImportError(
+        raise Unkept(
             f"cannot import: {what} is no cnnviz layer, and kept whole as TorchScript it "
             f"takes {len(text) / 2**20:.0f} MB, over cnnviz's {MAX_PROGRAM_CHARS // 2**20} MB"
         )
@@ -93,7 +99,27 @@ def opaque_layer(
             params=sum(p.numel() for p in module.parameters()),
         )
     except ArchitectureError as exc:  # a size past the type's bounds
-        raise ModelImportError(f"cannot import: {what}: {exc}") from None
+        raise Unkept(f"cannot import: {what}: {exc}") from None
+
+
+def _check_program(program: nn.Module, module: nn.Module, example: torch.Tensor, what: str):
+    """The program must compute what the module does on another input too, one image
+    as the window gives it: a trace keeps what it could not record as constants."""
+    generator = torch.Generator().manual_seed(1)
+    other = torch.randn((1, *example.shape[1:]), generator=generator, dtype=example.dtype)
+    try:
+        with torch.no_grad():
+            want, got = module(other.clone()), program(other.clone())
+    except Exception as exc:  # the module's own code, or the program's, on one image
+        raise Unkept(
+            f"cannot import: {what} is no cnnviz layer, and it fails on one image "
+            f"({first_line(exc)})"
+        ) from None
+    if got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        raise Unkept(
+            f"cannot import: {what} is no cnnviz layer, and its TorchScript computes other "
+            "values than it on another input (torch.jit.trace kept some as constants)"
+        )
 
 
 def _ancestors(node: fx.Node) -> set[fx.Node]:
