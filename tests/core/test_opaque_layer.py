@@ -89,3 +89,16 @@ def test_only_an_import_makes_one():
     assert all(t.name != "Opaque" for types in by_group().values() for t in types)
     assert all(p.hidden for p in layer_type("Opaque").params)  # nothing to edit
     assert opaque().describe() == "LayerNorm2d"
+
+
+def test_the_quiz_asks_nothing_about_it():
+    """Its numbers are measured, not worked out: no question is about it."""
+    from cnnviz.core.quiz.generate import make_quiz
+
+    analysis = analyze(net(opaque()))
+    for level in (1, 2, 3):
+        for seed in range(8):
+            questions = make_quiz(analysis, 6, seed=seed, level=level)
+            assert questions
+            asked = {q.layer for q in questions if q.kind != "largest_layer"}
+            assert "1" not in asked, (level, seed)

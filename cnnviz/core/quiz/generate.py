@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from cnnviz.core.analysis import Analysis, LayerInfo
+from cnnviz.core.catalogue import IMPORTED
 from cnnviz.core.quiz import paper, values, what_if
 from cnnviz.core.quiz.question import Question
 
@@ -38,8 +39,14 @@ def _maker(kind: str, level: int, result) -> Callable[[LayerInfo, Analysis, obje
     return getattr(paper, kind)
 
 
+def _askable(analysis: Analysis) -> list[LayerInfo]:
+    """The layers a question can be about: computable, and with a rule to work out
+    (an imported Opaque layer only reports what the import measured)."""
+    return [i for i in analysis.layers if i.computable and i.layer.type not in IMPORTED]
+
+
 def _layers(analysis: Analysis, level: int) -> list[LayerInfo]:
-    usable = [i for i in analysis.layers if i.computable]
+    usable = _askable(analysis)
     if level == 1:
         return [i for i in usable if i.parent is None and not i.layer.is_block] or usable
     if level == 3:
@@ -68,7 +75,7 @@ def _candidates(analysis: Analysis, level: int, kinds, result) -> dict[str, list
             continue
         pool = layers
         if kind in ("what_if", "dropout_eval", "batchnorm_params", "largest_layer"):
-            pool = [i for i in analysis.layers if i.computable]  # rare layers: take any
+            pool = _askable(analysis)  # rare layers: take any
         if level == 3 and kind == "output_shape":  # the shape a layer keeps is no question
             pool = [i for i in pool if i.output_shape != i.input_shape] or pool
         found[kind] = list(pool)
