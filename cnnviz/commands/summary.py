@@ -10,6 +10,7 @@ from cnnviz.commands import CommandError
 from cnnviz.core import safe_json
 from cnnviz.core.analysis import Analysis, LayerInfo, analyze
 from cnnviz.core.architecture import Architecture, ArchitectureError, check_input
+from cnnviz.core.catalogue import IMPORTED
 from cnnviz.core.layers.hooked import is_hooked_metadata
 from cnnviz.core.memory import estimate, memory_budget, refusal
 from cnnviz.core.presets import PRESETS, load_any
@@ -130,7 +131,7 @@ def as_table(arch: Architecture, analysis: Analysis) -> str:
                 _shape(info.output_shape),
                 f"{info.params:,}",
                 *_field(info),
-                f"{info.macs:,}",
+                "not counted" if info.layer.type in IMPORTED else f"{info.macs:,}",
             )
         )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -149,11 +150,17 @@ def as_table(arch: Architecture, analysis: Analysis) -> str:
     out += [
         rule,
         f"total parameters: {analysis.total_params:,}",
-        f"total MACs: {analysis.total_macs:,} (conv, linear, batch norm)",
+        f"total MACs: {analysis.total_macs:,} (conv, linear, batch norm){_uncounted(analysis)}",
         f"output: {_shape(analysis.output_shape)}",
         _memory_line(analysis),
     ]
     return "\n".join(out)
+
+
+def _uncounted(analysis: Analysis) -> str:
+    """What the total leaves out: imported Opaque layers, whose work cnnviz cannot see."""
+    n = sum(info.layer.type in IMPORTED for info in analysis.layers)
+    return f"; not counted: {n} opaque layer{'s' * (n != 1)}" if n else ""
 
 
 def _memory_line(analysis: Analysis) -> str:

@@ -258,3 +258,11 @@ def test_a_program_that_computes_something_else_is_refused(monkeypatch):
         "cannot import: LayerNorm `norm` is no cnnviz layer, and its TorchScript computes "
         "other values than it on another input (torch.jit.trace kept some as constants)"
     )
+
+
+def test_summary_says_the_opaque_macs_are_not_counted(capsys):
+    assert cli_main(["summary", f"{MODELS}:Net", "--input", "3,16,16"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if "Opaque(" in line]
+    assert len(rows) == 2 and all(row.endswith("not counted") for row in rows)
+    assert "; not counted: 2 opaque layers" in out
