@@ -94,3 +94,45 @@ class Showcase(nn.Module):
         x = self.stage(self.stem(x))
         x = x * torch.sigmoid(x)  # Swish, written inline
         return self.head(self.pool(x))
+
+
+class Gate(nn.Module):
+    """Decides on its values (torch.fx cannot trace it; torch.jit.script can)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels,), 2.0))
+
+    def forward(self, x):
+        if x.mean() > 0:  # data-dependent: fx stops here
+            return x * self.scale[:, None, None]
+        return -x
+
+
+class Gated(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.blocks = nn.Sequential(Gate(4), nn.ReLU())
+
+    def forward(self, x):
+        return self.blocks(self.conv(x))
+
+
+class Pythonic(nn.Module):
+    """Decides on its values in Python TorchScript does not take (numpy)."""
+
+    def forward(self, x):
+        if x.detach().numpy().mean() > 0:  # fx stops here; script refuses numpy
+            return x.relu()
+        return x
+
+
+class UsesPythonic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.odd = Pythonic()
+
+    def forward(self, x):
+        return self.odd(self.conv(x))

@@ -30,15 +30,21 @@ def _quiet():
         yield
 
 
-def compile_module(module: nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
+def compile_module(
+    module: nn.Module, example: torch.Tensor, *, allow_trace: bool = True
+) -> torch.jit.ScriptModule:
     """``module`` as TorchScript: scripted where it can be (its code, control flow
-    included), else traced on ``example``; ProgramError saying why neither works."""
+    included), else traced on ``example`` (unless ``allow_trace`` is off: a trace
+    keeps only the path this input took); ProgramError saying why not."""
     module.eval()
     with _quiet():
         try:
             return torch.jit.script(module)
         except Exception as exc:  # (TorchScript rejects Python in many ways)
             scripted_error = exc
+        if not allow_trace:
+            first = str(scripted_error).strip().splitlines()[:1] or [""]
+            raise ProgramError(f"torch.jit.script cannot compile it ({first[0][:120]})")
         try:
             with torch.no_grad():
                 return torch.jit.trace(module, example.clone(), check_trace=False)

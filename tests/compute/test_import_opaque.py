@@ -14,7 +14,7 @@ from torch import nn
 
 from cnnviz.cli import main as cli_main
 from cnnviz.compute.forward import record_forward
-from cnnviz.compute.importers import ModelImportError
+from cnnviz.compute.importers import ModelImportError, Untraceable
 from cnnviz.compute.importers.model_import import import_module
 from cnnviz.compute.importers.sources import import_source, load_python
 from cnnviz.compute.model import build_model
@@ -251,7 +251,7 @@ def test_a_program_that_computes_something_else_is_refused(monkeypatch):
     from cnnviz.compute.importers import opaque_units
 
     wrong = torch.jit.script(nn.Identity())
-    monkeypatch.setattr(opaque_units, "compile_module", lambda module, example: wrong)
+    monkeypatch.setattr(opaque_units, "compile_module", lambda module, example, **_: wrong)
     with pytest.raises(ModelImportError) as caught:
         import_module(original("TorchLayerNorm"), (3, 8, 8), "TorchLayerNorm")
     assert str(caught.value) == (
@@ -266,3 +266,23 @@ def test_summary_says_the_opaque_macs_are_not_counted(capsys):
     rows = [line for line in out.splitlines() if "Opaque(" in line]
     assert len(rows) == 2 and all(row.endswith("not counted") for row in rows)
     assert "; not counted: 2 opaque layers" in out
+
+
+def test_a_submodule_torch_fx_cannot_trace_is_kept_scripted_with_both_branches():
+    model = original("Gated")
+    imported = import_module(model, (3, 8, 8), "Gated")
+    gate = imported.architecture.layers[1]
+    assert (gate.type, gate.get("label"), gate.get("source")) == ("Opaque", "Gate", "blocks.0")
+    built = converted(imported)
+    h = torch.randn(1, 4, 8, 8).abs()  # the gate's input: mean above 0, then below
+    with torch.no_grad():
+        for x in (h, -h):
+            assert torch.allclose(built[1](x), model.blocks[0](x))
+        x = torch.randn(2, 3, 8, 8)
+        assert torch.allclose(built(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_submodule_neither_fx_nor_torchscript_takes_leaves_the_hooked_view_its_line():
+    with pytest.raises(Untraceable) as caught:
+        import_module(original("UsesPythonic"), (3, 8, 8), "UsesPythonic")
+    assert caught.value.place == line_of("if x.detach().numpy().mean() > 0:")

@@ -36,6 +36,7 @@ from cnnviz.compute.importers import (
 )
 from cnnviz.compute.importers.module_layers import CONTAINERS, is_known
 from cnnviz.compute.importers.node_kinds import Chain, Leaf, Merge, NodeKinds, refuse, shape_text
+from cnnviz.compute.importers.opaque_units import Unexpressed, innermost_unit
 from cnnviz.core import blocks
 from cnnviz.core.architecture import Architecture, ArchitectureError, InputShape, Layer
 from cnnviz.core.blocks import MAX_NESTING
@@ -93,14 +94,20 @@ def trace(model: nn.Module, name: str, opaque: frozenset[str] = frozenset()) -> 
     except Exception as exc:  # fx raises TraceError, the model's code anything
         code, place = where(frames_of_exception(exc))
         at = f" at {place} (`{code}`)" if code else ""
-        raise Untraceable(
+        untraceable = Untraceable(
             f"cannot trace {name}{at}: {first_line(exc)}; cnnviz needs a network whose "
             "layers do not depend on the values it computes",
             model,
             place,
             code,
             first_line(exc),
-        ) from None
+        )
+        # Inside a submodule of the person's own, that submodule alone is kept whole
+        # (an Opaque layer, if TorchScript can script it); else the hooked view.
+        unit = innermost_unit(tracer.module_stack.values())
+        if unit is not None and unit not in opaque:
+            raise Unexpressed(str(untraceable), unit, untraceable) from None
+        raise untraceable from None
     return fx.GraphModule(tracer.root, graph)
 
 
@@ -143,8 +150,10 @@ def measure(gm: fx.GraphModule, example: torch.Tensor, name: str) -> dict[fx.Nod
 class _Converter(NodeKinds):
     """Reads the classified graph back from its output as nested paths."""
 
-    def __init__(self, gm: fx.GraphModule, values: dict[fx.Node, Any]) -> None:
-        super().__init__(gm, values)
+    def __init__(
+        self, gm: fx.GraphModule, values: dict[fx.Node, Any], script_only=frozenset()
+    ) -> None:
+        super().__init__(gm, values, script_only)
         self.order = {node: i for i, node in enumerate(gm.graph.nodes)}
         self.visited: set[fx.Node] = set()
         self._ancestors: dict[fx.Node, frozenset[fx.Node]] = {}
@@ -270,11 +279,16 @@ def _layers(items: list[Any], prefix: str, sources: dict[str, Any]) -> list[Laye
 
 
 def convert_graph(
-    gm: fx.GraphModule, values: dict[fx.Node, Any], name: str, shape: tuple[int, int, int]
+    gm: fx.GraphModule,
+    values: dict[fx.Node, Any],
+    name: str,
+    shape: tuple[int, int, int],
+    script_only: frozenset[str] = frozenset(),
 ) -> tuple[Architecture, dict[str, Any]]:
     """The architecture of a measured graph, and each converted module's address (the
-    module's name, or for an Opaque operation the module it runs)."""
-    converter = _Converter(gm, values)
+    module's name, or for an Opaque operation the module it runs); the submodules in
+    ``script_only`` are kept only as torch.jit.script compiles them."""
+    converter = _Converter(gm, values, script_only)
     result = converter.classify()
     items = converter.path(result, converter.input, 0)
     left = _unvisited(converter, result)

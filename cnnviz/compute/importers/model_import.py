@@ -25,7 +25,7 @@ from cnnviz.compute.importers.fx_convert import (
     measure,
     trace,
 )
-from cnnviz.compute.importers.opaque_units import MAX_UNITS, Unexpressed
+from cnnviz.compute.importers.opaque_units import MAX_UNITS, Unexpressed, Unkept
 from cnnviz.compute.model import build_model, checked_analysis
 from cnnviz.compute.weights import OPTIONAL_KEYS, WeightsError, load_into
 from cnnviz.core.architecture import ArchitectureError
@@ -95,22 +95,36 @@ def import_module(
     # What cnnviz cannot express inside a submodule of the person's keeps that
     # submodule whole (an Opaque layer): trace again with it as a leaf.
     opaque: frozenset[str] = frozenset()
+    untraceable: dict[str, ModelImportError] = {}  # units torch.fx could not trace
     for _ in range(MAX_UNITS):
         try:
-            return convert_module(trace(model, name, opaque), example, expected, name, shape)
+            gm = trace(model, name, opaque)
+            return convert_module(gm, example, expected, name, shape, frozenset(untraceable))
         except Unexpressed as exc:
             if exc.unit in opaque:
                 raise ModelImportError(str(exc)) from None
             opaque |= {exc.unit}
+            if exc.untraceable is not None:
+                untraceable[exc.unit] = exc.untraceable
+        except Unkept as exc:  # not scripted either: what tracing it said
+            if exc.unit in untraceable:
+                raise untraceable[exc.unit] from None
+            raise
     raise ModelImportError(f"cannot import {name}: over {MAX_UNITS} opaque submodules")
 
 
 def convert_module(
-    gm: fx.GraphModule, example: torch.Tensor, expected: torch.Tensor, name: str, shape
+    gm: fx.GraphModule,
+    example: torch.Tensor,
+    expected: torch.Tensor,
+    name: str,
+    shape,
+    script_only: frozenset[str] = frozenset(),
 ) -> Imported:
-    """The graph module's network, weights and maps; its output must be ``expected``."""
+    """The graph module's network, weights and maps; its output must be ``expected``.
+    The submodules in ``script_only`` are kept only as torch.jit.script compiles them."""
     values = measure(gm, example, name)
-    arch, sources = convert_graph(gm, values, name, shape)
+    arch, sources = convert_graph(gm, values, name, shape, script_only)
     try:
         checked_analysis(arch)
         converted = build_model(arch)

@@ -77,9 +77,14 @@ def shape_text(shape) -> str:
 class NodeKinds:
     """What each node of a measured graph is: layers on one input, or a merge."""
 
-    def __init__(self, gm: fx.GraphModule, values: dict[fx.Node, Any]) -> None:
+    def __init__(
+        self, gm: fx.GraphModule, values: dict[fx.Node, Any], script_only=frozenset()
+    ) -> None:
         self.gm, self.values = gm, values
         self.kinds: dict[fx.Node, Chain | Merge] = {}
+        # Submodules torch.fx could not trace: kept only as torch.jit.script compiles
+        # them (a trace would keep only the path its input took).
+        self.script_only: frozenset[str] = script_only
 
     def is_tensor(self, node: Any) -> bool:
         return isinstance(node, fx.Node) and torch.is_tensor(self.values.get(node))

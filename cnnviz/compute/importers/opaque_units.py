@@ -42,23 +42,27 @@ MAX_UNITS = 256
 
 class Unexpressed(ModelImportError):
     """A refusal inside the person's submodule ``unit`` (its module path): the next
-    trace keeps that submodule whole, as one opaque layer."""
+    trace keeps that submodule whole, as one opaque layer. ``untraceable``: torch.fx
+    could not trace the submodule, and this is what the import ends in if TorchScript
+    cannot script it either (the read-only hooked view)."""
 
-    def __init__(self, message: str, unit: str) -> None:
+    def __init__(self, message: str, unit: str, untraceable: ModelImportError | None = None):
         super().__init__(message)
-        self.unit = unit
+        self.unit, self.untraceable = unit, untraceable
 
 
 class Unkept(ModelImportError):
-    """A part cnnviz has no type for that cannot be kept as an Opaque layer either."""
+    """A part cnnviz has no type for that cannot be kept as an Opaque layer either;
+    ``unit``: the module's path, where it is a module."""
+
+    unit: str | None = None
 
 
-def enclosing_unit(node: fx.Node) -> str | None:
-    """The innermost of the person's own submodules whose forward made ``node``
-    (containers and the node's own module do not count), or None at the top level."""
-    stack = node.meta.get("nn_module_stack") or {}
-    for path, cls in reversed([value[:2] for value in stack.values()]):
-        if node.op == "call_module" and path == node.target:
+def innermost_unit(stack, skip: str | None = None) -> str | None:
+    """The innermost of the person's own submodules in a module stack ((path, class)
+    pairs, outermost first; containers and ``skip`` do not count), or None."""
+    for path, cls in reversed([value[:2] for value in stack]):
+        if path == skip:
             continue
         if not isinstance(cls, type) or not isinstance(path, str):
             return None  # an exported program's stack: no module to trace again
@@ -67,18 +71,31 @@ def enclosing_unit(node: fx.Node) -> str | None:
     return None
 
 
+def enclosing_unit(node: fx.Node) -> str | None:
+    """The innermost of the person's own submodules whose forward made ``node``
+    (containers and the node's own module do not count), or None at the top level."""
+    stack = (node.meta.get("nn_module_stack") or {}).values()
+    return innermost_unit(stack, node.target if node.op == "call_module" else None)
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
 
 
 def opaque_layer(
-    module: nn.Module, example: torch.Tensor, output: torch.Tensor, label: str, source: str
+    module: nn.Module,
+    example: torch.Tensor,
+    output: torch.Tensor,
+    label: str,
+    source: str,
+    *,
+    allow_trace: bool = True,
 ) -> Layer:
     """The Opaque layer running ``module``, measured on ``example`` (batched) giving
     ``output``; ModelImportError when TorchScript cannot hold it."""
     what = f"{label} `{source}`" if source else label
     try:
-        program = compile_module(module, example)
+        program = compile_module(module, example, allow_trace=allow_trace)
     except ProgramError as exc:
         raise Unkept(f"cannot import: {what} is no cnnviz layer and {exc}") from None
     _check_program(program, module, example, what)
@@ -170,4 +187,16 @@ def module_layer(kinds: NodeKinds, node: fx.Node, source: fx.Node) -> Layer:
     module = kinds.gm.get_submodule(node.target)
     # A scripted module names the class it was scripted from.
     label = getattr(module, "original_name", type(module).__name__)
-    return opaque_layer(module, kinds.values[source], kinds.values[node], label, str(node.target))
+    path = str(node.target)
+    try:
+        return opaque_layer(
+            module,
+            kinds.values[source],
+            kinds.values[node],
+            label,
+            path,
+            allow_trace=path not in kinds.script_only,
+        )
+    except Unkept as exc:
+        exc.unit = path
+        raise
