@@ -136,3 +136,14 @@ class UsesPythonic(nn.Module):
 
     def forward(self, x):
         return self.odd(self.conv(x))
+
+
+class SizeScaled(nn.Module):
+    """An operation reading a value from before where its unit would start: refused."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x) * x.size(1)

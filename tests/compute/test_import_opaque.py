@@ -286,3 +286,10 @@ def test_a_submodule_neither_fx_nor_torchscript_takes_leaves_the_hooked_view_its
     with pytest.raises(Untraceable) as caught:
         import_module(original("UsesPythonic"), (3, 8, 8), "UsesPythonic")
     assert caught.value.place == line_of("if x.detach().numpy().mean() > 0:")
+
+
+def test_an_operation_reading_a_value_from_before_its_unit_is_refused_in_one_line():
+    with pytest.raises(ModelImportError) as caught:
+        import_source(f"{MODELS}:SizeScaled", (3, 8, 8))
+    code = "return self.conv(x) * x.size(1)"
+    assert str(caught.value).startswith(f"cannot import: `{code}` at {line_of(code)} (")

@@ -173,9 +173,12 @@ def region(kinds: NodeKinds, node: fx.Node, tensors: list[fx.Node]):
             return None
     graph = fx.Graph()
     env: dict[fx.Node, Any] = {start: graph.placeholder("x")}
-    for n in kinds.gm.graph.nodes:
-        if n in inside or (n.op == "get_attr" and n in needed):
-            env[n] = graph.node_copy(n, env.__getitem__)
+    try:
+        for n in kinds.gm.graph.nodes:
+            if n in inside or (n.op == "get_attr" and n in needed):
+                env[n] = graph.node_copy(n, env.__getitem__)
+    except KeyError:  # it reads a value from before the split (x.size(0) of the input)
+        return None
     graph.output(env[node])
     # Submodules and attributes are copied under their own names: the unit's
     # state_dict keys are the model's.
