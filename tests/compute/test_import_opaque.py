@@ -293,3 +293,20 @@ def test_an_operation_reading_a_value_from_before_its_unit_is_refused_in_one_lin
         import_source(f"{MODELS}:SizeScaled", (3, 8, 8))
     code = "return self.conv(x) * x.size(1)"
     assert str(caught.value).startswith(f"cannot import: `{code}` at {line_of(code)} (")
+
+
+def test_an_exported_program_keeps_the_same_parts_with_the_same_keys(tmp_path):
+    """A .pt2's graph cannot be traced again: a submodule's nodes become one layer."""
+    model = original("Net")
+    path = tmp_path / "net.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(2, *SHAPE),)), str(path))
+    from_program = import_source(str(path), None)
+    from_python = import_module(model, SHAPE, "Net")
+    assert [
+        (layer.type, layer.params.get("source")) for layer in from_program.architecture.layers
+    ] == [(layer.type, layer.params.get("source")) for layer in from_python.architecture.layers]
+    assert from_program.key_map == from_python.key_map
+    assert analyze(from_program.architecture).total_params == 2114
+    x = torch.randn(2, *SHAPE)
+    with torch.no_grad():
+        assert torch.allclose(converted(from_program)(x), model(x), rtol=1e-5, atol=1e-6)

@@ -36,7 +36,7 @@ from cnnviz.compute.importers import (
 )
 from cnnviz.compute.importers.module_layers import CONTAINERS, is_known
 from cnnviz.compute.importers.node_kinds import Chain, Leaf, Merge, NodeKinds, refuse, shape_text
-from cnnviz.compute.importers.opaque_units import Unexpressed, innermost_unit
+from cnnviz.compute.importers.opaque_units import Unexpressed, Units, innermost_unit
 from cnnviz.core import blocks
 from cnnviz.core.architecture import Architecture, ArchitectureError, InputShape, Layer
 from cnnviz.core.blocks import MAX_NESTING
@@ -151,9 +151,9 @@ class _Converter(NodeKinds):
     """Reads the classified graph back from its output as nested paths."""
 
     def __init__(
-        self, gm: fx.GraphModule, values: dict[fx.Node, Any], script_only=frozenset()
+        self, gm: fx.GraphModule, values: dict[fx.Node, Any], units: Units | None = None
     ) -> None:
-        super().__init__(gm, values, script_only)
+        super().__init__(gm, values, units)
         self.order = {node: i for i, node in enumerate(gm.graph.nodes)}
         self.visited: set[fx.Node] = set()
         self._ancestors: dict[fx.Node, frozenset[fx.Node]] = {}
@@ -283,12 +283,12 @@ def convert_graph(
     values: dict[fx.Node, Any],
     name: str,
     shape: tuple[int, int, int],
-    script_only: frozenset[str] = frozenset(),
+    units: Units | None = None,
 ) -> tuple[Architecture, dict[str, Any]]:
     """The architecture of a measured graph, and each converted module's address (the
-    module's name, or for an Opaque operation the module it runs); the submodules in
-    ``script_only`` are kept only as torch.jit.script compiles them."""
-    converter = _Converter(gm, values, script_only)
+    module's name, or for an Opaque operation the module it runs); ``units``: the
+    submodules kept whole (opaque_units.Units)."""
+    converter = _Converter(gm, values, units)
     result = converter.classify()
     items = converter.path(result, converter.input, 0)
     left = _unvisited(converter, result)

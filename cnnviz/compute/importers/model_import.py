@@ -25,7 +25,7 @@ from cnnviz.compute.importers.fx_convert import (
     measure,
     trace,
 )
-from cnnviz.compute.importers.opaque_units import MAX_UNITS, Unexpressed, Unkept
+from cnnviz.compute.importers.opaque_units import MAX_UNITS, Unexpressed, Units, Unkept
 from cnnviz.compute.model import build_model, checked_analysis
 from cnnviz.compute.weights import OPTIONAL_KEYS, WeightsError, load_into
 from cnnviz.core.architecture import ArchitectureError
@@ -62,13 +62,15 @@ def _run_original(model: nn.Module, example: torch.Tensor, name: str) -> torch.T
 
 def _weights(model: nn.Module, sources: dict[str, Any]):
     """The converted layers' weights under cnnviz's keys, and the key map. A source is
-    a module name, or an Opaque operation's module, whose keys are the model's own."""
+    a module name, or an Opaque operation's module, whose keys are the model's own,
+    or that and the prefix they lack."""
     state: dict[str, torch.Tensor] = {}
     key_map: dict[str, list[str]] = {}
     for address, source in sources.items():
-        is_name = isinstance(source, str)
-        module = model.get_submodule(source) if is_name else source
-        prefix = f"{source}." if is_name else ""
+        if isinstance(source, str):
+            module, prefix = model.get_submodule(source), f"{source}."
+        else:
+            module, prefix = source if isinstance(source, tuple) else (source, "")
         for key, value in module.state_dict().items():
             state[f"{address}.{key}"] = value.detach().clone()
             key_map.setdefault(f"{prefix}{key}", []).append(f"{address}.{key}")
@@ -99,7 +101,8 @@ def import_module(
     for _ in range(MAX_UNITS):
         try:
             gm = trace(model, name, opaque)
-            return convert_module(gm, example, expected, name, shape, frozenset(untraceable))
+            units = Units(script_only=frozenset(untraceable))
+            return convert_module(gm, example, expected, name, shape, units)
         except Unexpressed as exc:
             if exc.unit in opaque:
                 raise ModelImportError(str(exc)) from None
@@ -119,12 +122,12 @@ def convert_module(
     expected: torch.Tensor,
     name: str,
     shape,
-    script_only: frozenset[str] = frozenset(),
+    units: Units | None = None,
 ) -> Imported:
     """The graph module's network, weights and maps; its output must be ``expected``.
-    The submodules in ``script_only`` are kept only as torch.jit.script compiles them."""
+    ``units``: the submodules kept whole (opaque_units.Units)."""
     values = measure(gm, example, name)
-    arch, sources = convert_graph(gm, values, name, shape, script_only)
+    arch, sources = convert_graph(gm, values, name, shape, units)
     try:
         checked_analysis(arch)
         converted = build_model(arch)
@@ -144,10 +147,18 @@ def import_program(gm: fx.GraphModule, example: torch.Tensor, name: str) -> Impo
     """An exported program's module (``ExportedProgram.module()``), run on ``example``,
     whose batch is the one it was exported for."""
     expected = _run_original(gm, example, name)
-    try:
-        return convert_module(gm, example, expected, name, tuple(example.shape[1:]))
-    except Unexpressed as exc:  # a program's graph is not traced again
-        raise ModelImportError(str(exc)) from None
+    # Its graph cannot be traced again: a submodule holding what cnnviz cannot
+    # express has its nodes made into one Opaque layer instead.
+    collapsed: frozenset[str] = frozenset()
+    for _ in range(MAX_UNITS):
+        try:
+            units = Units(collapsed=collapsed)
+            return convert_module(gm, example, expected, name, tuple(example.shape[1:]), units)
+        except Unexpressed as exc:
+            if exc.unit in collapsed:
+                raise ModelImportError(str(exc)) from None
+            collapsed |= {exc.unit}
+    raise ModelImportError(f"cannot import {name}: over {MAX_UNITS} opaque submodules")
 
 
 def _check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:

@@ -39,8 +39,9 @@ class Leaf:
     layer: Layer
     node: fx.Node
     # The model's module name, for a call of a module; for an Opaque operation
-    # the fx.GraphModule it runs (its state_dict keys are the model's own).
-    source: str | nn.Module | None
+    # the fx.GraphModule it runs (its state_dict keys are the model's own), or
+    # that and the prefix its keys lack (a submodule of an exported program).
+    source: str | nn.Module | tuple[nn.Module, str] | None
 
 
 @dataclass
@@ -78,13 +79,11 @@ class NodeKinds:
     """What each node of a measured graph is: layers on one input, or a merge."""
 
     def __init__(
-        self, gm: fx.GraphModule, values: dict[fx.Node, Any], script_only=frozenset()
+        self, gm: fx.GraphModule, values: dict[fx.Node, Any], units: opaque.Units | None = None
     ) -> None:
         self.gm, self.values = gm, values
         self.kinds: dict[fx.Node, Chain | Merge] = {}
-        # Submodules torch.fx could not trace: kept only as torch.jit.script compiles
-        # them (a trace would keep only the path its input took).
-        self.script_only: frozenset[str] = script_only
+        self.units = units or opaque.Units()  # submodules kept whole (opaque_units)
 
     def is_tensor(self, node: Any) -> bool:
         return isinstance(node, fx.Node) and torch.is_tensor(self.values.get(node))
@@ -113,7 +112,12 @@ class NodeKinds:
             elif node.op in ("call_module", "call_function", "call_method") and self.is_tensor(
                 node
             ):
-                self.kinds[node] = self._kind_or_opaque(node)
+                unit = opaque.collapsed_unit(node, self.units.collapsed)
+                if unit is None:
+                    self.kinds[node] = self._kind_or_opaque(node)
+                elif opaque.is_unit_output(node, unit):  # the unit's nodes, as one layer
+                    start, module, layer = opaque.unit_layer(self, node, unit)
+                    self.kinds[node] = Chain(start, [Leaf(layer, node, module)])
         result = output.args[0] if output is not None else None
         if isinstance(result, list | tuple) and len(result) == 1:
             result = result[0]  # an exported program returns its outputs flattened

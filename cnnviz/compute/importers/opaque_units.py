@@ -21,6 +21,7 @@ module TorchScript can neither script nor trace) is still refused in one line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -51,6 +52,17 @@ class Unexpressed(ModelImportError):
         self.unit, self.untraceable = unit, untraceable
 
 
+@dataclass(frozen=True)
+class Units:
+    """The submodules an import keeps whole beyond the unknown modules: those torch.fx
+    could not trace (``script_only``: a trace would keep one branch), and in an
+    exported program's graph, which cannot be traced again, those whose nodes
+    become one Opaque layer (``collapsed``)."""
+
+    script_only: frozenset[str] = frozenset()
+    collapsed: frozenset[str] = frozenset()
+
+
 class Unkept(ModelImportError):
     """A part cnnviz has no type for that cannot be kept as an Opaque layer either;
     ``unit``: the module's path, where it is a module."""
@@ -64,11 +76,56 @@ def innermost_unit(stack, skip: str | None = None) -> str | None:
     for path, cls in reversed([value[:2] for value in stack]):
         if path == skip:
             continue
-        if not isinstance(cls, type) or not isinstance(path, str):
-            return None  # an exported program's stack: no module to trace again
-        if path and not issubclass(cls, CONTAINERS):
+        if not isinstance(path, str):
+            return None
+        if path and not _is_container(cls):
             return path
     return None
+
+
+def _is_container(cls) -> bool:
+    """A class, or in an exported program's stack its qualified name."""
+    if isinstance(cls, type):
+        return issubclass(cls, CONTAINERS)
+    return str(cls).rpartition(".")[2] in {c.__name__ for c in CONTAINERS}
+
+
+def _stack_paths(node: fx.Node) -> list[str]:
+    return [value[0] for value in (node.meta.get("nn_module_stack") or {}).values()]
+
+
+def collapsed_unit(node: fx.Node, collapsed: frozenset[str]) -> str | None:
+    """The outermost of the ``collapsed`` submodules whose forward made ``node``."""
+    return next((path for path in _stack_paths(node) if path in collapsed), None)
+
+
+def is_unit_output(node: fx.Node, unit: str) -> bool:
+    """Whether a node of ``unit`` is used outside it (what the unit gives)."""
+    return any(collapsed_unit(user, frozenset({unit})) != unit for user in node.users)
+
+
+def unit_layer(kinds: NodeKinds, node: fx.Node, unit: str):
+    """(where it starts, the Opaque layer of every node of ``unit`` up to ``node``):
+    a submodule of an exported program's graph, kept whole."""
+    members = [n for n in kinds.gm.graph.nodes if collapsed_unit(n, frozenset({unit}))]
+    inputs: list[fx.Node] = []
+    for n in members:
+        for arg in n.all_input_nodes:
+            outside = collapsed_unit(arg, frozenset({unit})) != unit
+            if outside and kinds.is_tensor(arg) and arg.op != "get_attr" and arg not in inputs:
+                inputs.append(arg)
+    stack = (node.meta.get("nn_module_stack") or {}).values()
+    cls = next((value[1] for value in stack if value[0] == unit), "")
+    label = getattr(cls, "__name__", str(cls).rpartition(".")[2]) or unit
+    found = region(kinds, node, inputs, strip=f"{unit}.")
+    if found is None:
+        raise Unkept(
+            f"cannot import: {label} `{unit}` is no cnnviz layer, and what it "
+            "computes is used elsewhere too"
+        )
+    start, module = found
+    layer = opaque_layer(module, kinds.values[start], kinds.values[node], label, unit)
+    return start, (module, f"{unit}."), layer
 
 
 def enclosing_unit(node: fx.Node) -> str | None:
@@ -159,30 +216,40 @@ def _fork(kinds: NodeKinds, tensors: list[fx.Node]) -> fx.Node | None:
     return max(candidates, key=order.__getitem__, default=None)
 
 
-def region(kinds: NodeKinds, node: fx.Node, tensors: list[fx.Node]):
+def region(kinds: NodeKinds, node: fx.Node, tensors: list[fx.Node], strip: str = ""):
     """(where it starts, an fx.GraphModule computing ``node`` from there), or None
-    when the nodes in between are also used outside it."""
+    when the nodes in between are also used outside it. The module holds what it
+    reads under the model's names less ``strip`` (``stage.norm.``)."""
     start = _fork(kinds, tensors) if tensors else None
     if start is None:
         return None
-    needed = _ancestors(node)
-    inside = needed - _ancestors(start)
+    inside = _ancestors(node) - _ancestors(start)
     for n in inside:
         used_outside = n is not node and n.op != "get_attr" and not set(n.users) <= inside
         if n.op == "placeholder" or used_outside:
             return None
+    # The parameters it reads (an exported program's are get_attr nodes before it too).
+    attrs = {a for n in inside for a in n.all_input_nodes if a.op == "get_attr"}
     graph = fx.Graph()
     env: dict[fx.Node, Any] = {start: graph.placeholder("x")}
+    held: dict[str, Any] = {}  # its submodules and tensors, by their names in it
     try:
         for n in kinds.gm.graph.nodes:
-            if n in inside or (n.op == "get_attr" and n in needed):
-                env[n] = graph.node_copy(n, env.__getitem__)
+            if n in inside or n in attrs:
+                copied = env[n] = graph.node_copy(n, env.__getitem__)
+                if n.op in ("get_attr", "call_module"):
+                    copied.target = str(n.target).removeprefix(strip)
+                    held[copied.target] = _attribute(kinds.gm, str(n.target))
     except KeyError:  # it reads a value from before the split (x.size(0) of the input)
         return None
     graph.output(env[node])
-    # Submodules and attributes are copied under their own names: the unit's
-    # state_dict keys are the model's.
-    return start, fx.GraphModule(kinds.gm, graph)
+    return start, fx.GraphModule(held, graph)
+
+
+def _attribute(module: nn.Module, target: str) -> Any:
+    for name in target.split("."):
+        module = getattr(module, name)
+    return module
 
 
 def module_layer(kinds: NodeKinds, node: fx.Node, source: fx.Node) -> Layer:
@@ -198,7 +265,7 @@ def module_layer(kinds: NodeKinds, node: fx.Node, source: fx.Node) -> Layer:
             kinds.values[node],
             label,
             path,
-            allow_trace=path not in kinds.script_only,
+            allow_trace=path not in kinds.units.script_only,
         )
     except Unkept as exc:
         exc.unit = path
