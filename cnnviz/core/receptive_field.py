@@ -99,9 +99,11 @@ class ReceptiveField:
         )
         if not even:
             text += " (the windows differ in size)"
+        if max(steps[0]) == max(steps[1]) == 0:
+            return text + ", every output sees the same pixels"
         if steps[0] == steps[1]:
-            return text + f", neighbours {_range(steps[0])} px apart"
-        return text + f", neighbours {_range(steps[0])} px apart down, {_range(steps[1])} across"
+            return text + f", neighbours {_apart(steps[0])}"
+        return text + f", neighbours {_apart(steps[0])} down, {_apart(steps[1])} across"
 
     def _sizes_and_steps(self) -> tuple[list[set[int]], list[set[int]]]:
         """Per axis: the sizes of the (non-empty) fields and the steps between neighbours."""
@@ -117,11 +119,12 @@ def _steps(spans: tuple[Span, ...]) -> list[int]:
     return [b[0] - a[0] for a, b in itertools.pairwise(spans)]
 
 
-def _range(values: set[int]) -> str:
+def _apart(values: set[int]) -> str:
+    """How far apart neighbouring outputs' fields sit along one axis, in words."""
     low, high = min(values), max(values)
     if high == 0:
-        return "0 (they see the same pixels)"
-    return str(low) if low == high else f"{low}–{high}"
+        return "0 px apart (the same pixels)"
+    return f"{low} px apart" if low == high else f"{low}–{high} px apart"
 
 
 def _spans_of(rf: ReceptiveField, in_hw) -> tuple[tuple[Span, ...], ...]:

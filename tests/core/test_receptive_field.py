@@ -345,7 +345,12 @@ def test_linear_on_maps_sees_its_row_not_the_whole_input():
             (Layer.make("Linear", out_features=10),),
             (1, 32, 32),
             "receptive field: 1×32 input pixels, neighbours 1 px apart down, "
-            "0 (they see the same pixels) across",
+            "0 px apart (the same pixels) across",
+        ),
+        (
+            (Layer.make("Softmax", dim=2), Layer.make("Softmax", dim=3)),
+            (1, 6, 5),
+            "receptive field: 6×5 input pixels, every output sees the same pixels",
         ),
         (
             (Layer.make("Flatten"),),
