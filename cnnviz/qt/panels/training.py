@@ -10,7 +10,12 @@ The curves: training loss and accuracy are running means over the current
 epoch (on the augmented images, so usually below validation, and the panel
 says so); validation points come at each epoch's end. The grid shows the
 first conv layer's filters as they learn, each on a blue–white–red scale
-centred on zero.
+centred on zero. After a finished run a "Test results" tab beside the filters
+shows the kept weights' confusion matrix on the test set and each class's
+precision, recall and F1 (training_metrics.py); a dashed line on the curves
+marks the epoch whose weights were kept, and the status says when early
+stopping ended the run. A lab may put a few lines of guidance above the
+curves (``set_guide``).
 
 A run starts from the document's weights file when there is one (the
 controller sends it), else from fresh weights drawn by the chosen
@@ -25,23 +30,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core.jobs import TrainConfig, TrainProgress, TrainResult
-from cnnviz.core.mosaic import MosaicLayout, assemble, plan_layout
 from cnnviz.qt.panels.base import (
     DEAD,
-    float_c,
     graphics_widget,
-    image_view_box,
     info_label,
     title_label,
 )
 from cnnviz.qt.panels.training_curves import AUGMENTED_NOTE, TrainingCurves
+from cnnviz.qt.panels.training_filters import FilterGrid, filter_tiles  # noqa: F401 (re-export)
 from cnnviz.qt.panels.training_form import TrainingForm
-from cnnviz.qt.style import colormaps
+from cnnviz.qt.panels.training_metrics import TestMetricsView
 from cnnviz.qt.style.quiet import QuietBox
 
 pg.setConfigOptions(imageAxisOrder="row-major")
@@ -68,53 +70,6 @@ def fraction_done(progress: TrainProgress) -> float:
     return min(1.0, ((progress.epoch - 1) * progress.steps + progress.step) / total)
 
 
-def filter_tiles(weight: np.ndarray) -> np.ndarray:
-    """(O, I, kh, kw) → (O, kh, kw): each filter, averaged over its input channels,
-    scaled to [-1, 1] by its own largest weight so faint filters still show."""
-    tiles = np.asarray(weight, dtype=np.float32).mean(axis=1)
-    scale = np.abs(tiles).reshape(len(tiles), -1).max(axis=1)
-    return tiles / np.where(scale > 0, scale, 1.0)[:, None, None]
-
-
-class _FilterGrid:
-    """The first conv layer's filters as one mosaic image (created once, then updated)."""
-
-    def __init__(self, canvas: pg.GraphicsLayoutWidget) -> None:
-        self.box = image_view_box()
-        canvas.addItem(self.box, row=0, col=0)
-        self.item = pg.ImageItem()
-        self.item.setLookupTable(colormaps.gapped_lookup_table(colormaps.DEFAULT_DIVERGING))
-        self.box.addItem(self.item)
-        self.clear()
-
-    def clear(self) -> None:
-        self.layout: MosaicLayout | None = None
-        self.image: np.ndarray | None = None
-        self.layer: int | None = None
-        self._fitted: tuple[int, ...] | None = None  # the mosaic shape the view fits
-        self.item.clear()
-
-    def show(self, filters: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> bool:
-        """Draw the first conv layer's filters; False when there are none."""
-        if not filters:
-            return False
-        self.layer = min(filters)
-        tiles = filter_tiles(filters[self.layer][0])
-        o, kh, kw = tiles.shape
-        if self.layout is None or (self.layout.channels, self.layout.tile_height) != (o, kh):
-            self.layout = plan_layout(o, (kh, kw), aspect=8.0, gap=max(1, kh // 4))
-            self.image = None
-        # A hair wider than ±1: the largest weight (exactly ±1 after scaling) must not
-        # round below the lowest level, which the gapped lookup table draws transparent.
-        levels, gap = colormaps.gapped_levels((-1.001, 1.001))
-        self.image = assemble(tiles, self.layout, out=self.image, gap=gap)
-        self.item.setImage(float_c(self.image), autoLevels=False, levels=levels)
-        if self.image.shape != self._fitted:  # the same mosaic keeps its fit
-            self._fitted = self.image.shape
-            self.box.autoRange(padding=0.02)
-        return True
-
-
 class TrainingPanel(QtWidgets.QWidget):
     """The Train view: settings, Train/Cancel, progress with ETA, curves, live filters."""
 
@@ -137,13 +92,19 @@ class TrainingPanel(QtWidgets.QWidget):
         self.start_note = info_label("")
         self.title = title_label("Training")
         self.canvas = graphics_widget()
+        self.canvas.setMinimumHeight(160)  # a lab's guide or the results must not crush it
         self.curves = TrainingCurves(self.canvas)
         self.curve_note = info_label(AUGMENTED_NOTE)
         self.curve_note.hide()
         self.filter_canvas = graphics_widget()
         self.filter_canvas.setMinimumHeight(90)
-        self.filters = _FilterGrid(self.filter_canvas)
+        self.filters = FilterGrid(self.filter_canvas)
         self.filter_title = info_label(FILTERS_HINT)
+        self.metrics = TestMetricsView()
+        self.results = QtWidgets.QTabWidget()  # the filters as they learn | test results
+        self.guide = info_label("", style="", size=12)  # a lab's instructions
+        self.guide.hide()
+        self._patience: int | None = None
         self.augmented = False
         self.set_start(None)
         self.running = False
@@ -177,10 +138,18 @@ class TrainingPanel(QtWidgets.QWidget):
         left.addStretch(1)
         right = QtWidgets.QVBoxLayout()
         right.addWidget(self.title)
+        right.addWidget(self.guide)
         right.addWidget(self.canvas, 3)
         right.addWidget(self.curve_note)
-        right.addWidget(self.filter_title)
-        right.addWidget(self.filter_canvas, 2)
+        filters = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(filters)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.filter_title)
+        column.addWidget(self.filter_canvas, 1)
+        self.results.addTab(filters, "Filters")
+        self.results.addTab(self.metrics, "Test results")
+        self.results.setTabEnabled(1, False)
+        right.addWidget(self.results, 2)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         left_widget = QtWidgets.QWidget()
@@ -195,6 +164,11 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def set_config(self, config: TrainConfig) -> None:
         self.form.set_config(config)
+
+    def set_guide(self, text: str) -> None:
+        """A lab's few lines above the curves ('' hides them)."""
+        self.guide.setText(text)
+        self.guide.setVisible(bool(text))
 
     def set_start(self, weights_path: str | None, trained_before: bool = False) -> None:
         """What the next run starts from: the document's weights file, else fresh
@@ -229,6 +203,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self._forget_filters()
         self.filters.clear()
         self.filter_title.setText(FILTERS_HINT)
+        self._show_test_results(None)
         self._set_progress(0)
         self.progress_label.setText(NOT_TRAINED)
         self.status.setText("")
@@ -255,6 +230,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.curves.name_training(config.augment)
         self.curve_note.setVisible(config.augment)
         self.curves.set_epochs(config.epochs)
+        self._show_test_results(None)
+        self._patience = config.patience
         self._set_progress(0)
         self.progress_label.setText(f"Preparing {config.dataset} and the network…")
         self.status.setText("")
@@ -343,6 +320,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.running = False
         self._set_controls(running=False)
         self._draw_filters()  # the last ones, whatever their time
+        self._show_test_results(result.test_metrics)
         if result.cancelled:
             self.progress_label.setText(f"Stopped after {result.epochs_run} epochs.")
             self.status.setText(
@@ -357,9 +335,27 @@ class TrainingPanel(QtWidgets.QWidget):
         test = "" if result.test_accuracy is None else f"test accuracy {result.test_accuracy:.1%}, "
         self.status.setText(
             f"{test}best validation accuracy {result.best_val_accuracy:.1%}. "
-            "The best weights are now the network's."
+            "The best weights are now the network's." + self._stopping_note(result)
         )
         self.status.setStyleSheet("font-size: 12px; font-weight: 600;")
+        self.curves.mark_kept(result.best_epoch)
+
+    def _show_test_results(self, metrics) -> None:
+        """The confusion matrix and scores in front after a finished run; else the
+        filters (a cancelled run measures nothing on the test set)."""
+        self.metrics.show_metrics(metrics)
+        self.results.setTabEnabled(1, metrics is not None)
+        self.results.setCurrentIndex(0 if metrics is None else 1)
+
+    def _stopping_note(self, result: TrainResult) -> str:
+        """Which epoch's weights were kept, and why the run ended where it did."""
+        if result.stopped_epoch is None:
+            return f" They are epoch {result.best_epoch}'s." if result.best_epoch else ""
+        return (
+            f" Early stopping: the validation loss had not fallen for {self._patience} "
+            f"epochs, so the run ended after epoch {result.stopped_epoch}; the weights "
+            f"kept are epoch {result.best_epoch}'s (lowest validation loss)."
+        )
 
     @QtCore.Slot(str)
     def on_failed(self, message: str) -> None:

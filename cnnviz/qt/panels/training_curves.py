@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtCore
 
 from cnnviz.core.jobs import TrainProgress
 from cnnviz.qt.panels.base import CURVE, CURVE_2, style_plot
@@ -47,6 +48,11 @@ class TrainingCurves:
         self.val_acc = self.accuracy.plot(pen=val_pen, **val_symbol)
         self.legend.addItem(self.train_loss, TRAINING)
         self.legend.addItem(self.val_loss, VALIDATION)
+        # The epoch whose weights the run kept, after it ends (dashed, on both plots).
+        kept_pen = pg.mkPen(CURVE_2, width=1, style=QtCore.Qt.PenStyle.DashLine)
+        self.kept = [pg.InfiniteLine(angle=90, pen=kept_pen) for _ in range(2)]
+        for plot, line in zip((self.loss, self.accuracy), self.kept, strict=True):
+            plot.addItem(line, ignoreBounds=True)
         self.clear()
 
     def legend_texts(self) -> list[str]:
@@ -78,9 +84,16 @@ class TrainingCurves:
     def clear(self) -> None:
         self.loss_top: float | None = None  # the loss axis's top (see fit_loss)
         self.series = {item: Series() for item in self.items()}
+        self.mark_kept(0)
         self.drawn = 0  # setData calls on the curve items (each redraws its plot)
         for item in self.items():
             item.setData([], [])
+
+    def mark_kept(self, epoch: int) -> None:
+        """A dashed line at the epoch whose weights were kept (0: none)."""
+        for line in self.kept:
+            line.setValue(epoch)
+            line.setVisible(epoch > 0)
 
     def items(self) -> tuple[pg.PlotDataItem, ...]:
         return (self.train_loss, self.val_loss, self.train_acc, self.val_acc)

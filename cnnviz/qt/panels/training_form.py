@@ -25,7 +25,7 @@ DATASETS = (
         "60000 colour 32×32 photos in 10 classes; downloaded once",
     ),
 )
-OPTIMIZERS = (("adam", "Adam"), ("sgd", "SGD, momentum 0.9"))
+OPTIMIZERS = (("adam", "Adam"), ("sgd", "SGD, momentum 0.9"), ("rmsprop", "RMSprop"))
 INITS = (("default", "PyTorch default"), ("xavier", "Xavier (Glorot)"), ("he", "He (Kaiming)"))
 SCHEDULES = (("cosine", "Cosine decay to 0"), ("constant", "Constant"))
 # The panel's starting point, the same as `cnnviz train`'s.
@@ -95,6 +95,16 @@ def _combo(choices, tooltip: str, label: int = 1) -> QtWidgets.QComboBox:
     return combo
 
 
+def _count_box(off: str, suffix: str, tooltip: str) -> QtWidgets.QSpinBox:
+    """A count whose 0 means `off` (shown as that word): subset and patience."""
+    box = QtWidgets.QSpinBox()
+    box.setRange(0, 1_000_000)
+    box.setSpecialValueText(off)
+    box.setSuffix(suffix)
+    box.setToolTip(tooltip)
+    return box
+
+
 def _select(combo: QtWidgets.QComboBox, key: str) -> None:
     index = combo.findData(key)
     if index >= 0:
@@ -102,7 +112,8 @@ def _select(combo: QtWidgets.QComboBox, key: str) -> None:
 
 
 class TrainingForm(QtWidgets.QWidget):
-    """Dataset, epochs, batch size, learning rate, optimizer, init, decay, split, seed."""
+    """Dataset, epochs, batch size, learning rate, optimizer, init, decay, split, seed,
+    and the overfitting lab's subset, L1 and early stopping."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -131,6 +142,23 @@ class TrainingForm(QtWidgets.QWidget):
         self.start.addWidget(self.start_file)
         self.weight_decay = RateSpinBox(1e-6, 0.99, allow_zero=True)
         self.weight_decay.setToolTip("L2 penalty pulling weights towards zero (0: none)")
+        self.l1 = RateSpinBox(1e-7, 0.99, allow_zero=True)
+        self.l1.setToolTip(
+            "Adds L1 × the sum of |w| over kernels and weight matrices (not biases or "
+            "BatchNorm) to the loss: pushes weights to exactly zero (0: none)"
+        )
+        self.subset = _count_box(
+            "all",
+            " images",
+            "Train on only this many images, balanced over the classes "
+            "(validation still comes from all): small sets overfit",
+        )
+        self.patience = _count_box(
+            "off",
+            " epochs",
+            "Early stopping: stop once the validation loss has not fallen "
+            "for this many epochs, and keep the lowest-loss epoch's weights",
+        )
         self.validation = QtWidgets.QSpinBox()
         self.validation.setRange(1, 50)
         self.validation.setSuffix(" %")
@@ -159,8 +187,11 @@ class TrainingForm(QtWidgets.QWidget):
         form.addRow("Schedule", self.schedule)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Initialisation", self.start)
-        form.addRow("Weight decay", self.weight_decay)
+        form.addRow("Weight decay (L2)", self.weight_decay)
+        form.addRow("L1", self.l1)
+        form.addRow("Training images", self.subset)
         form.addRow("Validation", self.validation)
+        form.addRow("Early stopping", self.patience)
         form.addRow("Seed", self.seed)
         form.addRow("", self.augment)
 
@@ -177,6 +208,9 @@ class TrainingForm(QtWidgets.QWidget):
             seed=self.seed.value(),
             schedule=self.schedule.currentData(),
             augment=self.augment.isChecked(),
+            train_subset=self.subset.value() or None,
+            patience=self.patience.value() or None,
+            l1=self.l1.value(),
         )
 
     def set_config(self, config: TrainConfig) -> None:
@@ -191,6 +225,9 @@ class TrainingForm(QtWidgets.QWidget):
         self.seed.setValue(config.seed)
         _select(self.schedule, config.schedule)
         self.augment.setChecked(config.augment)
+        self.subset.setValue(config.train_subset or 0)
+        self.patience.setValue(config.patience or 0)
+        self.l1.setValue(config.l1)
 
     def set_start(self, weights_name: str | None) -> None:
         """Show what a run starts from: the weights file `weights_name`, or (None)
