@@ -146,7 +146,7 @@ class TrainingPanel(QtWidgets.QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.filter_title)
         column.addWidget(self.filter_canvas, 1)
-        self.results.addTab(filters, "Filters")
+        self.results.addTab(filters, "First-layer filters")  # not "Filters": the panel of that name
         self.results.addTab(self.metrics, "Test results")
         self.results.setTabEnabled(1, False)
         right.addWidget(self.results, 2)
