@@ -114,3 +114,11 @@ def test_the_lab_fills_the_form_with_fresh_weights_and_raises_the_panel(qtbot):
         assert not panel.running  # pressing Train is the person's
     finally:
         window.shutdown()
+
+
+def test_the_made_up_run_ends_with_a_confusion_matrix_of_about_its_accuracy():
+    from cnnviz.qt.panels.training_demo import made_up_metrics
+
+    metrics = made_up_metrics(0.9)
+    assert metrics.confusion.sum(axis=1).tolist() == [36] * 10
+    assert 0.8 < metrics.accuracy < 0.97

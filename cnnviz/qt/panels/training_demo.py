@@ -16,6 +16,7 @@ import sys
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from cnnviz.core.class_metrics import TestMetrics
 from cnnviz.core.jobs import TrainConfig, TrainProgress, TrainResult
 
 STEPS_PER_EPOCH = 40
@@ -92,8 +93,24 @@ class FakeRun(QtCore.QObject):
 
     def _result(self, cancelled: bool) -> TrainResult:
         epochs = self.step // STEPS_PER_EPOCH
-        test = None if cancelled else self.best - 0.01
-        return TrainResult(0, {}, self.best, test, epochs, cancelled, self.step * TICK_MS / 4000)
+        metrics = None if cancelled else made_up_metrics(self.best)
+        test = None if metrics is None else metrics.accuracy
+        seconds = self.step * TICK_MS / 4000
+        return TrainResult(
+            0, {}, self.best, test, epochs, cancelled, seconds, epochs, None, metrics
+        )
+
+
+def made_up_metrics(accuracy: float, per_class: int = 36) -> TestMetrics:
+    """A 10-digit confusion matrix with about `accuracy` on its diagonal, the
+    mistakes spread over a few neighbouring classes."""
+    rng = np.random.default_rng(1)
+    confusion = np.zeros((10, 10), np.int64)
+    for true in range(10):
+        wrong = rng.binomial(per_class, 1 - accuracy)
+        confusion[true, true] = per_class - wrong
+        np.add.at(confusion[true], (true + rng.integers(1, 4, wrong)) % 10, 1)
+    return TestMetrics(confusion, tuple(str(d) for d in range(10)))
 
 
 def run_demo(argv=None) -> int:
