@@ -18,6 +18,7 @@ from safetensors.numpy import save_file
 
 from cnnviz.cli import main
 from cnnviz.commands import train as train_command
+from cnnviz.core.jobs import TrainResult
 from tests.special_files import DEV_ZERO, make_fifo, needs_dev_zero, needs_fifo
 
 SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "samples" / "digit_1.png"
@@ -179,7 +180,9 @@ def test_run_json_is_strict_with_nan_weights(capsys, tmp_path):
 
 
 def test_train_json_is_strict(capsys, tmp_path):
-    result = SimpleNamespace(
+    result = TrainResult(  # the real record: a field added later gets its default
+        request_id=0,
+        state_dict={},
         test_accuracy=float("nan"),
         best_val_accuracy=float("inf"),
         epochs_run=1,
