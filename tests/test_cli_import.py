@@ -97,7 +97,22 @@ def test_run_gives_the_models_own_outputs_with_its_weights(capsys, tmp_path):
         )[0].numpy()
     np.testing.assert_allclose(acts["layer_07"], expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(acts["layer_02.body.03"], block, rtol=1e-5, atol=1e-5)
-    assert json.loads(out)["predicted_class"] == int(np.argmax(expected))
+    report = json.loads(out)
+    assert report["predicted_class"] == int(np.argmax(expected))
+    assert report["weights"] == str(weights) and report["trained"] is True  # the person's file
+
+
+def test_run_names_the_constructors_weights_not_a_temporary_copy(capsys, tmp_path):
+    code, out, err = run_cli(
+        capsys, "run", f"{MODELS}:Net", _image(tmp_path), "--input", "3,16,16", "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["weights"] is None and report["trained"] is None  # cnnviz cannot judge
+    assert report["get_weights"] is None
+    code, out, err = run_cli(capsys, "run", f"{MODELS}:Net", _image(tmp_path), "--input", "3,16,16")
+    assert "the weights Net's constructor gave it" in out.splitlines()[0]
+    assert "random weights" not in out and "cnnviz-import" not in out
 
 
 def test_weights_that_do_not_fit_name_the_key_and_both_shapes(capsys, tmp_path):

@@ -43,7 +43,8 @@ HELP = "Run one image through a network: its prediction, and every layer's outpu
 JSON_HELP = (
     "print the report as JSON: predicted_class, class_name, probabilities, top (the --top "
     "classes, most likely first), weights (the weights file, or null), trained (false when "
-    "the weights are a random initialisation, whose predictions mean nothing), out (the "
+    "the weights are a random initialisation, whose predictions mean nothing; null for your "
+    "own model's weights from its constructor, which cnnviz cannot judge), out (the "
     ".npz written, or null), layer_stats. Strict JSON: a number that is not finite (NaN or "
     "infinity, e.g. from NaN weights) is null"
 )
@@ -238,6 +239,9 @@ def _architecture(args: argparse.Namespace) -> Architecture:
     if not is_model_source(args.arch):
         return load_architecture(args.arch, args.input)
     imported = load_imported(args.arch, args.input, args.weights)
+    # What the report names: the person's own file (or their constructor's weights),
+    # never the converted copy in a temporary folder.
+    args.own_weights, args.imported = args.weights, True
     # A hooked view has none: its live model runs with its own weights (or --weights).
     args.weights = str(imported.weights) if imported.weights else None
     return imported.architecture
@@ -250,6 +254,10 @@ def execute(args: argparse.Namespace) -> int:
     hooked = is_hooked_metadata(arch.metadata)  # the model's own weights, not cnnviz's
     weights = arch.metadata["hooked"].get("model_weights") if hooked else weights
     result = _forward(args, arch, image, weights)
+    shown, trained = weights, weights is not None
+    if getattr(args, "imported", False):
+        shown = args.own_weights
+        trained = True if shown else None  # the constructor's weights: trained or not
     analysis = analyze(arch)
     addresses = [info.address for info in analysis.layers]
     out = Path(args.out) if args.out else None
@@ -266,8 +274,8 @@ def execute(args: argparse.Namespace) -> int:
         "input_shape": list(result.input.shape),
         "preprocessing": preprocessing(args, arch).to_json(),
         "preprocessing_text": preprocessing(args, arch).describe(*arch.input.as_tuple()[1:]),
-        "weights": weights,
-        "trained": weights is not None,
+        "weights": shown,
+        "trained": trained,
         "seed": args.seed,
         "device": result.device,
         "elapsed_ms": round(result.elapsed_ms, 3),
@@ -275,7 +283,7 @@ def execute(args: argparse.Namespace) -> int:
         "layers": len(result.layers),
         **_prediction(result, arch, args.top),
         "notice": result.notice,
-        "get_weights": get_weights_hint(arch) if weights is None else None,
+        "get_weights": get_weights_hint(arch) if trained is False else None,
         "layer_stats": [_layer_stats(layer, addresses[layer.index]) for layer in result.layers],
     }
     if args.json:
@@ -322,6 +330,8 @@ def _label(row: dict[str, Any]) -> str:
 
 def _human(report: dict[str, Any]) -> str:
     weights = f"weights {Path(report['weights']).name}" if report["trained"] else "random weights"
+    if report["trained"] is None:
+        weights = f"the weights {report['architecture']}'s constructor gave it"
     prep = report["preprocessing_text"]
     lines = [
         f"{report['architecture']} on {Path(report['image']).name} "
@@ -329,7 +339,7 @@ def _human(report: dict[str, Any]) -> str:
         + ("" if prep == "stretch" else f"; input {prep}")
         + ")"
     ]
-    if not report["trained"]:
+    if report["trained"] is False:
         what = "these predictions" if report["top"] else "its filters and outputs"
         lines.append("note: " + UNTRAINED.format(seed=report["seed"], what=what))
         if report["get_weights"]:
