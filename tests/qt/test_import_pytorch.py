@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from cnnviz.core.model_sources import python_names
 from cnnviz.core.presets import load_preset
 from cnnviz.core.project import Project
+from cnnviz.qt.window import settings
 from cnnviz.qt.window.model_import import WEIGHTS_TITLE
 from tests.qt.test_main_window import make_window
 
@@ -68,6 +69,11 @@ def test_the_file_menu_imports_a_model_with_its_weights(qtbot, monkeypatch, tmp_
         assert weights.name == "Net.safetensors" and weights.is_file()
         assert torch.equal(load_file(str(weights))["2.body.0.weight"], state["block.conv1.weight"])
         assert "Imported import_models.py:Net" in window.statusbar.problem.text()
+        folder = weights.parent
+        assert str(weights.parent / "Net.json") not in settings.recent_files()
+        window.files.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+        window.close()  # the temporary folder goes with the window
+        assert not folder.exists()
     finally:
         shutil.rmtree(Path(window.doc.path).parent, ignore_errors=True)
         window.shutdown()

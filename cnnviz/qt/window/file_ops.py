@@ -23,6 +23,7 @@ from cnnviz.qt.editor import commands
 from cnnviz.qt.editor.document import Document, default_architecture
 from cnnviz.qt.inputs.network_input import load_image_file
 from cnnviz.qt.window import settings
+from cnnviz.qt.window.import_folders import ImportFolders
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class FileOps(QObject):
         self.doc = doc
         self.parent_widget = parent_widget
         self._boxes: list[QMessageBox] = []
+        self.import_folders = ImportFolders()  # removed at close (main_window)
         doc.edit_refused.connect(self.problem)  # a read-only view's edits: one line
 
     # -- talking to the person -----------------------------------------------------
@@ -112,7 +114,8 @@ class FileOps(QObject):
         except ProjectError as exc:
             self.show_error("Cannot open file", str(exc))
             return False
-        self._remember(path)
+        if not self.import_folders.adopt(path):  # a temporary import is no recent file
+            self._remember(path)
         self.load_project_image(project)
         self.problem.emit("")
         self.message.emit(f"Opened {path.name}")

@@ -367,6 +367,7 @@ class MainWindow(QMainWindow):
             return
         settings.save_window_layout(self.saveGeometry(), self.saveState())
         self.shutdown()
+        self.files.import_folders.remove()  # after the compute thread let go of its files
         event.accept()
 
     def shutdown(self) -> None:
