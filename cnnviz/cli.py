@@ -5,7 +5,9 @@ cnnviz summary ARCH [--json]           table of shapes, parameters, fields
 cnnviz export ARCH --out NET.py        the network as a standalone PyTorch module
 cnnviz quiz ARCH [--seed S] [--json]   interview questions about the network, checked
 cnnviz explain ARCH IMAGE --method M --out MAP.npz   which pixels made it say its class
-cnnviz <command> --help                the other commands (run, animate, train)
+cnnviz shift ARCH IMAGE --pixels K     translation invariance, layer by layer
+cnnviz collapse ARCH                   without activations, the network is one linear map
+cnnviz <command> --help                the other commands (run, animate, train, weights)
 
 Every mistake on the command line is one line on stderr, ``cnnviz CMD: error:
 ...``, with exit status 2; the window is never started for one.
