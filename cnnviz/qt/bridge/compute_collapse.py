@@ -14,27 +14,18 @@ seed and weights file.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject
 
-from cnnviz.core.jobs import ComputeFailure
 from cnnviz.core.linear_collapse import AffineMap, MapRequest
-from cnnviz.qt.bridge.compute_failures import first_line, unexpected
-
-log = logging.getLogger(__name__)
+from cnnviz.qt.bridge.compute_lane import LatestLane, current_model
 
 
-class MapJob(QObject):
-    """The GUI's side: `submit` on the GUI thread; `ready`/`failed` arrive on it."""
-
-    ready = Signal(object)  # AffineMap of the newest request
-    failed = Signal(object)  # ComputeFailure of the newest request
-    _computed = Signal(object)  # from the compute thread
-    _refused = Signal(object)
+class MapJob(LatestLane):
+    """The GUI's side: `submit` on the GUI thread; `ready` (an AffineMap) or
+    `failed` arrive on it."""
 
     def __init__(
         self,
@@ -42,62 +33,8 @@ class MapJob(QObject):
         parent: QObject | None = None,
         compute: Callable[[Any, MapRequest], AffineMap] | None = None,
     ):
-        """`put_call(function)` runs function(runner) on the compute thread
-        (ComputeThread.put_call); `compute(runner, request)` replaces the real job (tests)."""
-        super().__init__(parent)
-        self._put_call = put_call
-        self._compute = compute or compute_affine_map
-        self._lock = threading.Lock()
-        self._waiting: MapRequest | None = None
-        self.latest: int | None = None
-        self.computed = 0  # requests the compute thread ran (tests)
-        self._computed.connect(self._on_computed)
-        self._refused.connect(self._on_refused)
-
-    def submit(self, request: MapRequest) -> None:
-        with self._lock:
-            self._waiting = request  # replaces one not started: latest wins
-        self.latest = request.request_id
-        self._put_call(self._run)
-
-    # -- on the compute thread ---------------------------------------------------
-    def _run(self, runner: Any) -> None:
-        with self._lock:
-            request, self._waiting = self._waiting, None
-        if request is None:
-            return  # a newer call already ran the request
-        self.computed += 1
-        try:
-            found = self._compute(runner, request)
-        except ValueError as exc:  # the user's to fix (an activation left): one line
-            self._refused.emit(ComputeFailure(request.request_id, first_line(exc)))
-            return
-        except Exception as exc:  # a bug must not end the thread
-            log.exception("linear map %s failed", request.request_id)
-            self._refused.emit(ComputeFailure(request.request_id, unexpected(exc)))
-            return
-        self._computed.emit(found)
-
-    # -- back on the GUI thread --------------------------------------------------
-    @Slot(object)
-    def _on_computed(self, found: AffineMap) -> None:
-        if found.request_id == self.latest:
-            self.ready.emit(found)
-
-    @Slot(object)
-    def _on_refused(self, failure: ComputeFailure) -> None:
-        if failure.request_id == self.latest:
-            self.failed.emit(failure)
-
-
-def _current_model(runner: Any, request: MapRequest):
-    """The forwards' model when it is this request's stack and seed, else None."""
-    keeper = getattr(runner, "keeper", None)
-    if keeper is None or keeper.model is None:
-        return None
-    if keeper.architecture != request.architecture or keeper.seed != request.seed:
-        return None
-    return keeper.model
+        """`compute(runner, request)` replaces the real job (tests)."""
+        super().__init__(put_call, compute or compute_affine_map, "linear map", parent)
 
 
 def compute_affine_map(runner: Any, request: MapRequest) -> AffineMap:
@@ -110,7 +47,7 @@ def compute_affine_map(runner: Any, request: MapRequest) -> AffineMap:
     from cnnviz.core import linearize
 
     linearize.check_collapsible(request.architecture)  # before any model is built
-    model = _current_model(runner, request)
+    model = current_model(runner, request)
     if model is None:
         model = build_model(request.architecture, request.seed)
         if request.weights_path:

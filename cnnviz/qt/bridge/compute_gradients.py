@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from cnnviz.core.explain_jobs import GradientNorms, GradientRequest
 from cnnviz.core.jobs import ComputeFailure
 from cnnviz.qt.bridge.compute_failures import first_line, unexpected
+from cnnviz.qt.bridge.compute_lane import current_model
 from cnnviz.qt.bridge.mailbox import Call, Mailbox
 
 log = logging.getLogger(__name__)
@@ -91,16 +92,6 @@ class GradientLanes(QObject):
         lane, failure = item
         if self._latest.get(lane) == failure.request_id:
             self.failed.emit(failure)
-
-
-def current_model(runner: Any, request: GradientRequest):
-    """The forwards' model when it is this request's stack and seed, else None."""
-    keeper = getattr(runner, "keeper", None)
-    if keeper is None or keeper.model is None:
-        return None
-    if keeper.architecture != request.architecture or keeper.seed != request.seed:
-        return None
-    return keeper.model
 
 
 def compute_norms(runner: Any, request: GradientRequest) -> GradientNorms:

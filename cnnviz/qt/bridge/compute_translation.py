@@ -10,18 +10,13 @@ the hand-set kernels applied for the run), so it measures the network on screen.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject
 
-from cnnviz.core.jobs import ComputeFailure
 from cnnviz.core.translation_jobs import INPUT, TranslationRequest, TranslationResult
-from cnnviz.qt.bridge.compute_failures import first_line, unexpected
-
-log = logging.getLogger(__name__)
+from cnnviz.qt.bridge.compute_lane import LatestLane
 
 
 def compute_translation(runner: Any, request: TranslationRequest, should_cancel=None):
@@ -59,13 +54,10 @@ def compute_translation(runner: Any, request: TranslationRequest, should_cancel=
     )
 
 
-class TranslationLane(QObject):
-    """The GUI's side: `submit` on the GUI thread; `ready`/`failed` arrive on it."""
-
-    ready = Signal(object)  # TranslationResult of the latest request
-    failed = Signal(object)  # ComputeFailure of the latest request
-    _computed = Signal(object)  # from the compute thread
-    _refused = Signal(object)
+class TranslationLane(LatestLane):
+    """The GUI's side: `submit` on the GUI thread; `ready` (a TranslationResult)
+    or `failed` arrive on it. A running job stops between layers when a newer
+    request waits."""
 
     def __init__(
         self,
@@ -73,55 +65,7 @@ class TranslationLane(QObject):
         parent: QObject | None = None,
         compute: Callable[..., Any] | None = None,
     ):
-        """`put_call(function)` runs function(runner) on the compute thread;
-        `compute(runner, request, should_cancel)` replaces the real job (tests)."""
-        super().__init__(parent)
-        self._put_call = put_call
-        self._compute = compute or compute_translation
-        self._lock = threading.Lock()
-        self._waiting: TranslationRequest | None = None
-        self.latest: int | None = None
-        self.computed = 0  # requests the compute thread ran (tests)
-        self._computed.connect(self._on_computed)
-        self._refused.connect(self._on_refused)
-
-    def submit(self, request: TranslationRequest) -> None:
-        with self._lock:
-            self._waiting = request  # replaces one not started: latest wins
-        self.latest = request.request_id
-        self._put_call(self._run)
-
-    # -- on the compute thread ---------------------------------------------------
-    def _newer_waits(self) -> bool:
-        return self._waiting is not None
-
-    def _run(self, runner: Any) -> None:
-        from cnnviz.compute.forward import Cancelled
-
-        with self._lock:
-            request, self._waiting = self._waiting, None
-        if request is None:
-            return  # a later call already ran the request this one was for
-        self.computed += 1
-        try:
-            result = self._compute(runner, request, self._newer_waits)
-        except Cancelled:
-            return  # a newer request waits; its own call runs it
-        except ValueError as exc:  # the user's to fix (ComputeError too): one line
-            self._refused.emit(ComputeFailure(request.request_id, first_line(exc)))
-        except Exception as exc:  # a bug must not end the thread
-            log.exception("translation %s failed", request.request_id)
-            self._refused.emit(ComputeFailure(request.request_id, unexpected(exc)))
-        else:
-            self._computed.emit(result)
-
-    # -- back on the GUI thread --------------------------------------------------
-    @Slot(object)
-    def _on_computed(self, result: TranslationResult) -> None:
-        if result.request_id == self.latest:
-            self.ready.emit(result)
-
-    @Slot(object)
-    def _on_refused(self, failure: ComputeFailure) -> None:
-        if failure.request_id == self.latest:
-            self.failed.emit(failure)
+        """`compute(runner, request, should_cancel)` replaces the real job (tests)."""
+        super().__init__(
+            put_call, compute or compute_translation, "translation", parent, cancellable=True
+        )
