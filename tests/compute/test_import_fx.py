@@ -5,7 +5,6 @@ model's, and one clear line for what cannot be expressed."""
 from __future__ import annotations
 
 import pickle
-import re
 from pathlib import Path
 
 import pytest
@@ -309,28 +308,8 @@ def test_a_scripted_sequential_is_rebuilt_and_converted(tmp_path):
         assert torch.equal(converted(imported)(x), model(x))
 
 
-@SCRIPTING
-def test_a_scripted_module_that_is_no_sequential_is_refused(tmp_path):
-    path = tmp_path / "net.pt"
-    torch.jit.script(original("Net")).save(str(path))
-    with pytest.raises(ModelImportError) as caught:
-        import_source(str(path), SHAPE)
-    assert re.match(
-        r"^net\.pt: cnnviz reads TorchScript files made of nn\.Sequential stacks of its layer "
-        r"types; its top module \(Net\) is not one",
-        str(caught.value),
-    )
-
-
-@pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")
-def test_a_traced_file_without_constructor_arguments_is_refused(tmp_path):
-    path = tmp_path / "traced.pt"
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
-    torch.jit.trace(model, torch.randn(1, *SHAPE)).save(str(path))
-    with pytest.raises(
-        ModelImportError, match=r"^the Conv2d `0` in this file keeps no in_channels"
-    ):
-        import_source(str(path), SHAPE)
+# A scripted module that is no nn.Sequential, and traced files (which keep no
+# constructor arguments): tests/compute/test_import_torchscript_models.py
 
 
 def test_resnet18_written_as_torchvision_writes_it_comes_in_as_the_preset():

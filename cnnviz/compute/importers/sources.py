@@ -4,9 +4,8 @@ aten_ops); and its weights file, under the model's own keys.
 
 A Python file is run (that is what importing it means) only when asked for
 explicitly. A TorchScript archive is loaded with ``torch.jit.load``, which
-runs no Python code from the file; its modules are rebuilt as the torch
-layers they were scripted from (a scripted ``nn.Sequential`` of known layer
-types), and the rebuilt model must compute what the scripted one does.
+runs no Python code from the file (torchscript.py: the chain of its children,
+or the whole module as one Opaque layer).
 Weights files are read as every weights file is (``weights_only=True``).
 """
 
@@ -17,7 +16,6 @@ import inspect
 import re
 import sys
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 from unittest import mock
 
@@ -32,7 +30,7 @@ from cnnviz.compute.importers.model_import import (
     import_program,
     load_model_weights,
 )
-from cnnviz.compute.importers.module_layers import KNOWN_MODULES
+from cnnviz.compute.importers.torchscript import import_torchscript
 from cnnviz.compute.weights import WeightsError, read_weights
 from cnnviz.core.model_sources import is_exported, is_torchscript, python_source
 
@@ -98,68 +96,6 @@ def load_python(path: Path, name: str) -> nn.Module:
     return model
 
 
-def _rebuilt_layer(scripted, kind: str, where_: str) -> nn.Module:
-    cls = getattr(nn, kind)
-    args = {}
-    for name, param in inspect.signature(cls.__init__).parameters.items():
-        if name in ("self", "device", "dtype") or param.kind is not param.POSITIONAL_OR_KEYWORD:
-            continue
-        if name == "bias":
-            args[name] = getattr(scripted, "bias", None) is not None
-        elif hasattr(scripted, name):
-            value = getattr(scripted, name)
-            args[name] = tuple(value) if isinstance(value, list) else value
-        elif param.default is param.empty:
-            raise ModelImportError(
-                f"the {kind} `{where_}` in this file keeps no {name} (torch.jit.trace keeps "
-                "no constructor arguments; cnnviz reads files made with torch.jit.script)"
-            )
-    try:
-        module = cls(**args)
-        module.load_state_dict(scripted.state_dict())
-    except Exception as exc:  # what torch says about these arguments or weights
-        raise ModelImportError(
-            f"cannot rebuild the scripted {kind} `{where_}`: {first_line(exc)}"
-        ) from None
-    return module
-
-
-def _rebuilt(scripted, where_: str, file_name: str) -> nn.Module:
-    kind = getattr(scripted, "original_name", type(scripted).__name__)
-    if kind == "Sequential":
-        return nn.Sequential(
-            OrderedDict(
-                {
-                    child: _rebuilt(module, f"{where_}.{child}" if where_ else child, file_name)
-                    for child, module in scripted.named_children()
-                }
-            )
-        )
-    if kind in KNOWN_MODULES.values():
-        return _rebuilt_layer(scripted, kind, where_)
-    if where_:  # a part cnnviz has no type for: kept as it is, an Opaque layer
-        return scripted
-    what = f"`{where_}` ({kind})" if where_ else f"its top module ({kind})"
-    raise ModelImportError(
-        f"{file_name}: cnnviz reads TorchScript files made of nn.Sequential stacks of its "
-        f"layer types; {what} is not one (import the Python class instead: FILE.py:CLASS)"
-    )
-
-
-def load_torchscript(path: Path) -> tuple[nn.Module, nn.Module]:
-    """(the rebuilt model, the scripted one) of a TorchScript archive."""
-    try:
-        with warnings.catch_warnings():
-            # torch deprecates TorchScript; the files people have are still TorchScript.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            scripted = torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # torch's many archive errors
-        raise ModelImportError(
-            f"{path.name}: not a readable TorchScript file ({first_line(exc)})"
-        ) from None
-    return _rebuilt(scripted, "", path.name), scripted
-
-
 _GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
@@ -215,12 +151,15 @@ def _import_exported(path: Path, shape, weights: str | None) -> Imported:
     return import_program(module, example, path.stem)
 
 
-def _load_weights_file(model: nn.Module, weights: str) -> None:
+def _read_weights_file(weights: str):
     try:
-        state = read_weights(weights)
+        return read_weights(weights)
     except WeightsError as exc:
         raise ModelImportError(str(exc)) from None
-    load_model_weights(model, state, Path(weights).name)
+
+
+def _load_weights_file(model: nn.Module, weights: str) -> None:
+    load_model_weights(model, _read_weights_file(weights), Path(weights).name)
 
 
 def import_source(
@@ -238,14 +177,10 @@ def import_source(
             f"{Path(source.split(':')[0]).name}: give the model's input size with "
             "--input C,H,W (e.g. --input 3,32,32)"
         )
-    reference = None
-    if python is not None:
-        model, name = load_python(*python), python[1]
-    else:
-        model, reference = load_torchscript(Path(source))
-        name = Path(source).stem
+    if python is None:
+        state = _read_weights_file(weights) if weights else None
+        return import_torchscript(Path(source), shape, state, Path(weights or "").name)
+    model = load_python(*python)
     if weights:
         _load_weights_file(model, weights)
-        if reference is not None:
-            reference = None  # the scripted weights no longer apply
-    return import_module(model, shape, name, reference=reference)
+    return import_module(model, shape, python[1])
