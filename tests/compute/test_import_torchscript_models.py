@@ -132,22 +132,41 @@ def test_a_scripted_chain_comes_in_as_its_layers(tmp_path):
     assert "checked numerically on two inputs" in imported.architecture.metadata["description"]
 
 
-def test_a_traced_chain_keeps_what_a_trace_lost_as_opaque_layers(tmp_path):
-    """A trace keeps no constructor arguments: a layer that needs some (Conv2d) runs
-    its own program; one whose defaults compute what it did (ReLU, Flatten) is rebuilt."""
+def test_a_traced_chain_comes_in_as_its_layers_too(tmp_path):
+    """A trace keeps no constructor arguments: they are read from the aten call each
+    layer made (stride, padding, eps, ...) and the weights' shapes."""
     torch.manual_seed(1)
     model = _trained_like(ChainNet())
-    imported = import_source(str(_saved(tmp_path, model, "trace")), SHAPE)
-    layers = imported.architecture.layers
-    assert [layer.type for layer in layers] == [
-        "Opaque", "Opaque", "ReLU", "Opaque", "Opaque", "Flatten", "Opaque",
+    traced = import_source(str(_saved(tmp_path, model, "trace")), SHAPE)
+    scripted = import_source(str(_saved(tmp_path, model, "script", "s.pt")), SHAPE)
+    assert [layer.type for layer in traced.architecture.layers] == [
+        "Conv2d", "BatchNorm2d", "ReLU", "Opaque", "MaxPool2d", "Flatten", "Linear",
     ]  # fmt: skip
-    assert [layer.get("label") for layer in layers if layer.type == "Opaque"] == [
-        "Conv2d", "BatchNorm2d", "Scale", "MaxPool2d", "Linear",
-    ]  # fmt: skip
-    assert _same_outputs(imported, model)
-    assert analyze(imported.architecture).total_params == _count(model)
-    assert set(imported.key_map) == set(model.state_dict())
+    plain = [layer for layer in traced.architecture.layers if layer.type != "Opaque"]
+    assert plain == [layer for layer in scripted.architecture.layers if layer.type != "Opaque"]
+    assert _same_outputs(traced, model)
+    assert analyze(traced.architecture).total_params == _count(model)
+    assert set(traced.key_map) == set(model.state_dict())
+
+
+def test_a_traced_sequential_keeps_every_argument_it_was_built_with(tmp_path):
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(4, eps=1e-3),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.AvgPool2d(2, padding=1),
+        nn.Conv2d(4, 6, 1, groups=2),
+        nn.Flatten(),
+        nn.Linear(6 * 3 * 3, 5, bias=False),
+        nn.Dropout(0.3),
+        nn.LeakyReLU(0.2),
+    )
+    model = _trained_like(model)
+    traced = import_source(str(_saved(tmp_path, model, "trace")), SHAPE)
+    scripted = import_source(str(_saved(tmp_path, model, "script", "s.pt")), SHAPE)
+    assert traced.architecture.layers == scripted.architecture.layers
+    assert traced.architecture.layers[1].get("eps") == 1e-3
+    assert _same_outputs(traced, model)
 
 
 @pytest.mark.parametrize("how", ["script", "trace"])
@@ -201,3 +220,14 @@ def test_summary_json_counts_the_parameters_torch_counts(tmp_path, capsys, model
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["total_params"] == _count(model)
+
+
+def test_a_traced_layer_whose_rebuild_computes_otherwise_runs_its_own_program(tmp_path):
+    """A reflect-padded conv traces as a pad and a conv without padding: rebuilt from
+    that call it would give another output, so the traced layer is kept as it is."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), nn.ReLU())
+    imported = import_source(str(_saved(tmp_path, model.eval(), "trace")), SHAPE)
+    layers = imported.architecture.layers
+    assert [layer.type for layer in layers] == ["Opaque", "ReLU"]
+    assert layers[0].get("label") == "Conv2d"
+    assert _same_outputs(imported, model)

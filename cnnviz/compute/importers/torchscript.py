@@ -42,6 +42,7 @@ from cnnviz.compute.importers.model_import import (
 )
 from cnnviz.compute.importers.module_layers import KNOWN_MODULES
 from cnnviz.compute.importers.opaque_units import opaque_layer
+from cnnviz.compute.importers.traced_layers import traced_arguments
 from cnnviz.compute.model import build_model, checked_analysis
 from cnnviz.compute.weights import WeightsError, load_into
 from cnnviz.core.architecture import Architecture, ArchitectureError, InputShape
@@ -103,8 +104,10 @@ def chain_values(module: nn.Module, inputs, outputs) -> list[list[torch.Tensor]]
 
 
 def _rebuilt_layer(scripted, kind: str, where_: str) -> nn.Module:
-    """The torch layer of that kind, from the arguments the scripted one keeps."""
+    """The torch layer of that kind, from the arguments the scripted one keeps (a
+    traced one: those its aten call and weights show, traced_layers)."""
     cls = getattr(nn, kind)
+    traced = traced_arguments(scripted, kind)  # what a trace kept in its call
     args = {}
     for name, param in inspect.signature(cls.__init__).parameters.items():
         if name in ("self", "device", "dtype") or param.kind is not param.POSITIONAL_OR_KEYWORD:
@@ -114,6 +117,8 @@ def _rebuilt_layer(scripted, kind: str, where_: str) -> nn.Module:
         elif hasattr(scripted, name):
             value = getattr(scripted, name)
             args[name] = tuple(value) if isinstance(value, list) else value
+        elif name in traced:
+            args[name] = traced[name]
         elif param.default is param.empty:
             raise ModelImportError(f"the {kind} `{where_}` keeps no {name} (a trace keeps none)")
     try:
