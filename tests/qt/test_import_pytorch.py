@@ -110,3 +110,24 @@ def test_the_class_names_are_read_without_running_the_file(tmp_path):
     )
     assert python_names(path) == ["Net", "make"]
     assert not marker.exists()
+
+
+def test_a_torchscript_model_that_is_no_chain_says_why_it_is_one_layer(qtbot, tmp_path):
+    import torch
+
+    from tests.compute.test_import_torchscript_models import ResidualNet
+
+    path = tmp_path / "residual.pt"
+    torch.jit.script(ResidualNet().eval()).save(str(path))
+    window = make_window(qtbot)
+    with qtbot.waitSignal(window.model_import.done, timeout=IMPORT_TIMEOUT_MS) as done:
+        assert window.model_import.start(str(path), "3,16,16")
+    try:
+        assert done.args == [True]
+        assert [layer.type for layer in window.doc.architecture.layers] == ["Opaque"]
+        message = window.statusbar.problem.text()
+        assert message.startswith("Imported residual.pt (residual.pt: its forward is not a chain")
+        assert message.endswith("Save As to keep it")
+    finally:
+        shutil.rmtree(Path(window.doc.path).parent, ignore_errors=True)
+        window.shutdown()

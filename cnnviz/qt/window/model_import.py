@@ -120,5 +120,9 @@ class ModelImporter(QObject):
         if opened and is_hooked_metadata(metadata):  # a model torch.fx could not trace
             self.files.message.emit(metadata[METADATA_KEY].get("message", ""))
         elif opened:
-            self.files.message.emit(f"Imported {Path(self._source).name}: Save As to keep it")
+            # A TorchScript import says how it was read (a chain checked numerically,
+            # or one opaque layer and why); the note is the network's description.
+            note = metadata.get("description", "")
+            note = f" ({note})" if note else ""
+            self.files.message.emit(f"Imported {Path(self._source).name}{note}: Save As to keep it")
         self.done.emit(opened)
