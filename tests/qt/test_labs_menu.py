@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pkgutil
 
+import numpy as np
+
 from cnnviz.qt import labs
+from cnnviz.qt.panels.conv_stepper import CLASSROOM, REAL
 from tests.qt.test_main_window import make_window
 
 
@@ -26,7 +29,13 @@ def test_the_convolution_lab_opens_the_stepper_with_the_kernel_flipped(qtbot):
     window = make_window(qtbot)
     stepper = window.panels.docks["conv_stepper"]
     entry = next(a for a in labs_menu(window).actions() if a.objectName() == "lab_convolution_flip")
+    rng = np.random.default_rng(0)  # a real conv layer on screen: the stepper steps through it
+    panel = stepper.widget
+    panel.set_real_layer(rng.normal(size=(2, 1, 3, 3)), None, rng.normal(size=(1, 6, 6)))
+    assert panel.source == REAL
     entry.trigger()
     assert stepper.built and stepper.widget.classroom_controls.flip.isChecked()
     assert not stepper.dock.isHidden()
+    assert stepper.widget.source == CLASSROOM
+    assert stepper.widget.walk.description().startswith("true convolution")
     window.shutdown()

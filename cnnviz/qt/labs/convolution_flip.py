@@ -5,10 +5,14 @@ convolution. The stepper's flip switch shows both on the same numbers."""
 from __future__ import annotations
 
 from cnnviz.qt.labs import Lab, show_panel
+from cnnviz.qt.panels.conv_stepper import CLASSROOM
 
 
 def start(window) -> None:
     stepper = show_panel(window, "conv_stepper")
+    # The flip is the classroom example's: a real layer's kernel is what torch
+    # learnt for cross-correlation, so the lab turns to the example first.
+    stepper.set_source(CLASSROOM)
     stepper.classroom_controls.flip.setChecked(True)
 
 
