@@ -39,6 +39,10 @@ class Recorder:
         self.started: list[int] = []
         self.wait_for: set[int] = set()
         self.saw_cancel: list[int] = []
+        # Held clear, a cancelled job waits before it stops: the test decides when the
+        # thread may pick its next request (not the speed of the machine).
+        self.cancel_gate = threading.Event()
+        self.cancel_gate.set()
 
     def __call__(self, runner, request, should_cancel, progress):
         from cnnviz.compute.forward import Cancelled
@@ -47,6 +51,7 @@ class Recorder:
         progress(1, 4)
         while request.request_id in self.wait_for and not self.release.is_set():
             if should_cancel():
+                self.cancel_gate.wait(WAIT_MS / 1000)
                 self.saw_cancel.append(request.request_id)
                 raise Cancelled()
             self.release.wait(0.005)
@@ -93,8 +98,10 @@ def test_a_newer_request_stops_the_running_one_and_only_its_result_arrives(qtbot
     results = collect(thread.explain_ready)
     thread.submit_explain(explain_request(1))
     qtbot.waitUntil(lambda: recorder.started == [1], timeout=WAIT_MS)
+    recorder.cancel_gate.clear()  # job 1 stops only once all three are waiting
     for request_id in (2, 3, 4):  # the waiting ones replace each other: latest wins
         thread.submit_explain(explain_request(request_id))
+    recorder.cancel_gate.set()
     qtbot.waitUntil(lambda: len(results) == 1, timeout=WAIT_MS)
     qtbot.wait(50)
     assert recorder.saw_cancel == [1]
@@ -166,7 +173,9 @@ def test_a_forward_stops_a_running_explanation_which_then_starts_again(qtbot, th
     qtbot.waitUntil(lambda: recorder.started == [1], timeout=WAIT_MS)
     # The stand-in runner cannot run forwards: the forward fails, and that is all it does.
     thread.submit(ForwardRequest(2, ARCH, np.zeros((3, 24, 24), np.float32)))
-    qtbot.waitUntil(lambda: recorder.started == [1, 1], timeout=WAIT_MS)
+    # The failure crosses to this thread as a queued signal: wait for it, not only for
+    # the compute thread's restart of 1 (which can come first).
+    qtbot.waitUntil(lambda: recorder.started == [1, 1] and len(failures) == 1, timeout=WAIT_MS)
     assert recorder.saw_cancel == [1] and [f.request_id for f in failures] == [2]
     recorder.release.set()
     qtbot.waitUntil(lambda: len(results) == 1, timeout=WAIT_MS)
