@@ -68,6 +68,11 @@ def test_an_untraceable_model_opens_read_only_with_each_modules_maps(qtbot, tmp_
         qtbot.waitUntil(lambda: panel.fed is not None and panel.fed.layer_index == shared)
         shown = panel.fed.result.layers[shared].output
         np.testing.assert_allclose(shown, ran[("shared", 1)].numpy(), rtol=0, atol=0)
+        # The rows are calls, not a chain: Properties names no row above as the input.
+        win.properties.row = shared
+        win.properties.refresh()
+        out_text = "×".join(map(str, shapes[shared]))
+        assert win.properties.subtitle.text().startswith(f"Layer {shared} · output {out_text} ·")
 
         # Every edit is refused in one line, and nothing reaches the undo stack.
         before = doc.architecture

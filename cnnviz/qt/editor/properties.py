@@ -29,6 +29,7 @@ from cnnviz.core.analysis import LayerInfo
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.catalogue import layer_type
 from cnnviz.core.formula import output_size_lines, parameter_line
+from cnnviz.core.layers.hooked import is_hooked_metadata
 from cnnviz.core.param_sharing import sharing_line
 from cnnviz.qt.editor.commands import SetParamCommand
 from cnnviz.qt.editor.document import Document
@@ -167,6 +168,10 @@ class PropertiesPanel(QScrollArea):
             shapes = "after an invalid layer: not computable"
         elif info.output_shape is None:
             shapes = f"{format_shape(info.input_shape)} → ?"
+        elif is_hooked_metadata(self.doc.architecture.metadata):
+            # A hooked view's rows are module calls, not a chain: the row above is
+            # not this one's input, so only what the module gave is named.
+            shapes = f"output {format_shape(info.output_shape)}"
         count = self.doc.analysis.params_within(info.index)
         params = f" · {format_count(count)} parameters" if count else ""
         # Its name, as the stack numbers it: "3" or "3.body.0" (not the flat index).
