@@ -17,6 +17,9 @@ marks the epoch whose weights were kept, and the status says when early
 stopping ended the run. A lab may put a few lines of guidance above the
 curves (``set_guide``).
 
+"Log scale (loss)" (``curves.log_check``) puts the loss plot on a log axis;
+the window keeps the choice in its settings.
+
 A run starts from the document's weights file when there is one (the
 controller sends it), else from fresh weights drawn by the chosen
 initialisation, even after an earlier run: the form says which
@@ -137,7 +140,10 @@ class TrainingPanel(QtWidgets.QWidget):
         left.addWidget(self.status)
         left.addStretch(1)
         right = QtWidgets.QVBoxLayout()
-        right.addWidget(self.title)
+        header = QtWidgets.QHBoxLayout()  # the loss plot's log switch beside the title
+        header.addWidget(self.title, 1)
+        header.addWidget(self.curves.log_check)
+        right.addLayout(header)
         right.addWidget(self.guide)
         right.addWidget(self.canvas, 3)
         right.addWidget(self.curve_note)

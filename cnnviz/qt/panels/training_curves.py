@@ -3,13 +3,19 @@
 The legend has a row of its own above the plots, so it never covers a curve
 (anchored inside a plot it sat on the loss curve's start). Both plots use the
 same two pens, so one legend names the curves of both.
+
+The loss plot can be read on a log scale (``log_check``): a validation loss
+rising from 0.5 to 0.65 while the training loss falls to 0.0006 looks flat on
+a linear axis from 0. pyqtgraph draws log10 of the stored (linear) points and
+leaves a gap where a loss is 0 or below (log10 gives NaN there, no error); the
+axis range is set in log10 units then, from the lowest positive loss.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core.jobs import TrainProgress
 from cnnviz.qt.panels.base import CURVE, CURVE_2, style_plot
@@ -48,6 +54,12 @@ class TrainingCurves:
         self.val_acc = self.accuracy.plot(pen=val_pen, **val_symbol)
         self.legend.addItem(self.train_loss, TRAINING)
         self.legend.addItem(self.val_loss, VALIDATION)
+        self.log_check = QtWidgets.QCheckBox("Log scale (loss)")
+        self.log_check.setToolTip(
+            "Show the loss on a logarithmic axis: a small rise of the validation loss "
+            "stays visible beside a training loss near 0"
+        )
+        self.log_check.toggled.connect(self.set_log_loss)
         # The epoch whose weights the run kept, after it ends (dashed, on both plots).
         kept_pen = pg.mkPen(CURVE_2, width=1, style=QtCore.Qt.PenStyle.DashLine)
         self.kept = [pg.InfiniteLine(angle=90, pen=kept_pen) for _ in range(2)]
@@ -79,10 +91,11 @@ class TrainingCurves:
         self.name_training(False)
         for plot in (self.loss, self.accuracy):
             plot.setXRange(0, 1, padding=0.02)
-        self.loss.setYRange(0, 1, padding=0.02)
+        self._set_loss_range()
 
     def clear(self) -> None:
         self.loss_top: float | None = None  # the loss axis's top (see fit_loss)
+        self.loss_bottom: float | None = None  # its bottom on a log scale (fit_loss_bottom)
         self.series = {item: Series() for item in self.items()}
         self.mark_kept(0)
         self.drawn = 0  # setData calls on the curve items (each redraws its plot)
@@ -111,6 +124,8 @@ class TrainingCurves:
             grown += [self.val_loss, self.val_acc]
         self.fit_loss(progress.train_loss if progress.val_loss is None else
                       max(progress.train_loss, progress.val_loss))  # fmt: skip
+        self.fit_loss_bottom(progress.train_loss if progress.val_loss is None else
+                             min(progress.train_loss, progress.val_loss))  # fmt: skip
         if draw:
             for item in grown:
                 self._draw(item)
@@ -129,7 +144,39 @@ class TrainingCurves:
         if not np.isfinite(loss) or (self.loss_top is not None and loss <= self.loss_top):
             return
         self.loss_top = nice_ceiling(loss * 1.05)
-        self.loss.setYRange(0, self.loss_top, padding=0.02)
+        self._set_loss_range()
+
+    def fit_loss_bottom(self, loss: float) -> None:
+        """On a log scale the axis starts at the power of ten below the lowest
+        positive loss, and moves only when a loss falls below it (once a decade).
+        A loss of 0 or below has no logarithm: it is kept but not fitted."""
+        if not np.isfinite(loss) or loss <= 0:
+            return
+        if self.loss_bottom is not None and loss >= self.loss_bottom:
+            return
+        self.loss_bottom = float(10.0 ** np.floor(np.log10(loss / 1.05)))
+        if self.log_check.isChecked():
+            self._set_loss_range()
+
+    @property
+    def log_loss(self) -> bool:
+        return self.log_check.isChecked()
+
+    def set_log_loss(self, on: bool) -> None:
+        """The loss plot on a log10 axis or back on a linear one from 0; the points
+        stored (and handed to the curves) stay the same linear losses."""
+        self.log_check.setChecked(on)  # no-op when it called us
+        self.loss.setLogMode(y=on)
+        self._set_loss_range()
+
+    def _set_loss_range(self) -> None:
+        """pyqtgraph takes a log axis's range in log10 units."""
+        top = 1.0 if self.loss_top is None else self.loss_top
+        if not self.log_check.isChecked():
+            self.loss.setYRange(0, top, padding=0.02)
+            return
+        bottom = min(top / 10, 0.01 if self.loss_bottom is None else self.loss_bottom)
+        self.loss.setYRange(np.log10(bottom), np.log10(top), padding=0.02)
 
     def _draw(self, item: pg.PlotDataItem) -> None:
         xs, ys = self.series[item].arrays()

@@ -21,6 +21,7 @@ from cnnviz.qt.bridge.controller import ComputedView
 from cnnviz.qt.editor import commands
 from cnnviz.qt.inputs.network_input import make_preprocessing
 from cnnviz.qt.window import docks
+from cnnviz.qt.window import settings as app_settings
 
 if TYPE_CHECKING:
     from cnnviz.qt.window.main_window import MainWindow
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 DRAWING = "drawing"  # the input's label while it is the draw pad's picture
 SAVED_DRAWING = "saved drawing"  # a drawing reopened with its project (file_ops)
 LAYER_SELECTORS = ("feature_maps", "overview", "filters", "pooling", "activation")
+LOG_LOSS_KEY = "training/log_loss"  # the Training panel's loss plot on a log scale
 
 
 def _panel_input(view: ComputedView, layer_index: int, classes):
@@ -134,6 +136,10 @@ class PanelWiring:
         ):
             if hasattr(panel, slot):
                 signal.connect(getattr(panel, slot))
+        check = getattr(getattr(panel, "curves", None), "log_check", None)
+        if check is not None:  # the loss plot's log scale, kept between runs
+            check.setChecked(app_settings.settings().value(LOG_LOSS_KEY, False, type=bool))
+            check.toggled.connect(lambda on: app_settings.settings().setValue(LOG_LOSS_KEY, on))
         if hasattr(panel, "reset"):
             # A new network: the last one's curves and messages do not describe it.
             controller.network_replaced.connect(panel.reset)
