@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +24,7 @@ from cnnviz.core.jobs import ForwardRequest
 from cnnviz.core.project import Project
 from cnnviz.qt.labs import training_mode as lab
 from cnnviz.qt.panels.base import PanelInput
-from cnnviz.qt.panels.training_mode import NONE_HINT, PICK_HINT, TrainingModePanel
+from cnnviz.qt.panels.training_mode import NONE_HINT, PICK_HINT, WAITING, TrainingModePanel
 from tests.qt.test_main_window import make_window
 
 WAIT_MS = 60_000
@@ -72,7 +74,7 @@ def computed():
 def _panel(qtbot, runner) -> TrainingModePanel:
     panel = TrainingModePanel()
     qtbot.addWidget(panel)
-    panel.state_provider = lambda: state_as_numpy(runner.keeper.model)
+    panel.state_provider = lambda reply: reply(state_as_numpy(runner.keeper.model), None)
     return panel
 
 
@@ -139,6 +141,97 @@ def test_the_panel_shows_batch_norms_statistics_as_torch_computes_them(qtbot, co
     assert "momentum 0.3" in page.running_line.text()
     # The compute side put the running statistics back after the training-mode look.
     assert torch.equal(runner.keeper.model[1].running_var, torch.tensor([0.5, 2.0, 1.0, 1.5]))
+
+
+class HeldThread:
+    """A compute-thread stand-in: each put_call runs its function on a thread of its
+    own, held until `release` is set (a forward still running)."""
+
+    def __init__(self, runner):
+        self.runner, self.release, self.workers = runner, threading.Event(), []
+        self.answers = []  # what the runner's weights_snapshot returned, in order
+
+    def put_call(self, function) -> None:
+        def work():
+            self.release.wait()
+            function(self)
+
+        self.workers.append(threading.Thread(target=work, daemon=True))
+        self.workers[-1].start()
+
+    def weights_snapshot(self, request, known):
+        answer = self.runner.weights_snapshot(request, known)
+        self.answers.append(answer)
+        return answer
+
+    def join(self) -> None:
+        self.release.set()
+        for worker in self.workers:
+            worker.join(WAIT_MS / 1000)
+
+
+@pytest.fixture
+def held(computed):
+    runner, result = computed
+    thread = HeldThread(runner)
+    forward = ForwardRequest(0, ARCH, np.zeros((0,), np.float32), seed=4)
+    yield SimpleNamespace(thread=thread, snapshot_request=lambda: forward), result
+    thread.join()
+
+
+def test_the_batch_norm_page_never_waits_for_the_compute_thread(qtbot, held):
+    controller, result = held
+    thread = controller.thread
+    panel = TrainingModePanel()
+    qtbot.addWidget(panel)
+    panel.state_provider = weights = lab._Weights(controller, panel)
+    panel.show(PanelInput(result, analyze(ARCH), 1))
+    # Back at once although the compute thread holds the call: histograms and a line.
+    assert panel.batch_norm is None and not panel.showing_hint
+    assert panel.pages.currentWidget() is panel.batch_norm_page
+    assert panel.batch_norm_page.stats_line.text() == WAITING
+    assert not panel.batch_norm_page.mu_line.isVisible()
+    # A newer input wins: the older question is never computed nor answered.
+    newer = PanelInput(result, analyze(ARCH), 1)
+    panel.show(newer)
+    thread.release.set()
+    qtbot.waitUntil(lambda: panel.batch_norm is not None, timeout=WAIT_MS)
+    thread.join()
+    assert len(thread.answers) == 1 and panel.current is newer
+    c = panel.channel
+    assert panel.batch_norm.gamma == pytest.approx([1.5, 0.5, 2.0, 1.0][c])
+    assert panel.batch_norm.beta == pytest.approx([0.3, -0.2, 0.0, 1.0][c])
+    assert panel.batch_norm.running_var == pytest.approx([0.5, 2.0, 1.0, 1.5][c])
+    assert f"γ = {panel.batch_norm.gamma:.4g}" in panel.batch_norm_page.stats_line.text()
+    # A redraw of the same input (another channel) asks nothing more.
+    panel.channel_spin.setValue((c + 1) % 4)
+    assert len(thread.answers) == 1 and panel.batch_norm.channel == (c + 1) % 4
+    # The next input asks with the copy's token: unchanged weights are not copied again.
+    panel.show(PanelInput(result, analyze(ARCH), 1))
+    qtbot.waitUntil(lambda: panel.batch_norm is not None, timeout=WAIT_MS)
+    thread.join()
+    token, state, fresh = thread.answers[-1]
+    assert state is None and not fresh and token == weights.token
+    assert panel.batch_norm.gamma == pytest.approx([1.5, 0.5, 2.0, 1.0][panel.channel])
+
+
+def test_a_failed_read_is_one_line_on_the_page(qtbot, held):
+    controller, result = held
+    panel = TrainingModePanel()
+    qtbot.addWidget(panel)
+    panel.state_provider = lab._Weights(controller, panel)
+
+    def refuse(request, known):
+        raise ValueError("the model is being rebuilt\nsecond line")
+
+    controller.thread.weights_snapshot = refuse
+    controller.thread.release.set()
+    panel.show(PanelInput(result, analyze(ARCH), 1))
+    qtbot.waitUntil(lambda: panel.batch_norm is not None, timeout=WAIT_MS)
+    assert panel.note.text() == (
+        "The layer's γ, β and running statistics could not be read (the model is being rebuilt)."
+    )
+    assert panel.batch_norm.gamma == 1.0  # drawn with a fresh layer's numbers meanwhile
 
 
 def test_another_layer_gets_a_line_and_the_layers_to_pick(qtbot, computed):

@@ -357,10 +357,16 @@ class ComputeController(QObject):
         thread = self.thread
         if thread is None or not hasattr(thread, "weights_snapshot"):
             return None
+        return thread.weights_snapshot(self.snapshot_request(), known, timeout_s)
+
+    def snapshot_request(self) -> ForwardRequest:
+        """The request naming the document's model, for ForwardRunner.weights_snapshot
+        (also asked without waiting: the training-mode lab); RuntimeError when the
+        stack is invalid."""
         first = self.doc.analysis.first_error
         if first is not None:
             raise RuntimeError(f"{first.name} is invalid ({first.error})")
-        request = ForwardRequest(
+        return ForwardRequest(
             request_id=0,
             architecture=self.doc.architecture,
             image=np.zeros((0,), np.float32),  # no forward: only the model is wanted
@@ -368,7 +374,6 @@ class ComputeController(QObject):
             weights_path=self.doc.weights_path,
             device=self.device,
         )
-        return thread.weights_snapshot(request, known, timeout_s)
 
     def _forget_model(self) -> None:
         # A new document: its weights are its own, never what the last one had learnt.

@@ -14,9 +14,11 @@ have moved them.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from cnnviz.core.analysis import Analysis
 from cnnviz.core.architecture import Layer
+from cnnviz.core.jobs import ForwardRequest
 from cnnviz.core.train_mode_view import BATCH_NORM_TYPES, DROPOUT_TYPES
 from cnnviz.qt.editor import commands
 from cnnviz.qt.labs import Lab, lab_dock
@@ -51,24 +53,91 @@ def dropout_position(analysis: Analysis) -> int | None:
     return maps[0].top + 1 if maps else None
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """What the compute thread is asked: the model `forward` names, and the token of
+    the copy the lab already holds."""
+
+    request_id: int
+    forward: ForwardRequest
+    known: int | None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    request_id: int
+    snapshot: tuple | None  # ForwardRunner.weights_snapshot's (token, state, fresh)
+
+
+def _snapshot(runner, ask: _Ask) -> _Answer:
+    """On the compute thread, between forwards: never beside one."""
+    if runner is None:
+        return _Answer(ask.request_id, None)  # torch did not start
+    return _Answer(ask.request_id, runner.weights_snapshot(ask.forward, ask.known))
+
+
 class _Weights:
-    """The network's state dict from the compute thread, copied again only when the
-    weights changed (the snapshot's token); None for a fresh initialisation."""
+    """The network's state dict from the compute thread, asked without waiting (the
+    GUI thread never blocks on a running forward) and copied again only when the
+    weights changed (the snapshot's token); None for a fresh initialisation.
+    Called with `reply(state, error)`, it answers later on the GUI thread; only
+    the newest question is answered."""
 
-    def __init__(self, controller):
-        self.controller = controller
+    def __init__(self, controller, parent):
+        self.controller, self.parent = controller, parent
         self.token, self.state = None, None
+        self._reply = None
+        self._next_id = 0
+        self._lane, self._lane_of = None, None
 
-    def __call__(self) -> dict | None:
-        answer = self.controller.weights_snapshot(self.token, timeout_s=5.0)
-        if answer is None:
-            raise RuntimeError("no compute engine holds the network")
-        token, state, fresh = answer
+    def __call__(self, reply) -> None:
+        self._reply = reply  # a newer question wins: the older reply is dropped
+        lane = self._lane_for(self.controller.thread)
+        if lane is None:
+            self._give(None, "no compute engine holds the network")
+            return
+        try:
+            forward = self.controller.snapshot_request()
+        except RuntimeError as exc:
+            self._give(None, str(exc))
+            return
+        self._next_id += 1
+        lane.submit(_Ask(self._next_id, forward, self.token))
+
+    def _lane_for(self, thread):
+        """The request slot on `thread` (made when the thread exists: it starts late)."""
+        from cnnviz.qt.bridge.compute_lane import LatestLane
+
+        if thread is not self._lane_of:
+            put_call = getattr(thread, "put_call", None)
+            self._lane, self._lane_of = None, thread
+            if put_call is not None:
+                self._lane = LatestLane(put_call, _snapshot, "weights snapshot", self.parent)
+                self._lane.ready.connect(self._answered)
+                self._lane.failed.connect(self._refused)
+        return self._lane
+
+    def _refused(self, failure) -> None:
+        if failure.request_id == self._next_id:  # not an old thread's late answer
+            self._give(None, failure.message)
+
+    def _answered(self, answer: _Answer) -> None:
+        if answer.request_id != self._next_id:
+            return  # an old thread's late answer
+        if answer.snapshot is None:
+            self._give(None, "no compute engine holds the network")
+            return
+        token, state, fresh = answer.snapshot
         if fresh:
             self.token, self.state = token, None
         elif state is not None:
             self.token, self.state = token, state
-        return self.state
+        self._give(self.state, None)
+
+    def _give(self, state, error) -> None:
+        reply, self._reply = self._reply, None
+        if reply is not None:
+            reply(state, error)
 
 
 class _Follower:
@@ -76,7 +145,7 @@ class _Follower:
 
     def __init__(self, window, panel):
         self.window, self.panel = window, panel
-        panel.state_provider = _Weights(window.controller)
+        panel.state_provider = _Weights(window.controller, panel)
         panel.layer_selected.connect(window.select_layer)
         window.result_shown.connect(self.refresh)
         window.stack_view.current_row_changed.connect(self.refresh)

@@ -8,8 +8,11 @@ formula filled in. Any other layer: a line and a list of the layers that apply.
 Every number comes from cnnviz.core.train_mode_view.
 
 γ, β and the running statistics are not in a forward result: the panel asks
-``state_provider`` (set by the lab: the compute thread's weights) for the
-network's state dict; None means the fresh initialisation.
+``state_provider(reply)`` (set by the lab: the compute thread's weights) for the
+network's state dict, once per drawn input. The provider calls
+``reply(state, error)`` now or later on the GUI thread (state None: the fresh
+initialisation); until it does, the page shows the histograms and a waiting
+line, so a running forward never freezes the window.
 
 Standalone: ``python -m cnnviz.qt.panels.training_mode --preset interview --layer 1``.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from PySide6 import QtCore, QtWidgets
 
@@ -44,7 +48,10 @@ GUIDE = (
 PICK_HINT = "Select a Dropout or BatchNorm2d layer to see what training behaviour does to it."
 NONE_HINT = "This network has no Dropout or BatchNorm2d layer: Labs > Training mode adds them."
 
-StateProvider = Callable[[], "dict | None"]
+WAITING = "Reading the layer's γ, β and running statistics from the compute thread…"
+
+Reply = Callable[["dict | None", "str | None"], None]
+StateProvider = Callable[[Reply], None]
 
 
 def lab_layers(analysis: Analysis) -> list[int]:
@@ -68,6 +75,11 @@ class TrainingModePanel(Panel):
         self.channel = 0
         self.dropout = self.batch_norm = None  # the last measured views, for tests
         self._layer_index: int | None = None
+        # The input the state was asked for, its answer (state, error) once it came,
+        # and whether the provider is being called (an answer then needs no redraw).
+        self._asked_for: PanelInput | None = None
+        self._answer: tuple | None = None
+        self._asking = False
         self._build()
 
     def _build(self) -> None:
@@ -101,6 +113,8 @@ class TrainingModePanel(Panel):
 
     def draw(self, data: PanelInput) -> str | None:
         self.dropout = self.batch_norm = None
+        if data is not self._asked_for:  # its answer, coming or not, is for no one now
+            self._asked_for, self._answer = None, None
         self._fill_picker(data)
         info = data.info()
         kind = info.layer.type if info is not None else ""
@@ -152,20 +166,43 @@ class TrainingModePanel(Panel):
 
     def _draw_batch_norm(self, data: PanelInput, x, y) -> None:
         info = data.info()
-        state, note = self._state()
+        self.pages.setCurrentWidget(self.batch_norm_page)
+        if (answer := self._state(data)) is None:
+            self.note.setText("")
+            self.batch_norm_page.draw_waiting(x, y, self.channel, WAITING)
+            return
+        state, note = answer
         params = batch_norm_params(state, info.address, info.layer.params, x.shape[0])
         self.batch_norm = batch_norm_view(x, y, params, self.channel)
         self.note.setText(note)
-        self.pages.setCurrentWidget(self.batch_norm_page)
         self.batch_norm_page.draw(x, y, self.batch_norm, x.shape)
 
-    def _state(self) -> tuple[dict | None, str]:
+    def _state(self, data: PanelInput) -> tuple[dict | None, str] | None:
+        """(state dict, note) for `data`; None while the provider has not answered."""
         if self.state_provider is None:
             return None, "γ, β and running statistics: a fresh layer's (1, 0, 0, 1)."
-        try:
-            return self.state_provider(), ""
-        except RuntimeError as exc:
-            return None, f"The layer's γ, β and running statistics could not be read ({exc})."
+        if self._asked_for is not data:  # a redraw of the same input asks nothing
+            self._asked_for, self._answer = data, None
+            self._asking = True
+            try:
+                self.state_provider(partial(self._state_arrived, data))
+            except RuntimeError as exc:
+                self._answer = (None, str(exc))
+            finally:
+                self._asking = False
+        if self._answer is None:
+            return None
+        state, error = self._answer
+        if error:
+            return None, f"The layer's γ, β and running statistics could not be read ({error})."
+        return state, ""
+
+    def _state_arrived(self, data: PanelInput, state: dict | None, error: str | None) -> None:
+        if data is not self._asked_for:
+            return  # asked for an input no longer shown: a newer question wins
+        self._answer = (state, error)
+        if not self._asking and self.current is data:
+            self.show(data)
 
     # ----- the layer list and the channel ---------------------------------------
 

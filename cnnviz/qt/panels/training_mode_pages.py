@@ -191,11 +191,27 @@ class BatchNormPage(QtWidgets.QWidget):
         for label in (self.stats_line, self.formula_line, self.running_line):
             layout.addWidget(label)
 
-    def draw(self, x: np.ndarray, y: np.ndarray, view: BatchNormView, shape) -> None:
-        c = view.channel
+    def _histograms(self, x: np.ndarray, y: np.ndarray, c: int) -> None:
         for bars, values in ((self.before_bars, x[c]), (self.after_bars, y[c])):
             counts, edges = np.histogram(np.asarray(values, np.float64).ravel(), bins=_BINS)
             bars.setData(edges, counts)
+
+    def _show_lines(self, visible: bool) -> None:
+        for line in (self.mu_line, self.beta_line, *self.sigma_lines, *self.gamma_lines):
+            line.setVisible(visible)
+
+    def draw_waiting(self, x: np.ndarray, y: np.ndarray, channel: int, text: str) -> None:
+        """The histograms alone, while γ, β and the running statistics are on their way."""
+        self._histograms(x, y, channel)
+        self._show_lines(False)
+        self.stats_line.setText(text)
+        self.formula_line.setText("")
+        self.running_line.setText("")
+
+    def draw(self, x: np.ndarray, y: np.ndarray, view: BatchNormView, shape) -> None:
+        c = view.channel
+        self._histograms(x, y, c)
+        self._show_lines(True)
         sigma = math.sqrt(view.var + view.eps)
         self.mu_line.setValue(view.mean)
         for line, sign in zip(self.sigma_lines, (-1, 1), strict=True):
