@@ -68,19 +68,6 @@ def _activations(arch, linearize):
     return [(a, layer) for a, layer in arch.walk() if linearize.is_activation(layer)]
 
 
-def _weights_file(args: argparse.Namespace, arch) -> str | None:
-    from cnnviz.core.presets import preset_path, weights_path
-
-    if args.weights:
-        return args.weights
-    try:
-        arch_file = Path(args.arch) if Path(args.arch).suffix else preset_path(args.arch)
-    except ValueError:
-        arch_file = None
-    found = weights_path(arch, arch_file)
-    return str(found) if found else None
-
-
 def _image(args: argparse.Namespace, arch):
     from cnnviz.core.images import ImageError, load_image
     from cnnviz.core.preprocess import Preprocessing, declared, to_network_input
@@ -108,7 +95,9 @@ def execute(args: argparse.Namespace) -> int:
     arch = load_architecture(args.arch)
     if args.samples < 1:
         raise CommandError("--samples must be at least 1")
-    weights, image = _weights_file(args, arch), _image(args, arch)
+    from cnnviz.commands.run import weights_file
+
+    weights, image = weights_file(args, arch), _image(args, arch)
     try:
         found = compare(arch, args.seed, args.samples, weights, image, args.avg_pool)
     except (ArchitectureError, WeightsError) as exc:

@@ -31,9 +31,8 @@ import numpy as np
 
 from cnnviz.commands import CommandError
 from cnnviz.commands.declared_input import preprocessing
-from cnnviz.commands.run import NORMALIZE_CHOICES, RESIZE_CHOICES, network_input
+from cnnviz.commands.run import NORMALIZE_CHOICES, RESIZE_CHOICES, network_input, weights_file
 from cnnviz.commands.run import _save_npz as save_npz
-from cnnviz.commands.run import _weights_file as weights_file
 from cnnviz.commands.summary import load_architecture
 from cnnviz.core.analysis import Analysis, analyze
 from cnnviz.core.architecture import Architecture

@@ -118,10 +118,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _weights_file(args: argparse.Namespace, arch: Architecture) -> str | None:
+def weights_file(args: argparse.Namespace, arch: Architecture) -> str | None:
+    """--weights, else the architecture's own (a preset's bundled file, a file named
+    beside it), unless --no-weights (a command without that option has none)."""
     if args.weights:
         return args.weights
-    if args.no_weights:
+    if getattr(args, "no_weights", False):
         return None
     try:
         arch_file = Path(args.arch) if Path(args.arch).suffix else preset_path(args.arch)
@@ -250,7 +252,7 @@ def _architecture(args: argparse.Namespace) -> Architecture:
 def execute(args: argparse.Namespace) -> int:
     arch = _architecture(args)
     image = network_input(args, arch)
-    weights = _weights_file(args, arch)
+    weights = weights_file(args, arch)
     hooked = is_hooked_metadata(arch.metadata)  # the model's own weights, not cnnviz's
     weights = arch.metadata["hooked"].get("model_weights") if hooked else weights
     result = _forward(args, arch, image, weights)

@@ -15,8 +15,7 @@ import argparse
 import json
 
 from cnnviz.commands import CommandError
-from cnnviz.commands.run import NORMALIZE_CHOICES, RESIZE_CHOICES, network_input
-from cnnviz.commands.run import _weights_file as weights_file
+from cnnviz.commands.run import NORMALIZE_CHOICES, RESIZE_CHOICES, network_input, weights_file
 from cnnviz.commands.summary import load_architecture
 from cnnviz.core.analysis import analyze
 from cnnviz.core.presets import PRESETS
