@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from cnnviz.core.explain_display import ExplainChoice
 from cnnviz.core.explain_jobs import ExplainRequest
-from cnnviz.qt.bridge.controller import DEBOUNCE_MS, ComputeController, ComputedView
+from cnnviz.qt.bridge.controller import ComputeController, ComputedView
+from cnnviz.qt.bridge.result_follower import ResultFollower
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 FIRST_ID = 2_000_000
 
 
-class ExplainController(QObject):
+class ExplainController(ResultFollower):
     explanation_ready = Signal(object)  # Explanation of the latest request
     progress = Signal(object)  # ExplainProgress of the latest request
     failed = Signal(str)  # why the latest request gave no map, one line
@@ -36,32 +37,10 @@ class ExplainController(QObject):
     cancelled = Signal()
 
     def __init__(self, compute: ComputeController, parent: QObject | None = None):
-        super().__init__(parent)
-        self.compute = compute
-        self.choice: ExplainChoice | None = None
-        self.active = False
-        self.latest_id: int | None = None
-        self._request_id = FIRST_ID
-        self._asked: tuple[ComputedView, ExplainChoice] | None = None  # what `latest_id` asks
+        super().__init__(compute, None, FIRST_ID, parent)  # no choice until the panel's
         self._thread = None  # the thread whose signals are connected
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.submit_now)
-        compute.result_ready.connect(self._new_result)
 
     # -- what the panel says ---------------------------------------------------------
-
-    def set_choice(self, choice: ExplainChoice) -> None:
-        if choice != self.choice:
-            self.choice = choice
-            self._timer.start()
-
-    def set_active(self, active: bool) -> None:
-        """The panel can be seen (or not): only then are explanations computed."""
-        self.active = bool(active)
-        if self.active:
-            self._timer.start()
 
     def cancel(self) -> None:
         """Stop the running explanation; the same choice is not asked again by itself."""
@@ -71,23 +50,14 @@ class ExplainController(QObject):
         self.latest_id = None
         self.cancelled.emit()
 
-    def _new_result(self, _view: ComputedView) -> None:
-        self._timer.start()
-
     # -- the request ---------------------------------------------------------------
 
     def submit_now(self) -> int | None:
         """Ask for the current choice on the latest result, unless that is asked already."""
-        self._timer.stop()
-        view, choice = self.compute.latest, self.choice
-        if not self.active or view is None or choice is None:
+        asked = self._next_question()
+        if asked is None:
             return None
-        if self._asked is not None and self._asked[0] is view and self._asked[1] == choice:
-            return None  # the same question: its answer is on its way or shown
-        image = view.result.input
-        if image.size > 1 and not any(image.strides):
-            return None  # released for a large forward (result_release): its result comes
-        self._asked = (view, choice)
+        view, choice = asked
         problem = self._problem(view)
         if problem:
             self.latest_id = None
@@ -97,8 +67,7 @@ class ExplainController(QObject):
         if thread is None or not hasattr(thread, "submit_explain"):
             self.failed.emit("the compute engine is not available")
             return None
-        self._request_id += 1
-        request = self._request(self._request_id, view, choice)
+        request = self._request(self._next_id(), view, choice)
         self.latest_id = request.request_id
         thread.submit_explain(request)
         self.submitted.emit(request)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from cnnviz.core.translation_jobs import ShiftChoice, TranslationRequest
 from cnnviz.qt.bridge.compute_translation import TranslationLane
-from cnnviz.qt.bridge.controller import DEBOUNCE_MS, ComputeController, ComputedView
+from cnnviz.qt.bridge.controller import ComputeController, ComputedView
+from cnnviz.qt.bridge.result_follower import ResultFollower
 
 log = logging.getLogger(__name__)
 
@@ -24,57 +25,29 @@ log = logging.getLogger(__name__)
 FIRST_ID = 3_000_000
 
 
-class TranslationController(QObject):
+class TranslationController(ResultFollower):
     result_ready = Signal(object)  # TranslationResult of the latest request
     failed = Signal(str)  # why the latest request gave nothing, one line
     network_changed = Signal(object)  # the ComputedView a new request is for
 
     def __init__(self, compute: ComputeController, parent: QObject | None = None, lane=None):
         """`lane` replaces the compute thread's (tests)."""
-        super().__init__(parent)
-        self.compute = compute
-        self.choice = ShiftChoice()
-        self.active = False
-        self.latest_id: int | None = None
-        self._request_id = FIRST_ID
-        self._asked: tuple[ComputedView, ShiftChoice] | None = None
+        super().__init__(compute, ShiftChoice(), FIRST_ID, parent)
         self._lane = lane
         self._lane_thread = None
         if lane is not None:
             self._connect(lane)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.submit_now)
-        compute.result_ready.connect(self._new_result)
-
-    def set_choice(self, choice: ShiftChoice) -> None:
-        if choice != self.choice:
-            self.choice = choice
-            self._timer.start()
-
-    def set_active(self, active: bool) -> None:
-        """The lab can be seen (or not): only then is anything computed."""
-        self.active = bool(active)
-        if self.active:
-            self._timer.start()
 
     def _new_result(self, view: ComputedView) -> None:
         self.network_changed.emit(view)
-        self._timer.start()
+        super()._new_result(view)
 
     def submit_now(self) -> int | None:
         """Ask for the current choice on the latest result, unless that is asked already."""
-        self._timer.stop()
-        view, choice = self.compute.latest, self.choice
-        if not self.active or view is None:
+        asked = self._next_question()
+        if asked is None:
             return None
-        if self._asked is not None and self._asked[0] is view and self._asked[1] == choice:
-            return None  # the same question: its answer is on its way or shown
-        image = view.result.input
-        if image.size > 1 and not any(image.strides):
-            return None  # released for a large forward (result_release): its result comes
-        self._asked = (view, choice)
+        view, choice = asked
         if view.computed_layers < len(view.analysis.top_level):
             self.latest_id = None
             self.failed.emit("the stack has an invalid layer; fix it to compare shifts")
@@ -83,8 +56,7 @@ class TranslationController(QObject):
         if lane is None:
             self.failed.emit("the compute engine is not available")
             return None
-        self._request_id += 1
-        request = self._request(self._request_id, view, choice)
+        request = self._request(self._next_id(), view, choice)
         self.latest_id = request.request_id
         lane.submit(request)
         return request.request_id
