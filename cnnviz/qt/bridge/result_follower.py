@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 
 from cnnviz.qt.bridge.controller import DEBOUNCE_MS, ComputeController, ComputedView
+from cnnviz.qt.bridge.result_release import is_stand_in
 
 
 class ResultFollower(QObject):
@@ -57,8 +58,7 @@ class ResultFollower(QObject):
             return None
         if self._asked is not None and self._asked[0] is view and self._asked[1] == choice:
             return None  # the same question: its answer is on its way or shown
-        image = view.result.input
-        if image.size > 1 and not any(image.strides):
+        if is_stand_in(view.result.input):
             return None  # released for a large forward (result_release): its result comes
         self._asked = (view, choice)
         return view, choice

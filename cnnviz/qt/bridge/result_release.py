@@ -48,7 +48,8 @@ def _stand_in(array: np.ndarray) -> np.ndarray:
     return np.broadcast_to(np.zeros((), array.dtype), array.shape)
 
 
-def _is_stand_in(array: np.ndarray) -> bool:
+def is_stand_in(array: np.ndarray) -> bool:
+    """Whether `array` is a released result's zero stand-in (its values are gone)."""
     return array.size > 1 and not any(array.strides)
 
 
@@ -57,7 +58,7 @@ def held_bytes(result: Any) -> int:
     seen: dict[int, int] = {}
     for layer in result.layers:
         for array in (layer.output, layer.input):
-            if isinstance(array, np.ndarray) and not _is_stand_in(array):
+            if isinstance(array, np.ndarray) and not is_stand_in(array):
                 seen[id(array)] = array.nbytes
     return sum(seen.values())
 
@@ -74,7 +75,7 @@ def release_arrays(result: Any, holders: Iterable[Any] = ()) -> int:
         fields = layer.__dict__  # frozen dataclass: its fields live here
         for name in ("output", "input"):
             array = fields.get(name)
-            if isinstance(array, np.ndarray) and not _is_stand_in(array):
+            if isinstance(array, np.ndarray) and not is_stand_in(array):
                 released.append(array)
                 fields[name] = _stand_in(array)
         old = fields.get("pictures")  # a cached property, once prepared
@@ -109,7 +110,7 @@ def _release_views(holder: Any, released: list[np.ndarray], pictures: dict[int, 
 
 
 def _is_view_of(value: Any, released: list[np.ndarray]) -> bool:
-    if not isinstance(value, np.ndarray) or value.size <= 1 or _is_stand_in(value):
+    if not isinstance(value, np.ndarray) or value.size <= 1 or is_stand_in(value):
         return False
     # Bounds only (cheap): the views of the result's buffer overlap it.
     return any(np.may_share_memory(value, array) for array in released)
