@@ -181,6 +181,22 @@ def image_view_box(**kwargs) -> pg.ViewBox:
     return box
 
 
+def picture_row(canvas: pg.GraphicsLayoutWidget, captions) -> tuple[list, list, list]:
+    """Captioned pictures side by side on `canvas`, all given the same width:
+    (views, image items, caption labels), one each per caption."""
+    views, items, labels = [], [], []
+    for column, caption in enumerate(captions):
+        labels.append(canvas.addLabel(caption, row=0, col=column))
+        view = image_view_box()
+        item = pg.ImageItem()
+        view.addItem(item)
+        canvas.addItem(view, row=1, col=column)
+        views.append(view)
+        items.append(item)
+        canvas.ci.layout.setColumnStretchFactor(column, 1)
+    return views, items, labels
+
+
 def fit_view(view: pg.ViewBox, *items: pg.GraphicsObject, padding: float = 0.02) -> None:
     """Fit `view` to `items` alone: overlays (a marked cell, a spotlight) may still
     be where the previous, larger picture had them and must not widen the fit."""

@@ -28,8 +28,8 @@ from cnnviz.qt.panels.base import (
     float_c,
     format_value,
     graphics_widget,
-    image_view_box,
     info_label,
+    picture_row,
     set_picture,
     style_plot,
 )
@@ -80,16 +80,9 @@ class DropoutPage(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.canvas = graphics_widget()
-        self.views, self.items, self.captions = [], [], []
-        for column, caption in enumerate(("input", "mask", "output")):
-            self.captions.append(self.canvas.addLabel(caption, row=0, col=column))
-            view = image_view_box()
-            item = pg.ImageItem()
-            view.addItem(item)
-            self.canvas.addItem(view, row=1, col=column)
-            self.views.append(view)
-            self.items.append(item)
-            self.canvas.ci.layout.setColumnStretchFactor(column, 1)  # three equal pictures
+        self.views, self.items, self.captions = picture_row(
+            self.canvas, ("input", "mask", "output")
+        )
         self.kept_line = info_label("", f"color: {ACCENT}; font-weight: 600;", 13)
         self.scale_line = info_label("", "", 13)
         self.lesson = info_label(INVERTED_DROPOUT)

@@ -16,7 +16,6 @@ Standalone on a numpy sample: ``python -m cnnviz.qt.panels.translation_lab``.
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from cnnviz.core.analysis import Analysis
@@ -26,8 +25,8 @@ from cnnviz.qt.panels.base import (
     ACCENT,
     float_c,
     graphics_widget,
-    image_view_box,
     info_label,
+    picture_row,
     shape_text,
     title_label,
 )
@@ -133,17 +132,10 @@ class TranslationLabPanel(QtWidgets.QWidget):
 
     def _build_maps(self) -> None:
         self.maps = graphics_widget()
-        self.views, self.items, self.captions = [], [], []
-        for col, text in enumerate(("original", "shifted", "shifted − original")):
-            self.captions.append(self.maps.addLabel(text, row=0, col=col))
-            view = image_view_box()
-            item = pg.ImageItem()
-            view.addItem(item)
-            self.maps.addItem(view, row=1, col=col)
-            self.views.append(view)
-            self.items.append(item)
+        self.views, self.items, self.captions = picture_row(
+            self.maps, ("original", "shifted", "shifted − original")
+        )
         for col in range(3):  # the same size for all three, whatever their captions
-            self.maps.ci.layout.setColumnStretchFactor(col, 1)
             self.maps.ci.layout.setColumnPreferredWidth(col, 200)
         self.items[2].setLookupTable(colormaps.lookup_table(colormaps.DEFAULT_DIVERGING))
         for item in self.items[:2]:
