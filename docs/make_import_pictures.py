@@ -31,40 +31,29 @@ UNTRACEABLE = ROOT / "tests" / "untraceable_models.py"
 OPAQUE = ROOT / "tests" / "opaque_models.py"
 
 
-def imported_network() -> int:
+def picture(model: str, input_size: str, layer: str, out_name: str) -> int:
+    """The window on `model` with the cat photo and `layer` selected, saved as docs/out_name."""
     from cnnviz.cli import main
 
     return main(
         [
-            f"{MODELS}:Net", "--input", "3,16,16",
+            model, "--input", input_size,
             "--image", str(ROOT / "resources" / "samples" / "cat.jpg"),
-            "--select-layer", "2.body.3", "--screenshot", str(OUT / "import_net.png"),
+            "--select-layer", layer, "--screenshot", str(OUT / out_name),
         ]
     )  # fmt: skip
+
+
+def imported_network() -> int:
+    return picture(f"{MODELS}:Net", "3,16,16", "2.body.3", "import_net.png")
 
 
 def hooked_view() -> int:
-    from cnnviz.cli import main
-
-    return main(
-        [
-            f"{UNTRACEABLE}:EarlyExit", "--input", "3,64,64",
-            "--image", str(ROOT / "resources" / "samples" / "cat.jpg"),
-            "--select-layer", "1", "--screenshot", str(OUT / "import_hooked.png"),
-        ]
-    )  # fmt: skip
+    return picture(f"{UNTRACEABLE}:EarlyExit", "3,64,64", "1", "import_hooked.png")
 
 
 def opaque_layers() -> int:
-    from cnnviz.cli import main
-
-    return main(
-        [
-            f"{OPAQUE}:Showcase", "--input", "3,64,64",
-            "--image", str(ROOT / "resources" / "samples" / "cat.jpg"),
-            "--select-layer", "2", "--screenshot", str(OUT / "import_opaque.png"),
-        ]
-    )  # fmt: skip
+    return picture(f"{OPAQUE}:Showcase", "3,64,64", "2", "import_opaque.png")
 
 
 if __name__ == "__main__":
