@@ -114,17 +114,6 @@ def macs(info: LayerInfo, analysis: Analysis, rng) -> Question | None:
     )
 
 
-def _previous_field(info: LayerInfo, analysis: Analysis):
-    """The field of this layer's input: the layer before it in its path, or the
-    input of the block holding it when it is a path's first layer."""
-    *head, last = info.address.split(".")
-    if int(last) > 0:
-        return analysis.at(".".join([*head, str(int(last) - 1)])).receptive_field
-    if info.parent is None:
-        return analysis.receptive_field_at(-1)
-    return _previous_field(analysis.layers[info.parent], analysis)
-
-
 def _previous(info: LayerInfo, analysis: Analysis) -> LayerInfo | None:
     """The layer whose output this one takes (None: the network's input; a path's
     first layer takes what its block takes)."""
@@ -136,13 +125,23 @@ def _previous(info: LayerInfo, analysis: Analysis) -> LayerInfo | None:
     return _previous(analysis.layers[info.parent], analysis)
 
 
+def _field_of(info: LayerInfo | None, analysis: Analysis):
+    """A layer's receptive field; None stands for the network's input."""
+    return analysis.receptive_field_at(-1) if info is None else info.receptive_field
+
+
+def _previous_field(info: LayerInfo, analysis: Analysis):
+    """The field of this layer's input: the layer before it in its path, or the
+    input of the block holding it when it is a path's first layer."""
+    return _field_of(_previous(info, analysis), analysis)
+
+
 def _field_growth(info: LayerInfo, analysis: Analysis, most: int = 6) -> str:
     """How the field got its size: each earlier layer that changed it, from the input."""
     steps, here = [], info
     while here is not None:
         before = _previous(here, analysis)
-        rf = here.receptive_field
-        old = before.receptive_field if before is not None else analysis.receptive_field_at(-1)
+        rf, old = here.receptive_field, _field_of(before, analysis)
         if rf is not None and (old is None or (old.size, old.jump) != (rf.size, rf.jump)):
             steps.append(f"{here.name} {here.layer.type} {x(rf.size)}")
         here = before
