@@ -41,7 +41,9 @@ def _size(shape) -> str:
     return "×".join(str(s) for s in shape)
 
 
-def _run_original(model: nn.Module, example: torch.Tensor, name: str) -> torch.Tensor:
+def run_original(model: nn.Module, example: torch.Tensor, name: str) -> torch.Tensor:
+    """The model's output for ``example``; ModelImportError in one line when it
+    fails on it or returns something other than one tensor."""
     try:
         with torch.no_grad():
             # A copy: a model may work on its input in place (x.relu_()).
@@ -91,9 +93,9 @@ def import_module(
     """
     model.eval()
     example = example_input(shape)
-    expected = _run_original(model, example, name)
+    expected = run_original(model, example, name)
     if reference is not None:
-        _check_outputs(model, example, _run_original(reference.eval(), example, name), name)
+        check_outputs(model, example, run_original(reference.eval(), example, name), name)
     # What cnnviz cannot express inside a submodule of the person's keeps that
     # submodule whole (an Opaque layer): trace again with it as a leaf.
     opaque: frozenset[str] = frozenset()
@@ -138,7 +140,7 @@ def convert_module(
         load_into(converted, state, name)
     except WeightsError as exc:  # a layer whose weights cnnviz builds otherwise
         raise ModelImportError(f"cannot import {name}: {exc}") from None
-    _check_outputs(converted.eval(), example, expected, name)
+    check_outputs(converted.eval(), example, expected, name)
     names = {address: source for address, source in sources.items() if isinstance(source, str)}
     return Imported(arch, state, key_map, names)
 
@@ -146,7 +148,7 @@ def convert_module(
 def import_program(gm: fx.GraphModule, example: torch.Tensor, name: str) -> Imported:
     """An exported program's module (``ExportedProgram.module()``), run on ``example``,
     whose batch is the one it was exported for."""
-    expected = _run_original(gm, example, name)
+    expected = run_original(gm, example, name)
     # Its graph cannot be traced again: a submodule holding what cnnviz cannot
     # express has its nodes made into one Opaque layer instead.
     collapsed: frozenset[str] = frozenset()
@@ -161,8 +163,9 @@ def import_program(gm: fx.GraphModule, example: torch.Tensor, name: str) -> Impo
     raise ModelImportError(f"cannot import {name}: over {MAX_UNITS} opaque submodules")
 
 
-def _check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:
-    """Refuse rather than show a network that computes something else."""
+def check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:
+    """ModelImportError unless ``converted`` gives ``expected`` on ``example``: refuse
+    rather than show a network that computes something else."""
     with torch.no_grad():
         got = converted(example.clone())
     if got.shape != expected.shape or not torch.allclose(got, expected, rtol=RTOL, atol=ATOL):

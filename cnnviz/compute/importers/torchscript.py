@@ -34,11 +34,11 @@ from torch import nn
 from cnnviz.compute.importers import ModelImportError, first_line
 from cnnviz.compute.importers.fx_convert import Imported
 from cnnviz.compute.importers.model_import import (
-    _check_outputs,
-    _run_original,
+    check_outputs,
     example_input,
     import_module,
     load_model_weights,
+    run_original,
 )
 from cnnviz.compute.importers.module_layers import KNOWN_MODULES
 from cnnviz.compute.importers.opaque_units import opaque_layer
@@ -171,7 +171,7 @@ def _whole(scripted, shape, example, expected, name: str, file_name: str, note: 
         load_into(converted, state, name)
     except (ArchitectureError, WeightsError) as exc:
         raise ModelImportError(f"cannot import {name}: {exc}") from None
-    _check_outputs(converted.eval(), example, expected, name)
+    check_outputs(converted.eval(), example, expected, name)
     key_map = {key.removeprefix("0."): (key,) for key in state}
     return Imported(arch, state, key_map, {"0": ""})
 
@@ -187,7 +187,7 @@ def import_torchscript(
     scripted.eval()
     name = path.stem
     inputs = [example_input(shape, seed) for seed in CHAIN_SEEDS]
-    outputs = [_run_original(scripted, x, path.name) for x in inputs]
+    outputs = [run_original(scripted, x, path.name) for x in inputs]
     trail = chain_values(scripted, inputs, outputs)
     if trail is None:
         note = (
