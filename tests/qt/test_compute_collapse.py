@@ -9,6 +9,7 @@ import pytest
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.linear_collapse import AffineMap, MapRequest
 from cnnviz.qt.bridge.compute_collapse import MapJob, compute_affine_map
+from cnnviz.qt.bridge.compute_lane import LaneOfThread
 
 ARCH = Architecture("t", InputShape(1, 2, 2), (Layer.make("Flatten"),))
 
@@ -35,6 +36,27 @@ def test_latest_wins_and_failures_are_one_line(qtbot):
     calls[-1](None)
     qtbot.waitUntil(lambda: len(failed) == 1)
     assert failed[0].request_id == 3 and failed[0].message == "ReLU at layer 1 is not linear"
+
+
+def test_a_lane_is_made_once_per_compute_thread():
+    class Thread:
+        def __init__(self):
+            self.calls = []
+
+        def put_call(self, function):
+            self.calls.append(function)
+
+    lanes = LaneOfThread(lambda put_call: MapJob(put_call, compute=fake_map))
+    assert lanes.on(None) is None and lanes.on(object()) is None  # no thread that takes calls
+    first, second = Thread(), Thread()
+    lane = lanes.on(first)
+    assert lane is not None and lanes.on(first) is lane
+    lane.submit(MapRequest(1, ARCH))
+    assert len(first.calls) == 1  # the lane posts to its own thread's mailbox
+    other = lanes.on(second)  # a restarted engine: a new lane on the new thread
+    assert other is not lane and other is lanes.lane
+    other.submit(MapRequest(2, ARCH))
+    assert len(first.calls) == 1 and len(second.calls) == 1
 
 
 def test_the_real_job_refuses_before_building_anything():

@@ -109,7 +109,7 @@ def test_channels_are_redrawn_here_and_a_new_shift_is_one_request(qtbot, window)
     panel.axis.setCurrentIndex(1)
     qtbot.waitUntil(lambda: len(window.compute.calls) > 0, timeout=5000)
     qtbot.wait(50)  # the debounce of the last change
-    lane = panel.controller._lane
+    lane = panel.controller._lanes.lane
     before = lane.computed
     window.compute.run_calls(ForwardRunner())
     assert lane.computed - before == 1  # latest wins: only the newest request ran

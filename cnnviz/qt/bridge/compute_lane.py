@@ -107,3 +107,23 @@ def current_model(runner: Any, request: Any):
     if keeper.architecture != request.architecture or keeper.seed != request.seed:
         return None
     return keeper.model
+
+
+class LaneOfThread:
+    """A lab's lane, made once per compute thread: the thread starts late (after
+    torch loads) and a restarted engine is a new thread with a new mailbox."""
+
+    def __init__(self, make: Callable[[Callable[[Callable[[Any], None]], None]], LatestLane]):
+        """`make(put_call)` builds the lane (and connects its signals)."""
+        self._make = make
+        self._thread: Any = None
+        self.lane: LatestLane | None = None
+
+    def on(self, thread: Any) -> LatestLane | None:
+        """The lane on `thread`; None when there is no thread that takes calls."""
+        put_call = getattr(thread, "put_call", None)
+        if put_call is None:
+            return None
+        if thread is not self._thread:
+            self._thread, self.lane = thread, self._make(put_call)
+        return self.lane

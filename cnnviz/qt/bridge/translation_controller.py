@@ -15,6 +15,7 @@ import logging
 from PySide6.QtCore import QObject, Signal
 
 from cnnviz.core.translation_jobs import ShiftChoice, TranslationRequest
+from cnnviz.qt.bridge.compute_lane import LaneOfThread
 from cnnviz.qt.bridge.compute_translation import TranslationLane
 from cnnviz.qt.bridge.controller import ComputeController, ComputedView
 from cnnviz.qt.bridge.result_follower import ResultFollower
@@ -33,8 +34,8 @@ class TranslationController(ResultFollower):
     def __init__(self, compute: ComputeController, parent: QObject | None = None, lane=None):
         """`lane` replaces the compute thread's (tests)."""
         super().__init__(compute, ShiftChoice(), FIRST_ID, parent)
-        self._lane = lane
-        self._lane_thread = None
+        self._test_lane = lane
+        self._lanes = LaneOfThread(self._new_lane)
         if lane is not None:
             self._connect(lane)
 
@@ -77,15 +78,14 @@ class TranslationController(ResultFollower):
         )
 
     def _current_lane(self) -> TranslationLane | None:
-        thread = self.compute.thread
-        if self._lane is not None and (self._lane_thread is None or thread is self._lane_thread):
-            return self._lane
-        if thread is None or not hasattr(thread, "put_call"):
-            return None
-        self._lane = TranslationLane(thread.put_call, self)
-        self._lane_thread = thread
-        self._connect(self._lane)
-        return self._lane
+        if self._test_lane is not None:
+            return self._test_lane
+        return self._lanes.on(self.compute.thread)
+
+    def _new_lane(self, put_call) -> TranslationLane:
+        lane = TranslationLane(put_call, self)
+        self._connect(lane)
+        return lane
 
     def _connect(self, lane: TranslationLane) -> None:
         lane.ready.connect(self._on_ready)

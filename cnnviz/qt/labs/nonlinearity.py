@@ -14,6 +14,7 @@ from cnnviz.core import linearize
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.linear_collapse import MapRequest
 from cnnviz.qt.bridge.compute_collapse import MapJob
+from cnnviz.qt.bridge.compute_lane import LaneOfThread
 from cnnviz.qt.editor import commands
 from cnnviz.qt.labs import Lab, lab_dock
 from cnnviz.qt.panels.nonlinearity_lab import NonlinearityLab
@@ -31,8 +32,7 @@ class NonlinearityWiring(QObject):
     def __init__(self, window, panel: NonlinearityLab) -> None:
         super().__init__(panel)
         self.window, self.panel = window, panel
-        self.job: MapJob | None = None
-        self._thread = None
+        self._jobs = LaneOfThread(self._new_job)
         self._asked = None  # the forward whose map was last asked for
         panel.remove_requested.connect(self.remove_activations)
         panel.replace_requested.connect(self.replace_max_pools)
@@ -92,15 +92,13 @@ class NonlinearityWiring(QObject):
     def _job(self) -> MapJob | None:
         controller = self.window.controller
         controller.ensure_thread()
-        thread = controller.thread
-        if thread is None or not hasattr(thread, "put_call"):
-            return None
-        if thread is not self._thread:
-            self._thread = thread
-            self.job = MapJob(thread.put_call, self)
-            self.job.ready.connect(self.panel.show_map)
-            self.job.failed.connect(lambda failure: self.panel.show_failure(failure.message))
-        return self.job
+        return self._jobs.on(controller.thread)
+
+    def _new_job(self, put_call) -> MapJob:
+        job = MapJob(put_call, self)
+        job.ready.connect(self.panel.show_map)
+        job.failed.connect(lambda failure: self.panel.show_failure(failure.message))
+        return job
 
 
 def start(window) -> None:

@@ -20,6 +20,7 @@ from cnnviz.core.analysis import Analysis
 from cnnviz.core.architecture import Layer
 from cnnviz.core.jobs import ForwardRequest
 from cnnviz.core.train_mode_view import BATCH_NORM_TYPES, DROPOUT_TYPES
+from cnnviz.qt.bridge.compute_lane import LaneOfThread, LatestLane
 from cnnviz.qt.editor import commands
 from cnnviz.qt.labs import Lab, lab_dock
 
@@ -88,11 +89,11 @@ class _Weights:
         self.token, self.state = None, None
         self._reply = None
         self._next_id = 0
-        self._lane, self._lane_of = None, None
+        self._lanes = LaneOfThread(self._new_lane)
 
     def __call__(self, reply) -> None:
         self._reply = reply  # a newer question wins: the older reply is dropped
-        lane = self._lane_for(self.controller.thread)
+        lane = self._lanes.on(self.controller.thread)
         if lane is None:
             self._give(None, "no compute engine holds the network")
             return
@@ -104,18 +105,11 @@ class _Weights:
         self._next_id += 1
         lane.submit(_Ask(self._next_id, forward, self.token))
 
-    def _lane_for(self, thread):
-        """The request slot on `thread` (made when the thread exists: it starts late)."""
-        from cnnviz.qt.bridge.compute_lane import LatestLane
-
-        if thread is not self._lane_of:
-            put_call = getattr(thread, "put_call", None)
-            self._lane, self._lane_of = None, thread
-            if put_call is not None:
-                self._lane = LatestLane(put_call, _snapshot, "weights snapshot", self.parent)
-                self._lane.ready.connect(self._answered)
-                self._lane.failed.connect(self._refused)
-        return self._lane
+    def _new_lane(self, put_call) -> LatestLane:
+        lane = LatestLane(put_call, _snapshot, "weights snapshot", self.parent)
+        lane.ready.connect(self._answered)
+        lane.failed.connect(self._refused)
+        return lane
 
     def _refused(self, failure) -> None:
         if failure.request_id == self._next_id:  # not an old thread's late answer
