@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,15 +141,20 @@ def _state_as_numpy(model: nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
+def _eval_batches(run: _Run, split: _Split) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(model output, labels) per batch of `split`, the model in eval mode; call
+    under torch.no_grad()."""
+    run.model.eval()
+    for start in range(0, len(split), EVAL_BATCH):
+        x = to_network_input(split.images[start : start + EVAL_BATCH], run.max_value, run.shape)
+        yield run.model(x), split.labels[start : start + EVAL_BATCH]
+
+
 @torch.no_grad()
 def evaluate(run: _Run, split: _Split) -> tuple[float, float]:
     """Mean loss and accuracy of the model in eval mode on `split`."""
-    run.model.eval()
     total_loss, correct = 0.0, 0
-    for start in range(0, len(split), EVAL_BATCH):
-        x = to_network_input(split.images[start : start + EVAL_BATCH], run.max_value, run.shape)
-        y = split.labels[start : start + EVAL_BATCH]
-        out = run.model(x)
+    for out, y in _eval_batches(run, split):
         total_loss += float(run.loss_fn(out, y)) * len(y)
         correct += int((out.argmax(dim=1) == y).sum())
     return total_loss / len(split), correct / len(split)
@@ -158,11 +163,7 @@ def evaluate(run: _Run, split: _Split) -> tuple[float, float]:
 @torch.no_grad()
 def metrics_on(run: _Run, split: _Split) -> TestMetrics:
     """The model's confusion matrix on `split` (eval mode), with the class names."""
-    run.model.eval()
-    predicted = []
-    for start in range(0, len(split), EVAL_BATCH):
-        x = to_network_input(split.images[start : start + EVAL_BATCH], run.max_value, run.shape)
-        predicted.append(run.model(x).argmax(dim=1).numpy())
+    predicted = [out.argmax(dim=1).numpy() for out, _ in _eval_batches(run, split)]
     predictions = np.concatenate(predicted)
     confusion = confusion_matrix(split.labels.numpy(), predictions, len(run.classes))
     return TestMetrics(confusion, run.classes)
