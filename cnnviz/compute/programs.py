@@ -41,17 +41,15 @@ def compile_module(
         try:
             return torch.jit.script(module)
         except Exception as exc:  # (TorchScript rejects Python in many ways)
-            scripted_error = exc
+            why_not_script = (str(exc).strip().splitlines() or [""])[0][:120]
         if not allow_trace:
-            first = str(scripted_error).strip().splitlines()[:1] or [""]
-            raise ProgramError(f"torch.jit.script cannot compile it ({first[0][:120]})")
+            raise ProgramError(f"torch.jit.script cannot compile it ({why_not_script})")
         try:
             with torch.no_grad():
                 return torch.jit.trace(module, example.clone(), check_trace=False)
         except Exception as exc:  # (the module's own code may raise anything)
-            first = str(scripted_error).strip().splitlines()[:1] or [""]
             raise ProgramError(
-                f"neither torch.jit.script ({first[0][:120]}) nor torch.jit.trace "
+                f"neither torch.jit.script ({why_not_script}) nor torch.jit.trace "
                 f"({type(exc).__name__}: {str(exc).strip()[:120]}) can compile it"
             ) from None
 
