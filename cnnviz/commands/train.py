@@ -25,7 +25,7 @@ from cnnviz.commands import CommandError
 from cnnviz.commands.summary import load_architecture
 from cnnviz.core import safe_json
 from cnnviz.core.architecture import Architecture, read_text_file
-from cnnviz.core.jobs import RECOMMENDED_TRAINING, TrainConfig
+from cnnviz.core.jobs import INITS, OPTIMIZERS, RECOMMENDED_TRAINING, SCHEDULES, TrainConfig
 from cnnviz.core.presets import PRESETS, preset_path
 
 NAME = "train"
@@ -52,10 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     parser.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="learning rate")
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    parser.add_argument(
-        "--optimizer", choices=("adam", "sgd", "rmsprop"), default=_DEFAULTS.optimizer
-    )
-    parser.add_argument("--init", choices=("default", "xavier", "he"), default=_DEFAULTS.init)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=_DEFAULTS.optimizer)
+    parser.add_argument("--init", choices=INITS, default=_DEFAULTS.init)
     parser.add_argument(
         "--weight-decay", type=float, default=_DEFAULTS.weight_decay, help="L2, on every weight"
     )
@@ -86,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--schedule",
-        choices=("constant", "cosine"),
+        choices=SCHEDULES,
         default=_DEFAULTS.schedule,
         help="learning rate over the run (cosine: decays to 0; default %(default)s)",
     )

@@ -16,11 +16,8 @@ from torch import nn
 from cnnviz.compute.augment import augment_photos, augment_strokes
 from cnnviz.compute.blocks import flat_modules
 from cnnviz.core.architecture import Architecture
-from cnnviz.core.jobs import TrainConfig
+from cnnviz.core.jobs import INITS, OPTIMIZERS, SCHEDULES, TrainConfig
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-INITS = ("default", "xavier", "he")
-SCHEDULES = ("constant", "cosine")
 # Filter snapshots for "watch filters learn" stop at this many numbers, so a
 # VGG does not copy 60 MB ten times a second; the first conv is always sent.
 SNAPSHOT_MAX_VALUES = 1_000_000

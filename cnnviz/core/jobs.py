@@ -149,6 +149,12 @@ class ComputeFailure:
     message: str  # plain words for the status bar, no traceback
 
 
+# TrainConfig's named choices: what compute.train_setup accepts and cnnviz train offers.
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+INITS = ("default", "xavier", "he")
+SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     dataset: str = "digits"
