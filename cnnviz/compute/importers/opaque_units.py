@@ -252,18 +252,22 @@ def _attribute(module: nn.Module, target: str) -> Any:
     return module
 
 
+def kind_of(module: nn.Module) -> str:
+    """Its class name; a scripted or traced module's is the class it was made from
+    (``Conv2d``, ``MyNet``), not ``RecursiveScriptModule``."""
+    return getattr(module, "original_name", type(module).__name__)
+
+
 def module_layer(kinds: NodeKinds, node: fx.Node, source: fx.Node) -> Layer:
     """A module of a type cnnviz does not know, called on one tensor, as an Opaque layer."""
     module = kinds.gm.get_submodule(node.target)
-    # A scripted module names the class it was scripted from.
-    label = getattr(module, "original_name", type(module).__name__)
     path = str(node.target)
     try:
         return opaque_layer(
             module,
             kinds.values[source],
             kinds.values[node],
-            label,
+            kind_of(module),
             path,
             allow_trace=path not in kinds.units.script_only,
         )

@@ -41,7 +41,7 @@ from cnnviz.compute.importers.model_import import (
     run_original,
 )
 from cnnviz.compute.importers.module_layers import KNOWN_MODULES
-from cnnviz.compute.importers.opaque_units import opaque_layer
+from cnnviz.compute.importers.opaque_units import kind_of, opaque_layer
 from cnnviz.compute.importers.traced_layers import traced_arguments
 from cnnviz.compute.model import build_model, checked_analysis
 from cnnviz.compute.weights import WeightsError, load_into
@@ -66,11 +66,6 @@ def read_archive(path: Path) -> torch.jit.ScriptModule:
         raise ModelImportError(
             f"{path.name}: not a readable TorchScript file ({first_line(exc)})"
         ) from None
-
-
-def kind_of(scripted: nn.Module) -> str:
-    """The class it was scripted or traced from (``Conv2d``, ``MyNet``)."""
-    return getattr(scripted, "original_name", type(scripted).__name__)
 
 
 def _same(got, want: torch.Tensor) -> bool:
