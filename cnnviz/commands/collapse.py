@@ -54,7 +54,7 @@ def compare(arch, seed=0, samples=16, weights=None, image=None, avg_pool=False) 
         inputs["image"] = np.asarray(image, dtype=np.float64)[None]
     found = {
         "weight_shape": list(weight.shape),
-        "removed": [arch_layer.type for _, arch_layer in _activations(arch, linearize)],
+        "removed": [layer.type for _, layer in arch.walk() if linearize.is_activation(layer)],
         "pools_replaced": len(linearize.max_pool_addresses(arch)) if avg_pool else 0,
     }
     for name, x in inputs.items():
@@ -62,10 +62,6 @@ def compare(arch, seed=0, samples=16, weights=None, image=None, avg_pool=False) 
         found[f"{name}_without_activations"] = float(np.abs(ours - network_output(twin, x)).max())
         found[f"{name}_with_activations"] = float(np.abs(ours - network_output(model, x)).max())
     return found
-
-
-def _activations(arch, linearize):
-    return [(a, layer) for a, layer in arch.walk() if linearize.is_activation(layer)]
 
 
 def _image(args: argparse.Namespace, arch):
