@@ -41,6 +41,11 @@ def dropout_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _inverted_scale(p: float) -> float:
+    """What training multiplies a kept value by: 1/(1−p) (inf when all are dropped)."""
+    return 1.0 / (1.0 - p) if p < 1 else float("inf")
+
+
 @dataclass(frozen=True)
 class DropoutView:
     p: float
@@ -54,7 +59,7 @@ class DropoutView:
 
     @property
     def expected_scale(self) -> float:
-        return 1.0 / (1.0 - self.p) if self.p < 1 else float("inf")
+        return _inverted_scale(self.p)
 
     @property
     def kept_fraction(self) -> float:
@@ -75,7 +80,7 @@ def dropout_view(x: np.ndarray, y: np.ndarray, p: float) -> DropoutView:
     mask = dropout_mask(x64, y64)
     kept = mask == KEPT
     ratios = y64[kept] / x64[kept]
-    expected = 1.0 / (1.0 - p) if p < 1 else float("inf")
+    expected = _inverted_scale(p)
     return DropoutView(
         p=float(p),
         identity=bool(np.array_equal(x64, y64)),
