@@ -163,3 +163,12 @@ def test_the_lane_runs_on_the_real_compute_thread(qtbot):
         np.testing.assert_allclose(result.shifted, expected, atol=1e-6)
     finally:
         thread.shutdown()
+
+
+def test_a_lab_behind_another_tab_computes_nothing_until_raised(qtbot, window):
+    panel = open_lab(qtbot, window)
+    assert panel.controller.active
+    window.panels.docks["feature_maps"].dock.raise_()
+    qtbot.waitUntil(lambda: not panel.controller.active, timeout=5000)
+    window.lab_docks["translation"].raise_()
+    qtbot.waitUntil(lambda: panel.controller.active, timeout=5000)

@@ -51,18 +51,27 @@ def show_panel(window: Any, key: str):
     return panel.widget
 
 
-def lab_dock(window: Any, key: str, title: str, make: Callable[[], Any]):
+def lab_dock(
+    window: Any,
+    key: str,
+    title: str,
+    make: Callable[[], Any],
+    on_visible: Callable[[Any, bool], Any] | None = None,
+):
     """The lab's own dock, made once (tabbed with the big panels) and raised; its widget.
 
     A lab's panel lives only while the window does; it is not one of the View
     menu's standing panels, so a person who never opens a lab never pays for it.
+    `on_visible(widget, visible)` is told, from the first raise on, when the dock
+    comes into sight or goes out of it (a tab behind another is out of sight).
     """
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QDockWidget
 
     docks = window.__dict__.setdefault("lab_docks", {})
     dock = docks.get(key)
-    if dock is None:
+    made = dock is None
+    if made:
         dock = QDockWidget(title, window)
         dock.setObjectName(f"lab_{key}")
         dock.setWidget(make())
@@ -71,4 +80,7 @@ def lab_dock(window: Any, key: str, title: str, make: Callable[[], Any]):
         docks[key] = dock
     dock.show()
     dock.raise_()
-    return dock.widget()
+    widget = dock.widget()
+    if made and on_visible is not None:
+        dock.visibilityChanged.connect(lambda visible: on_visible(widget, visible))
+    return widget

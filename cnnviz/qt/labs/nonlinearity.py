@@ -109,10 +109,7 @@ def start(window) -> None:
         wirings[KEY] = NonlinearityWiring(window, panel)
         return panel
 
-    first = KEY not in wirings
-    lab_dock(window, KEY, "Why Non-linearity", make)
-    if first:
-        window.lab_docks[KEY].visibilityChanged.connect(wirings[KEY].shown)
+    lab_dock(window, KEY, "Why Non-linearity", make, lambda _, visible: wirings[KEY].shown(visible))
     wirings[KEY].request()
 
 

@@ -143,14 +143,12 @@ class _Follower:
         panel.layer_selected.connect(window.select_layer)
         window.result_shown.connect(self.refresh)
         window.stack_view.current_row_changed.connect(self.refresh)
-        self._watching = False
 
-    def watch(self, dock) -> None:
+    def shown(self, visible: bool) -> None:
         """Draw when the dock comes into sight: hidden, the panel skips results."""
-        if not self._watching:
-            self._watching = True
+        if visible:
             # Forced: Qt says "visible" while the tab it replaces still covers it.
-            dock.visibilityChanged.connect(lambda visible: visible and self.refresh(force=True))
+            self.refresh(force=True)
 
     def refresh(self, *_args, force: bool = False) -> None:
         from cnnviz.qt.panels.base import PanelInput
@@ -202,7 +200,13 @@ def _after_first_result(window) -> None:
 
 
 def start(window) -> None:
-    lab_dock(window, KEY, "Training mode", lambda: _make_panel(window))
+    panel = lab_dock(
+        window,
+        KEY,
+        "Training mode",
+        lambda: _make_panel(window),
+        lambda panel, visible: panel._follower.shown(visible),
+    )
     action = window.menu_actions.train_mode
     if not action.isChecked():
         action.trigger()  # through the menu action, so its tick and the badge agree
@@ -214,9 +218,7 @@ def start(window) -> None:
         window.statusbar.show_message(_add_dropout(window), 10000)
     elif window.load_preset(PRESET):
         _after_first_result(window)
-    follower = window.lab_docks[KEY].widget()._follower
-    follower.watch(window.lab_docks[KEY])
-    follower.refresh(force=True)
+    panel._follower.refresh(force=True)
 
 
 LAB = Lab(

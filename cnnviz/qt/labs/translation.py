@@ -33,12 +33,14 @@ def make_panel(window) -> TranslationLabPanel:
 
 
 def start(window) -> None:
-    panel = lab_dock(window, KEY, "Translation invariance", lambda: make_panel(window))
-    dock = window.lab_docks[KEY]
-    if not getattr(panel, "_watching", False):
-        # Only a lab that can be seen computes; a hidden tab catches up when shown.
-        dock.visibilityChanged.connect(panel.controller.set_active)
-        panel._watching = True
+    # Only a lab that can be seen computes; a hidden tab catches up when shown.
+    panel = lab_dock(
+        window,
+        KEY,
+        "Translation invariance",
+        lambda: make_panel(window),
+        lambda panel, visible: panel.controller.set_active(visible),
+    )
     panel.controller.set_active(True)
 
 
