@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from cnnviz.core.architecture import Architecture
-from cnnviz.core.layers.hooked import METADATA_KEY
+from cnnviz.core.layers.hooked import METADATA_KEY, call_name
 
 
 def _shape(shape) -> str:
@@ -21,8 +21,7 @@ def _shape(shape) -> str:
 
 
 def _name(layer) -> str:
-    module, call = layer.get("module"), layer.get("call")
-    return module if call == 1 else f"{module} (call {call})"
+    return call_name(layer.get("module"), layer.get("call"))
 
 
 def _note(layer) -> str:

@@ -30,7 +30,7 @@ from cnnviz.compute.importers.hooked_view import Call, run_hooked
 from cnnviz.compute.runner_model import ComputeError, shape_text
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.jobs import ForwardRequest, ForwardResult, LayerActivation
-from cnnviz.core.layers.hooked import METADATA_KEY, is_hooked_metadata
+from cnnviz.core.layers.hooked import METADATA_KEY, call_name, is_hooked_metadata
 
 
 def is_hooked(arch: Architecture) -> bool:
@@ -131,9 +131,7 @@ class HookedRunner:
         if missing:
             notes.append(f"on this image the model did not run {', '.join(missing)} (zeros shown)")
         if by_key:
-            extra = ", ".join(
-                c.module if c.call == 1 else f"{c.module} (call {c.call})" for c in by_key.values()
-            )
+            extra = ", ".join(call_name(c.module, c.call) for c in by_key.values())
             notes.append(f"it ran {extra}, which this view has no row for")
         # The view's own line first: it stands in the window's status bar while it is open.
         message = arch.metadata[METADATA_KEY].get("message")

@@ -51,7 +51,7 @@ class Row:
     @property
     def name(self) -> str:
         """ "features.0", or "blocks.1 (call 2)" for a module's later calls."""
-        return self.module if self.call == 1 else f"{self.module} (call {self.call})"
+        return hooked.call_name(self.module, self.call)
 
 
 @dataclass(frozen=True)

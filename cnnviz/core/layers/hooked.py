@@ -37,6 +37,11 @@ def _shape_text(shape: Shape) -> str:
     return "×".join(str(s) for s in shape)
 
 
+def call_name(module: str, call: int) -> str:
+    """ "features.0", or "blocks.1 (call 2)" for a module's later calls."""
+    return module if call == 1 else f"{module} (call {call})"
+
+
 def cost(layer: Layer, shape: Shape) -> LayerCost:
     # Whatever comes in: the rows are calls in the order they ran, not a chain.
     return LayerCost(tuple(layer.get("out_shape")), layer.get("params"), 0, 0)
