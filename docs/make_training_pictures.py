@@ -43,7 +43,7 @@ def comparison():
     from PySide6 import QtWidgets
 
     from cnnviz.qt.panels.base import graphics_widget, info_label, title_label
-    from cnnviz.qt.panels.training import _FilterGrid
+    from cnnviz.qt.panels.training_filters import FilterGrid
 
     widget = QtWidgets.QWidget()
     layout = QtWidgets.QVBoxLayout(widget)
@@ -55,7 +55,7 @@ def comparison():
         layout.addWidget(info_label(text, "", 13))
         canvas = graphics_widget()
         canvas.setMinimumHeight(150)
-        _FilterGrid(canvas).show(first_layer_filters(trained))
+        FilterGrid(canvas).show(first_layer_filters(trained))
         layout.addWidget(canvas)
     layout.addWidget(
         info_label("Red adds, blue subtracts; each filter scaled to its own largest weight.")
