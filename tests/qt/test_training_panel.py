@@ -10,11 +10,11 @@ from cnnviz.core.jobs import TrainConfig, TrainProgress, TrainRequest, TrainResu
 from cnnviz.qt.panels.training import (
     PROGRESS_STEPS,
     TrainingPanel,
-    filter_tiles,
     format_duration,
     fraction_done,
 )
 from cnnviz.qt.panels.training_demo import FakeRun
+from cnnviz.qt.panels.training_filters import filter_tiles
 from cnnviz.qt.panels.training_form import DATASETS, RateSpinBox, nice_step
 
 

@@ -44,7 +44,7 @@ from cnnviz.qt.panels.base import (
     title_label,
 )
 from cnnviz.qt.panels.training_curves import AUGMENTED_NOTE, TrainingCurves
-from cnnviz.qt.panels.training_filters import FilterGrid, filter_tiles  # noqa: F401 (re-export)
+from cnnviz.qt.panels.training_filters import FilterGrid
 from cnnviz.qt.panels.training_form import TrainingForm
 from cnnviz.qt.panels.training_metrics import TestMetricsView
 from cnnviz.qt.style.quiet import QuietBox
