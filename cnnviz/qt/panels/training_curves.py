@@ -158,10 +158,6 @@ class TrainingCurves:
         if self.log_check.isChecked():
             self._set_loss_range()
 
-    @property
-    def log_loss(self) -> bool:
-        return self.log_check.isChecked()
-
     def set_log_loss(self, on: bool) -> None:
         """The loss plot on a log10 axis or back on a linear one from 0; the points
         stored (and handed to the curves) stay the same linear losses."""
