@@ -24,6 +24,7 @@ from cnnviz.qt.editor.document import Document, default_architecture
 from cnnviz.qt.inputs.network_input import load_image_file
 from cnnviz.qt.window import settings
 from cnnviz.qt.window.import_folders import ImportFolders
+from cnnviz.qt.window.panel_wiring import SAVED_DRAWING
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class FileOps(QObject):
     def load_project_image(self, project: Project) -> None:
         if project.image_data is not None:
             # A drawing saved with the project: exactly the array the network saw.
-            self.doc.set_image(project.image_data, None, "saved drawing")
+            self.doc.set_image(project.image_data, None, SAVED_DRAWING)
             return
         if project.image is None:
             self.doc.set_image(None, None)
