@@ -78,6 +78,11 @@ def _widest(arch: Architecture, inputs: int) -> int:
     return max([inputs, *sizes])
 
 
+def _float64_copy(model: nn.Module) -> nn.Module:
+    """A float64 copy of `model` on the CPU in eval mode; the caller's model is left as it is."""
+    return copy.deepcopy(model).to("cpu").double().eval()
+
+
 def affine_map(
     model: nn.Module, arch: Architecture, method: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +95,7 @@ def affine_map(
     needs fewer passes (a 10-class net on 3×64×64 images: 10 rows, not 12 288 columns).
     """
     outputs, inputs = linearize.check_collapsible(arch)
-    model = copy.deepcopy(model).to("cpu").double().eval()
+    model = _float64_copy(model)
     shape = arch.input.as_tuple()
     dtype = np.float64 if outputs * inputs <= FLOAT64_ENTRIES else np.float32
     with torch.no_grad():
@@ -133,7 +138,7 @@ def _by_rows(model: nn.Module, arch: Architecture, weight: np.ndarray, _bias) ->
 
 def network_output(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """The model's outputs (N, out) on inputs (N, C, H, W), in float64."""
-    model = copy.deepcopy(model).to("cpu").double().eval()
+    model = _float64_copy(model)
     with torch.no_grad():
         return model(torch.from_numpy(np.asarray(x, dtype=np.float64))).flatten(1).numpy()
 
