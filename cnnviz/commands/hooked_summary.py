@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnviz.commands.summary import table_lines
 from cnnviz.core.architecture import Architecture
 from cnnviz.core.layers.hooked import METADATA_KEY, call_name
 
@@ -73,19 +74,8 @@ def as_table(arch: Architecture) -> str:
         )
         for r in data["layers"]
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(row) -> str:
-        cells = (
-            cell.rjust(width) if i in (0, 4) else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        return "  ".join(cells).rstrip()
-
-    rule = "-" * len(line(header))
-    out = [data["read_only"], f"{arch.name}  (input {_shape(data['input'])})", line(header), rule]
-    out += [line(row) for row in rows]
-    out.append(rule)
+    out = [data["read_only"], f"{arch.name}  (input {_shape(data['input'])})"]
+    out += table_lines(header, rows, right={0, 4})
     if data["not_run"]:
         idle = ", ".join(
             f"{m['module']} ({m['kind']}, {m['params']:,} params)" for m in data["not_run"]

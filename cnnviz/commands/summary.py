@@ -119,6 +119,22 @@ def _memory_record(analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def table_lines(header: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
+    """The header, a rule, the rows and a rule, in columns as wide as their widest cell;
+    the columns in ``right`` are aligned right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(row):
+        cells = (
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(line(header))
+    return [line(header), rule, *(line(r) for r in rows), rule]
+
+
 def as_table(arch: Architecture, analysis: Analysis) -> str:
     header = ("#", "layer", "output", "params", "RF", "jump", "MACs")
     rows = [("", "input", _shape(analysis.input_shape), "", "1", "1", "")]
@@ -134,21 +150,9 @@ def as_table(arch: Architecture, analysis: Analysis) -> str:
                 "not counted" if info.layer.type in IMPORTED else f"{info.macs:,}",
             )
         )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {0, 3, 6}
-
-    def line(row):
-        cells = (
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        return "  ".join(cells).rstrip()
-
-    rule = "-" * len(line(header))
-    out = [f"{arch.name}  (input {_shape(analysis.input_shape)})", line(header), rule]
-    out += [line(r) for r in rows]
+    out = [f"{arch.name}  (input {_shape(analysis.input_shape)})"]
+    out += table_lines(header, rows, right={0, 3, 6})
     out += [
-        rule,
         f"total parameters: {analysis.total_params:,}",
         f"total MACs: {analysis.total_macs:,} (conv, linear, batch norm){_uncounted(analysis)}",
         f"output: {_shape(analysis.output_shape)}",
