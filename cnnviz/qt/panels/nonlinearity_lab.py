@@ -30,6 +30,7 @@ from cnnviz.qt.panels.base import (
     image_view_box,
     info_label,
     set_picture,
+    shape_text,
     title_label,
 )
 from cnnviz.qt.style.colormaps import DEFAULT_DIVERGING, gapped_levels, gapped_lookup_table
@@ -146,7 +147,7 @@ class NonlinearityLab(QtWidgets.QWidget):
         mosaic, cols = template_tiles(found)
         shown = min(out, MAX_TEMPLATES)
         self.templates_title.setText(
-            f"Rows of W as {'×'.join(map(str, found.input_shape))} images"
+            f"Rows of W as {shape_text(found.input_shape)} images"
             f"{f' (the first {shown})' if shown < out else ''}: output k = row k · x + b_k. "
             "Red: a bright pixel there raises the output; blue: lowers it."
         )
