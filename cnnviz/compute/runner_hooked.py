@@ -50,17 +50,15 @@ def _file_token(path: str | None) -> tuple | None:
 
 def load_model(entry: dict) -> nn.Module:
     """The model a hooked view names, with its weights file; ComputeError in one line."""
-    from cnnviz.compute.importers.model_import import load_model_weights
-    from cnnviz.compute.importers.sources import load_python
-    from cnnviz.compute.weights import WeightsError, read_weights
+    from cnnviz.compute.importers.sources import load_python, load_weights_file
 
     path, _, name = entry["source"].rpartition(":")
     try:
         model = load_python(Path(path), name)
         weights = entry.get("model_weights")
         if weights:
-            load_model_weights(model, read_weights(weights), Path(weights).name)
-    except (ModelImportError, WeightsError) as exc:
+            load_weights_file(model, weights)
+    except ModelImportError as exc:
         raise ComputeError(str(exc)) from None
     return model.eval()
 

@@ -146,7 +146,7 @@ def _import_exported(path: Path, shape, weights: str | None) -> Imported:
             f"{path.name} was exported for {wanted} inputs; cnnviz takes batches of C×H×W"
         )
     if weights:
-        _load_weights_file(module, weights)
+        load_weights_file(module, weights)
     example = torch.randn(exported, generator=torch.Generator().manual_seed(0))
     return import_program(module, example, path.stem)
 
@@ -158,7 +158,8 @@ def _read_weights_file(weights: str):
         raise ModelImportError(str(exc)) from None
 
 
-def _load_weights_file(model: nn.Module, weights: str) -> None:
+def load_weights_file(model: nn.Module, weights: str) -> None:
+    """A weights file under the model's own keys into the model; ModelImportError."""
     load_model_weights(model, _read_weights_file(weights), Path(weights).name)
 
 
@@ -182,5 +183,5 @@ def import_source(
         return import_torchscript(Path(source), shape, state, Path(weights or "").name)
     model = load_python(*python)
     if weights:
-        _load_weights_file(model, weights)
+        load_weights_file(model, weights)
     return import_module(model, shape, python[1])
