@@ -83,6 +83,8 @@ class DropoutPage(QtWidgets.QWidget):
         self.views, self.items, self.captions = picture_row(
             self.canvas, ("input", "mask", "output")
         )
+        for item in (self.items[0], self.items[2]):  # the mask is drawn in RGB
+            item.setLookupTable(colormaps.lookup_table(colormaps.DEFAULT))
         self.kept_line = info_label("", f"color: {ACCENT}; font-weight: 600;", 13)
         self.scale_line = info_label("", "", 13)
         self.lesson = info_label(INVERTED_DROPOUT)
@@ -97,11 +99,9 @@ class DropoutPage(QtWidgets.QWidget):
         """`layer`: measured on the whole layer; `shown`: on the shown channel."""
         x_map, y_map = as_grid(x[channel]), as_grid(y[channel])
         levels = layer_levels(np.stack([x_map, y_map]))
-        lut = colormaps.lookup_table(colormaps.DEFAULT)
         for item, view, picture in ((self.items[0], self.views[0], x_map),
                                     (self.items[2], self.views[2], y_map)):  # fmt: skip
             set_picture(view, item, float_c(picture), autoLevels=False, levels=levels)
-            item.setLookupTable(lut)
         mask = dropout_mask(x_map, y_map)
         mask[np.isnan(x_map)] = KEPT + 1  # padding of a wrapped vector: grey, not a value
         set_picture(self.views[1], self.items[1], mask_picture(mask), autoLevels=False,
