@@ -39,6 +39,10 @@ def is_hooked(arch: Architecture) -> bool:
 
 
 def _file_token(path: str | None) -> tuple | None:
+    """A file and its contents' version (an edited model file reloads). Not
+    runner_model's: that one refuses a missing file as a missing *weights* file,
+    while here load_model says what is missing (the model's file or its weights),
+    and a missing file keeps its path in the key, never matching a loaded model."""
     if not path:
         return None
     try:
