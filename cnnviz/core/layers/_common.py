@@ -67,13 +67,18 @@ AXES = ("H", "W")
 # --- shared rules -------------------------------------------------------------
 
 
+def shape_text(shape: Shape) -> str:
+    """A shape as people write it: 3×28×28."""
+    return "×".join(str(s) for s in shape)
+
+
 def same_shape(layer: Layer, shape: Shape) -> LayerCost:
     """Shape rule of a layer that changes values, not the shape (no weights)."""
     return LayerCost(shape)
 
 
 def same_shape_lines(layer: Layer, shape: Shape) -> list[str]:
-    return ["output shape = input shape: " + "×".join(str(s) for s in shape)]
+    return ["output shape = input shape: " + shape_text(shape)]
 
 
 def no_params_line(layer: Layer, shape: Shape) -> str:

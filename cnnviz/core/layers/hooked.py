@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnnviz.core.layer_spec import INT, SHAPE, TEXT, LayerType, Param
-from cnnviz.core.layers._common import WHOLE_MAP, LayerCost, Shape, nothing_inferred
+from cnnviz.core.layers._common import WHOLE_MAP, LayerCost, Shape, nothing_inferred, shape_text
 
 if TYPE_CHECKING:
     from cnnviz.core.architecture import Layer
@@ -33,10 +33,6 @@ MAX_SIDE = 1 << 30  # a recorded size: a flattened output may be long
 MAX_PARAMS = 1 << 40
 
 
-def _shape_text(shape: Shape) -> str:
-    return "×".join(str(s) for s in shape)
-
-
 def call_name(module: str, call: int) -> str:
     """ "features.0", or "blocks.1 (call 2)" for a module's later calls."""
     return module if call == 1 else f"{module} (call {call})"
@@ -49,7 +45,7 @@ def cost(layer: Layer, shape: Shape) -> LayerCost:
 
 def size_lines(layer: Layer, shape: Shape) -> list[str]:
     return [
-        f"output shape = {_shape_text(layer.get('out_shape'))} (recorded by a hook when "
+        f"output shape = {shape_text(layer.get('out_shape'))} (recorded by a hook when "
         "the model ran on a test input)",
         "MACs: not counted (the module ran as the model's own code)",
     ]

@@ -16,7 +16,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnnviz.core.layer_spec import INT, SHAPE, TEXT, LayerType, Param
-from cnnviz.core.layers._common import WHOLE_MAP, LayerCost, Shape, ShapeError, nothing_inferred
+from cnnviz.core.layers._common import (
+    WHOLE_MAP,
+    LayerCost,
+    Shape,
+    ShapeError,
+    nothing_inferred,
+    shape_text,
+)
 
 if TYPE_CHECKING:
     from cnnviz.core.architecture import Layer
@@ -29,16 +36,12 @@ MAX_SIDE = 1 << 20  # a measured size; a vector may be long (C·H·W of a big ma
 MAX_PARAMS = 1 << 40
 
 
-def _shape_text(shape: Shape) -> str:
-    return "×".join(str(s) for s in shape)
-
-
 def cost(layer: Layer, shape: Shape) -> LayerCost:
     measured = tuple(layer.get("in_shape"))
     if tuple(shape) != measured:
         raise ShapeError(
-            f"{layer.get('label')} was measured on {_shape_text(measured)} and runs the "
-            f"original module; it cannot take {_shape_text(shape)}"
+            f"{layer.get('label')} was measured on {shape_text(measured)} and runs the "
+            f"original module; it cannot take {shape_text(shape)}"
         )
     # MACs 0: unknown, not zero (param_line and size_lines say so).
     return LayerCost(tuple(layer.get("out_shape")), layer.get("params"), 0, 0)
@@ -48,8 +51,8 @@ def size_lines(layer: Layer, shape: Shape) -> list[str]:
     source = layer.get("source")
     return [
         f"runs the original {layer.get('label')}" + (f", from {source}" if source else ""),
-        f"output shape = {_shape_text(layer.get('out_shape'))} (measured on the original "
-        f"module at import; it takes only {_shape_text(layer.get('in_shape'))})",
+        f"output shape = {shape_text(layer.get('out_shape'))} (measured on the original "
+        f"module at import; it takes only {shape_text(layer.get('in_shape'))})",
         "MACs: not counted (opaque)",
     ]
 
