@@ -17,8 +17,9 @@ from cnnviz.compute.importers.fx_convert import convert_graph, measure, trace
 from cnnviz.compute.importers.model_import import import_module
 from cnnviz.compute.importers.sources import import_source
 from cnnviz.compute.model import build_model
-from cnnviz.compute.weights import load_into, save_weights
+from cnnviz.compute.weights import save_weights
 from cnnviz.core.analysis import analyze
+from tests.imported_nets import converted
 
 MODELS = Path(__file__).parents[1] / "import_models.py"
 SHAPE = (3, 16, 16)
@@ -34,12 +35,6 @@ def line_of(code: str) -> str:
     numbers = [n for n, text in enumerate(lines, 1) if code in text]
     assert len(numbers) == 1, code
     return f"import_models.py:{numbers[0]}"
-
-
-def converted(imported) -> nn.Module:
-    model = build_model(imported.architecture)
-    load_into(model, imported.state)
-    return model.eval()
 
 
 def outputs_by_name(model: nn.Module, named, x: torch.Tensor) -> dict[str, torch.Tensor]:

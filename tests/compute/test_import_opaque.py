@@ -23,6 +23,7 @@ from cnnviz.core import architecture
 from cnnviz.core.analysis import analyze
 from cnnviz.core.architecture import ArchitectureError
 from cnnviz.core.export_code import export_code
+from tests.imported_nets import converted
 
 MODELS = Path(__file__).parents[1] / "opaque_models.py"
 SHAPE = (3, 16, 16)
@@ -30,12 +31,6 @@ SHAPE = (3, 16, 16)
 
 def original(name: str) -> nn.Module:
     return load_python(MODELS, name).eval()
-
-
-def converted(imported) -> nn.Module:
-    model = build_model(imported.architecture)
-    load_into(model, imported.state)
-    return model.eval()
 
 
 def line_of(code: str) -> str:

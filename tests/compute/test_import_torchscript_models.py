@@ -15,9 +15,9 @@ from torch import nn
 
 from cnnviz.cli import main
 from cnnviz.compute.importers.sources import import_source
-from cnnviz.compute.model import build_model
-from cnnviz.compute.weights import load_into, save_weights
+from cnnviz.compute.weights import save_weights
 from cnnviz.core.analysis import analyze
+from tests.imported_nets import converted
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated
 SHAPE = (3, 16, 16)
@@ -95,12 +95,6 @@ def _saved(tmp_path: Path, model: nn.Module, how: str, name: str = "model.pt") -
     else:
         torch.jit.trace(model, torch.randn(1, *SHAPE)).save(str(path))
     return path
-
-
-def converted(imported) -> nn.Module:
-    model = build_model(imported.architecture)
-    load_into(model, imported.state)
-    return model.eval()
 
 
 def _same_outputs(imported, model: nn.Module) -> bool:
