@@ -71,10 +71,14 @@ def _image(args: argparse.Namespace, arch):
     if not args.image:
         return None
     try:
+        image = load_image(args.image)
+    except ImageError as exc:  # its message names the file already
+        raise CommandError(str(exc)) from None
+    try:
         c, h, w = arch.input.as_tuple()
         prep = declared(arch.metadata) or Preprocessing()
-        return to_network_input(load_image(args.image), c, h, w, prep)
-    except (ImageError, ValueError) as exc:
+        return to_network_input(image, c, h, w, prep)
+    except ValueError as exc:
         raise CommandError(f"{Path(args.image).name}: {exc}") from None
 
 
