@@ -30,6 +30,11 @@ KEPT, DROPPED, UNKNOWN = 1, 0, -1  # a zero input gives a zero output either way
 _SCALE_RTOL = 1e-5
 
 
+def fed_a_map(info) -> bool:
+    """The layer's (an analysis LayerInfo's) input is a C×H×W feature map."""
+    return info.input_shape is not None and len(info.input_shape) == 3
+
+
 # ----- dropout -----------------------------------------------------------------
 
 

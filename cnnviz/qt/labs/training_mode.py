@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cnnviz.core.analysis import Analysis
 from cnnviz.core.architecture import Layer
 from cnnviz.core.jobs import ForwardRequest
-from cnnviz.core.train_mode_view import BATCH_NORM_TYPES, DROPOUT_TYPES
+from cnnviz.core.train_mode_view import BATCH_NORM_TYPES, DROPOUT_TYPES, fed_a_map
 from cnnviz.qt.bridge.compute_lane import LaneOfThread, LatestLane
 from cnnviz.qt.editor import commands
 from cnnviz.qt.labs import Lab, lab_dock
@@ -31,13 +31,9 @@ DROPOUT_P = 0.5
 KEY = "training_mode"
 
 
-def _spatial(info) -> bool:
-    return info.input_shape is not None and len(info.input_shape) == 3
-
-
 def spatial_layers(analysis: Analysis, types: tuple[str, ...]) -> list[int]:
     """Flat indices of the layers of `types` fed a C×H×W map."""
-    return [i.index for i in analysis.layers if i.layer.type in types and _spatial(i)]
+    return [i.index for i in analysis.layers if i.layer.type in types and fed_a_map(i)]
 
 
 def dropout_position(analysis: Analysis) -> int | None:

@@ -33,6 +33,7 @@ from cnnviz.core.train_mode_view import (
     batch_norm_params,
     batch_norm_view,
     dropout_view,
+    fed_a_map,
 )
 from cnnviz.qt.panels.base import Panel, PanelInput, info_label, title_label
 from cnnviz.qt.panels.training_mode_pages import BatchNormPage, DropoutPage
@@ -60,8 +61,7 @@ def lab_layers(analysis: Analysis) -> list[int]:
     found = []
     for info in analysis.layers:
         kind = info.layer.type
-        spatial = info.input_shape is not None and len(info.input_shape) == 3
-        if kind in DROPOUT_TYPES or (kind in BATCH_NORM_TYPES and spatial):
+        if kind in DROPOUT_TYPES or (kind in BATCH_NORM_TYPES and fed_a_map(info)):
             found.append(info.index)
     return found
 
