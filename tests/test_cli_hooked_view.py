@@ -16,6 +16,7 @@ from cnnviz.cli import main
 from cnnviz.compute.weights import save_weights
 from cnnviz.core.architecture import load
 from tests.compute.test_hooked_view import STOP, by_call, torch_calls
+from tests.imported_nets import model_in_file
 
 MODELS = Path(__file__).parent / "untraceable_models.py"
 SOURCE = f"{MODELS}:Branching"
@@ -28,9 +29,7 @@ def run_cli(capsys, *args):
 
 
 def _model() -> torch.nn.Module:
-    namespace: dict = {}
-    exec(compile(MODELS.read_text(encoding="utf-8"), str(MODELS), "exec"), namespace)
-    return namespace["Branching"]().eval()
+    return model_in_file(MODELS, "Branching").eval()
 
 
 def _stop_line() -> int:

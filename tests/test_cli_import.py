@@ -19,6 +19,7 @@ from cnnviz.cli import main
 from cnnviz.compute.model import build_model
 from cnnviz.compute.weights import load_weights, save_weights
 from cnnviz.core.architecture import load
+from tests.imported_nets import model_in_file
 
 MODELS = Path(__file__).parent / "import_models.py"
 
@@ -30,9 +31,7 @@ def run_cli(capsys, *args):
 
 
 def model(name: str) -> torch.nn.Module:
-    namespace: dict = {}
-    exec(compile(MODELS.read_text(encoding="utf-8"), str(MODELS), "exec"), namespace)
-    return namespace[name]().eval()
+    return model_in_file(MODELS, name).eval()
 
 
 def test_summary_json_counts_the_parameters_torch_counts(capsys):

@@ -19,7 +19,7 @@ from cnnviz.compute.importers.sources import import_source
 from cnnviz.compute.model import build_model
 from cnnviz.compute.weights import save_weights
 from cnnviz.core.analysis import analyze
-from tests.imported_nets import converted
+from tests.imported_nets import converted, model_in_file
 
 MODELS = Path(__file__).parents[1] / "import_models.py"
 SHAPE = (3, 16, 16)
@@ -60,9 +60,7 @@ def outputs_by_name(model: nn.Module, named, x: torch.Tensor) -> dict[str, torch
 
 def original(name: str) -> nn.Module:
     """The model object import_source converted (rebuilt the same way, same weights)."""
-    namespace: dict = {}
-    exec(compile(MODELS.read_text(encoding="utf-8"), str(MODELS), "exec"), namespace)
-    return namespace[name]()
+    return model_in_file(MODELS, name)
 
 
 def test_a_usual_model_becomes_blocks():

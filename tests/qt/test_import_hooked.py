@@ -14,6 +14,7 @@ from cnnviz.compute.importers.model_import import example_input
 from cnnviz.core.jobs import TrainConfig
 from cnnviz.qt.editor import commands
 from tests.compute.test_hooked_view import STOP, by_call, torch_calls
+from tests.imported_nets import model_in_file
 from tests.qt.test_import_pytorch import IMPORT_TIMEOUT_MS
 from tests.qt.test_saved_network import outputs, real_window
 
@@ -25,9 +26,7 @@ def _model(weights: str) -> torch.nn.Module:
     """The model as the import saw it: its file, with the weights the import kept."""
     from safetensors.torch import load_file
 
-    namespace: dict = {}
-    exec(compile(MODELS.read_text(encoding="utf-8"), str(MODELS), "exec"), namespace)
-    model = namespace["Branching"]()
+    model = model_in_file(MODELS, "Branching")
     model.load_state_dict(load_file(weights))
     return model.eval()
 
