@@ -29,7 +29,7 @@ Two teaching curves sit beside them (``TEACHING``), not layer types and never in
 the catalogue: Step (Heaviside, the perceptron's activation) and Identity (no
 activation at all). Each carries a ``lesson``: step's gradient is 0 wherever
 it exists, so gradient descent gets no signal; identity's is 1, so a stack of
-linear layers is one linear map (core.linear_collapse computes it).
+linear layers is one linear map (compute.collapse computes it).
 """
 
 from __future__ import annotations
