@@ -101,16 +101,21 @@ class NonlinearityWiring(QObject):
         return job
 
 
+def _make_panel(window) -> NonlinearityLab:
+    panel = NonlinearityLab()
+    panel.wiring = NonlinearityWiring(window, panel)  # a child of the panel: lives with it
+    return panel
+
+
 def start(window) -> None:
-    wirings = window.__dict__.setdefault("lab_wirings", {})
-
-    def make() -> NonlinearityLab:
-        panel = NonlinearityLab()
-        wirings[KEY] = NonlinearityWiring(window, panel)
-        return panel
-
-    lab_dock(window, KEY, "Why Non-linearity", make, lambda _, visible: wirings[KEY].shown(visible))
-    wirings[KEY].request()
+    panel = lab_dock(
+        window,
+        KEY,
+        "Why Non-linearity",
+        lambda: _make_panel(window),
+        lambda panel, visible: panel.wiring.shown(visible),
+    )
+    panel.wiring.request()
 
 
 LAB = Lab(
