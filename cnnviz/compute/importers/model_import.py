@@ -28,7 +28,7 @@ from cnnviz.compute.importers.fx_convert import (
 from cnnviz.compute.importers.opaque_units import MAX_UNITS, Unexpressed, Units, Unkept
 from cnnviz.compute.model import build_model, checked_analysis
 from cnnviz.compute.weights import OPTIONAL_KEYS, WeightsError, load_into
-from cnnviz.core.architecture import ArchitectureError
+from cnnviz.core.architecture import Architecture, ArchitectureError
 
 
 def example_input(shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
@@ -130,17 +130,8 @@ def convert_module(
     ``units``: the submodules kept whole (opaque_units.Units)."""
     values = measure(gm, example, name)
     arch, sources = convert_graph(gm, values, name, shape, units)
-    try:
-        checked_analysis(arch)
-        converted = build_model(arch)
-    except ArchitectureError as exc:
-        raise ModelImportError(f"cannot import {name}: {exc}") from None
     state, key_map = _weights(gm, sources)
-    try:
-        load_into(converted, state, name)
-    except WeightsError as exc:  # a layer whose weights cnnviz builds otherwise
-        raise ModelImportError(f"cannot import {name}: {exc}") from None
-    check_outputs(converted.eval(), example, expected, name)
+    check_converted(arch, state, example, expected, name)
     names = {address: source for address, source in sources.items() if isinstance(source, str)}
     return Imported(arch, state, key_map, names)
 
@@ -161,6 +152,20 @@ def import_program(gm: fx.GraphModule, example: torch.Tensor, name: str) -> Impo
                 raise ModelImportError(str(exc)) from None
             collapsed |= {exc.unit}
     raise ModelImportError(f"cannot import {name}: over {MAX_UNITS} opaque submodules")
+
+
+def check_converted(
+    arch: Architecture, state: Mapping[str, Any], example, expected: torch.Tensor, name: str
+) -> None:
+    """``arch`` built with ``state`` must give ``expected`` on ``example``;
+    ModelImportError in one line (also for a layer whose weights cnnviz builds otherwise)."""
+    try:
+        checked_analysis(arch)
+        converted = build_model(arch)
+        load_into(converted, state, name)
+    except (ArchitectureError, WeightsError) as exc:
+        raise ModelImportError(f"cannot import {name}: {exc}") from None
+    check_outputs(converted.eval(), example, expected, name)
 
 
 def check_outputs(converted: nn.Module, example, expected: torch.Tensor, name: str) -> None:

@@ -34,7 +34,7 @@ from torch import nn
 from cnnviz.compute.importers import ModelImportError, first_line
 from cnnviz.compute.importers.fx_convert import Imported
 from cnnviz.compute.importers.model_import import (
-    check_outputs,
+    check_converted,
     example_input,
     import_module,
     load_model_weights,
@@ -43,9 +43,7 @@ from cnnviz.compute.importers.model_import import (
 from cnnviz.compute.importers.module_layers import KNOWN_MODULES
 from cnnviz.compute.importers.opaque_units import kind_of, opaque_layer
 from cnnviz.compute.importers.traced_layers import traced_arguments
-from cnnviz.compute.model import build_model, checked_analysis
-from cnnviz.compute.weights import WeightsError, load_into
-from cnnviz.core.architecture import Architecture, ArchitectureError, InputShape
+from cnnviz.core.architecture import Architecture, InputShape
 
 logger = logging.getLogger(__name__)
 
@@ -160,13 +158,7 @@ def _whole(scripted, shape, example, expected, name: str, file_name: str, note: 
     layer = opaque_layer(scripted, example, expected, kind_of(scripted), file_name)
     arch = Architecture(name, InputShape(*shape), (layer,), {"description": note})
     state = {f"0.{k}": v.detach().clone() for k, v in scripted.state_dict().items()}
-    try:
-        checked_analysis(arch)
-        converted = build_model(arch)
-        load_into(converted, state, name)
-    except (ArchitectureError, WeightsError) as exc:
-        raise ModelImportError(f"cannot import {name}: {exc}") from None
-    check_outputs(converted.eval(), example, expected, name)
+    check_converted(arch, state, example, expected, name)
     key_map = {key.removeprefix("0."): (key,) for key in state}
     return Imported(arch, state, key_map, {"0": ""})
 
