@@ -18,6 +18,8 @@ from PySide6.QtCore import QObject
 from cnnviz.core.translation_jobs import INPUT, TranslationRequest, TranslationResult
 from cnnviz.qt.bridge.compute_lane import LatestLane
 
+INVALID_STACK = "the stack has an invalid layer; fix it to compare shifts"
+
 
 def compute_translation(runner: Any, request: TranslationRequest, should_cancel=None):
     """The result for `request` with the runner's model (on the compute thread)."""
@@ -30,7 +32,7 @@ def compute_translation(runner: Any, request: TranslationRequest, should_cancel=
 
     analysis = analyze(request.architecture)
     if not analysis.valid:
-        raise ValueError("the stack has an invalid layer; fix it to compare shifts")
+        raise ValueError(INVALID_STACK)
     if request.image.shape != analysis.input_shape:
         raise ValueError("the input does not fit the network yet")
     model = runner.model_for(request)

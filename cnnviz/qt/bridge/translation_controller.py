@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from cnnviz.core.translation_jobs import ShiftChoice, TranslationRequest
 from cnnviz.qt.bridge.compute_lane import LaneOfThread
-from cnnviz.qt.bridge.compute_translation import TranslationLane
+from cnnviz.qt.bridge.compute_translation import INVALID_STACK, TranslationLane
 from cnnviz.qt.bridge.controller import ComputeController, ComputedView
 from cnnviz.qt.bridge.result_follower import ResultFollower
 
@@ -51,7 +51,7 @@ class TranslationController(ResultFollower):
         view, choice = asked
         if view.computed_layers < len(view.analysis.top_level):
             self.latest_id = None
-            self.failed.emit("the stack has an invalid layer; fix it to compare shifts")
+            self.failed.emit(INVALID_STACK)
             return None
         lane = self._current_lane()
         if lane is None:
