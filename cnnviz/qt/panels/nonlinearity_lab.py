@@ -50,6 +50,11 @@ MAX_TEMPLATES = 64  # rows of W drawn (a 1000-class net shows its first 64)
 MAX_ROWS = 20  # outputs listed in the table
 
 
+def tile_gap(height: int) -> int:
+    """Pixels between two rows of W in the mosaic (its tile labels sit by the same)."""
+    return max(1, height // 8)
+
+
 def template_tiles(found: AffineMap, limit: int = MAX_TEMPLATES) -> tuple[np.ndarray, int]:
     """(mosaic, columns): the first `limit` rows of W in the input's shape, each
     scaled to [-1, 1] by its own largest |weight| (channels averaged), NaN between
@@ -60,7 +65,7 @@ def template_tiles(found: AffineMap, limit: int = MAX_TEMPLATES) -> tuple[np.nda
     n, h, w = rows.shape
     cols = min(n, 5 if n <= 10 else math.ceil(math.sqrt(n)))
     lines = math.ceil(n / cols)
-    gap = max(1, h // 8)
+    gap = tile_gap(h)
     mosaic = np.full((lines * (h + gap) - gap, cols * (w + gap) - gap), np.nan, np.float32)
     for i, tile in enumerate(rows):
         r, c = divmod(i, cols)
@@ -179,7 +184,7 @@ class NonlinearityLab(QtWidgets.QWidget):
         for label in self.labels:
             self.view.removeItem(label)
         self.labels = []
-        gap = max(1, h // 8)
+        gap = tile_gap(h)
         for i in indices:
             r, c = divmod(i, cols)
             label = pg.TextItem(str(i), color="k", fill=(255, 255, 255, 170), anchor=(0, 0))
