@@ -99,19 +99,24 @@ def collapsed_unit(node: fx.Node, collapsed: frozenset[str]) -> str | None:
     return next((path for path in _stack_paths(node) if path in collapsed), None)
 
 
+def _in_unit(node: fx.Node, unit: str) -> bool:
+    """Whether ``unit``'s forward made ``node``."""
+    return unit in _stack_paths(node)
+
+
 def is_unit_output(node: fx.Node, unit: str) -> bool:
     """Whether a node of ``unit`` is used outside it (what the unit gives)."""
-    return any(collapsed_unit(user, frozenset({unit})) != unit for user in node.users)
+    return any(not _in_unit(user, unit) for user in node.users)
 
 
 def unit_layer(kinds: NodeKinds, node: fx.Node, unit: str):
     """(where it starts, the Opaque layer of every node of ``unit`` up to ``node``):
     a submodule of an exported program's graph, kept whole."""
-    members = [n for n in kinds.gm.graph.nodes if collapsed_unit(n, frozenset({unit}))]
+    members = [n for n in kinds.gm.graph.nodes if _in_unit(n, unit)]
     inputs: list[fx.Node] = []
     for n in members:
         for arg in n.all_input_nodes:
-            outside = collapsed_unit(arg, frozenset({unit})) != unit
+            outside = not _in_unit(arg, unit)
             if outside and kinds.is_tensor(arg) and arg.op != "get_attr" and arg not in inputs:
                 inputs.append(arg)
     stack = (node.meta.get("nn_module_stack") or {}).values()
