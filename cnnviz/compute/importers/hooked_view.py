@@ -34,8 +34,6 @@ from cnnviz.compute.importers.module_layers import is_known
 from cnnviz.core.architecture import Architecture, InputShape, Layer
 from cnnviz.core.layers import hooked
 
-HOOKED_KEY = hooked.METADATA_KEY
-
 
 @dataclass(frozen=True)
 class Row:
@@ -236,11 +234,10 @@ def as_architecture(view: HookedView, weights: str | None = None) -> Architectur
     }
     if weights:
         entry["model_weights"] = str(Path(weights).resolve())
-    return Architecture(view.name, InputShape(*view.input), layers, {HOOKED_KEY: entry})
+    return Architecture(view.name, InputShape(*view.input), layers, {hooked.METADATA_KEY: entry})
 
 
 __all__ = [
-    "HOOKED_KEY",
     "Call",
     "HookedView",
     "Row",
