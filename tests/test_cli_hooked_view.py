@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from cnnviz.cli import main
 from cnnviz.compute.weights import save_weights
 from cnnviz.core.architecture import load
-from tests.compute.test_hooked_view import STOP, by_call, torch_calls
+from tests.hooked_reference import STOP, by_call, torch_calls
 from tests.imported_nets import model_in_file
 
 MODELS = Path(__file__).parent / "untraceable_models.py"

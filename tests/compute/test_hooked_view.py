@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from cnnviz.compute.importers import Untraceable
 from cnnviz.compute.importers.hooked_view import as_architecture, view_of
@@ -19,10 +18,10 @@ from cnnviz.compute.runner import ComputeError, ForwardRunner
 from cnnviz.compute.weights import save_weights
 from cnnviz.core.architecture import ArchitectureError, loads
 from cnnviz.core.jobs import ForwardRequest
+from tests.hooked_reference import STOP, by_call, torch_calls
 
 MODELS = Path(__file__).parents[1] / "untraceable_models.py"
 SOURCE = f"{MODELS}:Branching"
-STOP = "x = self.a(x) if bright else self.b(x)"  # the line that stops the trace
 SHAPE = (3, 16, 16)
 
 
@@ -30,30 +29,6 @@ def _failure() -> Untraceable:
     with pytest.raises(Untraceable) as caught:
         import_source(SOURCE, SHAPE)
     return caught.value
-
-
-def torch_calls(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-    """(module path, output) of every leaf call, in order: torch's own hooks."""
-    calls: list[tuple[str, torch.Tensor]] = []
-    handles = [
-        module.register_forward_hook(lambda _m, _i, out, name=name: calls.append((name, out)))
-        for name, module in model.named_modules()
-        if not list(module.children())
-    ]
-    with torch.no_grad():
-        model(x)
-    for handle in handles:
-        handle.remove()
-    return calls
-
-
-def by_call(calls) -> dict[tuple[str, int], torch.Tensor]:
-    """(module, which call of it) → its output without the batch."""
-    seen: dict[tuple[str, int], torch.Tensor] = {}
-    for name, out in calls:
-        call = 1 + sum(1 for key in seen if key[0] == name)
-        seen[(name, call)] = out[0]
-    return seen
 
 
 def test_the_rows_are_the_calls_torch_sees_with_their_shapes_and_parameters():

@@ -13,7 +13,7 @@ import torch
 from cnnviz.compute.importers.model_import import example_input
 from cnnviz.core.jobs import TrainConfig
 from cnnviz.qt.editor import commands
-from tests.compute.test_hooked_view import STOP, by_call, torch_calls
+from tests.hooked_reference import STOP, by_call, torch_calls
 from tests.imported_nets import model_in_file
 from tests.qt.test_import_pytorch import IMPORT_TIMEOUT_MS
 from tests.qt.test_saved_network import outputs, real_window
