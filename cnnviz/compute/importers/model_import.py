@@ -83,19 +83,20 @@ def import_module(
     model: nn.Module,
     shape: tuple[int, int, int],
     name: str = "imported",
-    reference: nn.Module | None = None,
+    reference_output: torch.Tensor | None = None,
 ) -> Imported:
     """``model`` as a cnnviz network for (C, H, W) inputs; ModelImportError in one line.
 
     The model is put in eval mode (batch norm's running statistics, no dropout),
     as cnnviz shows a network. The converted network's output must equal the
-    model's, or ``reference``'s (what the model was rebuilt from, e.g. TorchScript).
+    model's, and the model's ``reference_output``: the output, on ``example_input(shape)``,
+    of what the model was rebuilt from (e.g. TorchScript), already run by the caller.
     """
     model.eval()
     example = example_input(shape)
     expected = run_original(model, example, name)
-    if reference is not None:
-        check_outputs(model, example, run_original(reference.eval(), example, name), name)
+    if reference_output is not None:
+        check_outputs(model, example, reference_output, name)
     # What cnnviz cannot express inside a submodule of the person's keeps that
     # submodule whole (an Opaque layer): trace again with it as a leaf.
     opaque: frozenset[str] = frozenset()

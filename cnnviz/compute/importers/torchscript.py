@@ -48,6 +48,8 @@ from cnnviz.core.architecture import Architecture, InputShape
 logger = logging.getLogger(__name__)
 
 # Two inputs: one could make a branch or a value-dependent step look like a chain.
+# The first is import_module's own example input (seed 0): the archive's output on
+# it is the reference the rebuilt chain must give there.
 CHAIN_SEEDS = (0, 1)
 # Calling the children in order runs the very operations the forward ran.
 CHAIN_RTOL, CHAIN_ATOL = 1e-5, 1e-6
@@ -185,7 +187,7 @@ def import_torchscript(
         logger.warning("%s", note)
         return _whole(scripted, shape, inputs[0], outputs[0], name, path.name, note)
     model = rebuilt_chain(scripted, "", trail)
-    imported = import_module(model, shape, name, reference=scripted)
+    imported = import_module(model, shape, name, reference_output=outputs[0])
     note = (
         f"{path.name} ({kind_of(scripted)}, TorchScript): its {len(trail[0]) - 1} children, "
         "called in order, give its output (checked numerically on two inputs)"
