@@ -138,10 +138,8 @@ def _rebuilt_child(child: nn.Module, where_: str, pairs) -> nn.Module:
             with torch.no_grad():
                 if all(_same(layer(x.clone()), y) for x, y in pairs):
                     return layer
-        except ModelImportError:
-            pass  # a traced layer keeps no constructor arguments: its program runs
-        except Exception:  # the default arguments a trace leaves do not fit its input
-            pass
+        except Exception:  # a trace kept no constructor arguments, or defaults that do
+            pass  # not fit its input (ModelImportError, torch's errors): its program runs
     return child
 
 
